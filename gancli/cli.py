@@ -1,0 +1,54 @@
+"""The `gancli` console script: a thin dispatcher over one Hydra app per command.
+
+Hydra gives one `@hydra.main` per entry point. Reading the command word here and handing the rest
+of the command line to that command's own Hydra app keeps every Hydra feature working per command
+(overrides, `-m` sweeps, `--cfg`, `--help`, `hydra.run.dir=...`). Nothing here imports torch, so
+`gancli --help` and config errors answer at once.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+# command -> (module holding its Hydra app, one-line summary)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "train": ("gancli.commands.train", "train a GAN; writes a run folder (config, log, metrics, "
+              "checkpoints, samples)"),
+    "sample": ("gancli.commands.sample", "draw samples from a checkpoint: a PNG grid, an .npz, "
+               "or a folder of PNGs"),
+    "eval": ("gancli.commands.eval", "score a checkpoint or a set of samples against real data"),
+}
+
+
+def usage() -> str:
+    """The command list, one line each."""
+    width = max(map(len, COMMANDS))
+    lines = [f"  {name:<{width}}  {summary}" for name, (_, summary) in COMMANDS.items()]
+    return (
+        "usage: gancli <command> [group=option ...] [key=value ...] [-m] [--help]\n\n"
+        "commands:\n" + "\n".join(lines) + "\n\n"
+        "`gancli <command> --help` lists that command's config groups and keys.\n"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Dispatch `gancli <command> ...`; returns the process exit status."""
+    args = sys.argv[1:] if argv is None else argv
+    if not args or args[0] in ("-h", "--help", "help"):
+        sys.stdout.write(usage())
+        return 0
+    if args[0] in ("-V", "--version"):
+        from gancli import __version__
+
+        sys.stdout.write(f"gancli {__version__}\n")
+        return 0
+    command, rest = args[0], args[1:]
+    if command not in COMMANDS:
+        sys.stderr.write(f"gancli: unknown command '{command}'\n\n{usage()}")
+        return 2
+    app = importlib.import_module(COMMANDS[command][0])
+    # Hydra parses sys.argv itself; argv[0] names the program in its usage line.
+    sys.argv = [f"gancli {command}", *rest]
+    app.main()
+    return 0

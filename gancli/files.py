@@ -1,0 +1,100 @@
+"""Files users keep: every write is atomic (a temporary file in the same folder, then a rename),
+so a crash or Ctrl-C mid-write never leaves a truncated checkpoint or picture behind."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torchvision.utils import make_grid, save_image
+
+# Grid cells are enlarged (nearest neighbour) to at least this many pixels so 8×8 or 16×16
+# samples are visible to a person; the .npz and per-sample PNGs keep the native size.
+MIN_CELL = 64
+
+
+def atomic_write(path: str | Path, write: Callable[[BinaryIO], None]) -> Path:
+    """Call `write` on a temporary file beside `path`, fsync it, then rename it over `path`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    """Generator output in [-1, 1], N×C×H×W → uint8 N×H×W×C: the one conversion path to pixels."""
+    x = ((images.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    return x.permute(0, 2, 3, 1).numpy()
+
+
+def grid_image(images: torch.Tensor, nrow: int | None = None) -> torch.Tensor:
+    """A grid of [-1, 1] images as one [0, 1] C×H×W tensor, cells enlarged to `MIN_CELL`."""
+    scale = max(1, math.ceil(MIN_CELL / images.shape[-1]))
+    x = (images.detach().float().cpu().clamp(-1, 1) + 1) / 2
+    if scale > 1:
+        x = F.interpolate(x, scale_factor=scale, mode="nearest")
+    return make_grid(x, nrow=nrow or math.ceil(math.sqrt(len(x))), padding=2, pad_value=1.0)
+
+
+def save_image_grid(images: torch.Tensor, path: str | Path, nrow: int | None = None) -> Path:
+    """One PNG grid of [-1, 1] images."""
+    grid = grid_image(images, nrow)
+    return atomic_write(path, lambda f: save_image(grid, f, format="png"))
+
+
+def save_image_folder(images: torch.Tensor, folder: str | Path) -> Path:
+    """One PNG per image, `000000.png`, ..., at native size (lossless, for evaluation)."""
+    from PIL import Image
+
+    folder = Path(folder)
+    for i, pixels in enumerate(to_uint8(images)):
+        img = Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels)
+        atomic_write(folder / f"{i:06d}.png", lambda f, img=img: img.save(f, format="PNG"))
+    return folder
+
+
+def save_npz(path: str | Path, **arrays: np.ndarray) -> Path:
+    """Arrays in one `.npz`."""
+    return atomic_write(path, lambda f: np.savez(f, **arrays))
+
+
+def save_scatter(points: torch.Tensor, real: torch.Tensor, path: str | Path,
+                 title: str = "") -> Path:
+    """2D samples (red) over real data (grey), same axes for every picture of one dataset."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fake = points.detach().float().cpu().numpy()
+    ref = real.detach().float().cpu().numpy()
+    lim = float(np.abs(ref).max()) * 1.25
+    fig, ax = plt.subplots(figsize=(5, 5), dpi=100)
+    ax.scatter(ref[:, 0], ref[:, 1], s=2, c="0.7", label="real", rasterized=True)
+    ax.scatter(fake[:, 0], fake[:, 1], s=2, c="tab:red", alpha=0.6, label="generated",
+               rasterized=True)
+    ax.set_xlim(-lim, lim)
+    ax.set_ylim(-lim, lim)
+    ax.set_aspect("equal")
+    ax.legend(loc="upper right", markerscale=4, fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    try:
+        return atomic_write(path, lambda f: fig.savefig(f, format="png"))
+    finally:
+        plt.close(fig)

@@ -1,0 +1,40 @@
+"""GAN objectives by name: `loss=<name>` picks a class from `LOSSES`.
+
+The discriminator's objective decides which divergence between data and generator the game
+minimises, so each loss also reports the estimate of that divergence its D objective implies
+(JS for the minimax family, Wasserstein-1 for WGAN). A new loss is one class registered here plus
+one YAML in `conf/loss/`; the training loop never branches on the loss's name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from omegaconf import DictConfig
+
+from gancli.errors import GancliError
+from gancli.losses.base import DiscriminatorStep, GANLoss
+
+LOSSES: dict[str, type[GANLoss]] = {}
+
+
+def register_loss(name: str) -> Callable[[type[GANLoss]], type[GANLoss]]:
+    """Class decorator: make a loss available as `loss=<name>`."""
+
+    def add(cls: type[GANLoss]) -> type[GANLoss]:
+        LOSSES[name] = cls
+        return cls
+
+    return add
+
+
+def build_loss(cfg: DictConfig) -> GANLoss:
+    """The loss `cfg.name`, configured by the rest of `cfg` (a `LossConfig`)."""
+    if cfg.name not in LOSSES:
+        raise GancliError(f"unknown loss '{cfg.name}'; choose one of: {', '.join(LOSSES)}")
+    return LOSSES[cfg.name](cfg)
+
+
+__all__ = ["LOSSES", "DiscriminatorStep", "GANLoss", "build_loss", "register_loss"]
+
+from gancli.losses import js, wasserstein  # noqa: E402,F401  (fill the registry)

@@ -1,0 +1,68 @@
+"""The two players, G's moving average and their optimizers, built from the config and saved
+and restored as one unit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from omegaconf import DictConfig
+from torch import nn
+from torch.optim.swa_utils import AveragedModel
+
+from gancli.data import DataInfo
+from gancli.errors import GancliError
+from gancli.models import build_models
+from gancli.training.ema import make_ema
+
+OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {"adam": torch.optim.Adam}
+
+
+def build_optimizer(cfg: DictConfig, params, lr: float) -> torch.optim.Optimizer:
+    """The optimizer `cfg.name` (an `OptimConfig`) with learning rate `lr`."""
+    if cfg.name not in OPTIMIZERS:
+        raise GancliError(f"unknown optimizer '{cfg.name}'; choose one of: "
+                          f"{', '.join(OPTIMIZERS)}")
+    return OPTIMIZERS[cfg.name](params, lr=lr, betas=tuple(cfg.betas))
+
+
+@dataclass
+class GAN:
+    G: nn.Module
+    D: nn.Module
+    G_ema: AveragedModel | None
+    opt_g: torch.optim.Optimizer
+    opt_d: torch.optim.Optimizer
+
+    @property
+    def sampler(self) -> nn.Module:
+        """The generator to draw pictures from: the EMA one when there is one."""
+        return self.G_ema.module if self.G_ema is not None else self.G
+
+    def state_dict(self) -> dict:
+        return {
+            "G": self.G.state_dict(),
+            "D": self.D.state_dict(),
+            "G_ema": None if self.G_ema is None else self.G_ema.module.state_dict(),
+            "ema_count": None if self.G_ema is None else int(self.G_ema.n_averaged),
+            "opt_g": self.opt_g.state_dict(),
+            "opt_d": self.opt_d.state_dict(),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.G.load_state_dict(state["G"])
+        self.D.load_state_dict(state["D"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        if self.G_ema is not None and state.get("G_ema") is not None:
+            self.G_ema.module.load_state_dict(state["G_ema"])
+            self.G_ema.n_averaged.fill_(state["ema_count"])
+
+
+def build_gan(cfg: DictConfig, info: DataInfo, device: torch.device) -> GAN:
+    """G, D, EMA and optimizers for a `TrainAppConfig`, on `device`."""
+    G, D = build_models(cfg.model, info, cfg.latent.dim)
+    G, D = G.to(device), D.to(device)
+    ema = make_ema(G, cfg.train.ema) if cfg.train.ema > 0 else None
+    return GAN(G, D, ema, build_optimizer(cfg.optim, G.parameters(), cfg.optim.lr_g),
+               build_optimizer(cfg.optim, D.parameters(), cfg.optim.lr_d))

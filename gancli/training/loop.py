@@ -1,0 +1,226 @@
+"""The alternating training loop of the lecture: fix G and update D (`n_critic` times), then fix D
+and update G; repeat for `train.steps` generator updates.
+
+Everything a run produces goes into its run folder: `metrics.jsonl`, `checkpoints/last.pt`,
+`samples/step_<step>.png` and `samples/final.png` (Hydra adds `.hydra/` and `train.log`).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from types import FrameType
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from gancli.checkpoint import load_checkpoint, save_checkpoint
+from gancli.data import load_dataset
+from gancli.errors import GancliError
+from gancli.files import save_image_grid, save_scatter
+from gancli.losses import build_loss
+from gancli.runtime import resolve_device, rng_state, set_rng_state
+from gancli.sampling import generate, sample_latent
+from gancli.training.gan import build_gan
+from gancli.training.monitor import Monitor
+from gancli.training.resume import resume_config
+
+log = logging.getLogger("gancli.train")
+
+# Exit status after Ctrl-C, as shells report a SIGINT death.
+INTERRUPTED = 130
+
+
+class TrainingDiverged(GancliError):
+    """A loss became NaN or infinite."""
+
+
+class StopRequest:
+    """Ctrl-C asks the loop to stop at the end of the current step (so the checkpoint it writes
+    is a consistent state); a second Ctrl-C interrupts at once."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous = None
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        log.warning("Ctrl-C: stopping after this step and saving a checkpoint "
+                    "(press again to abort at once)")
+
+    def __enter__(self) -> StopRequest:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
+class Trainer:
+    """Builds data, players and loss from a `TrainAppConfig` and runs the loop in `run_dir`."""
+
+    def __init__(self, cfg: DictConfig, run_dir: Path, overrides: list[str] | None = None):
+        ckpt = None
+        if cfg.resume:
+            ckpt = load_checkpoint(cfg.resume)
+            cfg = resume_config(ckpt, cfg.resume, overrides or [])
+        self.cfg = cfg
+        self.run_dir = Path(run_dir)
+        self.ckpt_path = self.run_dir / "checkpoints" / "last.pt"
+        self.device = resolve_device(cfg.train.device)
+        torch.manual_seed(cfg.train.seed)
+
+        data = load_dataset(cfg.data, "train")
+        self.info = data.info
+        self.real_preview = data.x[:5000]  # background of 2D scatter pictures
+        # Every dataset here fits in memory: keep it on the training device as one tensor.
+        self.data = data.to(self.device)
+        self.data_rng = torch.Generator(self.device).manual_seed(cfg.train.seed)
+        self.gan = build_gan(cfg, self.info, self.device)
+        self.loss = build_loss(cfg.loss)
+
+        points = self.info.kind == "points"
+        n_preview = cfg.train.sample_n or (2500 if points else 64)
+        # Fixed latents, from their own generator, so every picture of a run shows the same z.
+        self.preview_z = sample_latent(n_preview, cfg.latent,
+                                       torch.Generator().manual_seed(cfg.train.seed + 1))
+        self.step = 0
+        if ckpt is not None:
+            self.gan.load_state_dict(ckpt)
+            set_rng_state(ckpt["rng"], self.data_rng)
+            self.step = ckpt["step"]
+            log.info("resumed from %s at step %d", cfg.resume, self.step)
+
+    # -- one step -------------------------------------------------------------------------------
+
+    def train_step(self, measure: bool) -> dict[str, torch.Tensor]:
+        """n_critic D updates, then one G update. Returns detached statistics (tensors: reading
+        them is left to the caller, so no host synchronisation happens here)."""
+        G, D, loss = self.gan.G, self.gan.D, self.loss
+        bs, stats = self.cfg.train.batch_size, {}
+        n_critic = self.cfg.train.n_critic
+        for i in range(n_critic):
+            real = self.data.batch(bs, self.data_rng)
+            z = sample_latent(bs, self.cfg.latent, device=self.device)
+            last = i == n_critic - 1
+            # The last critic step's fake batch is kept, graph and all, for G's update, as the
+            # textbook loop does: one G forward per step instead of two.
+            with torch.set_grad_enabled(last):
+                fake = G(z)
+            d_step = loss.discriminator(D, real, fake.detach())
+            self.gan.opt_d.zero_grad(set_to_none=True)
+            d_step.loss.backward()
+            if measure and last:
+                stats["grad_norm_d"] = _grad_norm(D)
+            self.gan.opt_d.step()
+
+        D.requires_grad_(False)  # G's update needs gradients through D, not for D's weights
+        loss_g = loss.generator(D, fake)
+        self.gan.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        D.requires_grad_(True)
+        if measure:
+            stats["grad_norm_g"] = _grad_norm(G)
+        self.gan.opt_g.step()
+        if self.gan.G_ema is not None:
+            self.gan.G_ema.update_parameters(G)
+        stats.update(loss_d=d_step.loss.detach(), loss_g=loss_g.detach(), d_real=d_step.d_real,
+                     d_fake=d_step.d_fake, divergence=d_step.divergence)
+        return stats
+
+    # -- the loop -------------------------------------------------------------------------------
+
+    def run(self) -> float:
+        """Train to `train.steps`; returns the last logged divergence estimate."""
+        t = self.cfg.train
+        last: dict[str, float] = {}
+        log.info("training %s on %s with loss=%s for %d steps on %s; run folder %s",
+                 self.cfg.model.name, self.info.name, self.cfg.loss.name, t.steps, self.device,
+                 self.run_dir)
+        with StopRequest() as stop, Monitor(self.run_dir, self.step, t.steps) as monitor:
+            window_start, window_steps = time.perf_counter(), 0
+            while self.step < t.steps:
+                measure = (self.step + 1) % t.log_every == 0 or self.step + 1 == t.steps
+                stats = self.train_step(measure)
+                self.step += 1
+                window_steps += 1
+                self._check_finite(stats)
+                if measure:
+                    elapsed = time.perf_counter() - window_start
+                    last = {k: float(v) for k, v in stats.items()}
+                    record = {"step": self.step, **last, "imgs_per_s":
+                              window_steps * t.batch_size * t.n_critic / max(elapsed, 1e-9)}
+                    monitor.record(record)
+                    window_start, window_steps = time.perf_counter(), 0
+                if self.step % t.sample_every == 0:
+                    self.write_samples(f"step_{self.step}.png")
+                if self.step % t.ckpt_every == 0:
+                    self.save()
+                monitor.advance(self.step)
+                if stop.requested:
+                    self.save()
+                    log.warning("interrupted at step %d; checkpoint %s; continue with: gancli "
+                                "train resume=%s", self.step, self.ckpt_path, self.run_dir)
+                    raise SystemExit(INTERRUPTED)
+        self.save()
+        self.write_samples("final.png")
+        log.info("done: %d steps; samples %s", self.step, self.run_dir / "samples" / "final.png")
+        return last.get("divergence", math.nan)
+
+    def _check_finite(self, stats: dict[str, torch.Tensor]) -> None:
+        """Stop before a NaN/Inf reaches a checkpoint: the last good one stays as it was."""
+        losses = torch.stack([stats["loss_d"], stats["loss_g"]])
+        if bool(torch.isfinite(losses).all()):
+            return
+        bad = "loss_d" if not torch.isfinite(stats["loss_d"]) else "loss_g"
+        kept = self.ckpt_path if self.ckpt_path.exists() else "none written yet"
+        raise TrainingDiverged(
+            f"{bad} became {float(stats[bad])} at step {self.step}; training stopped (last good "
+            f"checkpoint: {kept}). Lower optim.lr_d / optim.lr_g or try another loss")
+
+    # -- artefacts ------------------------------------------------------------------------------
+
+    def save(self) -> None:
+        save_checkpoint(self.ckpt_path, {
+            "step": self.step,
+            "config": OmegaConf.to_yaml(self.cfg),
+            "data_info": self.info.to_dict(),
+            "rng": rng_state(self.data_rng),
+            **self.gan.state_dict(),
+        })
+
+    def write_samples(self, name: str) -> None:
+        """The preview picture for fixed latents: an image grid, or a scatter over real data."""
+        out = generate(self.gan.sampler, self.preview_z, self.device)
+        path = self.run_dir / "samples" / name
+        if self.info.kind == "points":
+            save_scatter(out, self.real_preview, path, f"{self.info.name}, step {self.step}")
+        else:
+            save_image_grid(out, path)
+
+
+def _grad_norm(module: torch.nn.Module) -> torch.Tensor:
+    """Total L2 norm of a module's gradients (clip_grad_norm_ with an infinite bound only
+    measures)."""
+    return torch.nn.utils.clip_grad_norm_(module.parameters(), float("inf")).detach()
+
+
+def train_from_hydra(cfg: DictConfig) -> float:
+    """`gancli train`'s body: train in Hydra's run folder, print that folder last."""
+    from hydra.core.hydra_config import HydraConfig
+
+    hydra_cfg = HydraConfig.get()
+    run_dir = Path(hydra_cfg.runtime.output_dir)
+    result = Trainer(cfg, run_dir, list(hydra_cfg.overrides.task)).run()
+    sys.stdout.write(f"{run_dir}\n")
+    sys.stdout.flush()
+    return result

@@ -1,0 +1,68 @@
+"""What a run reports while it trains: one JSON line per `log_every` step in `metrics.jsonl`, a
+log line, and a rich progress bar when stdout is a terminal."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import sys
+from pathlib import Path
+from types import TracebackType
+
+from gancli.log import console
+
+log = logging.getLogger("gancli.train")
+
+
+class Monitor:
+    """Appends metrics records and shows progress from `start` to `total` steps."""
+
+    def __init__(self, run_dir: Path, start: int, total: int) -> None:
+        self.path = run_dir / "metrics.jsonl"
+        self.total = total
+        self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 (closed in __exit__)
+        self._progress = None
+        if sys.stdout.isatty():
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
+            self._progress = Progress(
+                TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("{task.fields[status]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+                console=console(), transient=True)
+            self._task = self._progress.add_task("train", total=total, completed=start,
+                                                 status="")
+
+    def __enter__(self) -> Monitor:
+        if self._progress is not None:
+            self._progress.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+        self._file.close()
+
+    def advance(self, step: int) -> None:
+        if self._progress is not None:
+            self._progress.update(self._task, completed=step)
+
+    def record(self, metrics: dict[str, float | int]) -> None:
+        """Write one metrics line (flushed, so a crash keeps it) and report it."""
+        self._file.write(json.dumps(metrics) + "\n")
+        self._file.flush()
+        summary = (f"loss_d {metrics['loss_d']:.4f}  loss_g {metrics['loss_g']:.4f}  "
+                   f"D(x) {metrics['d_real']:.3f}  D(G(z)) {metrics['d_fake']:.3f}  "
+                   f"div {metrics['divergence']:.4f}  {metrics['imgs_per_s']:.0f} img/s")
+        if self._progress is not None:
+            self._progress.update(self._task, status=summary)
+        log.info("step %*d/%d  %s", int(math.log10(self.total)) + 1, metrics["step"], self.total,
+                 summary)

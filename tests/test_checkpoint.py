@@ -1,0 +1,125 @@
+"""Checkpoints: what they hold, that loading never runs code, and that resume continues exactly."""
+
+from __future__ import annotations
+
+import io
+import pickle
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from omegaconf import OmegaConf
+
+from gancli.checkpoint import FORMAT, load_checkpoint, save_checkpoint
+from gancli.errors import GancliError
+from tests.conftest import TINY, last_line, run_gancli
+
+
+def test_checkpoint_holds_the_whole_state(tiny_run: Path) -> None:
+    ckpt = torch.load(tiny_run / "checkpoints" / "last.pt", weights_only=True)
+    assert ckpt["format"] == FORMAT and ckpt["step"] == 20
+    for key in ("G", "D", "G_ema", "opt_g", "opt_d", "rng"):
+        assert ckpt[key], key
+    assert set(ckpt["rng"]) >= {"torch", "data"}
+    assert ckpt["opt_d"]["state"]  # Adam moments, not just hyper-parameters
+    cfg = OmegaConf.create(ckpt["config"])
+    assert cfg.train.steps == 20 and cfg.loss.name == "ns"
+
+
+def test_round_trip_preserves_tensors(tmp_path: Path) -> None:
+    payload = {"step": 3, "config": "a: 1\n", "data_info": {"kind": "image"},
+               "G": {"w": torch.randn(4, 4)}, "D": {"w": torch.arange(5)}}
+    save_checkpoint(tmp_path / "c.pt", payload)
+    back = load_checkpoint(tmp_path / "c.pt")
+    assert torch.equal(back["G"]["w"], payload["G"]["w"])
+    assert torch.equal(back["D"]["w"], payload["D"]["w"]) and back["step"] == 3
+
+
+def test_run_folder_resolves_to_last_checkpoint(tiny_run: Path) -> None:
+    assert load_checkpoint(tiny_run)["step"] == 20
+
+
+class _Hostile:
+    """Pickles into a call that would create a file when unpickled."""
+
+    def __init__(self, target: Path) -> None:
+        self.target = target
+
+    def __reduce__(self):
+        return (open, (str(self.target), "w"))
+
+
+def test_hostile_checkpoint_is_refused_and_runs_nothing(tmp_path: Path) -> None:
+    target = tmp_path / "pwned"
+    bad = tmp_path / "evil.pt"
+    torch.save({"format": FORMAT, "G": _Hostile(target)}, bad)
+    assert not target.exists()
+    with pytest.raises(GancliError, match="pickled Python objects"):
+        load_checkpoint(bad)
+    assert not target.exists()
+    # Through the CLI too: refused with one line, non-zero exit, no file created.
+    proc = run_gancli("sample", f"ckpt={bad}", cwd=tmp_path, check=False)
+    assert proc.returncode == 1 and "refusing it" in proc.stderr
+    assert not target.exists()
+
+
+def test_plain_pickle_is_refused(tmp_path: Path) -> None:
+    target = tmp_path / "pwned"
+    bad = tmp_path / "evil.pkl"
+    bad.write_bytes(pickle.dumps(_Hostile(target)))
+    with pytest.raises(GancliError):
+        load_checkpoint(bad)
+    assert not target.exists()
+
+
+def test_truncated_checkpoint_is_refused(tiny_run: Path, tmp_path: Path) -> None:
+    data = (tiny_run / "checkpoints" / "last.pt").read_bytes()
+    cut = tmp_path / "cut.pt"
+    cut.write_bytes(data[: len(data) // 2])
+    with pytest.raises(GancliError, match="truncated or not a checkpoint"):
+        load_checkpoint(cut)
+
+
+def test_foreign_files_are_refused(tmp_path: Path) -> None:
+    other = tmp_path / "weights.pt"
+    torch.save({"state_dict": {"w": torch.zeros(1)}}, other)
+    with pytest.raises(GancliError, match="not a gancli checkpoint"):
+        load_checkpoint(other)
+    text = tmp_path / "notes.pt"
+    text.write_text("hello")
+    with pytest.raises(GancliError):
+        load_checkpoint(text)
+    with pytest.raises(GancliError, match="checkpoint not found"):
+        load_checkpoint(tmp_path / "missing.pt")
+    assert zipfile.is_zipfile(other)  # a real torch file, only not ours
+
+
+def test_resume_equals_one_long_run(tmp_path: Path) -> None:
+    """10 steps, then resume to 20, gives the same generator as 20 steps in one go."""
+    whole = Path(last_line(run_gancli("train", *TINY, cwd=tmp_path).stdout))
+    half = Path(last_line(run_gancli("train", *TINY, "train.steps=10", cwd=tmp_path).stdout))
+    proc = run_gancli("train", f"resume={half}", "train.steps=20", cwd=tmp_path)
+    resumed = Path(last_line(proc.stdout))
+    assert resumed != half  # a new run folder; the original is left as it was
+    assert load_checkpoint(half)["step"] == 10
+    a, b = load_checkpoint(whole), load_checkpoint(resumed)
+    assert b["step"] == 20
+    for part in ("G", "D", "G_ema"):
+        for key, value in a[part].items():
+            assert torch.equal(value, b[part][key]), f"{part}.{key} differs"
+    # Samples with the same seed are identical.
+    outs = []
+    for run in (whole, resumed):
+        out = tmp_path / f"{run.name}-{len(outs)}.npz"
+        run_gancli("sample", f"ckpt={run}", "n=8", "seed=3", f"out={out}", cwd=tmp_path)
+        outs.append(out.read_bytes())
+    x, y = (np.load(io.BytesIO(o))["images"] for o in outs)
+    assert np.array_equal(x, y)
+
+
+def test_resume_refuses_changing_the_model(tiny_run: Path, tmp_path: Path) -> None:
+    proc = run_gancli("train", f"resume={tiny_run}", "loss=wgan-gp", cwd=tmp_path, check=False)
+    assert proc.returncode == 1
+    assert "cannot change loss when resuming" in proc.stderr

@@ -1,0 +1,80 @@
+"""The command-line contract: help, unknown commands, config errors, and no torch on those paths."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_gancli
+
+
+def test_no_arguments_lists_commands(tmp_path: Path) -> None:
+    proc = run_gancli(cwd=tmp_path)
+    for command in ("train", "sample", "eval"):
+        assert any(line.split()[:1] == [command] for line in proc.stdout.splitlines())
+
+
+def test_help_lists_commands_one_line_each(tmp_path: Path) -> None:
+    proc = run_gancli("--help", cwd=tmp_path)
+    lines = [ln.split()[0] for ln in proc.stdout.splitlines() if ln.startswith("  ")]
+    assert lines[:3] == ["train", "sample", "eval"]
+
+
+def test_unknown_command_exits_2_with_list_on_stderr(tmp_path: Path) -> None:
+    proc = run_gancli("trian", cwd=tmp_path, check=False)
+    assert proc.returncode == 2
+    assert "unknown command 'trian'" in proc.stderr
+    assert "sample" in proc.stderr and proc.stdout == ""
+
+
+def test_command_help_lists_groups_and_options(tmp_path: Path) -> None:
+    proc = run_gancli("train", "--help", cwd=tmp_path)
+    assert "loss: " in proc.stdout and "wgan-gp" in proc.stdout
+    assert "model: " in proc.stdout and "dcgan" in proc.stdout
+    assert "data: " in proc.stdout and "digits" in proc.stdout
+    assert "conditioning: none" in proc.stdout
+    assert not (tmp_path / "outputs").exists()  # help runs nothing
+
+
+def test_key_typo_names_the_key(tmp_path: Path) -> None:
+    proc = run_gancli("train", "optim.lrr=1", cwd=tmp_path, check=False)
+    assert proc.returncode != 0
+    assert "Key 'lrr' not in 'OptimConfig'" in proc.stderr
+    assert not (tmp_path / "outputs").exists()  # failed before any work
+
+
+def test_unknown_option_lists_valid_ones(tmp_path: Path) -> None:
+    proc = run_gancli("train", "loss=wgan-gpp", cwd=tmp_path, check=False)
+    assert proc.returncode != 0
+    assert "Could not find 'loss/wgan-gpp'" in proc.stderr
+    for option in ("minimax", "ns", "wgan-gp"):
+        assert f"\t{option}\n" in proc.stderr
+
+
+def test_bad_enum_value_lists_choices(tmp_path: Path) -> None:
+    proc = run_gancli("train", "train.device=tpu", cwd=tmp_path, check=False)
+    assert proc.returncode != 0
+    assert "expected one of [auto, cpu, cuda]" in proc.stderr
+
+
+def test_incompatible_choice_is_one_clear_line(tmp_path: Path) -> None:
+    proc = run_gancli("train", "data=ring8", "train.steps=1", cwd=tmp_path, check=False)
+    assert proc.returncode == 1
+    errors = [ln for ln in proc.stderr.splitlines() if "error" in ln]
+    assert errors == ["gancli: error: model=dcgan needs image data, but data=ring8 is 2D points: "
+                      "use model=mlp"]
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["train", "--help"], ["sample", "--help"],
+                                  ["train", "optim.lrr=1"], ["train", "loss=nope"]])
+def test_help_and_config_errors_do_not_import_torch(argv: list[str], tmp_path: Path) -> None:
+    code = (f"import sys\nfrom gancli.cli import main\nsys.argv = ['gancli', *{argv!r}]\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "sys.stderr.write(f'TORCH={\"torch\" in sys.modules}')\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=60)
+    assert "TORCH=False" in proc.stderr

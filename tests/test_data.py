@@ -1,0 +1,71 @@
+"""Datasets: shapes, value range, splits, checksums and the messages for missing or bad files."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+from omegaconf import OmegaConf
+
+from gancli.data import DATASETS, load_dataset
+from gancli.data.points import grid25_modes, ring8_modes
+from gancli.errors import GancliError
+
+
+def data_cfg(**kw):
+    return OmegaConf.create({"name": "digits", "root": None, "resolution": None,
+                             "num_points": 1000, **kw})
+
+
+def test_digits_range_shape_and_disjoint_splits() -> None:
+    train = load_dataset(data_cfg(resolution=16), "train")
+    test = load_dataset(data_cfg(resolution=16), "test")
+    assert train.x.shape == (1438, 1, 16, 16) and test.x.shape == (359, 1, 16, 16)
+    assert train.x.min() == -1 and train.x.max() == 1
+    assert set(train.y.tolist()) == set(range(10))
+    native = load_dataset(data_cfg(), "train").x
+    flat = {tuple(v.tolist()) for v in native.flatten(1)}
+    test_native = load_dataset(data_cfg(), "test").x
+    assert sum(tuple(v.tolist()) in flat for v in test_native.flatten(1)) < 10  # few duplicates
+
+
+def test_mnist_from_original_files(mnist_root: Path) -> None:
+    test = load_dataset(data_cfg(name="mnist", root=str(mnist_root), resolution=32), "test")
+    assert test.x.shape == (10000, 1, 32, 32) and test.y.shape == (10000,)
+    assert test.x.min() == -1 and test.x.max() == 1
+    assert test.y[:5].tolist() == [7, 2, 1, 0, 4]  # the well-known first test labels
+
+
+def test_mnist_missing_and_corrupt_files_are_named(mnist_root: Path, tmp_path: Path) -> None:
+    with pytest.raises(GancliError, match="expected t10k-images-idx3-ubyte.gz in"):
+        load_dataset(data_cfg(name="mnist", root=str(tmp_path)), "test")
+    for f in mnist_root.glob("t10k-*"):
+        shutil.copy(f, tmp_path / f.name)
+    (tmp_path / "t10k-labels-idx1-ubyte.gz").write_bytes(b"not gzip")
+    with pytest.raises(GancliError, match="t10k-labels-idx1-ubyte.gz is corrupt"):
+        load_dataset(data_cfg(name="mnist", root=str(tmp_path)), "test")
+    with pytest.raises(GancliError, match="data.root is not set"):
+        load_dataset(data_cfg(name="mnist"), "test")
+
+
+@pytest.mark.parametrize("name, modes, std", [("ring8", ring8_modes, 0.01),
+                                              ("grid25", grid25_modes, 0.05)])
+def test_mixtures_match_the_protocol_geometry(name, modes, std) -> None:
+    data = load_dataset(data_cfg(name=name, num_points=20000), "train")
+    centres, s = modes()
+    assert s == std
+    d = torch.cdist(data.x, centres).min(dim=1).values
+    assert (d < 3 * std * 1.5).float().mean() > 0.99  # points sit on their modes
+    counts = torch.bincount(data.y, minlength=len(centres)).float()
+    assert counts.min() / counts.max() > 0.8  # equal weights
+    if name == "ring8":
+        assert torch.allclose(centres.norm(dim=1), torch.ones(8))
+    else:
+        assert set(centres.flatten().tolist()) == {-4.0, -2.0, 0.0, 2.0, 4.0}
+
+
+def test_unknown_dataset_lists_registry() -> None:
+    with pytest.raises(GancliError, match="choose one of: " + ", ".join(DATASETS)):
+        load_dataset(data_cfg(name="cifar100"))

@@ -1,0 +1,54 @@
+"""Architectures: sized from the data, right output shapes and ranges, clear errors."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from omegaconf import OmegaConf
+
+from gancli.data import DataInfo
+from gancli.errors import GancliError
+from gancli.models import build_models
+
+
+def cfg(name: str, width: int = 8):
+    return OmegaConf.create({"name": name, "width": width, "depth": 2})
+
+
+@pytest.mark.parametrize("res, channels", [(8, 1), (16, 1), (32, 3), (64, 1)])
+def test_dcgan_sized_to_resolution_and_channels(res: int, channels: int) -> None:
+    info = DataInfo("x", "image", (channels, res, res), 10)
+    G, D = build_models(cfg("dcgan"), info, latent_dim=100)
+    x = G(torch.randn(4, 100))
+    assert x.shape == (4, channels, res, res)
+    assert x.abs().max() <= 1  # tanh: the data's [-1, 1] range
+    assert D(x).shape == (4,)
+
+
+def test_dcgan_matches_pytorch_examples_at_64() -> None:
+    G, D = build_models(cfg("dcgan", 64), DataInfo("x", "image", (3, 64, 64), 10), 100)
+    widths = [m.out_channels for m in G.modules() if isinstance(m, torch.nn.ConvTranspose2d)]
+    assert widths == [512, 256, 128, 64, 3]
+    widths = [m.out_channels for m in D.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert widths == [64, 128, 256, 512, 1]
+
+
+@pytest.mark.parametrize("res", [4, 12, 28])
+def test_dcgan_rejects_bad_resolution(res: int) -> None:
+    with pytest.raises(GancliError, match="power of 2 and at least 8"):
+        build_models(cfg("dcgan"), DataInfo("x", "image", (1, res, res), 10), 100)
+
+
+def test_mlp_for_points_and_images() -> None:
+    G, D = build_models(cfg("mlp"), DataInfo("ring8", "points", (2,), 8), 2)
+    pts = G(torch.randn(5, 2))
+    assert pts.shape == (5, 2) and D(pts).shape == (5,)
+    assert pts.abs().max() > 0  # no squashing activation on points
+    G, D = build_models(cfg("mlp"), DataInfo("digits", "image", (1, 8, 8), 10), 16)
+    img = G(torch.randn(3, 16))
+    assert img.shape == (3, 1, 8, 8) and img.abs().max() <= 1 and D(img).shape == (3,)
+
+
+def test_unknown_model_lists_registry() -> None:
+    with pytest.raises(GancliError, match="choose one of: dcgan, mlp"):
+        build_models(cfg("stylegan9"), DataInfo("x", "image", (1, 8, 8), 10), 4)

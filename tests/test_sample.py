@@ -1,0 +1,100 @@
+"""`gancli sample`: every output format, determinism, EMA choice, interpolation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.conftest import last_line, run_gancli
+
+
+def _sample(run: Path, cwd: Path, *args: str) -> Path:
+    return Path(last_line(run_gancli("sample", f"ckpt={run}", *args, cwd=cwd).stdout))
+
+
+def test_npz_images_uint8_nhwc(tiny_run: Path, tmp_path: Path) -> None:
+    out = _sample(tiny_run, tmp_path, "n=10", f"out={tmp_path / 's.npz'}")
+    images = np.load(out)["images"]
+    assert images.dtype == np.uint8 and images.shape == (10, 8, 8, 1)
+    assert images.max() > images.min()  # not a constant image
+
+
+def test_same_seed_same_samples_other_seed_differs(tiny_run: Path, tmp_path: Path) -> None:
+    a = np.load(_sample(tiny_run, tmp_path, "n=6", "seed=1", f"out={tmp_path / 'a.npz'}"))
+    b = np.load(_sample(tiny_run, tmp_path, "n=6", "seed=1", f"out={tmp_path / 'b.npz'}"))
+    c = np.load(_sample(tiny_run, tmp_path, "n=6", "seed=2", f"out={tmp_path / 'c.npz'}"))
+    assert np.array_equal(a["images"], b["images"])
+    assert not np.array_equal(a["images"], c["images"])
+
+
+def test_a_sample_does_not_depend_on_n(tiny_run: Path, tmp_path: Path) -> None:
+    few = np.load(_sample(tiny_run, tmp_path, "n=3", f"out={tmp_path / 'few.npz'}"))["images"]
+    many = np.load(_sample(tiny_run, tmp_path, "n=9", f"out={tmp_path / 'many.npz'}"))["images"]
+    # Inference-mode batch norm: a sample does not depend on its batch (up to float rounding
+    # of batch-size-dependent kernels).
+    assert np.abs(few.astype(int) - many[:3].astype(int)).max() <= 2
+
+
+def test_ema_switch_changes_the_generator(tiny_run: Path, tmp_path: Path) -> None:
+    ema = np.load(_sample(tiny_run, tmp_path, "n=4", f"out={tmp_path / 'e.npz'}"))
+    raw = np.load(_sample(tiny_run, tmp_path, "n=4", "sample.ema=false",
+                          f"out={tmp_path / 'r.npz'}"))
+    assert not np.array_equal(ema["images"], raw["images"])
+
+
+def test_png_grid(tiny_run: Path, tmp_path: Path) -> None:
+    out = _sample(tiny_run, tmp_path, "n=16", f"out={tmp_path / 'grid.png'}")
+    with Image.open(out) as img:
+        # 4×4 cells of 8 px enlarged to 64 px, 2 px padding.
+        assert img.format == "PNG" and img.size == (4 * 66 + 2, 4 * 66 + 2)
+
+
+def test_default_out_is_in_the_sample_run_folder(tiny_run: Path, tmp_path: Path) -> None:
+    out = _sample(tiny_run, tmp_path, "n=4")
+    assert out.name == "samples.png" and out.parent.parent.parent.name == "sample"
+    assert (out.parent / "sample.log").is_file()
+
+
+def test_folder_one_png_per_sample(tiny_run: Path, tmp_path: Path) -> None:
+    folder = _sample(tiny_run, tmp_path, "n=5", f"out={tmp_path / 'pngs'}")
+    files = sorted(folder.glob("*.png"))
+    assert [f.name for f in files] == [f"{i:06d}.png" for i in range(5)]
+    npz = np.load(_sample(tiny_run, tmp_path, "n=5", f"out={tmp_path / 'same.npz'}"))["images"]
+    for f, expected in zip(files, npz, strict=True):
+        assert np.array_equal(np.asarray(Image.open(f)), expected[..., 0])  # lossless
+
+
+def test_interpolation_grid(tiny_run: Path, tmp_path: Path) -> None:
+    out = _sample(tiny_run, tmp_path, "n=16", "sample.interpolate=true", "sample.steps=8",
+                  f"out={tmp_path / 'interp.npz'}")
+    images = np.load(out)["images"].astype(float)
+    assert images.shape[0] == 16  # 2 rows of 8 steps
+    row = images[:8]
+    step = np.abs(np.diff(row, axis=0)).mean()
+    ends = np.abs(row[-1] - row[0]).mean()
+    assert step < ends  # neighbours along a path are closer than its two ends
+
+
+def test_points_npz_and_scatter(ring_run: Path, tmp_path: Path) -> None:
+    pts = np.load(_sample(ring_run, tmp_path, "n=100", f"out={tmp_path / 'p.npz'}"))["points"]
+    assert pts.dtype == np.float32 and pts.shape == (100, 2)
+    with Image.open(_sample(ring_run, tmp_path, "n=100", f"out={tmp_path / 'p.png'}")) as img:
+        assert img.format == "PNG"
+
+
+@pytest.mark.parametrize("out, message", [("x.jpg", "cannot write samples as '.jpg'"),
+                                          ("n=0", "n must be at least 1")])
+def test_bad_requests_fail_with_one_line(tiny_run: Path, tmp_path: Path, out: str,
+                                         message: str) -> None:
+    arg = out if "=" in out else f"out={tmp_path / out}"
+    proc = run_gancli("sample", f"ckpt={tiny_run}", arg, cwd=tmp_path, check=False)
+    assert proc.returncode == 1 and message in proc.stderr
+
+
+def test_points_cannot_be_a_folder(ring_run: Path, tmp_path: Path) -> None:
+    proc = run_gancli("sample", f"ckpt={ring_run}", f"out={tmp_path / 'dir'}", cwd=tmp_path,
+                      check=False)
+    assert proc.returncode == 1 and "cannot be written as a folder" in proc.stderr
