@@ -13,7 +13,10 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING
+from omegaconf import MISSING, DictConfig, OmegaConf
+from omegaconf.errors import ConfigKeyError
+
+from gancli.errors import GancliError
 
 
 class Device(str, Enum):
@@ -53,6 +56,8 @@ class ModelConfig:
     width: int = 64
     # Hidden layers (MLP only).
     depth: int = 3
+    # Spectrally normalise every layer of D (Miyato et al. 2018); usable with every loss.
+    spectral_norm: bool = False
 
 
 @dataclass
@@ -60,8 +65,14 @@ class LossConfig:
     """A GAN objective from the registry in `gancli.losses`: it fixes the divergence minimised."""
 
     name: str = MISSING
-    # Weight of the gradient penalty (wgan-gp).
+    # Weight of the gradient penalty (wgan-gp, wgan-lp).
     gp_weight: float = 10.0
+    # Weight-clipping bound c: D's weights are kept in [-c, c] (wgan-clip).
+    clip: float = 0.01
+    # f-divergence of loss=fgan: kl, reverse_kl, pearson, squared_hellinger, js, total_variation.
+    divergence: str = "kl"
+    # R1 penalty gamma/2 * E||grad D(x_real)||^2, usable with every loss; 0 = off.
+    r1_gamma: float = 0.0
 
 
 @dataclass
@@ -177,3 +188,17 @@ def register_configs() -> None:
     cs.store(name="train_schema", node=TrainAppConfig)
     cs.store(name="sample_schema", node=SampleAppConfig)
     cs.store(name="eval_schema", node=EvalAppConfig)
+
+
+def check_schema(cfg: DictConfig, schema: type) -> None:
+    """Refuse keys the schema does not know, also those added with Hydra's `+key=value`.
+
+    Hydra's `+` lifts the typed config's guard to append a key, and its own error for a typo
+    suggests exactly that; a misspelt key would then be silently ignored. Merging the composed
+    config back onto the schema catches it before any work starts.
+    """
+    try:
+        OmegaConf.merge(OmegaConf.structured(schema), OmegaConf.to_container(cfg))
+    except ConfigKeyError as err:
+        raise GancliError(f"{str(err).splitlines()[0]} (key {err.full_key}): not a setting of "
+                          "this command; `--help` lists them all") from None

@@ -46,6 +46,13 @@ def test_key_typo_names_the_key(tmp_path: Path) -> None:
     assert not (tmp_path / "outputs").exists()  # failed before any work
 
 
+def test_appending_an_unknown_key_with_plus_is_refused_too(tmp_path: Path) -> None:
+    proc = run_gancli("train", "+optim.lrr=1", "train.steps=1", cwd=tmp_path, check=False)
+    assert proc.returncode == 1
+    assert "Key 'lrr' not in 'OptimConfig' (key optim.lrr)" in proc.stderr
+    assert not list((tmp_path / "outputs").rglob("last.pt"))  # nothing trained
+
+
 def test_unknown_option_lists_valid_ones(tmp_path: Path) -> None:
     proc = run_gancli("train", "loss=wgan-gpp", cwd=tmp_path, check=False)
     assert proc.returncode != 0

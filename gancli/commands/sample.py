@@ -5,6 +5,7 @@ from __future__ import annotations
 import hydra
 from omegaconf import DictConfig
 
+from gancli.config import SampleAppConfig, check_schema
 from gancli.errors import reported
 
 
@@ -12,6 +13,7 @@ from gancli.errors import reported
 @reported
 def main(cfg: DictConfig) -> None:
     """Write `n` samples to `out` and print its path."""
+    check_schema(cfg, SampleAppConfig)
     from gancli.sampling import sample_from_hydra
 
     sample_from_hydra(cfg)

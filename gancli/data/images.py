@@ -21,11 +21,13 @@ from gancli.errors import GancliError
 
 
 def to_model_range(images: torch.Tensor, resolution: int | None) -> torch.Tensor:
-    """Float images in [0, 1], N×C×H×W, resized to `resolution` and mapped to [-1, 1]."""
+    """Float images in [0, 1], N×C×H×W, resized to `resolution` and mapped to [-1, 1].
+
+    Works in place where it can: pass a tensor the caller no longer needs."""
     if resolution is not None and images.shape[-1] != resolution:
         images = F.interpolate(images, size=(resolution, resolution), mode="bilinear",
-                               antialias=True, align_corners=False).clamp(0, 1)
-    return images * 2 - 1
+                               antialias=True, align_corners=False).clamp_(0, 1)
+    return images.mul_(2).sub_(1)  # in place: MNIST at 32×32 is 235 MB a copy
 
 
 @register_dataset("digits")

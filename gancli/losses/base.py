@@ -46,3 +46,7 @@ class GANLoss(ABC):
     @abstractmethod
     def generator(self, D: nn.Module, fake: torch.Tensor) -> torch.Tensor:
         """G's loss to minimise."""
+
+    def after_discriminator_step(self, D: nn.Module) -> None:  # noqa: B027 (optional hook)
+        """Called after each optimizer step of D: where a constraint such as weight clipping
+        projects D back onto its allowed set. Nothing by default."""

@@ -103,8 +103,8 @@ class Trainer:
     # -- one step -------------------------------------------------------------------------------
 
     def train_step(self, measure: bool) -> dict[str, torch.Tensor]:
-        """n_critic D updates, then one G update. Returns detached statistics (tensors: reading
-        them is left to the caller, so no host synchronisation happens here)."""
+        """n_critic D updates, then one G update. Returns detached statistics as tensors;
+        reading them (and so waiting for the device) is left to the caller."""
         G, D, loss = self.gan.G, self.gan.D, self.loss
         bs, stats = self.cfg.train.batch_size, {}
         n_critic = self.cfg.train.n_critic
@@ -122,12 +122,15 @@ class Trainer:
             if measure and last:
                 stats["grad_norm_d"] = _grad_norm(D)
             self.gan.opt_d.step()
+            loss.after_discriminator_step(D)
 
         D.requires_grad_(False)  # G's update needs gradients through D, not for D's weights
-        loss_g = loss.generator(D, fake)
-        self.gan.opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        D.requires_grad_(True)
+        try:
+            loss_g = loss.generator(D, fake)
+            self.gan.opt_g.zero_grad(set_to_none=True)
+            loss_g.backward()
+        finally:
+            D.requires_grad_(True)
         if measure:
             stats["grad_norm_g"] = _grad_norm(G)
         self.gan.opt_g.step()

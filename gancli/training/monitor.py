@@ -34,7 +34,7 @@ class Monitor:
             )
 
             self._progress = Progress(
-                TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("[bold]train"), BarColumn(bar_width=24), MofNCompleteColumn(),
                 TextColumn("{task.fields[status]}"), TimeElapsedColumn(), TimeRemainingColumn(),
                 console=console(), transient=True)
             self._task = self._progress.add_task("train", total=total, completed=start,
@@ -63,6 +63,8 @@ class Monitor:
                    f"D(x) {metrics['d_real']:.3f}  D(G(z)) {metrics['d_fake']:.3f}  "
                    f"div {metrics['divergence']:.4f}  {metrics['imgs_per_s']:.0f} img/s")
         if self._progress is not None:
-            self._progress.update(self._task, status=summary)
+            self._progress.update(self._task, status=(
+                f"D {metrics['loss_d']:.3f} G {metrics['loss_g']:.3f} "
+                f"div {metrics['divergence']:.3f} {metrics['imgs_per_s']:.0f} img/s"))
         log.info("step %*d/%d  %s", int(math.log10(self.total)) + 1, metrics["step"], self.total,
                  summary)

@@ -1,0 +1,311 @@
+"""Training throughput of gancli's loop against a plain textbook DCGAN loop, in one process.
+
+Absolute images/s depend on the machine, its load and torch's build, so the figure to quote is
+the *ratio* gancli/textbook: both loops run in the same process on the same in-memory tensor
+with the same architecture, and they alternate in rounds so that a change of machine load (other
+jobs, frequency scaling) hits both. The textbook loop is the pytorch/examples DCGAN recipe written
+out below; `Trainer.train_step` is what `gancli train` runs each step (without the logging,
+sampling and checkpointing around it).
+
+    .venv/bin/python benchmarks/bench_train.py [--batches 64,256 | --batch N] [--steps N]
+                                  [--rounds R] [--device cpu|cuda] [--markdown-out FILE]
+
+This prints figures; it asserts nothing about them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import functools
+import math
+import os
+import platform
+import resource
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from hydra import compose, initialize_config_module
+from omegaconf import DictConfig
+from torch import nn
+
+import gancli.training.loop as loop
+from gancli.config import register_configs
+from gancli.data import TensorData, load_dataset
+
+REPO = Path(__file__).resolve().parents[1]
+MNIST_ROOT = REPO.parent / "shared" / "data" / "mnist"
+RESOLUTION = 32
+LATENT_DIM = 100
+SEED = 0
+# Untimed steps per loop before the first round: the first steps allocate buffers and pick
+# convolution algorithms, which is start-up cost, not throughput.
+WARMUP_STEPS = 3
+# Without --steps, each timed run covers about this many images, so a batch-256 row takes no
+# longer than a batch-64 one (20 steps at 64, 5 at 256) and the whole script stays in minutes.
+IMAGES_PER_RUN = 1280
+TABLE_HEADER = ("| date | machine | torch | threads | config | gancli img/s | textbook img/s "
+                "| ratio gancli/textbook (min–max) | peak RSS MiB |\n"
+                "|---|---|---|---:|---|---:|---:|---|---:|")
+
+
+# -- the textbook loop (pytorch/examples dcgan/main.py, at 32×32 and with logits) ------------------
+
+def weights_init(m: nn.Module) -> None:
+    if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+        nn.init.normal_(m.weight, 0.0, 0.02)
+    elif isinstance(m, nn.BatchNorm2d):
+        nn.init.normal_(m.weight, 1.0, 0.02)
+        nn.init.zeros_(m.bias)
+
+
+def textbook_models(nc: int, ngf: int = 64, ndf: int = 64) -> tuple[nn.Module, nn.Module]:
+    """G: 1→4→8→16→32 pixels, widths 4·ngf, 2·ngf, ngf; D mirrors it, no final sigmoid."""
+    netG = nn.Sequential(
+        nn.ConvTranspose2d(LATENT_DIM, ngf * 4, 4, 1, 0, bias=False), nn.BatchNorm2d(ngf * 4),
+        nn.ReLU(True),
+        nn.ConvTranspose2d(ngf * 4, ngf * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf * 2),
+        nn.ReLU(True),
+        nn.ConvTranspose2d(ngf * 2, ngf, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf), nn.ReLU(True),
+        nn.ConvTranspose2d(ngf, nc, 4, 2, 1, bias=False), nn.Tanh())
+    netD = nn.Sequential(
+        nn.Conv2d(nc, ndf, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, inplace=True),
+        nn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 2),
+        nn.LeakyReLU(0.2, inplace=True),
+        nn.Conv2d(ndf * 2, ndf * 4, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 4),
+        nn.LeakyReLU(0.2, inplace=True),
+        nn.Conv2d(ndf * 4, 1, 4, 1, 0, bias=False), nn.Flatten(0))
+    netG.apply(weights_init)
+    netD.apply(weights_init)
+    return netG, netD
+
+
+def textbook_loop(x: torch.Tensor, batch: int, seed: int = SEED
+                  ) -> tuple[Callable[[], None], int]:
+    """One-iteration closure of the textbook loop over the images `x`, and its parameter count.
+
+    Real batches are random rows of the in-memory tensor, as gancli draws them, so the data path
+    costs the same on both sides.
+    """
+    device = x.device
+    torch.manual_seed(seed)
+    netG, netD = (m.to(device) for m in textbook_models(x.shape[1]))
+    criterion = nn.BCEWithLogitsLoss()
+    optD = torch.optim.Adam(netD.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    optG = torch.optim.Adam(netG.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    rng = torch.Generator(device).manual_seed(seed)
+
+    def step() -> None:
+        real = x[torch.randint(len(x), (batch,), generator=rng, device=device)]
+        label = torch.full((batch,), 1.0, device=device)
+        # (1) update D: maximise log D(x) + log(1 - D(G(z)))
+        netD.zero_grad()
+        errD_real = criterion(netD(real), label)
+        errD_real.backward()
+        fake = netG(torch.randn(batch, LATENT_DIM, 1, 1, device=device))
+        label.fill_(0.0)
+        errD_fake = criterion(netD(fake.detach()), label)
+        errD_fake.backward()
+        optD.step()
+        # (2) update G: maximise log D(G(z)), on the same fake batch. As in pytorch/examples, D
+        # is not frozen, so this backward also computes D's weight gradients (discarded by the
+        # next netD.zero_grad()); gancli's step freezes D here.
+        netG.zero_grad()
+        label.fill_(1.0)
+        errG = criterion(netD(fake), label)
+        errG.backward()
+        optG.step()
+
+    return step, n_params(netG) + n_params(netD)
+
+
+# -- gancli's side ---------------------------------------------------------------------------------
+
+def n_params(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def data_overrides() -> tuple[list[str], str]:
+    """Real MNIST at 32×32 when the shared files are there, else the bundled digits upsampled to
+    32×32 (same model and tensor sizes, far fewer distinct images); and a note saying which."""
+    if (MNIST_ROOT / "train-images-idx3-ubyte.gz").is_file():
+        return ["data=mnist", f"data.root={MNIST_ROOT}", f"data.resolution={RESOLUTION}"], "mnist"
+    return ["data=digits", f"data.resolution={RESOLUTION}"], "digits (MNIST not found)"
+
+
+def share_dataset(data: TensorData) -> None:
+    """Make every Trainer built here use `data` instead of loading (and resizing) it again.
+
+    Each row builds fresh Trainers; loading MNIST each time would cost seconds and, with two
+    Trainers alive, put two copies of the dataset into the peak-RSS figure. Trainer.__init__ calls
+    `load_dataset` through its module, so replacing that name is enough.
+    """
+    loop.load_dataset = lambda cfg, split="train": data
+
+
+def compose_train(overrides: list[str]) -> DictConfig:
+    with initialize_config_module(config_module="gancli.conf", version_base="1.3"):
+        return compose(config_name="train", overrides=overrides)
+
+
+@dataclass
+class Contender:
+    """A named training step to time; `batch` images of real data per call."""
+
+    name: str
+    step: Callable[[], object]
+    batch: int
+
+
+def time_run(c: Contender, steps: int, device: torch.device) -> float:
+    """Images per second over `steps` consecutive steps."""
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    sync()
+    start = time.perf_counter()
+    for _ in range(steps):
+        c.step()
+    sync()
+    return steps * c.batch / (time.perf_counter() - start)
+
+
+def measure(contenders: list[Contender], steps: int, rounds: int,
+            device: torch.device) -> dict[str, list[float]]:
+    """images/s of every contender in every round. The order rotates each round so that no loop
+    always runs first (right after another loop's memory traffic) or last."""
+    for c in contenders:
+        for _ in range(WARMUP_STEPS):
+            c.step()
+    rates: dict[str, list[float]] = {c.name: [] for c in contenders}
+    for r in range(rounds):
+        k = r % len(contenders)
+        for c in contenders[k:] + contenders[:k]:
+            rates[c.name].append(time_run(c, steps, device))
+    return rates
+
+
+# -- report ----------------------------------------------------------------------------------------
+
+def machine(device: torch.device) -> str:
+    """CPU model and usable cores (plus the GPU when timing on one): quote figures with it."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    desc = f"{cpu}, {len(os.sched_getaffinity(0))} cores"
+    if device.type == "cuda":
+        desc += f", {torch.cuda.get_device_name(device)}"
+    return desc
+
+
+def load_average() -> str:
+    """The 1-minute load average, printed at the start and end: another job busy on the same
+    cores slows both loops by far more than its share (their thread pools contend), and the
+    figures of such a run, ratios included, are not worth quoting."""
+    return f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs"
+
+
+def peak_rss_mib() -> float:
+    """Peak resident memory of this process so far (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def bench_batch(batch: int, steps: int, rounds: int, device: torch.device, base: list[str],
+                data_note: str) -> list[str]:
+    """Time textbook, gancli with ema=0 and gancli with its default EMA at one batch size;
+    returns one markdown row per gancli variant."""
+    overrides = [*base, f"train.batch_size={batch}", f"train.device={device.type}",
+                 f"train.seed={SEED}"]
+    default_ema = compose_train(overrides).train.ema
+    variants = {"ema=0": 0.0, f"ema={default_ema:g} (default)": default_ema}
+    contenders, params = [], set()
+    with tempfile.TemporaryDirectory(prefix="gancli-bench-") as tmp:
+        for i, (label, ema) in enumerate(variants.items()):
+            trainer = loop.Trainer(compose_train([*overrides, f"train.ema={ema}"]),
+                                   run_dir=Path(tmp) / f"run{i}")
+            contenders.append(Contender(f"gancli {label}",
+                                        functools.partial(trainer.train_step, measure=False),
+                                        batch))
+            params.add(n_params(trainer.gan.G) + n_params(trainer.gan.D))
+        # The Trainers' data is the one shared tensor, already on the device.
+        step, tb_params = textbook_loop(trainer.data.x, batch)
+        contenders.insert(0, Contender("textbook", step, batch))
+        if params != {tb_params}:
+            raise SystemExit(f"model sizes differ: gancli {params}, textbook {tb_params}: the "
+                             "comparison would not be like for like")
+        rates = measure(contenders, steps, rounds, device)
+
+    tb = rates["textbook"]
+    config = f"dcgan {RESOLUTION}×{RESOLUTION} {data_note}, batch {batch}"
+    rows = []
+    print(f"\nbatch {batch}: {steps} steps × {rounds} rounds, {tb_params:,} parameters (G+D); "
+          "img/s per round:")
+    width = max(map(len, rates))
+    for name, values in rates.items():
+        print(f"  {name:<{width}}  {' '.join(f'{v:8.1f}' for v in values)}")
+    for label in variants:
+        g = rates[f"gancli {label}"]
+        ratios = [a / b for a, b in zip(g, tb, strict=True)]
+        rows.append(
+            f"| {datetime.date.today()} | {machine(device)} | {torch.__version__} "
+            f"| {torch.get_num_threads()} | {config}, {label} | {statistics.median(g):.1f} "
+            f"| {statistics.median(tb):.1f} | {statistics.median(ratios):.3f} "
+            f"({min(ratios):.3f}–{max(ratios):.3f}) | {peak_rss_mib():.0f} |")
+    return rows
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--batch", type=int, help="one batch size (same as --batches N)")
+    p.add_argument("--batches", default="64,256",
+                   help="comma-separated batch sizes, one pair of rows each (default 64,256)")
+    p.add_argument("--steps", type=int,
+                   help=f"timed steps per loop per round (default: about {IMAGES_PER_RUN} "
+                        "images' worth, e.g. 20 at batch 64)")
+    p.add_argument("--rounds", type=int, default=5, help="alternating rounds (default 5)")
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    p.add_argument("--markdown-out", type=Path, help="append the table rows to this file")
+    args = p.parse_args(argv)
+    args.batches = [args.batch] if args.batch else [int(b) for b in args.batches.split(",")]
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("--device cuda: no CUDA GPU is visible")
+    register_configs()
+    base, data_note = data_overrides()
+    if data_note != "mnist":
+        print(f"note: {MNIST_ROOT} has no MNIST files; using data=digits data.resolution=32")
+    share_dataset(load_dataset(compose_train(base).data, "train"))
+    print(f"{machine(device)}; torch {torch.__version__}, {torch.get_num_threads()} threads; "
+          f"python {platform.python_version()}; device {device}; {load_average()}")
+
+    rows = []
+    for batch in args.batches:
+        steps = args.steps or max(1, math.ceil(IMAGES_PER_RUN / batch))
+        rows += bench_batch(batch, steps, args.rounds, device, base, data_note)
+
+    print(f"\nat the end: {load_average()}"
+          "\nimg/s: median over rounds; ratio: median of per-round ratios (min–max over rounds);"
+          "\npeak RSS: whole process so far (one shared copy of the dataset, both loops).\n")
+    print(TABLE_HEADER)
+    print("\n".join(rows))
+    if args.markdown_out:
+        new = not args.markdown_out.exists() or args.markdown_out.stat().st_size == 0
+        with args.markdown_out.open("a") as f:
+            f.write((TABLE_HEADER + "\n" if new else "") + "\n".join(rows) + "\n")
+
+
+if __name__ == "__main__":
+    main()
