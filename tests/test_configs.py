@@ -43,10 +43,16 @@ def test_defaults_are_the_embedded_run() -> None:
     assert cfg.train.n_critic == 1 and cfg.latent.dim == 100
 
 
-def test_wheel_ships_the_config_tree(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("wheel")
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-                    "-q", "-w", str(tmp_path), str(REPO)], check=True, capture_output=True)
-    (wheel,) = tmp_path.glob("gancli-*.whl")
+                    "-q", "-w", str(out), str(REPO)], check=True, capture_output=True)
+    (built,) = out.glob("gancli-*.whl")
+    return built
+
+
+def test_wheel_ships_the_config_tree(wheel: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     for option in ["train", "sample", "eval"]:
         assert f"gancli/conf/{option}.yaml" in names
@@ -54,3 +60,19 @@ def test_wheel_ships_the_config_tree(tmp_path: Path) -> None:
         for option in options(group):
             assert f"gancli/conf/{group}/{option}.yaml" in names
     assert "gancli/conf/hydra/job_logging/gancli.yaml" in names
+
+
+def test_installed_wheel_finds_its_configs_from_anywhere(wheel: Path, tmp_path: Path) -> None:
+    """Installed from the wheel (not the source tree), `gancli train --help` composes from the
+    packaged `gancli.conf`, whatever the working directory."""
+    target = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target",
+                    str(target), str(wheel)], check=True, capture_output=True)
+    code = ("import sys, gancli\nfrom gancli.cli import main\nsys.argv = ['gancli', 'train', "
+            "'--help']\nsys.stderr.write('FROM=' + gancli.__file__ + '\\n')\nmain()\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                          text=True, env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"},
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert f"FROM={target}" in proc.stderr
+    assert "loss: " in proc.stdout and "minimax" in proc.stdout
