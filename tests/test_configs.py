@@ -60,6 +60,8 @@ def test_wheel_ships_the_config_tree(wheel: Path) -> None:
         for option in options(group):
             assert f"gancli/conf/{group}/{option}.yaml" in names
     assert "gancli/conf/hydra/job_logging/gancli.yaml" in names
+    for module in (REPO / "gancli").rglob("*.py"):  # every module of every sub-package
+        assert module.relative_to(REPO).as_posix() in names, f"{module} is not packaged"
 
 
 def test_installed_wheel_finds_its_configs_from_anywhere(wheel: Path, tmp_path: Path) -> None:

@@ -50,5 +50,21 @@ def test_mlp_for_points_and_images() -> None:
 
 
 def test_unknown_model_lists_registry() -> None:
-    with pytest.raises(GancliError, match="choose one of: dcgan, mlp"):
+    with pytest.raises(GancliError, match="choose one of: dcgan, mlp, resnet"):
         build_models(cfg("stylegan9"), DataInfo("x", "image", (1, 8, 8), 10), 4)
+
+
+@pytest.mark.parametrize("res", [8, 16, 32, 64])
+def test_resnet_any_power_of_two(res: int) -> None:
+    G, D = build_models(cfg("resnet"), DataInfo("x", "image", (3, res, res), 10), 16)
+    x = G(torch.randn(2, 16))
+    assert x.shape == (2, 3, res, res) and x.abs().max() <= 1 and D(x).shape == (2,)
+
+
+def test_resnet_has_sngan_size_at_32() -> None:
+    """SNGAN's CIFAR-10 ResNet (256-channel G, 128-channel D, z of 128): 4.28 M and 1.05 M
+    parameters, as in kwotsin/mimicry."""
+    G, D = build_models(cfg("resnet", 128), DataInfo("cifar10", "image", (3, 32, 32), 10), 128)
+    assert sum(p.numel() for p in G.parameters()) == 4_276_739
+    assert sum(p.numel() for p in D.parameters()) == 1_053_825
+    assert len(D.blocks) == 4  # optimised block, one down block, two plain blocks

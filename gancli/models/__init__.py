@@ -37,4 +37,4 @@ def build_models(cfg: DictConfig, info: DataInfo, latent_dim: int) -> tuple[nn.M
     return MODELS[cfg.name](cfg, info, latent_dim)
 
 
-from gancli.models import dcgan, mlp  # noqa: E402,F401  (fill the registry)
+from gancli.models import dcgan, mlp, resnet  # noqa: E402,F401  (fill the registry)
