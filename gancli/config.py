@@ -94,6 +94,15 @@ class LatentConfig:
 
 
 @dataclass
+class AugmentConfig:
+    """Augmentation of everything D sees: `none`, or `diffaug` (DiffAugment, Zhao et al. 2020)."""
+
+    name: str = "none"
+    # DiffAugment policies, applied in order: color, translation, cutout.
+    policy: list[str] = field(default_factory=lambda: ["color", "translation", "cutout"])
+
+
+@dataclass
 class ConditioningConfig:
     """What the generator is conditioned on; only `none` (unconditional) so far."""
 
@@ -109,6 +118,8 @@ class TrainConfig:
     batch_size: int = 64
     # Discriminator updates per generator update: 1 is the lecture's alternating one-each.
     n_critic: int = 1
+    # PacGAN (Lin et al. 2018): D judges `pack` samples at once, concatenated; 1 = off.
+    pack: int = 1
     seed: int = 0
     device: Device = Device.auto
     log_every: int = 100
@@ -131,6 +142,7 @@ class TrainAppConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     latent: LatentConfig = field(default_factory=LatentConfig)
     conditioning: ConditioningConfig = field(default_factory=ConditioningConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     # A run folder or a checkpoint file to continue from.
     resume: str | None = None

@@ -51,9 +51,15 @@ def test_wgan_gp_logs_wasserstein_estimate(tmp_path: Path) -> None:
                         abs_tol=1e-6)
 
 
-def test_points_run_writes_scatter_and_uses_2500_points(ring_run: Path) -> None:
+def test_points_run_writes_scatter_and_scores_modes(ring_run: Path) -> None:
     with Image.open(ring_run / "samples" / "final.png") as img:
         assert img.size == (500, 500)
+    lines = [json.loads(ln) for ln in (ring_run / "metrics.jsonl").read_text().splitlines()]
+    scores = [r for r in lines if "modes_captured" in r]
+    assert [r["step"] for r in scores] == [10, 20]  # each sample step once, final included
+    for r in scores:
+        assert r["n_samples"] == 2500 and r["modes_total"] == 8
+        assert 0 <= r["modes_captured"] <= 8 and 0 <= r["hq_fraction"] <= 1
     ckpt = torch.load(ring_run / "checkpoints" / "last.pt", weights_only=True)
     assert ckpt["data_info"] == {"name": "ring8", "kind": "points", "shape": [2],
                                  "num_classes": 8}

@@ -3,7 +3,7 @@ and restored as one unit."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from omegaconf import DictConfig
@@ -62,6 +62,12 @@ class GAN:
 def build_gan(cfg: DictConfig, info: DataInfo, device: torch.device) -> GAN:
     """G, D, EMA and optimizers for a `TrainAppConfig`, on `device`."""
     G, D = build_models(cfg.model, info, cfg.latent.dim)
+    if cfg.train.pack > 1:  # PacGAN: D's input is `pack` samples joined along the channel axis
+        if cfg.train.batch_size % cfg.train.pack:
+            raise GancliError(f"train.batch_size={cfg.train.batch_size} must be a multiple of "
+                              f"train.pack={cfg.train.pack}")
+        packed = replace(info, shape=(info.shape[0] * cfg.train.pack, *info.shape[1:]))
+        _, D = build_models(cfg.model, packed, cfg.latent.dim)
     G, D = G.to(device), D.to(device)
     ema = make_ema(G, cfg.train.ema) if cfg.train.ema > 0 else None
     return GAN(G, D, ema, build_optimizer(cfg.optim, G.parameters(), cfg.optim.lr_g),

@@ -22,10 +22,13 @@ from omegaconf import DictConfig, OmegaConf
 from gancli.checkpoint import load_checkpoint, save_checkpoint
 from gancli.data import load_dataset
 from gancli.errors import GancliError
+from gancli.evaluation.modes import score_mixture
 from gancli.files import save_image_grid, save_scatter
 from gancli.losses import build_loss
 from gancli.runtime import resolve_device, rng_state, set_rng_state
 from gancli.sampling import generate, sample_latent
+from gancli.training.augment import build_augment
+from gancli.training.critic import CriticView
 from gancli.training.gan import build_gan
 from gancli.training.monitor import Monitor
 from gancli.training.resume import resume_config
@@ -87,6 +90,8 @@ class Trainer:
         self.data_rng = torch.Generator(self.device).manual_seed(cfg.train.seed)
         self.gan = build_gan(cfg, self.info, self.device)
         self.loss = build_loss(cfg.loss)
+        # What D is shown: the losses call this view, the optimizer and checkpoints use gan.D.
+        self.critic = CriticView(self.gan.D, build_augment(cfg.augment), cfg.train.pack)
 
         points = self.info.kind == "points"
         n_preview = cfg.train.sample_n or (2500 if points else 64)
@@ -94,6 +99,7 @@ class Trainer:
         self.preview_z = sample_latent(n_preview, cfg.latent,
                                        torch.Generator().manual_seed(cfg.train.seed + 1))
         self.step = 0
+        self._scored_step = -1
         if ckpt is not None:
             self.gan.load_state_dict(ckpt)
             set_rng_state(ckpt["rng"], self.data_rng)
@@ -105,7 +111,7 @@ class Trainer:
     def train_step(self, measure: bool) -> dict[str, torch.Tensor]:
         """n_critic D updates, then one G update. Returns detached statistics as tensors;
         reading them (and so waiting for the device) is left to the caller."""
-        G, D, loss = self.gan.G, self.gan.D, self.loss
+        G, D, critic, loss = self.gan.G, self.gan.D, self.critic, self.loss
         bs, stats = self.cfg.train.batch_size, {}
         n_critic = self.cfg.train.n_critic
         for i in range(n_critic):
@@ -116,7 +122,7 @@ class Trainer:
             # textbook loop does: one G forward per step instead of two.
             with torch.set_grad_enabled(last):
                 fake = G(z)
-            d_step = loss.discriminator(D, real, fake.detach())
+            d_step = loss.discriminator(critic, real, fake.detach())
             self.gan.opt_d.zero_grad(set_to_none=True)
             d_step.loss.backward()
             if measure and last:
@@ -126,7 +132,7 @@ class Trainer:
 
         D.requires_grad_(False)  # G's update needs gradients through D, not for D's weights
         try:
-            loss_g = loss.generator(D, fake)
+            loss_g = loss.generator(critic, fake)
             self.gan.opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
         finally:
@@ -165,7 +171,7 @@ class Trainer:
                     monitor.record(record)
                     window_start, window_steps = time.perf_counter(), 0
                 if self.step % t.sample_every == 0:
-                    self.write_samples(f"step_{self.step}.png")
+                    self.write_samples(f"step_{self.step}.png", monitor)
                 if self.step % t.ckpt_every == 0:
                     self.save()
                 monitor.advance(self.step)
@@ -174,8 +180,8 @@ class Trainer:
                     log.warning("interrupted at step %d; checkpoint %s; continue with: gancli "
                                 "train resume=%s", self.step, self.ckpt_path, self.run_dir)
                     raise SystemExit(INTERRUPTED)
-        self.save()
-        self.write_samples("final.png")
+            self.save()
+            self.write_samples("final.png", monitor)
         log.info("done: %d steps; samples %s", self.step, self.run_dir / "samples" / "final.png")
         return last.get("divergence", math.nan)
 
@@ -201,12 +207,20 @@ class Trainer:
             **self.gan.state_dict(),
         })
 
-    def write_samples(self, name: str) -> None:
-        """The preview picture for fixed latents: an image grid, or a scatter over real data."""
+    def write_samples(self, name: str, monitor: Monitor) -> None:
+        """The preview picture for fixed latents: an image grid, or, for 2D mixtures, a scatter
+        over real data plus the mode scores of those points (2,500 by default: the VEEGAN/PacGAN
+        protocol's count) appended to metrics.jsonl."""
         out = generate(self.gan.sampler, self.preview_z, self.device)
         path = self.run_dir / "samples" / name
         if self.info.kind == "points":
-            save_scatter(out, self.real_preview, path, f"{self.info.name}, step {self.step}")
+            score = score_mixture(out, self.info.name)
+            save_scatter(out, self.real_preview, path,
+                         f"{self.info.name}, step {self.step}: {score.modes_captured}/"
+                         f"{score.modes_total} modes, {100 * score.hq_fraction:.1f}% HQ")
+            if self.step != self._scored_step:  # final.png may repeat the last step's picture
+                monitor.record_eval(self.step, score.to_dict())
+                self._scored_step = self.step
         else:
             save_image_grid(out, path)
 

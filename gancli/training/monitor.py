@@ -55,10 +55,19 @@ class Monitor:
         if self._progress is not None:
             self._progress.update(self._task, completed=step)
 
+    def _write(self, record: dict[str, float | int]) -> None:
+        self._file.write(json.dumps(record) + "\n")
+        self._file.flush()  # a crash keeps every line written so far
+
+    def record_eval(self, step: int, scores: dict[str, float | int]) -> None:
+        """Append evaluation scores as their own line (`step` plus the scores) and report them."""
+        self._write({"step": step, **scores})
+        log.info("step %d  eval  %s", step, "  ".join(
+            f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in scores.items()))
+
     def record(self, metrics: dict[str, float | int]) -> None:
-        """Write one metrics line (flushed, so a crash keeps it) and report it."""
-        self._file.write(json.dumps(metrics) + "\n")
-        self._file.flush()
+        """Write one training-metrics line and report it."""
+        self._write(metrics)
         summary = (f"loss_d {metrics['loss_d']:.4f}  loss_g {metrics['loss_g']:.4f}  "
                    f"D(x) {metrics['d_real']:.3f}  D(G(z)) {metrics['d_fake']:.3f}  "
                    f"div {metrics['divergence']:.4f}  {metrics['imgs_per_s']:.0f} img/s")
