@@ -79,4 +79,4 @@ def load_dataset(cfg: DictConfig, split: Split = "train") -> TensorData:
 
 
 # Importing the modules fills the registry.
-from gancli.data import images, points  # noqa: E402,F401
+from gancli.data import cifar, folder, images, points, stacked  # noqa: E402,F401

@@ -1,0 +1,212 @@
+"""The dataset catalogue beyond MNIST: Fashion-MNIST, CIFAR-10, a folder of images, Stacked MNIST.
+
+CIFAR-10's archive is not available here, so its tests build small archives in the same format.
+"""
+
+from __future__ import annotations
+
+import io
+import pickle
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from omegaconf import DictConfig, OmegaConf
+from PIL import Image
+
+from gancli.data import TensorData, load_dataset
+from gancli.data.cifar import CIFAR10_ARCHIVE, read_cifar10
+from gancli.errors import GancliError
+from tests.conftest import SHARED_DATA
+
+
+def data_cfg(name: str, root: Path | None, resolution: int | None = 32) -> DictConfig:
+    return OmegaConf.create({"name": name, "root": None if root is None else str(root),
+                             "resolution": resolution, "num_points": 1000})
+
+
+def uint8_pixels(x: torch.Tensor) -> torch.Tensor:
+    """Model-range images back to the 0..255 values they were read from."""
+    return ((x + 1) / 2 * 255).round().to(torch.uint8)
+
+
+# Fashion-MNIST
+
+
+@pytest.fixture(scope="module")
+def fashion_root() -> Path:
+    root = SHARED_DATA / "fashion-mnist"
+    if not (root / "t10k-images-idx3-ubyte.gz").is_file():
+        pytest.skip(f"Fashion-MNIST original files not found at {root} (the repository's "
+                    "../shared/data)")
+    return root
+
+
+def test_fashion_mnist_from_original_files(fashion_root: Path) -> None:
+    test = load_dataset(data_cfg("fashion_mnist", fashion_root), "test")
+    assert test.x.shape == (10000, 1, 32, 32) and test.y.dtype == torch.long
+    assert test.x.min() == -1 and test.x.max() == 1
+    assert test.info.num_classes == 10 and set(test.y.tolist()) == set(range(10))
+    assert test.y[0] == 9  # the first test item is an ankle boot
+    assert torch.bincount(test.y).tolist() == [1000] * 10
+
+
+# CIFAR-10
+
+
+def write_cifar_archive(folder: Path, per_batch: int = 4) -> dict[str, tuple[np.ndarray, list]]:
+    """A `cifar-10-python.tar.gz` of the real layout with `per_batch` random images per batch;
+    returns what each batch holds."""
+    rng = np.random.default_rng(0)
+    batches = {}
+    folder.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(folder / CIFAR10_ARCHIVE, "w:gz") as tar:
+        def add(name: str, obj: dict) -> None:
+            blob = pickle.dumps(obj, protocol=2)
+            info = tarfile.TarInfo(f"cifar-10-batches-py/{name}")
+            info.size = len(blob)
+            tar.addfile(info, io.BytesIO(blob))
+
+        for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+            data = rng.integers(0, 256, (per_batch, 3072), dtype=np.uint8)
+            labels = rng.integers(0, 10, per_batch).tolist()
+            add(name, {"batch_label": name, "data": data, "labels": labels})
+            batches[name] = (data, labels)
+        add("batches.meta", {"label_names": [f"class{i}" for i in range(10)]})
+    return batches
+
+
+def test_cifar10_archive_round_trip(tmp_path: Path) -> None:
+    batches = write_cifar_archive(tmp_path)
+    train = read_cifar10(data_cfg("cifar10", tmp_path), "train", md5=None)
+    test = read_cifar10(data_cfg("cifar10", tmp_path), "test", md5=None)
+    assert train.x.shape == (20, 3, 32, 32) and test.x.shape == (4, 3, 32, 32)
+    assert train.info.shape == (3, 32, 32) and train.info.num_classes == 10
+    data, labels = batches["test_batch"]
+    # Row layout: 1024 red, then green, then blue values, each a 32×32 image row by row.
+    assert torch.equal(uint8_pixels(test.x), torch.from_numpy(data).view(-1, 3, 32, 32))
+    assert test.y.tolist() == labels and test.y.dtype == torch.long
+    train_labels = sum((batches[f"data_batch_{i}"][1] for i in range(1, 6)), [])
+    assert train.y.tolist() == train_labels
+    assert torch.equal(uint8_pixels(train.x[:4]), torch.from_numpy(
+        batches["data_batch_1"][0]).view(-1, 3, 32, 32))
+
+
+def test_cifar10_refuses_an_archive_with_the_wrong_md5(tmp_path: Path) -> None:
+    write_cifar_archive(tmp_path)
+    with pytest.raises(GancliError, match=f"{CIFAR10_ARCHIVE} is corrupt"):
+        load_dataset(data_cfg("cifar10", tmp_path), "train")
+
+
+def test_cifar10_missing_archive_says_what_to_get(tmp_path: Path) -> None:
+    with pytest.raises(GancliError, match=f"expected {CIFAR10_ARCHIVE} in {tmp_path} "
+                                          r"\(download it from https://www.cs.toronto.edu/"):
+        load_dataset(data_cfg("cifar10", tmp_path), "test")
+    with pytest.raises(GancliError, match="data.root is not set"):
+        load_dataset(data_cfg("cifar10", None), "test")
+
+
+# A folder of images
+
+
+def save(path: Path, image: Image.Image) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path)
+
+
+def load_both_splits(root: Path, resolution: int | None) -> tuple[TensorData, TensorData]:
+    cfg = data_cfg("folder", root, resolution)
+    return load_dataset(cfg, "train"), load_dataset(cfg, "test")
+
+
+def test_folder_with_class_sub_folders(tmp_path: Path) -> None:
+    sizes = [(40, 60), (64, 32), (17, 23), (100, 100)]
+    for i in range(4):  # sorted first: class 0
+        save(tmp_path / "cats" / f"c{i}.png", Image.new("RGB", sizes[i], (255, 0, 0)))
+    for i in range(5):  # nested folders count for their top-level class
+        save(tmp_path / "dogs" / ("deep" if i % 2 else "") / f"d{i}.jpg",
+             Image.new("RGB", sizes[i % 4], (0, 0, 255)))
+    save(tmp_path / "dogs" / "grey.bmp", Image.new("L", (30, 20), 128))
+    (tmp_path / "dogs" / "notes.txt").write_text("not an image")
+    train, test = load_both_splits(tmp_path, 16)
+    assert train.x.shape == (9, 3, 16, 16) and test.x.shape == (1, 3, 16, 16)
+    assert train.info.num_classes == 2 and train.info.shape == (3, 16, 16)
+    assert train.x.min() >= -1 and train.x.max() <= 1
+    x, y = torch.cat([train.x, test.x]), torch.cat([train.y, test.y])
+    assert torch.bincount(y).tolist() == [4, 6]
+    red = x[:, 0].mean(dim=(1, 2)) > 0.9
+    assert torch.equal(red, y == 0)  # the cats are the red images
+    grey = x[(x - x.mean(dim=1, keepdim=True)).abs().amax(dim=(1, 2, 3)) < 1e-6]
+    assert len(grey) == 1  # the grey image became RGB with equal channels
+
+
+def test_flat_folder_is_one_class_centre_cropped(tmp_path: Path) -> None:
+    # Stripes 32 high and 96 wide: red, green, blue thirds. Resized to 16×48, the centre crop
+    # is the green third.
+    stripes = np.zeros((32, 96, 3), dtype=np.uint8)
+    for c in range(3):
+        stripes[:, 32 * c:32 * (c + 1), c] = 255
+    save(tmp_path / "stripes.png", Image.fromarray(stripes))
+    train = load_dataset(data_cfg("folder", tmp_path, 16), "train")
+    assert train.x.shape == (1, 3, 16, 16) and train.y.tolist() == [0]
+    assert train.info.num_classes == 1
+    inner = uint8_pixels(train.x[0, :, :, 1:-1])  # the outer columns blend into the stripes
+    assert inner[1].min() == 255 and inner[0].max() == 0 and inner[2].max() == 0
+    for i in range(9):
+        save(tmp_path / f"grey{i}.png", Image.new("L", (20, 10), 10 * i))
+    with pytest.raises(GancliError, match="differ in size; set data.resolution"):
+        load_both_splits(tmp_path, None)
+    (tmp_path / "stripes.png").unlink()
+    save(tmp_path / "grey9.png", Image.new("L", (20, 10), 90))
+    train, test = load_both_splits(tmp_path, None)  # native size: 10 high, 20 wide
+    assert train.x.shape == (9, 3, 10, 20) and test.x.shape == (1, 3, 10, 20)
+    assert set(torch.cat([train.y, test.y]).tolist()) == {0}
+    assert sorted(uint8_pixels(torch.cat([train.x, test.x]))[:, 0, 0, 0].tolist()) == [
+        10 * i for i in range(10)]  # every image once, in one split or the other
+
+
+def test_folder_problems_name_the_folder(tmp_path: Path) -> None:
+    (tmp_path / "readme.txt").write_text("no images here")
+    with pytest.raises(GancliError, match=f"no images .* under {tmp_path}$"):
+        load_dataset(data_cfg("folder", tmp_path), "train")
+    with pytest.raises(GancliError, match=f"{tmp_path / 'missing'} is not a folder"):
+        load_dataset(data_cfg("folder", tmp_path / "missing"), "train")
+    with pytest.raises(GancliError, match="data.root is not set"):
+        load_dataset(data_cfg("folder", None), "train")
+    save(tmp_path / "a" / "x.png", Image.new("RGB", (8, 8)))
+    save(tmp_path / "y.png", Image.new("RGB", (9, 9)))
+    with pytest.raises(GancliError, match="mixes images directly in it"):
+        load_dataset(data_cfg("folder", tmp_path), "train")
+    (tmp_path / "y.png").unlink()
+    with pytest.raises(GancliError, match="too few images \\(1\\) for a test split"):
+        load_dataset(data_cfg("folder", tmp_path), "test")
+    (tmp_path / "a" / "z.png").write_bytes(b"not a png")
+    with pytest.raises(GancliError, match="cannot read image .*z.png"):
+        load_dataset(data_cfg("folder", tmp_path), "train")
+
+
+# Stacked MNIST
+
+
+def test_stacked_mnist_channels_are_mnist_digits(mnist_root: Path) -> None:
+    stacked = load_dataset(data_cfg("stacked_mnist", mnist_root), "test")
+    assert stacked.x.shape == (10000, 3, 32, 32) and stacked.y.dtype == torch.long
+    assert stacked.info.num_classes == 1000 and stacked.info.shape == (3, 32, 32)
+    assert stacked.x.min() == -1 and stacked.x.max() == 1
+    mnist = load_dataset(data_cfg("mnist", mnist_root), "test")
+    digits = mnist.x[:, 0].flatten(1)
+    for i in range(5):
+        source = [(digits == channel.flatten()).all(dim=1).nonzero()[0, 0]
+                  for channel in stacked.x[i]]  # the MNIST image each channel is
+        r, g, b = (mnist.y[j].item() for j in source)
+        assert stacked.y[i] == 100 * r + 10 * g + b
+    again = load_dataset(data_cfg("stacked_mnist", mnist_root), "test")
+    assert torch.equal(again.y, stacked.y)  # built with a fixed seed
+
+
+def test_stacked_mnist_train_covers_the_1000_classes(mnist_root: Path) -> None:
+    train = load_dataset(data_cfg("stacked_mnist", mnist_root), "train")
+    assert train.x.shape == (60000, 3, 32, 32)
+    assert train.y.unique().numel() > 900
