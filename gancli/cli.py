@@ -51,4 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     # Hydra parses sys.argv itself; argv[0] names the program in its usage line.
     sys.argv = [f"gancli {command}", *rest]
     app.main()
+    from gancli.errors import failed_jobs
+
+    if failed_jobs:
+        sys.stderr.write(f"gancli: {len(failed_jobs)} job(s) of the sweep failed: "
+                         f"{', '.join(failed_jobs)}\n")
+        return 1
     return 0

@@ -87,3 +87,15 @@ def test_uniform_latent_and_minimax_train(tmp_path: Path) -> None:
                       weights_only=True)
     assert ckpt["G_ema"] is None and ckpt["step"] == 3
     assert ckpt["G"]["net.0.weight"].shape[0] == 8  # latent.dim is G's input width
+
+
+def test_a_failing_sweep_job_does_not_stop_the_others(tmp_path: Path) -> None:
+    proc = run_gancli("train", "-m", *TINY, "train.steps=2", "data.resolution=12,8",
+                      cwd=tmp_path, check=False)
+    assert proc.returncode == 1
+    assert "power of 2" in proc.stderr and "1 job(s) of the sweep failed" in proc.stderr
+    jobs = sorted(p for p in (tmp_path / "outputs" / "multirun" / "train").glob("*/*/*")
+                  if p.is_dir())
+    assert [p.name for p in jobs] == ["0", "1"]
+    assert not (jobs[0] / "checkpoints").exists()
+    assert (jobs[1] / "checkpoints" / "last.pt").is_file()

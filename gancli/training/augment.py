@@ -20,18 +20,23 @@ from gancli.errors import GancliError
 Augment = Callable[[torch.Tensor], torch.Tensor]
 
 
+def _per_image(x: torch.Tensor) -> torch.Tensor:
+    """One uniform [0, 1) number per image, shaped to broadcast over C×H×W."""
+    return torch.rand(x.size(0), 1, 1, 1, dtype=x.dtype, device=x.device)
+
+
 def _brightness(x: torch.Tensor) -> torch.Tensor:
-    return x + (torch.rand(x.size(0), 1, 1, 1, dtype=x.dtype, device=x.device) - 0.5)
+    return x + (_per_image(x) - 0.5)
 
 
 def _saturation(x: torch.Tensor) -> torch.Tensor:
     mean = x.mean(dim=1, keepdim=True)
-    return (x - mean) * (torch.rand(x.size(0), 1, 1, 1, dtype=x.dtype, device=x.device) * 2) + mean
+    return (x - mean) * (_per_image(x) * 2) + mean
 
 
 def _contrast(x: torch.Tensor) -> torch.Tensor:
     mean = x.mean(dim=[1, 2, 3], keepdim=True)
-    return (x - mean) * (torch.rand(x.size(0), 1, 1, 1, dtype=x.dtype, device=x.device) + 0.5) + mean
+    return (x - mean) * (_per_image(x) + 0.5) + mean
 
 
 def color(x: torch.Tensor) -> torch.Tensor:
