@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 import torch
 from omegaconf import OmegaConf
 from torch import nn
+from torch.nn.utils import parametrize
 
-from gancli.losses import build_loss
+from gancli.errors import GancliError
+from gancli.losses import LOSSES, build_loss
+from gancli.losses.fgan import F_DIVERGENCES
 from gancli.losses.wasserstein import gradient_penalty
+from gancli.training.loop import Trainer
+from tests.conftest import TINY, compose_train
 
 
 class Const(nn.Module):
@@ -24,8 +30,8 @@ class Const(nn.Module):
         return torch.where(x.flatten(1)[:, 0] > 0, self.real, self.fake)
 
 
-def loss(name: str):
-    return build_loss(OmegaConf.create({"name": name, "gp_weight": 10.0}))
+def loss(name: str, **cfg: object):
+    return build_loss(OmegaConf.create({"name": name, "gp_weight": 10.0, **cfg}))
 
 
 real, fake = torch.ones(8, 1), -torch.ones(8, 1)
@@ -71,3 +77,93 @@ def test_gradient_penalty_zero_for_unit_slope_and_positive_otherwise() -> None:
     with torch.no_grad():
         unit.weight.mul_(3)  # ||grad|| = 3 → penalty (3 - 1)^2 = 4
     assert gradient_penalty(unit, r, f).item() == pytest.approx(4.0)
+
+
+def test_one_sided_penalty_ignores_slopes_below_one() -> None:
+    """WGAN-LP's penalty (Petzka et al. 2018) only charges ||grad|| > 1; GP charges both sides."""
+    lin = nn.Linear(2, 1, bias=False)
+    r, f = torch.randn(16, 2), torch.randn(16, 2)
+    with torch.no_grad():
+        lin.weight.copy_(torch.tensor([[0.3, 0.4]]))  # ||grad|| = 0.5
+    assert gradient_penalty(lin, r, f).item() == pytest.approx(0.25)
+    assert gradient_penalty(lin, r, f, one_sided=True).item() == 0.0
+    with torch.no_grad():
+        lin.weight.mul_(6)  # ||grad|| = 3: both penalise (3 - 1)^2
+    assert gradient_penalty(lin, r, f, one_sided=True).item() == pytest.approx(4.0)
+
+
+def test_lsgan_formulas_and_estimate() -> None:
+    step = loss("lsgan").discriminator(Const(0.5, -0.5), real, fake)
+    assert step.loss.item() == pytest.approx(0.5 * 0.25 + 0.5 * 0.25)
+    assert (step.d_real.item(), step.d_fake.item()) == (0.5, -0.5)  # raw D outputs
+    assert loss("lsgan").generator(Const(0.5, -0.5), fake).item() == pytest.approx(0.5 * 2.25)
+    # D = 1/2 everywhere is optimal for p_d = p_g: the chi^2 estimate 2 - 8 L_D is 0 ...
+    assert loss("lsgan").discriminator(Const(0.5, 0.5), real, fake).divergence.item() == 0.0
+    # ... and a perfect separator (1 on real, 0 on fake) gives the maximum, 2.
+    assert loss("lsgan").discriminator(Const(1.0, 0.0), real, fake).divergence.item() == 2.0
+
+
+def test_hinge_formulas_and_critic_gap() -> None:
+    step = loss("hinge").discriminator(Const(0.5, -0.3), real, fake)
+    assert step.loss.item() == pytest.approx(0.5 + 0.7)  # relu(1 - 0.5) + relu(1 - 0.3)
+    assert step.divergence.item() == pytest.approx(0.8)
+    beyond = loss("hinge").discriminator(Const(3.0, -3.0), real, fake)
+    assert beyond.loss.item() == 0.0 and beyond.divergence.item() == pytest.approx(6.0)
+    assert loss("hinge").generator(Const(0.5, -0.3), fake).item() == pytest.approx(0.3)
+
+
+def test_fgan_rejects_unknown_divergence_listing_the_valid_ones() -> None:
+    with pytest.raises(GancliError) as err:
+        loss("fgan", divergence="wasserstein")
+    assert all(name in str(err.value) for name in F_DIVERGENCES)
+
+
+@pytest.mark.parametrize("divergence", sorted(F_DIVERGENCES))
+def test_fgan_estimate_is_the_negated_d_loss(divergence: str) -> None:
+    step = loss("fgan", divergence=divergence).discriminator(Const(0.3, -0.2), real, fake)
+    assert math.isfinite(step.loss.item())
+    assert step.divergence.item() == pytest.approx(-step.loss.item())
+
+
+def test_r1_adds_half_gamma_times_squared_gradient_norm() -> None:
+    """A linear D has gradient w everywhere: R1 = gamma/2 * ||w||^2, here 3/2 * 4 = 6."""
+    lin = nn.Linear(2, 1, bias=False)
+    with torch.no_grad():
+        lin.weight.copy_(torch.tensor([[1.2, 1.6]]))  # ||w|| = 2
+    D = nn.Sequential(lin, nn.Flatten(0))
+    r, f = torch.randn(16, 2), torch.randn(16, 2)
+    plain = loss("ns").discriminator(D, r, f)
+    with_r1 = loss("ns", r1_gamma=3.0).discriminator_step(D, r, f)
+    assert with_r1.loss.item() == pytest.approx(plain.loss.item() + 6.0)
+    assert with_r1.divergence.item() == pytest.approx(plain.divergence.item())  # not the game's
+    assert loss("ns").discriminator_step(D, r, f).loss.item() == pytest.approx(plain.loss.item())
+    with_r1.loss.backward()  # the penalty is differentiable in D's weights (double backprop)
+    assert lin.weight.grad is not None
+
+
+def is_spectrally_normalised(D: nn.Module) -> bool:
+    return any(parametrize.is_parametrized(m, "weight") for m in D.modules())
+
+
+@pytest.mark.parametrize("name", sorted(LOSSES))
+def test_every_loss_trains_one_step(name: str, tmp_path: Path) -> None:
+    trainer = Trainer(compose_train(*TINY, f"loss={name}"), tmp_path)
+    stats = trainer.train_step(measure=True)
+    assert all(torch.isfinite(stats[k]) for k in ("loss_d", "loss_g", "divergence"))
+    assert is_spectrally_normalised(trainer.gan.D) == LOSSES[name].needs_spectral_norm
+
+
+@pytest.mark.parametrize("overrides", [["loss=fgan", "loss.divergence=js"],
+                                       ["loss=ns", "loss.r1_gamma=10"],
+                                       ["loss=hinge", "model.spectral_norm=true"]])
+def test_loss_options_train_one_step(overrides: list[str], tmp_path: Path) -> None:
+    trainer = Trainer(compose_train(*TINY, *overrides), tmp_path)
+    stats = trainer.train_step(measure=True)
+    assert all(torch.isfinite(stats[k]) for k in ("loss_d", "loss_g", "divergence"))
+    assert is_spectrally_normalised(trainer.gan.D) == ("model.spectral_norm=true" in overrides)
+
+
+def test_trainer_clips_d_after_its_update(tmp_path: Path) -> None:
+    trainer = Trainer(compose_train(*TINY, "loss=wgan-clip", "loss.clip=0.02"), tmp_path)
+    trainer.train_step(measure=False)
+    assert max(p.abs().max().item() for p in trainer.gan.D.parameters()) <= 0.02

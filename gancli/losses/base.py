@@ -1,4 +1,4 @@
-"""The interface every GAN objective implements."""
+"""The interface every GAN objective implements, and the R1 penalty every one of them can add."""
 
 from __future__ import annotations
 
@@ -25,6 +25,21 @@ class DiscriminatorStep:
     divergence: torch.Tensor
 
 
+def input_gradient(D: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """∇ₓ D(x) per sample, flattened to N×features, kept in the graph so that a penalty on it
+    can be minimised (double backpropagation)."""
+    x = x.detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(D(x).sum(), x, create_graph=True)
+    return grad.flatten(1)
+
+
+def r1_penalty(D: nn.Module, real: torch.Tensor) -> torch.Tensor:
+    """E[||∇ₓ D(x)||²] on real data (Mescheder et al. 2018, "Which training methods for GANs do
+    actually converge?"): it pushes D's gradient to zero on the data manifold, which makes the
+    game locally convergent at the equilibrium where G matches the data."""
+    return input_gradient(D, real).pow(2).sum(dim=1).mean()
+
+
 class GANLoss(ABC):
     """One GAN objective: D's loss on (real, fake) batches and G's loss on a fake batch.
 
@@ -34,6 +49,9 @@ class GANLoss(ABC):
 
     #: What `divergence` estimates, for logs and docs.
     divergence_name: str = ""
+    #: Whether the objective only holds with a spectrally normalised D (Miyato et al. 2018):
+    #: `build_gan` then normalises D whatever `model.spectral_norm` says.
+    needs_spectral_norm: bool = False
 
     def __init__(self, cfg: DictConfig) -> None:
         self.cfg = cfg
@@ -46,6 +64,17 @@ class GANLoss(ABC):
     @abstractmethod
     def generator(self, D: nn.Module, fake: torch.Tensor) -> torch.Tensor:
         """G's loss to minimise."""
+
+    def discriminator_step(self, D: nn.Module, real: torch.Tensor,
+                           fake: torch.Tensor) -> DiscriminatorStep:
+        """What the training loop minimises for D: the objective's own loss plus, when
+        `loss.r1_gamma` > 0, the R1 penalty γ/2·E[||∇D(x_real)||²]. The penalty is a regulariser
+        of D, not part of the game, so `divergence` stays the objective's estimate."""
+        step = self.discriminator(D, real, fake)
+        gamma = self.cfg.get("r1_gamma", 0.0)
+        if gamma > 0:
+            step.loss = step.loss + gamma / 2 * r1_penalty(D, real)
+        return step
 
     def after_discriminator_step(self, D: nn.Module) -> None:  # noqa: B027 (optional hook)
         """Called after each optimizer step of D: where a constraint such as weight clipping

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from omegaconf import DictConfig
 from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm
 
 from gancli.data import DataInfo
 from gancli.errors import GancliError
@@ -35,6 +36,19 @@ def build_models(cfg: DictConfig, info: DataInfo, latent_dim: int) -> tuple[nn.M
     if cfg.name not in MODELS:
         raise GancliError(f"unknown model '{cfg.name}'; choose one of: {', '.join(MODELS)}")
     return MODELS[cfg.name](cfg, info, latent_dim)
+
+
+def apply_spectral_norm(module: nn.Module) -> nn.Module:
+    """Spectrally normalise every conv and linear layer of `module` in place (Miyato et al.
+    2018): each weight is divided by its largest singular value, estimated by one power
+    iteration per training forward, so each layer is 1-Lipschitz and, with 1-Lipschitz
+    activations, so is the whole network. Applied after building so that it works for every
+    architecture; it renames the weights in `state_dict` (`parametrizations.weight.original`),
+    so a checkpoint loads into a model built the same way."""
+    layers = (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)
+    for layer in [m for m in module.modules() if isinstance(m, layers)]:
+        spectral_norm(layer)
+    return module
 
 
 from gancli.models import dcgan, mlp, resnet  # noqa: E402,F401  (fill the registry)

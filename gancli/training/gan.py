@@ -12,7 +12,7 @@ from torch.optim.swa_utils import AveragedModel
 
 from gancli.data import DataInfo
 from gancli.errors import GancliError
-from gancli.models import build_models
+from gancli.models import apply_spectral_norm, build_models
 from gancli.training.ema import make_ema
 
 OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {"adam": torch.optim.Adam}
@@ -59,8 +59,13 @@ class GAN:
             self.G_ema.n_averaged.fill_(state["ema_count"])
 
 
-def build_gan(cfg: DictConfig, info: DataInfo, device: torch.device) -> GAN:
-    """G, D, EMA and optimizers for a `TrainAppConfig`, on `device`."""
+def build_gan(cfg: DictConfig, info: DataInfo, device: torch.device, spectral_norm: bool) -> GAN:
+    """G, D, EMA and optimizers for a `TrainAppConfig`, on `device`.
+
+    D is spectrally normalised when `model.spectral_norm` asks for it or when `spectral_norm`
+    says the loss needs it (`GANLoss.needs_spectral_norm`); both come from the saved config, so
+    a resumed run rebuilds the same D.
+    """
     G, D = build_models(cfg.model, info, cfg.latent.dim)
     if cfg.train.pack > 1:  # PacGAN: D's input is `pack` samples joined along the channel axis
         if cfg.train.batch_size % cfg.train.pack:
@@ -68,6 +73,8 @@ def build_gan(cfg: DictConfig, info: DataInfo, device: torch.device) -> GAN:
                               f"train.pack={cfg.train.pack}")
         packed = replace(info, shape=(info.shape[0] * cfg.train.pack, *info.shape[1:]))
         _, D = build_models(cfg.model, packed, cfg.latent.dim)
+    if cfg.model.spectral_norm or spectral_norm:
+        apply_spectral_norm(D)
     G, D = G.to(device), D.to(device)
     ema = make_ema(G, cfg.train.ema) if cfg.train.ema > 0 else None
     return GAN(G, D, ema, build_optimizer(cfg.optim, G.parameters(), cfg.optim.lr_g),

@@ -88,8 +88,8 @@ class Trainer:
         # Every dataset here fits in memory: keep it on the training device as one tensor.
         self.data = data.to(self.device)
         self.data_rng = torch.Generator(self.device).manual_seed(cfg.train.seed)
-        self.gan = build_gan(cfg, self.info, self.device)
         self.loss = build_loss(cfg.loss)
+        self.gan = build_gan(cfg, self.info, self.device, self.loss.needs_spectral_norm)
         # What D is shown: the losses call this view, the optimizer and checkpoints use gan.D.
         self.critic = CriticView(self.gan.D, build_augment(cfg.augment), cfg.train.pack)
 
@@ -122,7 +122,7 @@ class Trainer:
             # textbook loop does: one G forward per step instead of two.
             with torch.set_grad_enabled(last):
                 fake = G(z)
-            d_step = loss.discriminator(critic, real, fake.detach())
+            d_step = loss.discriminator_step(critic, real, fake.detach())
             self.gan.opt_d.zero_grad(set_to_none=True)
             d_step.loss.backward()
             if measure and last:
@@ -156,7 +156,8 @@ class Trainer:
                  self.cfg.model.name, self.info.name, self.cfg.loss.name, t.steps, self.device,
                  self.run_dir)
         with StopRequest() as stop, Monitor(self.run_dir, self.step, t.steps) as monitor:
-            window_start, window_steps = time.perf_counter(), 0
+            run_start = window_start = time.perf_counter()
+            window_steps = 0
             while self.step < t.steps:
                 measure = (self.step + 1) % t.log_every == 0 or self.step + 1 == t.steps
                 stats = self.train_step(measure)
@@ -167,7 +168,8 @@ class Trainer:
                     elapsed = time.perf_counter() - window_start
                     last = {k: float(v) for k, v in stats.items()}
                     record = {"step": self.step, **last, "imgs_per_s":
-                              window_steps * t.batch_size * t.n_critic / max(elapsed, 1e-9)}
+                              window_steps * t.batch_size * t.n_critic / max(elapsed, 1e-9),
+                              "elapsed_s": time.perf_counter() - run_start}
                     monitor.record(record)
                     window_start, window_steps = time.perf_counter(), 0
                 if self.step % t.sample_every == 0:
