@@ -130,6 +130,48 @@ class TrainConfig:
     # Samples in each picture written during training; null: 64 images, or 2,500 points (the
     # mode-counting protocol's count) for 2D data.
     sample_n: int | None = None
+    # Run `eval.metrics` every this many steps (0 = never): results go to metrics.jsonl and the
+    # best checkpoint by `eval.primary` to checkpoints/best.pt.
+    eval_every: int = 0
+
+
+class Reference(str, Enum):
+    """Which real split generated samples are compared with."""
+
+    train = "train"
+    test = "test"
+
+
+class FeatureSpaceName(str, Enum):
+    """Where FID, KID, IS, precision/recall and density/coverage are computed."""
+
+    classifier = "classifier"
+    inception = "inception"
+
+
+@dataclass
+class EvalOptions:
+    """What to measure (`gancli eval`, and `gancli train` with `train.eval_every`)."""
+
+    # Any of fid, kid, is, pr, dc, modes, confidence, memorization; empty: all that the data
+    # and feature space allow (2D points: modes).
+    metrics: list[str] = field(default_factory=list)
+    # Generated samples scored.
+    n: int = 10_000
+    # The real split compared with.
+    reference: Reference = Reference.test
+    # `classifier` (trained by gancli on the dataset, offline) or `inception` (standard FID).
+    features: FeatureSpaceName = FeatureSpaceName.classifier
+    # The Inception weights file for features=inception (else torch-fidelity downloads them).
+    inception_weights: str | None = None
+    # The value sweeps optimise and best.pt is chosen by; null: fid for images, reverse_kl
+    # for 2D points.
+    primary: str | None = None
+    # Score the EMA generator when the checkpoint has one.
+    ema: bool = True
+    seed: int = 0
+    batch_size: int = 500
+    device: Device = Device.auto
 
 
 @dataclass
@@ -144,6 +186,7 @@ class TrainAppConfig:
     conditioning: ConditioningConfig = field(default_factory=ConditioningConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalOptions = field(default_factory=EvalOptions)
     # A run folder or a checkpoint file to continue from.
     resume: str | None = None
 
@@ -176,19 +219,12 @@ class SampleAppConfig:
 
 
 @dataclass
-class EvalOptions:
-    """`gancli eval`'s settings."""
-
-    metrics: list[str] = field(default_factory=list)
-    n: int = 10_000
-    reference: str = "test"
-
-
-@dataclass
 class EvalAppConfig:
     """`gancli eval ckpt=PATH` or `gancli eval samples=PATH data=...`."""
 
     ckpt: str | None = None
+    # A folder of PNGs or an `.npz` (`images` uint8 N×H×W×C, or `points` N×2), as written by
+    # `gancli sample`.
     samples: str | None = None
     data: DataConfig = field(default_factory=DataConfig)
     eval: EvalOptions = field(default_factory=EvalOptions)

@@ -35,10 +35,17 @@ def atomic_write(path: str | Path, write: Callable[[BinaryIO], None]) -> Path:
     return path
 
 
+def quantize(images: torch.Tensor) -> torch.Tensor:
+    """Generator output in [-1, 1], N×C×H×W → uint8 N×C×H×W: the one conversion path to pixels.
+
+    Everything written to disk and everything evaluation scores goes through it, so a sample
+    scores the same whether it came straight from G or back from a PNG or `.npz`."""
+    return ((images.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+
+
 def to_uint8(images: torch.Tensor) -> np.ndarray:
-    """Generator output in [-1, 1], N×C×H×W → uint8 N×H×W×C: the one conversion path to pixels."""
-    x = ((images.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-    return x.permute(0, 2, 3, 1).numpy()
+    """`quantize`d images as a numpy array N×H×W×C, the layout image files and `.npz` use."""
+    return quantize(images).permute(0, 2, 3, 1).numpy()
 
 
 def grid_image(images: torch.Tensor, nrow: int | None = None) -> torch.Tensor:

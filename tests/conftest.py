@@ -44,6 +44,22 @@ def compose_train(*overrides: str) -> DictConfig:
         return compose(config_name="train", overrides=list(overrides))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def eval_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One evaluation cache for the whole session (classifiers train once), never the user's."""
+    path = tmp_path_factory.mktemp("gancli-cache")
+    os.environ["GANCLI_CACHE"] = str(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def fashion_root() -> Path:
+    root = SHARED_DATA / "fashion-mnist"
+    if not (root / "train-images-idx3-ubyte.gz").is_file():
+        pytest.skip(f"Fashion-MNIST files not found at {root} (the repository's ../shared/data)")
+    return root
+
+
 @pytest.fixture(scope="session")
 def mnist_root() -> Path:
     root = SHARED_DATA / "mnist"

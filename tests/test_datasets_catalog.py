@@ -19,7 +19,7 @@ from PIL import Image
 from gancli.data import TensorData, load_dataset
 from gancli.data.cifar import CIFAR10_ARCHIVE, read_cifar10
 from gancli.errors import GancliError
-from tests.conftest import SHARED_DATA
+from gancli.files import quantize
 
 
 def data_cfg(name: str, root: Path | None, resolution: int | None = 32) -> DictConfig:
@@ -29,19 +29,11 @@ def data_cfg(name: str, root: Path | None, resolution: int | None = 32) -> DictC
 
 def uint8_pixels(x: torch.Tensor) -> torch.Tensor:
     """Model-range images back to the 0..255 values they were read from."""
-    return ((x + 1) / 2 * 255).round().to(torch.uint8)
+    return quantize(x)
 
 
 # Fashion-MNIST
 
-
-@pytest.fixture(scope="module")
-def fashion_root() -> Path:
-    root = SHARED_DATA / "fashion-mnist"
-    if not (root / "t10k-images-idx3-ubyte.gz").is_file():
-        pytest.skip(f"Fashion-MNIST original files not found at {root} (the repository's "
-                    "../shared/data)")
-    return root
 
 
 def test_fashion_mnist_from_original_files(fashion_root: Path) -> None:

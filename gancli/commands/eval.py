@@ -1,17 +1,20 @@
-"""`gancli eval`: score a checkpoint or a set of samples against real data."""
+"""`gancli eval`: score a checkpoint or a set of samples against real data
+(see `gancli.evaluation`)."""
 
 from __future__ import annotations
 
 import hydra
 from omegaconf import DictConfig
 
-from gancli.errors import GancliError, reported
+from gancli.config import EvalAppConfig, check_schema
+from gancli.errors import reported
 
 
 @hydra.main(version_base="1.3", config_path="pkg://gancli.conf", config_name="eval")
 @reported
 def main(cfg: DictConfig) -> float:
     """Compute `eval.metrics`; returns the primary metric for Hydra sweepers."""
-    raise GancliError("gancli eval has no metrics yet (FID, KID, IS, precision/recall, mode "
-                      "counting and memorization are being added); use gancli sample to look "
-                      "at a checkpoint's samples meanwhile")
+    check_schema(cfg, EvalAppConfig)
+    from gancli.evaluation.run import eval_from_hydra
+
+    return eval_from_hydra(cfg)

@@ -100,10 +100,14 @@ class Trainer:
                                        torch.Generator().manual_seed(cfg.train.seed + 1))
         self.step = 0
         self._scored_step = -1
+        self.evaluator = None  # built at the first evaluation (it may train a classifier)
+        # The best `eval.primary` value so far and its step, kept in checkpoints for resuming.
+        self.best: dict | None = None
         if ckpt is not None:
             self.gan.load_state_dict(ckpt)
             set_rng_state(ckpt["rng"], self.data_rng)
             self.step = ckpt["step"]
+            self.best = ckpt.get("eval_best")
             log.info("resumed from %s at step %d", cfg.resume, self.step)
 
     # -- one step -------------------------------------------------------------------------------
@@ -174,6 +178,8 @@ class Trainer:
                     window_start, window_steps = time.perf_counter(), 0
                 if self.step % t.sample_every == 0:
                     self.write_samples(f"step_{self.step}.png", monitor)
+                if t.eval_every and self.step % t.eval_every == 0:
+                    self.evaluate(monitor)
                 if self.step % t.ckpt_every == 0:
                     self.save()
                 monitor.advance(self.step)
@@ -200,8 +206,30 @@ class Trainer:
 
     # -- artefacts ------------------------------------------------------------------------------
 
-    def save(self) -> None:
-        save_checkpoint(self.ckpt_path, {
+    def evaluate(self, monitor: Monitor) -> None:
+        """Score `eval.n` samples of the sampling generator with `eval.metrics`, append the
+        results to metrics.jsonl, and keep checkpoints/best.pt when `eval.primary` improved."""
+        from gancli.evaluation.evaluate import Evaluator, is_better
+        from gancli.evaluation.run import generated_samples
+
+        opts = self.cfg.eval
+        if self.evaluator is None:
+            self.evaluator = Evaluator(opts, self.cfg.data, self.info, self.device)
+        samples = generated_samples(self.gan.sampler, self.cfg, self.info, opts.n, opts.seed,
+                                    self.device, opts.batch_size)
+        result = self.evaluator(samples, self.run_dir)
+        monitor.record_eval(self.step, result)
+        key = self.evaluator.primary
+        value = float(result[key])
+        if is_better(key, value, None if self.best is None else self.best["value"]):
+            self.best = {"metric": key, "value": value, "step": self.step}
+            self.save(self.ckpt_path.with_name("best.pt"))
+            log.info("step %d: best %s so far (%.4g); saved %s", self.step, key, value,
+                     self.ckpt_path.with_name("best.pt"))
+
+    def save(self, path: Path | None = None) -> None:
+        save_checkpoint(path or self.ckpt_path, {
+            "eval_best": self.best,
             "step": self.step,
             "config": OmegaConf.to_yaml(self.cfg),
             "data_info": self.info.to_dict(),

@@ -1,0 +1,58 @@
+"""The evaluation cache: trained domain classifiers and real-data features, keyed by what made them.
+
+Both are expensive (a classifier trains for about a minute on a CPU; features of 60,000 real
+images take seconds) and both are pure functions of their settings, so they are computed once and
+stored under `GANCLI_CACHE` (default `$XDG_CACHE_HOME/gancli`, i.e. `~/.cache/gancli`), one file
+per key. The key is a hash of every setting that changes the result, so a changed setting never
+reads a stale entry. Entries are written atomically and hold tensors only (loaded with
+`weights_only=True`): a corrupt entry is recomputed, never trusted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from gancli.files import atomic_write
+
+log = logging.getLogger("gancli.eval")
+
+#: Bump when a change to the code changes what a cached entry would hold.
+CACHE_VERSION = 1
+
+
+def cache_dir() -> Path:
+    """Where cached entries live: `GANCLI_CACHE`, else `$XDG_CACHE_HOME/gancli`."""
+    if env := os.environ.get("GANCLI_CACHE"):
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "gancli"
+
+
+def cache_key(kind: str, settings: dict) -> str:
+    """A file name for `settings` (a JSON-able dict): readable kind, then a hash of the rest."""
+    text = json.dumps({"version": CACHE_VERSION, **settings}, sort_keys=True, default=str)
+    return f"{kind}-{hashlib.sha256(text.encode()).hexdigest()[:16]}"
+
+
+def cached(key: str, compute: Callable[[], dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """The cache entry `key`, computed by `compute` and stored when missing or unreadable."""
+    path = cache_dir() / f"{key}.pt"
+    if path.is_file():
+        try:
+            return torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as err:  # a truncated or foreign file: recompute rather than trust it
+            log.warning("ignoring unreadable cache entry %s (%s); recomputing", path, err)
+    value = compute()
+    try:
+        atomic_write(path, lambda f: torch.save(value, f))
+    except OSError as err:  # a read-only cache must not stop an evaluation
+        log.warning("could not write cache entry %s (%s); set GANCLI_CACHE to a writable "
+                    "folder to keep it", path, err)
+    return value

@@ -1,0 +1,108 @@
+"""Feature spaces that metrics are computed in (`eval.features`).
+
+FID, KID, precision/recall and density/coverage compare *features* of real and generated
+images; IS, confidence and class-based mode counting need a classifier's *logits*. A feature
+space turns uint8 pixels (the one format every image source is brought to: generator output
+through `gancli.files.quantize`, PNG folders, `.npz` files) into both. Two exist:
+
+- `classifier`: a CNN gancli trains on the dataset's labelled training split (works offline;
+  numbers compare runs with each other, not with papers);
+- `inception`: the standard FID InceptionV3 (needs its weights file or a download).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from omegaconf import DictConfig
+
+from gancli.data import DataInfo
+from gancli.errors import GancliError
+
+
+@dataclass
+class Features:
+    """What a feature space says about a set of images: feature vectors (N×D) and, when the
+    space has a classifier head, logits (N×K)."""
+
+    feats: torch.Tensor
+    logits: torch.Tensor | None
+
+    def __len__(self) -> int:
+        return self.feats.shape[0]
+
+    def to_dict(self) -> dict[str, torch.Tensor]:
+        out = {"feats": self.feats}
+        if self.logits is not None:
+            out["logits"] = self.logits
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict[str, torch.Tensor]) -> Features:
+        return cls(d["feats"], d.get("logits"))
+
+    def subset(self, idx: torch.Tensor) -> Features:
+        return Features(self.feats[idx], None if self.logits is None else self.logits[idx])
+
+
+@dataclass
+class FeatureSpace:
+    """A named feature extractor over uint8 N×C×H×W images.
+
+    `settings` identifies it for the cache (anything that changes its output); `classes` says
+    whether its logits are the dataset's own classes (then confidence and class-based mode
+    counting apply); `extra` carries facts worth reporting (e.g. the classifier's test accuracy).
+    """
+
+    name: str
+    settings: dict
+    extract_batch: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor | None]]
+    device: torch.device
+    classes: bool
+    extra: dict
+
+    @torch.no_grad()
+    def extract(self, pixels: torch.Tensor, batch_size: int = 500) -> Features:
+        """Features of uint8 images, computed in batches on `device`, returned on the CPU."""
+        if pixels.dtype != torch.uint8:
+            raise TypeError(f"feature spaces take uint8 pixels, got {pixels.dtype}")
+        feats, logits = [], []
+        for batch in pixels.split(batch_size):
+            f, lg = self.extract_batch(batch.to(self.device))
+            feats.append(f.float().cpu())
+            if lg is not None:
+                logits.append(lg.float().cpu())
+        return Features(torch.cat(feats), torch.cat(logits) if logits else None)
+
+
+def pixels_to_unit(pixels: torch.Tensor) -> torch.Tensor:
+    """uint8 pixels → floats in [-1, 1], the inverse of `gancli.files.quantize`."""
+    return pixels.float() / 127.5 - 1
+
+
+SpaceBuilder = Callable[[DictConfig, DataInfo, DictConfig, torch.device], FeatureSpace]
+FEATURE_SPACES: dict[str, SpaceBuilder] = {}
+
+
+def register_space(name: str) -> Callable[[SpaceBuilder], SpaceBuilder]:
+    """Decorator: make a feature space available as `eval.features=<name>`."""
+
+    def add(fn: SpaceBuilder) -> SpaceBuilder:
+        FEATURE_SPACES[name] = fn
+        return fn
+
+    return add
+
+
+def build_space(opts: DictConfig, data_cfg: DictConfig, info: DataInfo,
+                device: torch.device) -> FeatureSpace:
+    """The feature space `opts.features` for the dataset `data_cfg` (described by `info`)."""
+    from gancli.evaluation import classifier, inception  # noqa: F401  (fill the registry)
+
+    name = getattr(opts.features, "value", opts.features)
+    if name not in FEATURE_SPACES:
+        raise GancliError(f"unknown feature space eval.features={name}; choose one of: "
+                          f"{', '.join(FEATURE_SPACES)}")
+    return FEATURE_SPACES[name](data_cfg, info, opts, device)

@@ -1,0 +1,63 @@
+"""Is the generator copying its training set? Nearest-neighbour distances in pixel space.
+
+A generator that reproduces training images scores well on FID and is useless. For each generated
+image we find its nearest training image (Euclidean distance on [0, 1] pixels) and compare with
+the same distance for held-out test images, which are real but were never trained on:
+
+- `memorization_ratio`: median generated→train distance / median test→train distance. About 1
+  (or above, for imperfect samples) for a generator that makes new images; near 0 for a copier.
+- `memorized_fraction`: share of generated images closer to the training set than the 1st
+  percentile of test images are; about 1% for held-out data by construction.
+- `memorization_flag`: `memorized_fraction` above `FLAG_FRACTION`, i.e. five times what new
+  real images show.
+
+Pixel space, not a classifier's features, because copying is a statement about pixels: two
+different drawings of a 3 sit close in a classifier's space. Test→train distances depend only on
+the data and are cached. The closest (generated, training) pairs go to `memorization.png` for a
+person to judge.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from gancli.evaluation.cache import cache_key, cached
+from gancli.evaluation.features import pixels_to_unit
+from gancli.files import save_image_grid
+
+CHUNK = 512
+PERCENTILE = 0.01
+FLAG_FRACTION = 0.05
+PAIRS_SHOWN = 8
+
+
+def nearest(queries: torch.Tensor, bank: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Distance from each uint8 query image to its nearest `bank` image, and that image's index."""
+    bank_f = bank.flatten(1).float().div_(255)
+    dists, idx = [], []
+    for chunk in queries.split(CHUNK):
+        d = torch.cdist(chunk.flatten(1).float().div_(255), bank_f)
+        best = d.min(1)
+        dists.append(best.values)
+        idx.append(best.indices)
+    return torch.cat(dists), torch.cat(idx)
+
+
+def memorization(fake: torch.Tensor, train: torch.Tensor, test: torch.Tensor,
+                 data_key: dict, pairs_png: Path | None = None) -> dict[str, float | bool]:
+    """Score uint8 images `fake` against uint8 `train` and held-out `test` (all N×C×H×W);
+    `data_key` identifies train and test for the cache; write the closest pairs to `pairs_png`."""
+    test_d = cached(cache_key("test-to-train", data_key),
+                    lambda: {"dist": nearest(test, train)[0]})["dist"]
+    fake_d, fake_nn = nearest(fake, train)
+    threshold = torch.quantile(test_d.double(), PERCENTILE)
+    fraction = float((fake_d.double() <= threshold).double().mean())
+    ratio = float(fake_d.median() / test_d.median().clamp_min(1e-12))
+    if pairs_png is not None:
+        order = fake_d.argsort()[:PAIRS_SHOWN]
+        pairs = torch.stack([fake[order], train[fake_nn[order]]], 1).flatten(0, 1)
+        save_image_grid(pixels_to_unit(pairs), pairs_png, nrow=2)
+    return {"memorization_ratio": ratio, "memorized_fraction": fraction,
+            "memorization_flag": fraction > FLAG_FRACTION}

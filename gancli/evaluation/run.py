@@ -1,0 +1,151 @@
+"""`gancli eval`'s body: get samples (from a checkpoint's generator, or a file or folder), score
+them with an `Evaluator`, write `eval.json` in the command's run folder and show a table."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from gancli.checkpoint import load_checkpoint
+from gancli.data import DataInfo, load_dataset
+from gancli.errors import GancliError
+from gancli.evaluation.evaluate import Evaluator
+from gancli.files import atomic_write, quantize
+from gancli.runtime import resolve_device
+from gancli.sampling import generate, load_generator, sample_latent
+
+log = logging.getLogger("gancli.eval")
+
+
+def generated_samples(G: torch.nn.Module, train_cfg: DictConfig, info: DataInfo, n: int,
+                      seed: int, device: torch.device, batch_size: int) -> torch.Tensor:
+    """`n` samples of G for seed `seed`: uint8 pixels for images (the same conversion a PNG
+    gets), float points for 2D data."""
+    z = sample_latent(n, train_cfg.latent, torch.Generator().manual_seed(seed))
+    x = generate(G, z, device, batch_size)
+    return x if info.kind == "points" else quantize(x)
+
+
+def read_samples(path: str) -> torch.Tensor:
+    """Samples from an `.npz` (`images` uint8 N×H×W×C, or `points` N×2) or a folder of PNGs:
+    uint8 N×C×H×W pixels or float N×2 points."""
+    p = Path(path).expanduser()
+    if p.suffix == ".npz" and p.is_file():
+        with np.load(p, allow_pickle=False) as f:
+            if "points" in f:
+                return torch.as_tensor(f["points"], dtype=torch.float32)
+            if "images" not in f:
+                raise GancliError(f"{p} has neither 'images' (uint8 N×H×W×C) nor 'points' "
+                                  f"(N×2) arrays; it has: {', '.join(f.files) or 'nothing'}")
+            images = f["images"]
+        if images.dtype != np.uint8 or images.ndim != 4:
+            raise GancliError(f"{p}: 'images' must be uint8 N×H×W×C, got {images.dtype} with "
+                              f"shape {images.shape}")
+        return torch.as_tensor(images).permute(0, 3, 1, 2).contiguous()
+    if p.is_dir():
+        return read_png_folder(p)
+    raise GancliError(f"samples={path} is neither an .npz file nor a folder of PNGs "
+                      "(gancli sample out=FILE.npz or out=FOLDER writes both)")
+
+
+def read_png_folder(folder: Path) -> torch.Tensor:
+    """Every PNG in `folder`, sorted by name, as uint8 N×C×H×W (grey images give C = 1)."""
+    from PIL import Image
+
+    files = sorted(folder.glob("*.png"))
+    lossy = sorted(f.name for f in folder.iterdir() if f.suffix.lower() in {".jpg", ".jpeg"})
+    if lossy:
+        raise GancliError(f"{folder} holds JPEG files ({lossy[0]}, ...): JPEG compression moves "
+                          "FID by itself; write samples as PNG (gancli sample out=FOLDER)")
+    if not files:
+        raise GancliError(f"no .png files in {folder}")
+    arrays = []
+    for f in files:
+        with Image.open(f) as img:
+            grey = img.mode in {"1", "L", "LA", "I", "I;16"}
+            arr = np.asarray(img.convert("L" if grey else "RGB"))
+        arrays.append(arr[..., None] if arr.ndim == 2 else arr)
+    shapes = {a.shape for a in arrays}
+    if len(shapes) > 1:
+        raise GancliError(f"images in {folder} differ in size or channels ({sorted(shapes)[:3]}); "
+                          "evaluate one resolution at a time")
+    return torch.as_tensor(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
+
+
+def run_eval(cfg: DictConfig, out_dir: Path, overrides: list[str]) -> tuple[dict, str]:
+    """Score `cfg.ckpt`'s generator or the samples at `cfg.samples`; write `out_dir/eval.json`.
+    Returns the results and the name of the primary metric."""
+    if bool(cfg.ckpt) == bool(cfg.samples):
+        raise GancliError("give exactly one of ckpt=PATH (a run folder or checkpoint) or "
+                          "samples=PATH data=NAME (an .npz or a folder of PNGs)")
+    device = resolve_device(cfg.eval.device)
+    opts = cfg.eval
+    if cfg.ckpt:
+        ckpt = load_checkpoint(cfg.ckpt)
+        G, train_cfg, info = load_generator(ckpt, opts.ema)
+        data_cfg = train_cfg.data
+        if any(o.startswith("data.root=") for o in overrides):  # the data moved since training
+            data_cfg = OmegaConf.merge(data_cfg, {"root": cfg.data.root})
+        samples = generated_samples(G.to(device), train_cfg, info, opts.n, opts.seed, device,
+                                    opts.batch_size)
+        source = {"checkpoint": str(Path(cfg.ckpt).expanduser().resolve()),
+                  "step": ckpt["step"],
+                  "generator": "ema" if opts.ema and ckpt.get("G_ema") is not None else "raw"}
+    else:
+        data_cfg = cfg.data
+        info = load_dataset(data_cfg, "train").info
+        samples = read_samples(cfg.samples)
+        if (info.kind == "points") != (samples.dtype != torch.uint8):
+            raise GancliError(f"samples={cfg.samples} hold "
+                              f"{'images' if samples.dtype == torch.uint8 else '2D points'} but "
+                              f"data={info.name} is {info.kind}s: pick the dataset they came from")
+        source = {"samples": str(Path(cfg.samples).expanduser().resolve()), "checkpoint": None}
+    evaluator = Evaluator(opts, data_cfg, info, device)
+    result = {**evaluator(samples, out_dir), **source}
+    out = atomic_write(out_dir / "eval.json",
+                       lambda f: f.write(json.dumps(result, indent=2).encode() + b"\n"))
+    show(result, evaluator.primary)
+    log.info("wrote %s", out)
+    return result, evaluator.primary
+
+
+def show(result: dict, primary: str) -> None:
+    """The results as a rich table on stderr, titled with what they were computed from."""
+    from rich.table import Table
+
+    from gancli.log import console
+
+    labels = [result["dataset"], f"n={result['n_samples']}"]
+    if "features" in result:
+        labels += [f"features={result['features']}", f"reference={result['reference']} "
+                   f"(n={result['n_reference']})"]
+    table = Table(title="gancli eval: " + ", ".join(labels))
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    skip = {"n_samples", "dataset", "features", "reference", "n_reference", "checkpoint",
+            "samples", "step", "generator"}
+    for key, value in result.items():
+        if key in skip:
+            continue
+        text = f"{value:.4f}" if isinstance(value, float) else str(value)
+        table.add_row(f"[bold]{key}[/bold] (primary)" if key == primary else key, text)
+    console().print(table)
+
+
+def eval_from_hydra(cfg: DictConfig) -> float:
+    """`gancli eval`'s body: results in Hydra's run folder; prints eval.json's path; returns
+    the primary metric for sweepers."""
+    from hydra.core.hydra_config import HydraConfig
+
+    hydra_cfg = HydraConfig.get()
+    out_dir = Path(hydra_cfg.runtime.output_dir)
+    result, primary = run_eval(cfg, out_dir, list(hydra_cfg.overrides.task))
+    sys.stdout.write(f"{out_dir / 'eval.json'}\n")
+    sys.stdout.flush()
+    return float(result[primary])

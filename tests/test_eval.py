@@ -1,0 +1,370 @@
+"""`gancli eval` and the evaluation module: each metric on sets whose answer is known."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from omegaconf import DictConfig, OmegaConf
+from PIL import Image
+
+from gancli.checkpoint import load_checkpoint
+from gancli.config import EvalOptions
+from gancli.data import load_dataset
+from gancli.data.points import sample_mixture
+from gancli.errors import GancliError
+from gancli.evaluation import cache, distribution, manifold
+from gancli.evaluation.classifier import load_classifier
+from gancli.evaluation.evaluate import Evaluator, is_better
+from gancli.evaluation.features import Features, pixels_to_unit
+from gancli.evaluation.run import generated_samples, read_samples
+from gancli.files import quantize
+from gancli.sampling import load_generator
+from tests.conftest import TINY, last_line, run_gancli
+
+CPU = torch.device("cpu")
+
+
+def data_cfg(name: str = "digits", root: Path | None = None,
+             resolution: int | None = 16) -> DictConfig:
+    return OmegaConf.create({"name": name, "root": None if root is None else str(root),
+                             "resolution": resolution, "num_points": 2000})
+
+
+def opts(**kw: object) -> DictConfig:
+    return OmegaConf.merge(OmegaConf.structured(EvalOptions), kw)
+
+
+@pytest.fixture(scope="module")
+def digits() -> tuple[torch.Tensor, torch.Tensor]:
+    """uint8 digits pixels (16×16): training split, test split."""
+    cfg = data_cfg()
+    return quantize(load_dataset(cfg, "train").x), quantize(load_dataset(cfg, "test").x)
+
+
+@pytest.fixture(scope="module")
+def digits_eval() -> Evaluator:
+    """Every image metric on digits, compared with the training split."""
+    cfg = data_cfg()
+    return Evaluator(opts(reference="train"), cfg, load_dataset(cfg, "train").info, CPU)
+
+
+# -- the conversion path ---------------------------------------------------------------------------
+
+
+def test_one_conversion_path_round_trips() -> None:
+    x = torch.linspace(-1, 1, 256).view(1, 1, 16, 16)
+    pixels = quantize(x)
+    assert pixels.dtype == torch.uint8 and pixels.min() == 0 and pixels.max() == 255
+    assert torch.equal(quantize(pixels_to_unit(pixels)), pixels)
+    assert (pixels_to_unit(pixels) - x).abs().max() <= 1 / 255 + 1e-6
+
+
+# -- distribution metrics --------------------------------------------------------------------------
+
+
+def test_fid_of_real_images_is_far_below_that_of_noise(digits_eval: Evaluator,
+                                                       digits: tuple) -> None:
+    _, test = digits
+    noise = torch.randint(0, 256, test.shape, dtype=torch.uint8,
+                          generator=torch.Generator().manual_seed(0))
+    real, fake = digits_eval(test), digits_eval(noise)
+    assert real["fid"] < fake["fid"] / 20
+    assert real["kid_mean"] < fake["kid_mean"] / 20
+    assert real["precision"] > 0.8 and fake["precision"] < 0.05
+    assert real["modes_captured"] == 10 and real["reverse_kl"] < 0.05  # noise ~ 9/(2·359)
+    assert real["confidence"] > 0.95
+    assert real["features"] == "classifier" and real["n_samples"] == len(test)
+    assert real["reference"] == "train" and real["classifier_test_accuracy"] >= 0.95
+
+
+def random_features(n: int, seed: int, shift: float = 0.0) -> Features:
+    g = torch.Generator().manual_seed(seed)
+    return Features(torch.randn(n, 16, generator=g) + shift, None)
+
+
+def test_kid_of_a_set_with_itself_is_zero() -> None:
+    a = random_features(500, 0)
+    same = distribution.kid(a, a)["kid_mean"]
+    other = distribution.kid(a, random_features(500, 1, shift=1.0))["kid_mean"]
+    assert abs(same) < 0.01 * other
+    assert distribution.fid(a, a)["fid"] == pytest.approx(0, abs=1e-3)
+
+
+def test_kid_subset_size_is_clamped_to_small_sets() -> None:
+    result = distribution.kid(random_features(40, 0), random_features(30, 1))
+    assert math.isfinite(result["kid_mean"]) and math.isfinite(result["kid_std"])
+
+
+def confident_logits(classes: torch.Tensor, k: int = 10) -> Features:
+    return Features(torch.zeros(len(classes), 1), 30.0 * torch.eye(k)[classes])
+
+
+def test_inception_score_counts_confident_classes() -> None:
+    one_class = distribution.inception_score(confident_logits(torch.zeros(1000, dtype=torch.long)))
+    balanced = distribution.inception_score(confident_logits(torch.arange(10000) % 10))
+    assert one_class["is_mean"] == pytest.approx(1.0, abs=1e-3)
+    # 10 random splits of 1,000: each split's class histogram is only nearly uniform.
+    assert balanced["is_mean"] == pytest.approx(10.0, rel=0.01)
+    assert math.isfinite(distribution.inception_score(confident_logits(
+        torch.arange(3)))["is_std"])  # a tiny set still gets >= 2 splits
+
+
+def test_precision_recall_density_coverage() -> None:
+    a, b = random_features(400, 0), random_features(400, 1)
+    assert manifold.precision_recall(a, a) == {"precision": 1.0, "recall": 1.0}
+    dc = manifold.density_coverage(a, a)
+    # A set against itself: every point also sits in its own ball, so density is (k + 1) / k.
+    assert dc["coverage"] == 1.0 and dc["density"] == pytest.approx(6 / 5, rel=0.02)
+    same_dist = manifold.precision_recall(a, b)
+    # k=3 manifolds of 400 points in 16 dimensions miss some of a fresh draw (~0.76), and
+    # clearly more of a shifted one.
+    assert same_dist["precision"] > 0.65 and same_dist["recall"] > 0.65
+    shifted = manifold.precision_recall(a, random_features(400, 3, shift=1.0))
+    assert shifted["precision"] < same_dist["precision"] - 0.3
+    dc = manifold.density_coverage(a, b)
+    assert dc["density"] == pytest.approx(1.0, rel=0.15) and dc["coverage"] > 0.9
+    # A generator that only covers half of the data: precise, but recall halves.
+    flat = Features(torch.randn(1000, 2, generator=torch.Generator().manual_seed(4)), None)
+    half = Features(flat.feats[flat.feats[:, 0] > 0], None)
+    pr = manifold.precision_recall(flat, half)
+    assert pr["precision"] == 1.0 and 0.4 < pr["recall"] < 0.7
+    far = manifold.precision_recall(a, random_features(400, 2, shift=10.0))
+    assert far == {"precision": 0.0, "recall": 0.0}
+
+
+# -- memorization ----------------------------------------------------------------------------------
+
+
+def test_training_images_are_flagged_as_memorized_and_test_images_are_not(
+        digits: tuple, tmp_path: Path) -> None:
+    train, test = digits
+    cfg = data_cfg()
+    ev = Evaluator(opts(metrics=["memorization"]), cfg, load_dataset(cfg, "train").info, CPU)
+    copied = ev(train[:300], tmp_path)
+    fresh = ev(test)
+    assert copied["memorization_flag"] is True and copied["memorized_fraction"] == 1.0
+    assert copied["memorization_ratio"] == 0.0
+    assert fresh["memorization_flag"] is False and fresh["memorized_fraction"] <= 0.02
+    assert fresh["memorization_ratio"] == pytest.approx(1.0, abs=1e-6)
+    pairs = Image.open(tmp_path / "memorization.png")
+    assert pairs.width < pairs.height  # 8 rows of (generated, training) pairs
+
+
+# -- modes -----------------------------------------------------------------------------------------
+
+
+def test_class_modes_see_a_collapsed_generator(digits_eval: Evaluator, digits: tuple) -> None:
+    _, test = digits
+    labels = load_dataset(data_cfg(), "test").y
+    collapsed = digits_eval(test[labels == 3])
+    assert collapsed["modes_captured"] == 1
+    assert collapsed["reverse_kl"] == pytest.approx(math.log(10), rel=0.1)
+
+
+def test_2d_mode_scoring_through_eval(tmp_path: Path) -> None:
+    true = sample_mixture("ring8", 2500, seed=5).x
+    collapsed = sample_mixture("ring8", 2500, seed=6).x
+    collapsed = collapsed[:1].repeat(2500, 1) + 0.003 * torch.randn(2500, 2)
+    for points, modes, hq in ((true, 8, 0.98), (collapsed, 1, 0.99)):
+        path = tmp_path / f"p{modes}.npz"
+        np.savez(path, points=points.numpy())
+        proc = run_gancli("eval", f"samples={path}", "data=ring8", f"hydra.run.dir={tmp_path}",
+                          cwd=tmp_path)
+        result = json.loads(Path(last_line(proc.stdout)).read_text())
+        assert result["modes_captured"] == modes and result["hq_fraction"] >= hq
+        assert result["n_samples"] == 2500 and result["dataset"] == "ring8"
+
+
+# -- classifier ------------------------------------------------------------------------------------
+
+
+def test_classifier_is_cached_and_a_corrupt_entry_is_rebuilt(eval_cache: Path) -> None:
+    cfg = data_cfg(resolution=8)
+    model, acc, _ = load_classifier(cfg, CPU)
+    entries = sorted(eval_cache.glob("classifier-digits-*.pt"))
+    assert acc >= 0.95 and entries
+    stamp = {p: p.stat().st_mtime_ns for p in entries}
+    _, again, _ = load_classifier(cfg, CPU)
+    assert again == acc and {p: p.stat().st_mtime_ns for p in entries} == stamp
+    key = cache.cache_key("x", {"a": 1})
+    (eval_cache / f"{key}.pt").write_bytes(b"not a tensor file")
+    assert cache.cached(key, lambda: {"v": torch.ones(1)})["v"].item() == 1.0
+
+
+def test_mnist_classifier_reaches_99_percent(mnist_root: Path) -> None:
+    _, acc, _ = load_classifier(data_cfg("mnist", mnist_root, 32), CPU)
+    assert acc >= 0.99
+
+
+def test_fashion_mnist_classifier_reaches_90_percent(fashion_root: Path) -> None:
+    _, acc, _ = load_classifier(data_cfg("fashion_mnist", fashion_root, 32), CPU)
+    assert acc >= 0.90
+
+
+def test_stacked_mnist_is_classified_channel_by_channel(mnist_root: Path) -> None:
+    cfg = data_cfg("stacked_mnist", mnist_root, 32)
+    test = load_dataset(cfg, "test")
+    ev = Evaluator(opts(metrics=["modes", "confidence"]), cfg, test.info, CPU)
+    logits = ev.space.extract(quantize(test.x[:2000])).logits
+    assert logits.shape == (2000, 1000)
+    assert (logits.argmax(1) == test.y[:2000]).double().mean() > 0.95  # about 0.99 ** 3
+    assert ev(quantize(test.x[:2000]))["modes_captured"] > 800
+
+
+# -- feature spaces --------------------------------------------------------------------------------
+
+
+def test_inception_without_weights_says_both_ways() -> None:
+    cfg = data_cfg()
+    with pytest.raises(GancliError, match="inception_weights=PATH.*network access"):
+        Evaluator(opts(features="inception"), cfg, load_dataset(cfg, "train").info, CPU)
+
+
+class StandInInception(torch.nn.Module):
+    """Shaped like the FID Inception (uint8 N×3×H×W → 2048 features, 1008 logits)."""
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        assert x.dtype == torch.uint8 and x.shape[1] == 3
+        flat = x.float().flatten(1) / 255
+        return flat.repeat(1, 8)[:, :2048], flat[:, :1008].repeat(1, 4)[:, :1008] * 5
+
+
+def test_inception_space_is_wired_through_every_metric(monkeypatch: pytest.MonkeyPatch,
+                                                       digits: tuple) -> None:
+    from gancli.evaluation import inception
+
+    monkeypatch.setattr(inception, "load_inception", lambda weights: StandInInception())
+    cfg = data_cfg()
+    info = load_dataset(cfg, "train").info
+    ev = Evaluator(opts(features="inception", n=100), cfg, info, CPU)
+    result = ev(digits[1][:100])
+    assert result["features"] == "inception" and "classifier_test_accuracy" not in result
+    assert {"fid", "kid_mean", "is_mean", "precision", "density",
+            "memorization_ratio"} <= result.keys()
+    with pytest.raises(GancliError, match="use eval.features=classifier"):
+        Evaluator(opts(features="inception", metrics=["modes"]), cfg, info, CPU)
+
+
+# -- the command -----------------------------------------------------------------------------------
+
+
+KEYS = {"fid", "kid_mean", "kid_std", "is_mean", "is_std", "precision", "recall", "density",
+        "coverage", "modes_captured", "modes_total", "reverse_kl", "confidence",
+        "memorization_ratio", "memorized_fraction", "memorization_flag",
+        "classifier_test_accuracy", "n_samples", "features", "reference", "dataset",
+        "checkpoint"}
+
+
+def eval_json(proc) -> dict:
+    return json.loads(Path(last_line(proc.stdout)).read_text())
+
+
+def test_eval_of_a_checkpoint_writes_eval_json(tiny_run: Path, tmp_path: Path) -> None:
+    out = tmp_path / "ev"
+    proc = run_gancli("eval", f"ckpt={tiny_run}", "eval.n=300", f"hydra.run.dir={out}",
+                      cwd=tmp_path)
+    result = eval_json(proc)
+    assert Path(last_line(proc.stdout)) == out / "eval.json"
+    assert KEYS <= result.keys()
+    assert result["n_samples"] == 300 and result["features"] == "classifier"
+    assert result["reference"] == "test" and result["dataset"] == "digits"
+    assert result["checkpoint"] == str((tiny_run / "checkpoints" / "last.pt").resolve()) or \
+        Path(result["checkpoint"]) == tiny_run.resolve()
+    assert (out / "memorization.png").is_file()
+    assert "fid (primary)" in proc.stderr and "features=classifier" in proc.stderr
+
+
+def test_samples_score_the_same_from_g_a_png_folder_and_an_npz(tiny_run: Path,
+                                                               tmp_path: Path) -> None:
+    """G's output, its PNGs and its .npz go through one conversion: identical numbers."""
+    run_gancli("sample", f"ckpt={tiny_run}", "n=200", f"out={tmp_path / 'pngs'}", cwd=tmp_path)
+    run_gancli("sample", f"ckpt={tiny_run}", "n=200", f"out={tmp_path / 's.npz'}", cwd=tmp_path)
+    files = ["data=digits", "data.resolution=8"]
+    sources = {"g": [f"ckpt={tiny_run}", "eval.n=200"],
+               "png": [f"samples={tmp_path / 'pngs'}", *files],
+               "npz": [f"samples={tmp_path / 's.npz'}", *files]}
+    results = [eval_json(run_gancli("eval", *args, "eval.metrics=[fid,pr,confidence]",
+                                    f"hydra.run.dir={tmp_path / name}", cwd=tmp_path))
+               for name, args in sources.items()]
+    for key in ("fid", "precision", "recall", "confidence"):
+        assert results[0][key] == pytest.approx(results[1][key], rel=1e-6)
+        assert results[1][key] == pytest.approx(results[2][key], rel=1e-6)
+    # ... because the pixels themselves are identical.
+    ckpt = load_checkpoint(tiny_run)
+    G, train_cfg, info = load_generator(ckpt, use_ema=True)
+    direct = generated_samples(G, train_cfg, info, 200, 0, CPU, 500)
+    assert torch.equal(read_samples(str(tmp_path / "pngs")), direct)
+    assert torch.equal(read_samples(str(tmp_path / "s.npz")), direct)
+
+
+@pytest.fixture
+def png_samples(tmp_path: Path) -> Path:
+    """Two 8×8 grey PNGs."""
+    (tmp_path / "s").mkdir()
+    Image.new("L", (8, 8)).save(tmp_path / "s" / "0.png")
+    Image.new("L", (8, 8), 255).save(tmp_path / "s" / "1.png")
+    return tmp_path / "s"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["eval.metrics=[fid,fdi]"], "unknown metric(s) fdi"),
+    (["eval.n=1"], "eval.n must be at least 2"),
+    (["eval.metrics=[fid]", "eval.primary=recal"], "eval.primary=recal is not among"),
+    (["data.resolution=16"], "samples are 1×8×8 (C×H×W) but digits here is 1×16×16"),
+])
+def test_bad_requests_fail_with_one_line(args: list[str], message: str, png_samples: Path,
+                                         tmp_path: Path) -> None:
+    proc = run_gancli("eval", f"samples={png_samples}", "data.resolution=8", *args,
+                      cwd=tmp_path, check=False)
+    assert proc.returncode == 1, proc.stderr
+    assert message in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_eval_needs_exactly_one_source(png_samples: Path, tiny_run: Path,
+                                       tmp_path: Path) -> None:
+    for args in ([], [f"ckpt={tiny_run}", f"samples={png_samples}"]):
+        proc = run_gancli("eval", *args, cwd=tmp_path, check=False)
+        assert proc.returncode == 1 and "give exactly one of ckpt=PATH" in proc.stderr
+
+
+def test_jpeg_samples_are_refused(tmp_path: Path) -> None:
+    (tmp_path / "s").mkdir()
+    Image.new("L", (8, 8)).save(tmp_path / "s" / "0.jpg")
+    proc = run_gancli("eval", f"samples={tmp_path / 's'}", cwd=tmp_path, check=False)
+    assert proc.returncode == 1 and "JPEG" in proc.stderr
+
+
+def test_2d_data_refuses_image_metrics(tmp_path: Path) -> None:
+    np.savez(tmp_path / "p.npz", points=np.zeros((10, 2), np.float32))
+    proc = run_gancli("eval", f"samples={tmp_path / 'p.npz'}", "data=ring8",
+                      "eval.metrics=[fid]", cwd=tmp_path, check=False)
+    assert proc.returncode == 1 and "only eval.metrics=[modes] applies" in proc.stderr
+
+
+# -- during training -------------------------------------------------------------------------------
+
+
+def test_is_better_knows_each_metrics_direction() -> None:
+    assert is_better("fid", 10.0, 20.0) and not is_better("fid", 30.0, 20.0)
+    assert is_better("precision", 0.9, 0.8) and not is_better("modes_captured", 7, 8)
+    assert is_better("fid", 5.0, None) and not is_better("fid", math.nan, None)
+
+
+def test_train_eval_every_logs_metrics_and_keeps_the_best_checkpoint(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    run_gancli("train", *TINY, "train.eval_every=10", "eval.n=200", "eval.metrics=[fid,modes]",
+               f"hydra.run.dir={run}", cwd=tmp_path)
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    evals = [r for r in records if "fid" in r]
+    assert [r["step"] for r in evals] == [10, 20]
+    assert all(r["n_samples"] == 200 and r["features"] == "classifier" for r in evals)
+    best = torch.load(run / "checkpoints" / "best.pt", weights_only=True)
+    winner = min(evals, key=lambda r: r["fid"])
+    assert best["step"] == winner["step"]
+    assert best["eval_best"] == {"metric": "fid", "value": pytest.approx(winner["fid"]),
+                                 "step": winner["step"]}
