@@ -29,6 +29,16 @@ REPO = Path(__file__).resolve().parents[1]
 GANCLI = Path(sys.executable).with_name("gancli")
 
 
+def machine() -> str:
+    """The CPU model as /proc/cpuinfo names it, and the core count."""
+    try:
+        names = [ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo")
+                 if ln.startswith("model name")]
+    except OSError:
+        names = []
+    return f"{names[0] if names else platform.machine()}, {os.cpu_count()} cores"
+
+
 def timed(label: str, fn, rows: list, unit: float | None = None):
     start = time.perf_counter()
     out = fn()
@@ -59,7 +69,7 @@ def main() -> None:
     cpu = torch.device("cpu")
     data_cfg = OmegaConf.create({"name": "mnist", "root": args.data_root, "resolution": 32,
                                  "num_points": 0})
-    print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores; torch "
+    print(f"{machine()}; torch "
           f"{torch.__version__}, {torch.get_num_threads()} threads; load average "
           f"{os.getloadavg()[0]:.2f}; cache {os.environ['GANCLI_CACHE']}")
     rows: list[tuple[str, float]] = []
@@ -94,9 +104,8 @@ def main() -> None:
                                       f"hydra.run.dir={tmp}"], check=True,
                                      capture_output=True), rows, unit)
     print("\n| date | machine | stage | seconds |\n|---|---|---|---:|")
-    machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
     for label, seconds in rows:
-        print(f"| {datetime.date.today()} | {machine} | {label} | {seconds:.2f} |")
+        print(f"| {datetime.date.today()} | {machine()} | {label} | {seconds:.2f} |")
 
 
 if __name__ == "__main__":
