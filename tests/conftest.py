@@ -52,20 +52,23 @@ def eval_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def fashion_root() -> Path:
-    root = SHARED_DATA / "fashion-mnist"
+def shared_dataset(folder: str, label: str) -> Path:
+    """`../shared/data/<folder>`, or skip saying why when a clone elsewhere lacks it."""
+    root = SHARED_DATA / folder
     if not (root / "train-images-idx3-ubyte.gz").is_file():
-        pytest.skip(f"Fashion-MNIST files not found at {root} (the repository's ../shared/data)")
+        pytest.skip(f"{label} original files not found at {root} (the repository's "
+                    "../shared/data)")
     return root
 
 
 @pytest.fixture(scope="session")
 def mnist_root() -> Path:
-    root = SHARED_DATA / "mnist"
-    if not (root / "train-images-idx3-ubyte.gz").is_file():
-        pytest.skip(f"MNIST original files not found at {root} (the repository's ../shared/data)")
-    return root
+    return shared_dataset("mnist", "MNIST")
+
+
+@pytest.fixture(scope="session")
+def fashion_root() -> Path:
+    return shared_dataset("fashion-mnist", "Fashion-MNIST")
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,7 @@ from typing import Literal
 import torch
 from omegaconf import DictConfig
 
-from gancli.errors import GancliError
+from gancli.registry import Registry
 
 Split = Literal["train", "test"]
 
@@ -58,24 +58,14 @@ class TensorData:
 
 
 Loader = Callable[[DictConfig, Split], TensorData]
-DATASETS: dict[str, Loader] = {}
-
-
-def register_dataset(name: str) -> Callable[[Loader], Loader]:
-    """Decorator: make a loader available as `data=<name>`."""
-
-    def add(fn: Loader) -> Loader:
-        DATASETS[name] = fn
-        return fn
-
-    return add
+DATASETS: Registry[Loader] = Registry("dataset")
+#: Decorator: make a loader available as `data=<name>`.
+register_dataset = DATASETS.register
 
 
 def load_dataset(cfg: DictConfig, split: Split = "train") -> TensorData:
     """Load the dataset `cfg.name` (a `DataConfig`)."""
-    if cfg.name not in DATASETS:
-        raise GancliError(f"unknown dataset '{cfg.name}'; choose one of: {', '.join(DATASETS)}")
-    return DATASETS[cfg.name](cfg, split)
+    return DATASETS.lookup(cfg.name)(cfg, split)
 
 
 # Importing the modules fills the registry.

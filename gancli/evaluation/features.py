@@ -19,7 +19,7 @@ import torch
 from omegaconf import DictConfig
 
 from gancli.data import DataInfo
-from gancli.errors import GancliError
+from gancli.registry import Registry
 
 
 @dataclass
@@ -83,17 +83,9 @@ def pixels_to_unit(pixels: torch.Tensor) -> torch.Tensor:
 
 
 SpaceBuilder = Callable[[DictConfig, DataInfo, DictConfig, torch.device], FeatureSpace]
-FEATURE_SPACES: dict[str, SpaceBuilder] = {}
-
-
-def register_space(name: str) -> Callable[[SpaceBuilder], SpaceBuilder]:
-    """Decorator: make a feature space available as `eval.features=<name>`."""
-
-    def add(fn: SpaceBuilder) -> SpaceBuilder:
-        FEATURE_SPACES[name] = fn
-        return fn
-
-    return add
+FEATURE_SPACES: Registry[SpaceBuilder] = Registry("feature space (eval.features)")
+#: Decorator: make a feature space available as `eval.features=<name>`.
+register_space = FEATURE_SPACES.register
 
 
 def build_space(opts: DictConfig, data_cfg: DictConfig, info: DataInfo,
@@ -102,7 +94,4 @@ def build_space(opts: DictConfig, data_cfg: DictConfig, info: DataInfo,
     from gancli.evaluation import classifier, inception  # noqa: F401  (fill the registry)
 
     name = getattr(opts.features, "value", opts.features)
-    if name not in FEATURE_SPACES:
-        raise GancliError(f"unknown feature space eval.features={name}; choose one of: "
-                          f"{', '.join(FEATURE_SPACES)}")
-    return FEATURE_SPACES[name](data_cfg, info, opts, device)
+    return FEATURE_SPACES.lookup(name)(data_cfg, info, opts, device)

@@ -9,31 +9,21 @@ module's docstring derives its own). A new loss is one class registered here plu
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from omegaconf import DictConfig
 
-from gancli.errors import GancliError
 from gancli.losses.base import DiscriminatorStep, GANLoss
+from gancli.registry import Registry
 
-LOSSES: dict[str, type[GANLoss]] = {}
+LOSSES: Registry[type[GANLoss]] = Registry("loss")
 
 
-def register_loss(name: str) -> Callable[[type[GANLoss]], type[GANLoss]]:
-    """Class decorator: make a loss available as `loss=<name>`."""
-
-    def add(cls: type[GANLoss]) -> type[GANLoss]:
-        LOSSES[name] = cls
-        return cls
-
-    return add
+#: Class decorator: make a loss available as `loss=<name>`.
+register_loss = LOSSES.register
 
 
 def build_loss(cfg: DictConfig) -> GANLoss:
     """The loss `cfg.name`, configured by the rest of `cfg` (a `LossConfig`)."""
-    if cfg.name not in LOSSES:
-        raise GancliError(f"unknown loss '{cfg.name}'; choose one of: {', '.join(LOSSES)}")
-    return LOSSES[cfg.name](cfg)
+    return LOSSES.lookup(cfg.name)(cfg)
 
 
 __all__ = ["LOSSES", "DiscriminatorStep", "GANLoss", "build_loss", "register_loss"]

@@ -15,27 +15,17 @@ from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from gancli.data import DataInfo
-from gancli.errors import GancliError
+from gancli.registry import Registry
 
 Builder = Callable[[DictConfig, DataInfo, int], tuple[nn.Module, nn.Module]]
-MODELS: dict[str, Builder] = {}
-
-
-def register_model(name: str) -> Callable[[Builder], Builder]:
-    """Decorator: make a builder available as `model=<name>`."""
-
-    def add(fn: Builder) -> Builder:
-        MODELS[name] = fn
-        return fn
-
-    return add
+MODELS: Registry[Builder] = Registry("model")
+#: Decorator: make a builder available as `model=<name>`.
+register_model = MODELS.register
 
 
 def build_models(cfg: DictConfig, info: DataInfo, latent_dim: int) -> tuple[nn.Module, nn.Module]:
     """The (generator, discriminator) pair for `cfg.name`, sized to the data."""
-    if cfg.name not in MODELS:
-        raise GancliError(f"unknown model '{cfg.name}'; choose one of: {', '.join(MODELS)}")
-    return MODELS[cfg.name](cfg, info, latent_dim)
+    return MODELS.lookup(cfg.name)(cfg, info, latent_dim)
 
 
 def apply_spectral_norm(module: nn.Module) -> nn.Module:
