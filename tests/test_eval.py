@@ -339,6 +339,20 @@ def test_jpeg_samples_are_refused(tmp_path: Path) -> None:
     assert proc.returncode == 1 and "JPEG" in proc.stderr
 
 
+def test_unreadable_samples_fail_with_one_line(tmp_path: Path) -> None:
+    np.savez(tmp_path / "obj.npz", images=np.array([object()], dtype=object))
+    (tmp_path / "trunc.npz").write_bytes((tmp_path / "obj.npz").read_bytes()[:50])
+    (tmp_path / "pngs").mkdir()
+    (tmp_path / "pngs" / "0.png").write_bytes(b"not a png")
+    for name, message in (("obj.npz", "is not a readable samples file"),
+                          ("trunc.npz", "is not a readable samples file"),
+                          ("pngs", "is not a readable PNG")):
+        proc = run_gancli("eval", f"samples={tmp_path / name}", "data.resolution=8",
+                          cwd=tmp_path, check=False)
+        assert proc.returncode == 1 and message in proc.stderr, proc.stderr
+        assert "Traceback" not in proc.stderr
+
+
 def test_2d_data_refuses_image_metrics(tmp_path: Path) -> None:
     np.savez(tmp_path / "p.npz", points=np.zeros((10, 2), np.float32))
     proc = run_gancli("eval", f"samples={tmp_path / 'p.npz'}", "data=ring8",

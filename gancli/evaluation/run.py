@@ -37,13 +37,19 @@ def read_samples(path: str) -> torch.Tensor:
     uint8 N×C×H×W pixels or float N×2 points."""
     p = Path(path).expanduser()
     if p.suffix == ".npz" and p.is_file():
-        with np.load(p, allow_pickle=False) as f:
-            if "points" in f:
-                return torch.as_tensor(f["points"], dtype=torch.float32)
-            if "images" not in f:
-                raise GancliError(f"{p} has neither 'images' (uint8 N×H×W×C) nor 'points' "
-                                  f"(N×2) arrays; it has: {', '.join(f.files) or 'nothing'}")
-            images = f["images"]
+        try:
+            with np.load(p, allow_pickle=False) as f:
+                if "points" in f:
+                    return torch.as_tensor(f["points"], dtype=torch.float32)
+                if "images" not in f:
+                    raise GancliError(f"{p} has neither 'images' (uint8 N×H×W×C) nor 'points' "
+                                      f"(N×2) arrays; it has: {', '.join(f.files) or 'nothing'}")
+                images = f["images"]
+        except GancliError:
+            raise
+        except Exception as err:  # truncated zip, object arrays (pickles are never loaded), ...
+            raise GancliError(f"{p} is not a readable samples file ({str(err).splitlines()[0]}); "
+                              "write one with gancli sample out=FILE.npz") from None
         if images.dtype != np.uint8 or images.ndim != 4:
             raise GancliError(f"{p}: 'images' must be uint8 N×H×W×C, got {images.dtype} with "
                               f"shape {images.shape}")
@@ -67,9 +73,13 @@ def read_png_folder(folder: Path) -> torch.Tensor:
         raise GancliError(f"no .png files in {folder}")
     arrays = []
     for f in files:
-        with Image.open(f) as img:
-            grey = img.mode in {"1", "L", "LA", "I", "I;16"}
-            arr = np.asarray(img.convert("L" if grey else "RGB"))
+        try:
+            with Image.open(f) as img:
+                grey = img.mode in {"1", "L", "LA", "I", "I;16"}
+                arr = np.asarray(img.convert("L" if grey else "RGB"))
+        except OSError as err:  # PIL's UnidentifiedImageError and truncated files
+            raise GancliError(f"{f} is not a readable PNG ({str(err).splitlines()[0]}); "
+                              "remove it or write the samples again") from None
         arrays.append(arr[..., None] if arr.ndim == 2 else arr)
     shapes = {a.shape for a in arrays}
     if len(shapes) > 1:
