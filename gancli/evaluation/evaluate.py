@@ -76,10 +76,10 @@ METRICS: dict[str, Metric] = {
 NEEDS_FEATURES = {"fid", "kid", "is", "pr", "dc", "confidence"}
 #: Metrics that need logits over the dataset's own classes.
 NEEDS_CLASSES = {"confidence"}
-#: Which way is better, for `eval.primary` and `checkpoints/best.pt`.
+#: Values where higher is better, for `eval.primary` and `checkpoints/best.pt`; for every other
+#: value (fid, kid_mean, reverse_kl, memorized_fraction, ...) lower is better.
 HIGHER_IS_BETTER = {"is_mean", "precision", "recall", "density", "coverage", "modes_captured",
                     "hq_fraction", "confidence", "memorization_ratio"}
-LOWER_IS_BETTER = {"fid", "kid_mean", "reverse_kl", "memorized_fraction"}
 
 
 def default_metrics(info: DataInfo, space: str) -> list[str]:
@@ -136,13 +136,13 @@ class Evaluator:
         self._memorization_sets: tuple[torch.Tensor, torch.Tensor, dict] | None = None
         if info.kind == "points":
             return
-        self.reference = load_dataset(data_cfg, getattr(opts.reference, "value", opts.reference))
+        self.split = getattr(opts.reference, "value", opts.reference)
+        self.reference = load_dataset(data_cfg, self.split)
         self.check_shape(tuple(self.reference.info.shape))
         counts = torch.bincount(self.reference.y, minlength=info.num_classes)
         self.class_prior = counts.double()
         self.data_key = {"data": info.name, "shape": list(info.shape),
-                         "reference": getattr(opts.reference, "value", opts.reference),
-                         "content": content_hash(self.reference)}
+                         "reference": self.split, "content": content_hash(self.reference)}
         if set(self.metrics) & (NEEDS_FEATURES | {"modes"}):
             self.space = build_space(opts, data_cfg, info, device)
             class_metrics = sorted(set(self.metrics) & (NEEDS_CLASSES | {"modes"}))
@@ -162,7 +162,7 @@ class Evaluator:
 
     def reference_features(self, ref: TensorData) -> Features:
         """Features of the reference split, from the cache when this space has seen it."""
-        key = cache_key(f"features-{self.info.name}-{self.data_key['reference']}",
+        key = cache_key(f"features-{self.info.name}-{self.split}",
                         {"space": self.space.settings, **self.data_key})
         return Features.from_dict(cached(key, lambda: self.space.extract(
             quantize(ref.x)).to_dict()))
@@ -202,7 +202,7 @@ class Evaluator:
         meta = {"n_samples": n, "dataset": self.info.name}
         if self.info.kind == "image":
             meta["features"] = self.space.name if self.space is not None else "pixels"
-            meta["reference"] = getattr(self.opts.reference, "value", self.opts.reference)
+            meta["reference"] = self.split
             meta["n_reference"] = len(self.reference)
             meta.update(self.space.extra if self.space is not None else {})
         return meta
