@@ -2,8 +2,10 @@
 
 A builder gets the model config, the dataset's `DataInfo` and the latent size and returns a
 generator (z of shape N×latent_dim → one batch of data) and a discriminator (data → N raw scores,
-no final activation: each loss applies its own). A new architecture is one module that registers
-a builder plus one YAML in `conf/model/`.
+no final activation: each loss applies its own). Every discriminator is split as
+`forward(x) = score(features(x))`, with `features` giving one vector per sample: conditional
+discriminators (projection, auxiliary classifier) attach to those features. A new architecture
+is one module that registers a builder plus one YAML in `conf/model/`.
 """
 
 from __future__ import annotations
@@ -41,4 +43,4 @@ def apply_spectral_norm(module: nn.Module) -> nn.Module:
     return module
 
 
-from gancli.models import dcgan, mlp, resnet  # noqa: E402,F401  (fill the registry)
+from gancli.models import dcgan, mlp, pix2pix, resnet  # noqa: E402,F401  (fill the registry)

@@ -39,16 +39,22 @@ class MLPGenerator(nn.Module):
 
 
 class MLPDiscriminator(nn.Module):
-    """data → `depth` LeakyReLU layers of `width` → one raw score per sample."""
+    """data → `depth` LeakyReLU layers of `width` (`features`) → one raw score per sample."""
 
     def __init__(self, width: int, depth: int, shape: tuple[int, ...]) -> None:
         super().__init__()
         layers = _stack([math.prod(shape)] + [width] * depth, lambda: nn.LeakyReLU(0.2))
-        layers.append(nn.Linear(width, 1))
         self.net = nn.Sequential(nn.Flatten(), *layers)
+        self.head = nn.Linear(width, 1)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+    def score(self, h: torch.Tensor) -> torch.Tensor:
+        return self.head(h).view(-1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x).view(-1)
+        return self.score(self.features(x))
 
 
 @register_model("mlp")

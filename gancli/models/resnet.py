@@ -96,9 +96,14 @@ class ResNetDiscriminator(nn.Module):
         self.blocks = nn.Sequential(*blocks)
         self.fc = nn.Linear(width, 1)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = F.relu(self.blocks(x)).sum(dim=(2, 3))  # global sum pooling
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(self.blocks(x)).sum(dim=(2, 3))  # global sum pooling
+
+    def score(self, h: torch.Tensor) -> torch.Tensor:
         return self.fc(h).view(-1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.score(self.features(x))
 
 
 @register_model("resnet")
