@@ -1,0 +1,40 @@
+"""The caption encoder of `conditioning=text`: token ids → one embedding per caption.
+
+Reed et al. (2016) use a pretrained char-CNN-RNN; nothing can be downloaded here, so the encoder
+is small and trained jointly with the GAN from the captions of `gancli.conditioning.captions`.
+It is recurrent rather than a bag of words because word order carries meaning: "red seven green
+one blue four" and "red one green seven blue four" are different Stacked MNIST classes made of
+the same words, and "t shirt" is not "shirt". A bidirectional GRU reads the caption both ways, and
+the mean of its outputs over the caption's words (padding excluded: the sequence is packed, so the
+same caption padded to any length gives the same embedding) is projected to `out_dim`.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+PAD = 0
+
+
+class TextEncoder(nn.Module):
+    """N×L token ids (0 = padding, at the end of each row) → N×`out_dim` caption embeddings:
+    embedding → bidirectional single-layer GRU → mean over the words → linear."""
+
+    def __init__(self, vocab_size: int, out_dim: int, embed_dim: int = 64,
+                 hidden: int = 128) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(vocab_size, embed_dim, padding_idx=PAD)
+        self.rnn = nn.GRU(embed_dim, hidden, batch_first=True, bidirectional=True)
+        self.proj = nn.Linear(2 * hidden, out_dim)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        # A row of only padding counts as one (padding) word rather than breaking packing.
+        lengths = (tokens != PAD).sum(dim=1).clamp(min=1)
+        # Packing needs the lengths on the CPU (a small device→host copy on GPU).
+        packed = pack_padded_sequence(self.embed(tokens), lengths.cpu(), batch_first=True,
+                                      enforce_sorted=False)
+        out, _ = pad_packed_sequence(self.rnn(packed)[0], batch_first=True)  # zeros past length
+        mean = out.sum(dim=1) / lengths.unsqueeze(1).to(out.dtype)
+        return self.proj(mean)
