@@ -73,6 +73,10 @@ class LossConfig:
     divergence: str = "kl"
     # R1 penalty gamma/2 * E||grad D(x_real)||^2, usable with every loss; 0 = off.
     r1_gamma: float = 0.0
+    # conditioning=image (pix2pix): G minimises adv_weight * adversarial loss + l1_weight * L1
+    # to the target. adv_weight=0: supervised L1 only; l1_weight=0: GAN only.
+    l1_weight: float = 100.0
+    adv_weight: float = 1.0
 
 
 @dataclass
@@ -104,9 +108,28 @@ class AugmentConfig:
 
 @dataclass
 class ConditioningConfig:
-    """What the generator is conditioned on; only `none` (unconditional) so far."""
+    """What the generator is conditioned on (`gancli.conditioning`): `none`, `class` labels,
+    `text` captions, or an input `image` (pix2pix)."""
 
     name: str = "none"
+    # Generator side: `concat` (embedding appended to z) or `cbn` (conditional batch norm).
+    g: str = "concat"
+    # Discriminator side: `concat`, `projection` (Miyato & Koyama 2018) or `acgan` (Odena et
+    # al. 2017).
+    d: str = "projection"
+    # Size of the vector a label or caption is encoded to.
+    embed_dim: int = 64
+    # Weight of ACGAN's classification loss (conditioning.d=acgan).
+    aux_weight: float = 1.0
+    # Share of D's "fake" term given to real images paired with a wrong condition (GAN-INT-CLS,
+    # Reed et al. 2016): D must judge the match as well as realism. 0 = off; text uses 0.5.
+    mismatch: float = 0.0
+    # conditioning=image: how inputs are derived from the data's images: inpaint, colorize,
+    # superres or edges (data=paired_folder brings its own inputs).
+    task: str = "inpaint"
+    # conditioning=text: a file of pretrained weights for the text encoder (a state dict of
+    # `gancli.models.text_encoder.TextEncoder` for this vocabulary); null: trained from scratch.
+    text_encoder: str | None = None
 
 
 @dataclass
@@ -215,6 +238,14 @@ class SampleAppConfig:
     # `.png` grid (or scatter for 2D data), `.npz` arrays, or a folder of PNGs. Default:
     # `samples.png` in this command's run folder.
     out: str | None = None
+    # Class-conditional checkpoints: `label=K` draws n samples of class K, `labels=[a,b]` n of
+    # each (a row per label); neither: one row per class.
+    label: int | None = None
+    labels: list[int] | None = None
+    # Text-conditional checkpoints: n samples for this caption.
+    prompt: str | None = None
+    # Image-to-image checkpoints: an image or a folder of images to translate.
+    input: str | None = None
     sample: SampleOptions = field(default_factory=SampleOptions)
 
 

@@ -10,15 +10,16 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from gancli.checkpoint import load_checkpoint
+from gancli.conditioning import Conditioning, build_conditioning
 from gancli.data import DataInfo, load_dataset
 from gancli.errors import GancliError
 from gancli.files import save_image_folder, save_image_grid, save_npz, save_scatter, to_uint8
-from gancli.models import build_models
 from gancli.runtime import resolve_device
 
 log = logging.getLogger("gancli.sample")
@@ -45,15 +46,22 @@ def sample_latent(n: int, latent: DictConfig, generator: torch.Generator | None 
     return torch.cat([draw((1, latent.dim), generator=generator) for _ in range(n)]).to(device)
 
 
+def run_generator(G: nn.Module, z: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+    """G(z), or G(z, c) for a conditional generator."""
+    return G(z) if c is None else G(z, c)
+
+
 @torch.no_grad()
-def generate(G: nn.Module, z: torch.Tensor, device: torch.device,
-             batch_size: int = 512) -> torch.Tensor:
-    """G(z) in inference mode (batch norm uses its running statistics, so a sample does not
-    depend on what else is in its batch), returned on the CPU."""
+def generate(G: nn.Module, z: torch.Tensor, device: torch.device, batch_size: int = 512,
+             c: torch.Tensor | None = None) -> torch.Tensor:
+    """G(z) (or G(z, c)) in inference mode (batch norm uses its running statistics, so a sample
+    does not depend on what else is in its batch), returned on the CPU."""
     was_training = G.training
     G.eval()
     try:
-        return torch.cat([G(zb.to(device)).float().cpu() for zb in z.split(batch_size)])
+        cs = [None] * len(z.split(batch_size)) if c is None else c.split(batch_size)
+        return torch.cat([run_generator(G, zb.to(device), None if cb is None else cb.to(device))
+                          .float().cpu() for zb, cb in zip(z.split(batch_size), cs, strict=True)])
     finally:
         G.train(was_training)
 
@@ -80,28 +88,33 @@ def interpolation_latents(rows: int, steps: int, latent: DictConfig,
     return z.reshape(rows * steps, -1)
 
 
-def load_generator(ckpt: dict, use_ema: bool) -> tuple[nn.Module, DictConfig, DataInfo]:
-    """Rebuild a checkpoint's generator (its EMA weights if asked and present)."""
+def load_generator(ckpt: dict, use_ema: bool
+                   ) -> tuple[nn.Module, DictConfig, DataInfo, Conditioning]:
+    """Rebuild a checkpoint's generator (its EMA weights if asked and present) and the
+    conditioning mode it was trained with."""
     cfg = OmegaConf.create(ckpt["config"])
     info = DataInfo.from_dict(ckpt["data_info"])
-    G, _ = build_models(cfg.model, info, cfg.latent.dim)
+    conditioning = build_conditioning(cfg, info, ckpt.get("conditioning"))
+    G, _ = conditioning.build()
     state = ckpt["G_ema"] if use_ema and ckpt.get("G_ema") is not None else ckpt["G"]
     G.load_state_dict(state)
-    return G, cfg, info
+    return G, cfg, info, conditioning
 
 
 def write_samples(x: torch.Tensor, out: Path, info: DataInfo, train_cfg: DictConfig,
-                  nrow: int | None = None) -> Path:
-    """Write generated data in the format `out` names: `.png`, `.npz`, or a folder."""
+                  nrow: int | None = None, picture: torch.Tensor | None = None,
+                  arrays: dict[str, np.ndarray] | None = None) -> Path:
+    """Write generated data in the format `out` names: `.png` (the grid of `picture`, by
+    default the samples themselves), `.npz` (plus `arrays`, e.g. the labels), or a folder."""
     points = info.kind == "points"
     if out.suffix == ".npz":
-        arrays = {"points": x.numpy().astype("float32")} if points else {"images": to_uint8(x)}
-        return save_npz(out, **arrays)
+        data = {"points": x.numpy().astype("float32")} if points else {"images": to_uint8(x)}
+        return save_npz(out, **data, **(arrays or {}))
     if out.suffix == ".png":
         if points:
             real = load_dataset(train_cfg.data, "train").x[:5000]
             return save_scatter(x, real, out, f"{info.name}: {len(x)} samples")
-        return save_image_grid(x, out, nrow)
+        return save_image_grid(x if picture is None else picture, out, nrow)
     if out.suffix == "" or out.is_dir():
         if points:
             raise GancliError(f"2D point samples cannot be written as a folder of images: "
@@ -117,21 +130,27 @@ def run_sample(cfg: DictConfig, out: Path) -> Path:
     if cfg.n < 1:
         raise GancliError(f"n must be at least 1, got {cfg.n}")
     ckpt = load_checkpoint(cfg.ckpt)
-    G, train_cfg, info = load_generator(ckpt, cfg.sample.ema)
+    G, train_cfg, info, conditioning = load_generator(ckpt, cfg.sample.ema)
     device = resolve_device(cfg.sample.device)
     G.to(device)
     g = torch.Generator().manual_seed(cfg.seed)
-    nrow = None
+    req = conditioning.request(cfg, cfg.n)
+    c, nrow = req.c, req.nrow
     if cfg.sample.interpolate:
         if info.kind == "points":
             raise GancliError("sample.interpolate=true draws image grids; this checkpoint "
                               f"generates 2D points ({info.name})")
         nrow = cfg.sample.steps
-        z = interpolation_latents(max(1, math.ceil(cfg.n / nrow)), nrow, train_cfg.latent, g)
+        rows = max(1, math.ceil(cfg.n / nrow))
+        z = interpolation_latents(rows, nrow, train_cfg.latent, g)
+        if c is not None:  # each row keeps one condition: only z moves along it
+            c = c[torch.arange(rows) % len(c)].repeat_interleave(nrow, dim=0)
     else:
-        z = sample_latent(cfg.n, train_cfg.latent, g)
-    x = generate(G, z, device, cfg.sample.batch_size)
-    path = write_samples(x, out, info, train_cfg, nrow)
+        z = sample_latent(cfg.n if c is None else len(c), train_cfg.latent, g)
+    x = generate(G, z, device, cfg.sample.batch_size, c)
+    picture, nrow = conditioning.picture(x, req, nrow)
+    arrays = {} if req.labels is None else {"labels": req.labels.numpy()}
+    path = write_samples(x, out, info, train_cfg, nrow, picture, arrays)
     log.info("wrote %d samples of %s (step %d, %s generator) to %s", len(x), info.name,
              ckpt["step"], "EMA" if cfg.sample.ema and ckpt.get("G_ema") is not None else "raw",
              path)

@@ -35,7 +35,7 @@ def test_command_help_lists_groups_and_options(tmp_path: Path) -> None:
     assert "loss: " in proc.stdout and "wgan-gp" in proc.stdout
     assert "model: " in proc.stdout and "dcgan" in proc.stdout
     assert "data: " in proc.stdout and "digits" in proc.stdout
-    assert "conditioning: none" in proc.stdout
+    assert "conditioning: class, image, none, text" in proc.stdout
     assert not (tmp_path / "outputs").exists()  # help runs nothing
 
 

@@ -50,7 +50,7 @@ def test_mlp_for_points_and_images() -> None:
 
 
 def test_unknown_model_lists_registry() -> None:
-    with pytest.raises(GancliError, match="choose one of: dcgan, mlp, resnet"):
+    with pytest.raises(GancliError, match="choose one of: dcgan, mlp, pix2pix, resnet"):
         build_models(cfg("stylegan9"), DataInfo("x", "image", (1, 8, 8), 10), 4)
 
 

@@ -62,7 +62,7 @@ def test_points_run_writes_scatter_and_scores_modes(ring_run: Path) -> None:
         assert 0 <= r["modes_captured"] <= 8 and 0 <= r["hq_fraction"] <= 1
     ckpt = torch.load(ring_run / "checkpoints" / "last.pt", weights_only=True)
     assert ckpt["data_info"] == {"name": "ring8", "kind": "points", "shape": [2],
-                                 "num_classes": 8}
+                                 "num_classes": 8, "cond_shape": None}
 
 
 def test_multirun_makes_one_folder_per_job(tmp_path: Path) -> None:

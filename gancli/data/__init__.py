@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 import torch
@@ -27,14 +28,20 @@ class DataInfo:
     kind: Literal["image", "points"]
     shape: tuple[int, ...]  # one item's shape: (C, H, W) for images, (2,) for points
     num_classes: int
+    # Paired data (image → image): the shape of one input image; `TensorData.y` holds the
+    # inputs and `x` the targets. None for everything else, whose `y` holds class labels.
+    cond_shape: tuple[int, ...] | None = None
 
     def to_dict(self) -> dict:
         return {"name": self.name, "kind": self.kind, "shape": list(self.shape),
-                "num_classes": self.num_classes}
+                "num_classes": self.num_classes,
+                "cond_shape": None if self.cond_shape is None else list(self.cond_shape)}
 
     @classmethod
     def from_dict(cls, d: dict) -> DataInfo:
-        return cls(d["name"], d["kind"], tuple(d["shape"]), d["num_classes"])
+        cond = d.get("cond_shape")
+        return cls(d["name"], d["kind"], tuple(d["shape"]), d["num_classes"],
+                   None if cond is None else tuple(cond))
 
 
 @dataclass
@@ -44,17 +51,24 @@ class TensorData:
     info: DataInfo
     x: torch.Tensor
     y: torch.Tensor
+    # The file each item was read from, for data read from a folder of files (text
+    # conditioning finds the items' captions by file name); None otherwise.
+    files: list[Path] | None = None
 
     def __len__(self) -> int:
         return self.x.shape[0]
 
     def to(self, device: torch.device) -> TensorData:
-        return TensorData(self.info, self.x.to(device), self.y.to(device))
+        return TensorData(self.info, self.x.to(device), self.y.to(device), self.files)
+
+    def indices(self, size: int, generator: torch.Generator) -> torch.Tensor:
+        """`size` item indices drawn uniformly with replacement; `generator` makes them
+        reproducible."""
+        return torch.randint(len(self), (size,), generator=generator, device=self.x.device)
 
     def batch(self, size: int, generator: torch.Generator) -> torch.Tensor:
-        """A batch drawn uniformly with replacement; `generator` makes it reproducible."""
-        idx = torch.randint(len(self), (size,), generator=generator, device=self.x.device)
-        return self.x[idx]
+        """A batch of items drawn by `indices`."""
+        return self.x[self.indices(size, generator)]
 
 
 Loader = Callable[[DictConfig, Split], TensorData]
@@ -69,4 +83,4 @@ def load_dataset(cfg: DictConfig, split: Split = "train") -> TensorData:
 
 
 # Importing the modules fills the registry.
-from gancli.data import cifar, folder, images, points, stacked  # noqa: E402,F401
+from gancli.data import cifar, folder, images, paired, points, stacked  # noqa: E402,F401

@@ -84,4 +84,5 @@ def load_folder(cfg: DictConfig, split: Split) -> TensorData:
     label = {name: i for i, name in enumerate(classes)}
     y = torch.tensor([label[p.relative_to(root).parts[0]] if classes else 0 for p in picked],
                      dtype=torch.long)
-    return TensorData(DataInfo("folder", "image", tuple(x.shape[1:]), max(len(classes), 1)), x, y)
+    return TensorData(DataInfo("folder", "image", tuple(x.shape[1:]), max(len(classes), 1)), x, y,
+                      picked)

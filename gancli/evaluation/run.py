@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from gancli.checkpoint import load_checkpoint
+from gancli.conditioning import Conditioning
 from gancli.data import DataInfo, load_dataset
 from gancli.errors import GancliError
 from gancli.evaluation.evaluate import Evaluator
@@ -23,13 +25,30 @@ from gancli.sampling import generate, load_generator, sample_latent
 log = logging.getLogger("gancli.eval")
 
 
+@dataclass
+class Generated:
+    """Samples to score: uint8 pixels for images (the same conversion a PNG gets), float points
+    for 2D data; and, for conditional generators, what each was generated for."""
+
+    samples: torch.Tensor
+    labels: torch.Tensor | None = None
+    unseen: torch.Tensor | None = None
+    targets: torch.Tensor | None = None
+
+    def score(self, evaluator: Evaluator, out_dir: Path | None = None) -> dict:
+        return evaluator(self.samples, out_dir, self.labels, self.unseen, self.targets)
+
+
 def generated_samples(G: torch.nn.Module, train_cfg: DictConfig, info: DataInfo, n: int,
-                      seed: int, device: torch.device, batch_size: int) -> torch.Tensor:
-    """`n` samples of G for seed `seed`: uint8 pixels for images (the same conversion a PNG
-    gets), float points for 2D data."""
-    z = sample_latent(n, train_cfg.latent, torch.Generator().manual_seed(seed))
-    x = generate(G, z, device, batch_size)
-    return x if info.kind == "points" else quantize(x)
+                      seed: int, device: torch.device, batch_size: int,
+                      conditioning: Conditioning) -> Generated:
+    """`n` samples of G for seed `seed`, conditioned as `conditioning.eval_request` says."""
+    g = torch.Generator().manual_seed(seed)
+    req = conditioning.eval_request(n, g)
+    z = sample_latent(n if req.c is None else len(req.c), train_cfg.latent, g)
+    x = generate(G, z, device, batch_size, req.c)
+    return Generated(x if info.kind == "points" else quantize(x), req.labels, req.unseen,
+                     None if req.targets is None else quantize(req.targets))
 
 
 def read_samples(path: str) -> torch.Tensor:
@@ -98,12 +117,15 @@ def run_eval(cfg: DictConfig, out_dir: Path, overrides: list[str]) -> tuple[dict
     opts = cfg.eval
     if cfg.ckpt:
         ckpt = load_checkpoint(cfg.ckpt)
-        G, train_cfg, info = load_generator(ckpt, opts.ema)
+        G, train_cfg, info, conditioning = load_generator(ckpt, opts.ema)
         data_cfg = train_cfg.data
         if any(o.startswith("data.root=") for o in overrides):  # the data moved since training
             data_cfg = OmegaConf.merge(data_cfg, {"root": cfg.data.root})
-        samples = generated_samples(G.to(device), train_cfg, info, opts.n, opts.seed, device,
-                                    opts.batch_size)
+        if any(o.startswith("data.root=") for o in overrides):
+            conditioning.cfg = OmegaConf.merge(train_cfg, {"data": data_cfg})
+        generated = generated_samples(G.to(device), train_cfg, info, opts.n, opts.seed, device,
+                                      opts.batch_size, conditioning)
+        condition = conditioning.evaluates
         source = {"checkpoint": str(Path(cfg.ckpt).expanduser().resolve()),
                   "step": ckpt["step"],
                   "generator": "ema" if opts.ema and ckpt.get("G_ema") is not None else "raw"}
@@ -111,13 +133,14 @@ def run_eval(cfg: DictConfig, out_dir: Path, overrides: list[str]) -> tuple[dict
         data_cfg = cfg.data
         info = load_dataset(data_cfg, "train").info
         samples = read_samples(cfg.samples)
+        generated, condition = Generated(samples), "none"
         if (info.kind == "points") != (samples.dtype != torch.uint8):
             raise GancliError(f"samples={cfg.samples} hold "
                               f"{'images' if samples.dtype == torch.uint8 else '2D points'} but "
                               f"data={info.name} is {info.kind}s: pick the dataset they came from")
         source = {"samples": str(Path(cfg.samples).expanduser().resolve()), "checkpoint": None}
-    evaluator = Evaluator(opts, data_cfg, info, device)
-    result = {**evaluator(samples, out_dir), **source}
+    evaluator = Evaluator(opts, data_cfg, info, device, condition)
+    result = {**generated.score(evaluator, out_dir), **source}
     out = atomic_write(out_dir / "eval.json",
                        lambda f: f.write(json.dumps(result, indent=2).encode() + b"\n"))
     show(result, evaluator.primary)

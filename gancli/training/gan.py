@@ -10,7 +10,7 @@ from omegaconf import DictConfig
 from torch import nn
 from torch.optim.swa_utils import AveragedModel
 
-from gancli.data import DataInfo
+from gancli.conditioning import Conditioning
 from gancli.errors import GancliError
 from gancli.models import apply_spectral_norm, build_models
 from gancli.training.ema import make_ema
@@ -59,14 +59,17 @@ class GAN:
             self.G_ema.n_averaged.fill_(state["ema_count"])
 
 
-def build_gan(cfg: DictConfig, info: DataInfo, device: torch.device, spectral_norm: bool) -> GAN:
-    """G, D, EMA and optimizers for a `TrainAppConfig`, on `device`.
+def build_gan(cfg: DictConfig, conditioning: Conditioning, device: torch.device,
+              spectral_norm: bool) -> GAN:
+    """G, D, EMA and optimizers for a `TrainAppConfig`, on `device`; `conditioning` builds the
+    players (G(z) and D(x), or G(z, c) and D(x, c)).
 
     D is spectrally normalised when `model.spectral_norm` asks for it or when `spectral_norm`
     says the loss needs it (`GANLoss.needs_spectral_norm`); both come from the saved config, so
     a resumed run rebuilds the same D.
     """
-    G, D = build_models(cfg.model, info, cfg.latent.dim)
+    G, D = conditioning.build()
+    info = conditioning.info
     if cfg.train.pack > 1:  # PacGAN: D's input is `pack` samples joined along the channel axis
         if cfg.train.batch_size % cfg.train.pack:
             raise GancliError(f"train.batch_size={cfg.train.batch_size} must be a multiple of "

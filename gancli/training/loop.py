@@ -20,13 +20,14 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from gancli.checkpoint import load_checkpoint, save_checkpoint
+from gancli.conditioning import build_conditioning
 from gancli.data import load_dataset
 from gancli.errors import GancliError
 from gancli.evaluation.modes import score_mixture
 from gancli.files import save_image_grid, save_scatter
 from gancli.losses import build_loss
 from gancli.runtime import resolve_device, rng_state, set_rng_state
-from gancli.sampling import generate, sample_latent
+from gancli.sampling import generate, run_generator, sample_latent
 from gancli.training.augment import build_augment
 from gancli.training.critic import CriticView
 from gancli.training.gan import build_gan
@@ -85,17 +86,23 @@ class Trainer:
         data = load_dataset(cfg.data, "train")
         self.info = data.info
         self.real_preview = data.x[:5000]  # background of 2D scatter pictures
+        self.conditioning = build_conditioning(cfg, self.info,
+                                               None if ckpt is None else ckpt.get("conditioning"))
         # Every dataset here fits in memory: keep it on the training device as one tensor.
         self.data = data.to(self.device)
+        self.conditioning.attach(self.data)
         self.data_rng = torch.Generator(self.device).manual_seed(cfg.train.seed)
         self.loss = build_loss(cfg.loss)
-        self.gan = build_gan(cfg, self.info, self.device, self.loss.needs_spectral_norm)
+        self.gan = build_gan(cfg, self.conditioning, self.device, self.loss.needs_spectral_norm)
         # What D is shown: the losses call this view, the optimizer and checkpoints use gan.D.
         self.critic = CriticView(self.gan.D, build_augment(cfg.augment), cfg.train.pack)
 
         points = self.info.kind == "points"
         n_preview = cfg.train.sample_n or (2500 if points else 64)
-        # Fixed latents, from their own generator, so every picture of a run shows the same z.
+        # Fixed latents and conditions, so every picture of a run shows the same inputs.
+        self.preview = self.conditioning.preview(n_preview)
+        if self.preview.c is not None:
+            n_preview = len(self.preview.c)
         self.preview_z = sample_latent(n_preview, cfg.latent,
                                        torch.Generator().manual_seed(cfg.train.seed + 1))
         self.step = 0
@@ -118,15 +125,17 @@ class Trainer:
         G, D, critic, loss = self.gan.G, self.gan.D, self.critic, self.loss
         bs, stats = self.cfg.train.batch_size, {}
         n_critic = self.cfg.train.n_critic
+        cond = self.conditioning
         for i in range(n_critic):
-            real = self.data.batch(bs, self.data_rng)
+            batch = cond.draw(self.data, bs, self.data_rng)
             z = sample_latent(bs, self.cfg.latent, device=self.device)
             last = i == n_critic - 1
             # The last critic step's fake batch is kept, graph and all, for G's update, as the
             # textbook loop does: one G forward per step instead of two.
             with torch.set_grad_enabled(last):
-                fake = G(z)
-            d_step = loss.discriminator_step(critic, real, fake.detach())
+                fake = run_generator(G, z, batch.c)
+            critic.condition = batch.c
+            d_step = cond.discriminator_step(loss, critic, batch, fake.detach())
             self.gan.opt_d.zero_grad(set_to_none=True)
             d_step.loss.backward()
             if measure and last:
@@ -136,7 +145,7 @@ class Trainer:
 
         D.requires_grad_(False)  # G's update needs gradients through D, not for D's weights
         try:
-            loss_g = loss.generator(critic, fake)
+            loss_g = cond.generator_loss(loss, critic, batch, fake)
             self.gan.opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
         finally:
@@ -214,10 +223,11 @@ class Trainer:
 
         opts = self.cfg.eval
         if self.evaluator is None:
-            self.evaluator = Evaluator(opts, self.cfg.data, self.info, self.device)
-        samples = generated_samples(self.gan.sampler, self.cfg, self.info, opts.n, opts.seed,
-                                    self.device, opts.batch_size)
-        result = self.evaluator(samples, self.run_dir)
+            self.evaluator = Evaluator(opts, self.cfg.data, self.info, self.device,
+                                       self.conditioning.evaluates)
+        generated = generated_samples(self.gan.sampler, self.cfg, self.info, opts.n, opts.seed,
+                                      self.device, opts.batch_size, self.conditioning)
+        result = generated.score(self.evaluator, self.run_dir)
         monitor.record_eval(self.step, result)
         key = self.evaluator.primary
         value = float(result[key])
@@ -234,6 +244,7 @@ class Trainer:
             "config": OmegaConf.to_yaml(self.cfg),
             "data_info": self.info.to_dict(),
             "rng": rng_state(self.data_rng),
+            "conditioning": self.conditioning.state(),
             **self.gan.state_dict(),
         })
 
@@ -241,7 +252,7 @@ class Trainer:
         """The preview picture for fixed latents: an image grid, or, for 2D mixtures, a scatter
         over real data plus the mode scores of those points (2,500 by default: the VEEGAN/PacGAN
         protocol's count) appended to metrics.jsonl."""
-        out = generate(self.gan.sampler, self.preview_z, self.device)
+        out = generate(self.gan.sampler, self.preview_z, self.device, c=self.preview.c)
         path = self.run_dir / "samples" / name
         if self.info.kind == "points":
             score = score_mixture(out, self.info.name)
@@ -252,7 +263,8 @@ class Trainer:
                 monitor.record_eval(self.step, score.to_dict())
                 self._scored_step = self.step
         else:
-            save_image_grid(out, path)
+            picture, nrow = self.conditioning.picture(out, self.preview, self.preview.nrow)
+            save_image_grid(picture, path, nrow)
 
 
 def _grad_norm(module: torch.nn.Module) -> torch.Tensor:

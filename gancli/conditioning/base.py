@@ -1,0 +1,104 @@
+"""The interface every conditioning mode implements, which is also `conditioning=none`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from omegaconf import DictConfig
+from torch import nn
+
+from gancli.data import DataInfo, TensorData
+from gancli.errors import GancliError
+from gancli.losses.base import DiscriminatorStep, GANLoss
+from gancli.models import build_models
+
+
+@dataclass
+class Batch:
+    """One training batch: real data and what goes with it."""
+
+    x: torch.Tensor
+    # What G and D are conditioned on: labels, caption tokens or input images; None: nothing.
+    c: torch.Tensor | None = None
+    # Class labels where known (ACGAN's classifier).
+    y: torch.Tensor | None = None
+    # Real images that do not match `c` (GAN-INT-CLS's third kind of pair), when asked for.
+    wrong: torch.Tensor | None = None
+
+
+@dataclass
+class Request:
+    """Conditions for `gancli sample`: what to feed G, labels to save, and the grid's row
+    length (a person reads one row per label or prompt)."""
+
+    c: torch.Tensor | None
+    labels: torch.Tensor | None = None
+    nrow: int | None = None
+    # What the outputs should have been, where known (image translation's test targets).
+    targets: torch.Tensor | None = None
+    # Which conditions are caption phrasings never used in training (text evaluation).
+    unseen: torch.Tensor | None = None
+
+
+class Conditioning:
+    """`conditioning=none`: unconditional generation, and the defaults the modes build on.
+
+    `cfg` is the whole training config: a mode may need the model, latent or loss settings."""
+
+    #: What evaluation gets with each sample (`gancli.evaluation.evaluate.Evaluator`): nothing
+    #: (`none`), the class it was generated for (`labels`), or a target image (`pairs`).
+    evaluates = "none"
+
+    def __init__(self, cfg: DictConfig, info: DataInfo, state: dict | None = None) -> None:
+        self.cfg, self.info, self.opts = cfg, info, cfg.conditioning
+
+    @property
+    def conditional(self) -> bool:
+        return False
+
+    def attach(self, data: TensorData) -> None:  # noqa: B027 (optional hook)
+        """Called once with the training data, on the training device, before the first batch."""
+
+    def build(self) -> tuple[nn.Module, nn.Module]:
+        """G and D for this mode: G(z) and D(x) here, G(z, c) and D(x, c) for the others."""
+        return build_models(self.cfg.model, self.info, self.cfg.latent.dim)
+
+    def draw(self, data: TensorData, size: int, generator: torch.Generator) -> Batch:
+        return Batch(data.batch(size, generator))
+
+    def discriminator_step(self, loss: GANLoss, critic: nn.Module, batch: Batch,
+                           fake: torch.Tensor) -> DiscriminatorStep:
+        """D's loss on this batch; `critic` is already bound to `batch.c`."""
+        return loss.discriminator_step(critic, batch.x, fake)
+
+    def generator_loss(self, loss: GANLoss, critic: nn.Module, batch: Batch,
+                       fake: torch.Tensor) -> torch.Tensor:
+        return loss.generator(critic, fake)
+
+    def preview(self, n: int, split_data: TensorData | None = None) -> Request:
+        """The conditions of the pictures written during training (`n` of them at most)."""
+        return Request(None)
+
+    def eval_request(self, n: int, generator: torch.Generator) -> Request:
+        """The conditions of `n` samples for evaluation (fewer where the test split is the
+        limit); `generator` draws any randomness they need."""
+        return Request(None)
+
+    def request(self, opts: DictConfig, n: int) -> Request:
+        """Conditions for `gancli sample` from its `label`/`labels`/`prompt`/`input` options."""
+        asked = [k for k in ("label", "labels", "prompt", "input") if opts.get(k) is not None]
+        if asked:
+            raise GancliError(f"{asked[0]}= needs a conditional checkpoint; this one was trained "
+                              "with conditioning=none")
+        return Request(None)
+
+    def picture(self, x: torch.Tensor, req: Request, nrow: int | None
+                ) -> tuple[torch.Tensor | None, int | None]:
+        """The images of a `.png` grid of samples `x` drawn for `req`, and its row length:
+        the samples themselves here; image translation puts each input beside its output."""
+        return x, nrow
+
+    def state(self) -> dict:
+        """What a checkpoint must keep to rebuild this mode (a text vocabulary)."""
+        return {}

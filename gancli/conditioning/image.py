@@ -1,0 +1,148 @@
+"""`conditioning=image`: image-to-image translation, pix2pix (Isola et al. 2017).
+
+G maps an input image to an output image and minimises
+`loss.adv_weight` · (the chosen GAN loss, D judging (input, output) pairs) + `loss.l1_weight` ·
+|output - target|₁. L1 alone (adv_weight=0) regresses to the mean of the plausible outputs and
+is blurry; the GAN alone (l1_weight=0) is sharp but free to drift from the input; together the
+L1 term pins the low frequencies to the target and D the local texture.
+
+Pairs come from `data=paired_folder` (input/ and target/ images), or are derived from any image
+dataset by `conditioning.task` (`gancli.conditioning.tasks`: inpaint, colorize, superres,
+edges), the dataset's images being the targets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+from omegaconf import DictConfig
+from torch import nn
+
+from gancli.conditioning import register_conditioning
+from gancli.conditioning.base import Batch, Conditioning, Request
+from gancli.conditioning.tasks import TASKS, input_channels, make_inputs
+from gancli.data import DataInfo, TensorData, load_dataset
+from gancli.errors import GancliError
+from gancli.losses.base import GANLoss
+from gancli.models import build_models
+
+# Examples shown in the pictures written during training: one (input, output, target) row each.
+PREVIEW_ROWS = 8
+
+
+@register_conditioning("image")
+class ImageConditioning(Conditioning):
+    """Input images in (`Batch.c`), translated images out; targets are the real data."""
+
+    evaluates = "pairs"
+
+    def __init__(self, cfg: DictConfig, info: DataInfo, state: dict | None = None) -> None:
+        super().__init__(cfg, info, state)
+        if info.kind != "image":
+            raise GancliError(f"conditioning=image translates images and data={info.name} is "
+                              "2D points: use an image dataset or data=paired_folder")
+        if cfg.model.name != "pix2pix":
+            raise GancliError(f"conditioning=image needs model=pix2pix (U-Net + PatchGAN), not "
+                              f"model={cfg.model.name}: add model=pix2pix")
+        if cfg.augment.name != "none":
+            raise GancliError("augment would change the image D judges but not the input it is "
+                              "paired with: use augment=none with conditioning=image")
+        if cfg.train.pack > 1:
+            raise GancliError("train.pack (PacGAN) does not apply to image pairs: set "
+                              "train.pack=1")
+        self.paired = info.cond_shape is not None  # data=paired_folder brings its own inputs
+        if not self.paired:
+            TASKS.lookup(self.opts.task)
+            cond = (input_channels(self.opts.task, info.shape[0]), *info.shape[1:])
+            self.info = replace(info, cond_shape=cond)
+        self.inputs: torch.Tensor | None = None
+
+    @property
+    def conditional(self) -> bool:
+        return True
+
+    def inputs_of(self, data: TensorData) -> torch.Tensor:
+        """The input image of every item of `data`: its own for paired data, else the task's."""
+        if self.paired:
+            return data.y
+        return make_inputs(self.opts.task, data.x, self.info.name)
+
+    def attach(self, data: TensorData) -> None:
+        self.inputs = self.inputs_of(data)
+
+    def build(self) -> tuple[nn.Module, nn.Module]:
+        return build_models(self.cfg.model, self.info, self.cfg.latent.dim)
+
+    def draw(self, data: TensorData, size: int, generator: torch.Generator) -> Batch:
+        idx = data.indices(size, generator)
+        return Batch(data.x[idx], self.inputs[idx])
+
+    def generator_loss(self, loss: GANLoss, critic: nn.Module, batch: Batch,
+                       fake: torch.Tensor) -> torch.Tensor:
+        total = self.cfg.loss.l1_weight * (fake - batch.x).abs().mean()
+        if self.cfg.loss.adv_weight > 0:
+            total = total + self.cfg.loss.adv_weight * loss.generator(critic, fake)
+        return total
+
+    # -- pictures -------------------------------------------------------------------------------
+
+    def examples(self, n: int) -> Request:
+        """The first `n` pairs of the test split: never trained on, so the pictures show how
+        the translation generalises."""
+        test = load_dataset(self.cfg.data, "test")
+        k = min(n, len(test))
+        return Request(self.inputs_of(test)[:k].cpu(), targets=test.x[:k].cpu())
+
+    def preview(self, n: int, split_data: TensorData | None = None) -> Request:
+        return self.examples(min(n, PREVIEW_ROWS))
+
+    def eval_request(self, n: int, generator: torch.Generator) -> Request:
+        """The first `n` test pairs (all of them when the split is smaller)."""
+        return self.examples(n)
+
+    def request(self, opts: DictConfig, n: int) -> Request:
+        """`input=PATH` (an image or a folder of images): translate those; without it, `n`
+        test-split examples shown beside their targets."""
+        for key in ("label", "labels", "prompt"):
+            if opts.get(key) is not None:
+                raise GancliError(f"{key}= does not apply to an image-to-image checkpoint: use "
+                                  "input=IMAGE_OR_FOLDER")
+        if opts.get("input") is None:
+            return self.examples(n)
+        return Request(self.read_inputs(Path(opts.input).expanduser()))
+
+    def read_inputs(self, path: Path) -> torch.Tensor:
+        """Images at `path` as this model's inputs: resized like the training data, converted to
+        its input channels (grey = luminance)."""
+        from gancli.data.folder import IMAGE_SUFFIXES, read_image
+        from gancli.data.images import to_model_range
+
+        if path.is_dir():
+            files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+            if not files:
+                raise GancliError(f"input={path}: no images ({', '.join(IMAGE_SUFFIXES)}) in it")
+        elif path.is_file():
+            files = [path]
+        else:
+            raise GancliError(f"input={path} does not exist: give an image or a folder of images")
+        size = self.info.shape[-1]
+        x = to_model_range(torch.stack([read_image(p, size) for p in files]).float() / 255.0,
+                           None)
+        if self.info.cond_shape[0] == 1:  # RGB → luminance, as the tasks make grey inputs
+            x = (x * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
+        return x
+
+    def picture(self, x: torch.Tensor, req: Request, nrow: int | None
+                ) -> tuple[torch.Tensor, int]:
+        """One row per example: input, output and (where known) target, side by side."""
+        columns = [_as_channels(req.c, x.shape[1]), x]
+        if req.targets is not None:
+            columns.append(req.targets)
+        return torch.stack(columns, dim=1).flatten(0, 1), len(columns)
+
+
+def _as_channels(images: torch.Tensor, channels: int) -> torch.Tensor:
+    """Grey inputs repeated to the outputs' channel count, so they fit in one grid."""
+    return images.expand(-1, channels, -1, -1) if images.shape[1] != channels else images
