@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from gancli.conditioning import CONDITIONINGS
 from gancli.data import DATASETS
 from gancli.losses import LOSSES
 from gancli.models import MODELS
@@ -22,7 +23,8 @@ def options(group: str) -> list[str]:
 
 
 @pytest.mark.parametrize("group, registry", [("data", DATASETS), ("model", MODELS),
-                                             ("loss", LOSSES)])
+                                             ("loss", LOSSES),
+                                             ("conditioning", CONDITIONINGS)])
 def test_every_yaml_option_has_a_registry_entry(group: str, registry: dict) -> None:
     assert options(group) == sorted(registry)
     for option in options(group):

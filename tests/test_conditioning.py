@@ -1,0 +1,390 @@
+"""Conditional generation (`conditioning=class|text|image`): every G and D method trains with
+every loss family and architecture; conditions reach the players; D sees mismatched pairs;
+sampling by label, prompt and input image; the conditional metrics measure what they claim."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from gancli.conditioning import build_conditioning
+from gancli.data import load_dataset
+from gancli.errors import GancliError
+from gancli.evaluation import conditional
+from gancli.evaluation.classifier import load_classifier
+from gancli.evaluation.features import Features
+from gancli.files import quantize
+from gancli.losses.base import DiscriminatorStep
+from gancli.models.conditional import ConditionalBatchNorm
+from gancli.training.loop import Trainer
+from tests.conftest import TINY, compose_train, last_line, run_gancli
+
+CPU = torch.device("cpu")
+
+
+def finite(stats: dict) -> bool:
+    return all(bool(torch.isfinite(stats[k])) for k in ("loss_d", "loss_g", "divergence"))
+
+
+# -- every method trains -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("g", ["concat", "cbn"])
+@pytest.mark.parametrize("d", ["concat", "projection", "acgan"])
+def test_class_conditioning_trains_with_each_g_and_d_method(g: str, d: str,
+                                                            tmp_path: Path) -> None:
+    trainer = Trainer(compose_train(*TINY, "conditioning=class", f"conditioning.g={g}",
+                                    f"conditioning.d={d}"), tmp_path)
+    before = {k: v.clone() for k, v in trainer.gan.G.state_dict().items()}
+    assert finite(trainer.train_step(measure=True))
+    changed = [k for k, v in trainer.gan.G.state_dict().items()
+               if v.dtype.is_floating_point and not torch.equal(v, before[k])]
+    # The label's path into G is trained: its embedding (concat), or the layers predicting
+    # batch norm's scale and shift from it (cbn; they start at zero, so the embedding moves
+    # from the second step on).
+    assert any(k.startswith("encoder") or ".gamma." in k or ".beta." in k for k in changed)
+    cbn = [m for m in trainer.gan.G.modules() if isinstance(m, ConditionalBatchNorm)]
+    assert bool(cbn) == (g == "cbn")
+
+
+@pytest.mark.parametrize("loss", ["ns", "hinge", "lsgan", "wgan-gp", "wgan-sn", "fgan"])
+@pytest.mark.parametrize("model", ["mlp", "dcgan", "resnet"])
+def test_class_conditioning_works_with_every_loss_family_and_model(loss: str, model: str,
+                                                                   tmp_path: Path) -> None:
+    trainer = Trainer(compose_train(*TINY, "conditioning=class", f"loss={loss}",
+                                    f"model={model}"), tmp_path)
+    assert finite(trainer.train_step(measure=True))
+
+
+def test_class_conditioning_on_2d_points(tmp_path: Path) -> None:
+    trainer = Trainer(compose_train("data=ring8", "model=mlp", "model.width=16",
+                                    "data.num_points=500", "train.batch_size=32",
+                                    "conditioning=class", "conditioning.d=concat"), tmp_path)
+    assert finite(trainer.train_step(measure=True))
+
+
+def test_the_label_changes_the_generated_image(tmp_path: Path) -> None:
+    """G(z, y) must depend on y: after a little training, the same z with two labels gives two
+    different images."""
+    trainer = Trainer(compose_train(*TINY, "conditioning=class", "conditioning.g=cbn"), tmp_path)
+    for _ in range(3):
+        trainer.train_step(measure=False)
+    G = trainer.gan.G.eval()
+    z = torch.randn(1, 100).repeat(2, 1)
+    with torch.no_grad():
+        a, b = G(z, torch.tensor([3, 7]))
+    assert (a - b).abs().max() > 1e-4
+
+
+@pytest.mark.parametrize("d", ["concat", "projection", "acgan"])
+def test_text_conditioning_trains_with_each_d_method(d: str, tmp_path: Path) -> None:
+    trainer = Trainer(compose_train(*TINY, "conditioning=text", f"conditioning.d={d}"),
+                      tmp_path)
+    assert finite(trainer.train_step(measure=True))
+
+
+def test_text_batches_carry_captions_of_the_right_class_and_mismatched_images(
+        tmp_path: Path) -> None:
+    trainer = Trainer(compose_train(*TINY, "conditioning=text"), tmp_path)
+    cond = trainer.conditioning
+    data = trainer.data
+    gen = torch.Generator().manual_seed(0)
+    idx = data.indices(256, torch.Generator().manual_seed(0))
+    batch = cond.draw(data, 256, gen)
+    # Each caption is one of its image's class captions.
+    for tokens, label in zip(batch.c[:20], batch.y[:20], strict=True):
+        assert cond.captions.decode(tokens) in cond.captions.captions(int(label))
+    # Mismatched partners: real images of another class.
+    other = cond.mismatched(idx, torch.Generator().manual_seed(1))
+    assert bool((data.y[other] != data.y[idx]).all())
+    assert batch.wrong is not None and batch.wrong.shape == batch.x.shape
+
+
+def test_d_is_shown_real_images_with_wrong_captions_as_negatives(tmp_path: Path) -> None:
+    """GAN-INT-CLS: D's loss is L(real, fake) and L(real, mismatched real), weighted
+    (1 - w) and w; the second call's "fake" batch is the batch's `wrong` images."""
+    trainer = Trainer(compose_train(*TINY, "conditioning=text", "conditioning.mismatch=0.5"),
+                      tmp_path)
+    calls: list[tuple[torch.Tensor, torch.Tensor]] = []
+    original = trainer.loss.discriminator_step
+
+    def spy(D, real, fake) -> DiscriminatorStep:
+        calls.append((real, fake))
+        return original(D, real, fake)
+
+    trainer.loss.discriminator_step = spy
+    batch = trainer.conditioning.draw(trainer.data, 16, torch.Generator().manual_seed(0))
+    fake = torch.zeros_like(batch.x)
+    trainer.critic.condition = batch.c
+    step = trainer.conditioning.discriminator_step(trainer.loss, trainer.critic, batch, fake)
+    assert len(calls) == 2
+    assert calls[0][1] is fake and calls[1][1] is batch.wrong
+    assert torch.equal(calls[0][0], batch.x) and torch.equal(calls[1][0], batch.x)
+    first = original(trainer.critic, batch.x, fake).loss
+    second = original(trainer.critic, batch.x, batch.wrong).loss
+    assert step.loss.item() == pytest.approx(0.5 * first.item() + 0.5 * second.item(), rel=1e-4)
+
+
+def test_class_conditioning_has_no_mismatch_term_by_default(tmp_path: Path) -> None:
+    trainer = Trainer(compose_train(*TINY, "conditioning=class"), tmp_path)
+    batch = trainer.conditioning.draw(trainer.data, 8, torch.Generator().manual_seed(0))
+    assert batch.wrong is None and batch.y is not None and torch.equal(batch.c, batch.y)
+
+
+@pytest.mark.parametrize("task", ["inpaint", "superres", "edges"])
+def test_image_conditioning_trains_on_each_task(task: str, tmp_path: Path) -> None:
+    trainer = Trainer(compose_train(*TINY, "data.resolution=16", "conditioning=image",
+                                    f"conditioning.task={task}"), tmp_path)
+    assert finite(trainer.train_step(measure=True))
+
+
+def test_pix2pix_generator_loss_is_adv_plus_weighted_l1(tmp_path: Path) -> None:
+    cfg = compose_train(*TINY, "data.resolution=16", "conditioning=image",
+                        "loss.l1_weight=7", "loss.adv_weight=0")
+    trainer = Trainer(cfg, tmp_path)
+    batch = trainer.conditioning.draw(trainer.data, 8, torch.Generator().manual_seed(0))
+    fake = torch.zeros_like(batch.x)
+    trainer.critic.condition = batch.c
+    got = trainer.conditioning.generator_loss(trainer.loss, trainer.critic, batch, fake)
+    assert got.item() == pytest.approx(7 * batch.x.abs().mean().item(), rel=1e-5)
+    # With the adversarial term, G's loss adds the GAN loss of those fakes.
+    trainer.cfg.loss.adv_weight = 1.0
+    both = trainer.conditioning.generator_loss(trainer.loss, trainer.critic, batch, fake)
+    adv = trainer.loss.generator(trainer.critic, fake)
+    assert both.item() == pytest.approx(got.item() + adv.item(), rel=1e-4)
+
+
+def test_d_judges_input_output_pairs(tmp_path: Path) -> None:
+    """The PatchGAN sees the input beside the output: the same output scores differently with
+    another input."""
+    trainer = Trainer(compose_train(*TINY, "data.resolution=16", "conditioning=image"), tmp_path)
+    batch = trainer.conditioning.draw(trainer.data, 4, torch.Generator().manual_seed(0))
+    D = trainer.gan.D.eval()
+    with torch.no_grad():
+        assert not torch.allclose(D(batch.x, batch.c), D(batch.x, batch.c.flip(0)))
+
+
+# -- bad combinations fail with one line ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["conditioning=class", "conditioning.g=cbn", "model=mlp"], "conditioning.g=concat"),
+    (["conditioning=class", "conditioning.d=film"], "choose one of: concat, projection, acgan"),
+    (["conditioning=class", "train.pack=2"], "train.pack=1"),
+    (["conditioning=image", "model=dcgan"], "model=pix2pix"),
+    (["conditioning=image", "conditioning.task=colorize"], "colour"),
+    (["conditioning=image", "conditioning.task=deblur"], "choose one of"),
+    (["conditioning=image", "augment=diffaug"], "augment=none"),
+])
+def test_impossible_combinations_are_refused(overrides: list[str], message: str,
+                                             tmp_path: Path) -> None:
+    with pytest.raises(GancliError, match=message):
+        Trainer(compose_train(*TINY, "data.resolution=16", *overrides), tmp_path)
+
+
+def test_class_conditioning_needs_labels(tmp_path: Path) -> None:
+    folder = tmp_path / "flat"
+    folder.mkdir()
+    for i in range(12):
+        Image.fromarray(np.full((8, 8, 3), i * 10, np.uint8)).save(folder / f"{i}.png")
+    with pytest.raises(GancliError, match="labelled data"):
+        Trainer(compose_train(*TINY, "data=folder", f"data.root={folder}",
+                              "conditioning=class"), tmp_path / "run")
+
+
+# -- the run folder and the sample command -------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def class_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    cwd = tmp_path_factory.mktemp("class")
+    return Path(last_line(run_gancli("train", *TINY, "conditioning=class", cwd=cwd).stdout))
+
+
+@pytest.fixture(scope="module")
+def text_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    cwd = tmp_path_factory.mktemp("text")
+    return Path(last_line(run_gancli("train", *TINY, "conditioning=text", cwd=cwd).stdout))
+
+
+@pytest.fixture(scope="module")
+def image_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    cwd = tmp_path_factory.mktemp("image")
+    return Path(last_line(run_gancli("train", *TINY, "data.resolution=16", "model.width=8",
+                                     "conditioning=image", cwd=cwd).stdout))
+
+
+def _sample(run: Path, cwd: Path, *args: str) -> Path:
+    return Path(last_line(run_gancli("sample", f"ckpt={run}", *args, cwd=cwd).stdout))
+
+
+def test_preview_grid_has_one_row_per_class(class_run: Path) -> None:
+    grid = Image.open(class_run / "samples" / "final.png")
+    # 64 previews over 10 classes: 6 per class, 6 per row, 10 rows of 64-pixel cells.
+    assert grid.size == (6 * 66 + 2, 10 * 66 + 2)
+
+
+def test_sample_one_label_saves_labels_and_is_deterministic(class_run: Path,
+                                                             tmp_path: Path) -> None:
+    a = np.load(_sample(class_run, tmp_path, "label=7", "n=5", f"out={tmp_path / 'a.npz'}"))
+    b = np.load(_sample(class_run, tmp_path, "label=7", "n=5", f"out={tmp_path / 'b.npz'}"))
+    assert a["images"].shape == (5, 8, 8, 1) and a["labels"].tolist() == [7] * 5
+    assert np.array_equal(a["images"], b["images"])
+    c = np.load(_sample(class_run, tmp_path, "label=2", "n=5", f"out={tmp_path / 'c.npz'}"))
+    assert not np.array_equal(a["images"], c["images"])  # same z, another label
+
+
+def test_sample_label_list_draws_a_row_per_label(class_run: Path, tmp_path: Path) -> None:
+    npz = np.load(_sample(class_run, tmp_path, "labels=[0,1,2]", "n=4",
+                          f"out={tmp_path / 's.npz'}"))
+    assert npz["labels"].tolist() == [0] * 4 + [1] * 4 + [2] * 4
+    grid = Image.open(_sample(class_run, tmp_path, "labels=[0,1,2]", "n=4",
+                              f"out={tmp_path / 's.png'}"))
+    assert grid.size == (4 * 66 + 2, 3 * 66 + 2)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["label=10"], "use 0 to 9"),
+    (["prompt=seven"], "label=K"),
+    (["label=1", "labels=[2]"], "not both"),
+])
+def test_bad_sample_requests_fail_with_one_line(class_run: Path, tmp_path: Path,
+                                                args: list[str], message: str) -> None:
+    proc = run_gancli("sample", f"ckpt={class_run}", *args, cwd=tmp_path, check=False)
+    assert proc.returncode == 1 and message in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_label_for_an_unconditional_checkpoint_fails(tiny_run: Path, tmp_path: Path) -> None:
+    proc = run_gancli("sample", f"ckpt={tiny_run}", "label=3", cwd=tmp_path, check=False)
+    assert proc.returncode == 1 and "conditioning=none" in proc.stderr
+
+
+def test_prompt_sampling_and_unknown_words(text_run: Path, tmp_path: Path) -> None:
+    a = np.load(_sample(text_run, tmp_path, "prompt=a handwritten seven", "n=3",
+                        f"out={tmp_path / 'a.npz'}"))
+    b = np.load(_sample(text_run, tmp_path, "prompt=a handwritten seven", "n=3",
+                        f"out={tmp_path / 'b.npz'}"))
+    assert a["images"].shape == (3, 8, 8, 1) and np.array_equal(a["images"], b["images"])
+    proc = run_gancli("sample", f"ckpt={text_run}", "prompt=a handwritten sevn", cwd=tmp_path,
+                      check=False)
+    assert proc.returncode == 1
+    assert "unknown word 'sevn'" in proc.stderr and "seven" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_text_checkpoint_keeps_its_vocabulary(text_run: Path) -> None:
+    ckpt = torch.load(text_run / "checkpoints" / "last.pt", weights_only=True)
+    words = ckpt["conditioning"]["captions"]["words"]
+    assert "seven" in words and "handwritten" in words
+
+
+def test_image_sample_default_grid_is_input_output_target(image_run: Path,
+                                                          tmp_path: Path) -> None:
+    grid = Image.open(_sample(image_run, tmp_path, "n=4", f"out={tmp_path / 'g.png'}"))
+    assert grid.size == (3 * 66 + 2, 4 * 66 + 2)  # 16-pixel images shown at 64
+
+
+def test_image_sample_translates_given_files(image_run: Path, tmp_path: Path) -> None:
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    for i in range(3):
+        Image.fromarray(np.full((20, 20, 3), 40 * i, np.uint8)).save(inputs / f"{i}.png")
+    out = _sample(image_run, tmp_path, f"input={inputs}", f"out={tmp_path / 'o.npz'}")
+    assert np.load(out)["images"].shape == (3, 16, 16, 1)
+    one = _sample(image_run, tmp_path, f"input={inputs / '1.png'}", f"out={tmp_path / 'x'}")
+    assert sorted(p.name for p in one.iterdir()) == ["000000.png"]
+    proc = run_gancli("sample", f"ckpt={image_run}", f"input={tmp_path / 'nope.png'}",
+                      cwd=tmp_path, check=False)
+    assert proc.returncode == 1 and "does not exist" in proc.stderr
+
+
+# -- evaluation ------------------------------------------------------------------------------
+
+
+def test_eval_of_a_class_conditional_checkpoint(class_run: Path, tmp_path: Path) -> None:
+    out = last_line(run_gancli("eval", f"ckpt={class_run}", "eval.n=500",
+                               "eval.metrics=[match,intra_fid,cas,fid]", cwd=tmp_path).stdout)
+    result = json.loads(Path(out).read_text())
+    assert 0 <= result["match_accuracy"] <= 1 and 0 <= result["cas"] <= 1
+    assert result["intra_fid"] > 0 and result["n_samples"] == 500
+
+
+def test_eval_of_a_text_checkpoint_reports_unseen_phrasings(text_run: Path,
+                                                            tmp_path: Path) -> None:
+    out = last_line(run_gancli("eval", f"ckpt={text_run}", "eval.n=200",
+                               "eval.metrics=[match,fid]", cwd=tmp_path).stdout)
+    result = json.loads(Path(out).read_text())
+    assert {"match_accuracy_seen", "match_accuracy_unseen", "fid"} <= set(result)
+
+
+def test_eval_of_an_image_checkpoint_scores_translation(image_run: Path,
+                                                        tmp_path: Path) -> None:
+    out = last_line(run_gancli("eval", f"ckpt={image_run}", cwd=tmp_path).stdout)
+    result = json.loads(Path(out).read_text())
+    assert {"l1", "psnr", "ssim", "fid"} <= set(result)
+    assert result["n_samples"] == len(load_dataset(compose_train(*TINY,
+                                                                 "data.resolution=16").data,
+                                                   "test"))
+
+
+def test_conditional_metrics_refused_for_unconditional_checkpoints(tiny_run: Path,
+                                                                   tmp_path: Path) -> None:
+    proc = run_gancli("eval", f"ckpt={tiny_run}", "eval.metrics=[match]", cwd=tmp_path,
+                      check=False)
+    assert proc.returncode == 1 and "conditional" in proc.stderr
+
+
+@pytest.fixture(scope="module")
+def digits_split() -> tuple:
+    cfg = compose_train(*TINY).data
+    return load_dataset(cfg, "train"), load_dataset(cfg, "test"), cfg
+
+
+def test_match_accuracy_is_high_for_right_labels_and_chance_for_wrong(digits_split: tuple
+                                                                      ) -> None:
+    _, test, cfg = digits_split
+    model, acc, _ = load_classifier(cfg, CPU)
+    with torch.no_grad():
+        logits = model(quantize(test.x).float() / 127.5 - 1)[1]
+    right = conditional.match_accuracy(logits, test.y)["match_accuracy"]
+    wrong = conditional.match_accuracy(logits, (test.y + 1) % 10)["match_accuracy"]
+    assert right == pytest.approx(acc) and right > 0.95 and wrong < 0.05
+
+
+def test_intra_fid_separates_right_from_wrong_classes(digits_split: tuple) -> None:
+    train, test, cfg = digits_split
+    model, _, _ = load_classifier(cfg, CPU)
+    with torch.no_grad():
+        real = Features(*model(quantize(train.x).float() / 127.5 - 1))
+        fake = Features(*model(quantize(test.x).float() / 127.5 - 1))
+    same = conditional.intra_fid(real, train.y, fake, test.y)
+    swapped = conditional.intra_fid(real, train.y, fake, (test.y + 1) % 10)
+    assert same["intra_fid_classes"] == 10
+    assert same["intra_fid"] * 5 < swapped["intra_fid"]
+
+
+def test_cas_is_high_for_real_labelled_images_and_chance_for_shuffled(digits_split: tuple
+                                                                      ) -> None:
+    train, test, _ = digits_split
+    pixels = quantize(train.x)
+    good = conditional.classification_accuracy_score(pixels, train.y, test, CPU)["cas"]
+    shuffled = train.y[torch.randperm(len(train.y), generator=torch.Generator().manual_seed(0))]
+    bad = conditional.classification_accuracy_score(pixels, shuffled, test, CPU)["cas"]
+    assert good > 0.95 and bad < 0.3
+
+
+def test_unseen_phrasings_use_held_out_captions(tmp_path: Path) -> None:
+    cfg = compose_train(*TINY, "conditioning=text")
+    cond = build_conditioning(cfg, load_dataset(cfg.data, "train").info)
+    req = cond.eval_request(20, torch.Generator().manual_seed(0))
+    assert req.unseen.tolist() == [i % 2 == 1 for i in range(20)]
+    for tokens, label, unseen in zip(req.c, req.labels, req.unseen, strict=True):
+        text = cond.captions.decode(tokens)
+        pool = (cond.captions.held_out_captions if unseen else cond.captions.captions)(int(label))
+        assert text in pool
