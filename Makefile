@@ -3,7 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install test test-slow lint bench compare compare-ring8 compare-grid25 clean
+.PHONY: install test test-slow lint bench compare compare-ring8 compare-grid25 compare-pix2pix \
+	clean
 
 install:
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +52,19 @@ compare-ring8 compare-grid25: compare-%:
 		train.steps=$(COMPARE_STEPS) hydra.sweep.dir=$(COMPARE_DIR)/$*/fgan
 	$(SWEEP) experiment=$* loss=$(COMPARE_WGAN) train.n_critic=5 'optim.betas=[0.5,0.9]' \
 		train.steps=$$(( $(COMPARE_STEPS) / 2 )) hydra.sweep.dir=$(COMPARE_DIR)/$*/wgan
+
+# pix2pix's three objectives on one task (P2P_ARGS: the experiment=mnist_inpaint preset by
+# default, MNIST from ../shared/data): L1 only, GAN only, GAN + L1, the same settings otherwise;
+# then a table (outputs/compare-pix2pix/compare.md) and a figure of the three side by side.
+P2P_ARGS ?= experiment=mnist_inpaint data.root=$(abspath ../shared/data/mnist)
+P2P_DIR ?= outputs/compare-pix2pix
+P2P_TRAIN := $(BIN)/gancli train $(P2P_ARGS)
+
+compare-pix2pix:
+	$(P2P_TRAIN) loss.adv_weight=0 hydra.run.dir=$(P2P_DIR)/l1
+	$(P2P_TRAIN) loss.l1_weight=0 hydra.run.dir=$(P2P_DIR)/gan
+	$(P2P_TRAIN) hydra.run.dir=$(P2P_DIR)/gan_l1
+	$(BIN)/python -m gancli.report_pix2pix $(P2P_DIR)
 
 clean:
 	rm -rf outputs build dist *.egg-info .pytest_cache .ruff_cache

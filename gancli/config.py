@@ -112,8 +112,9 @@ class ConditioningConfig:
     `text` captions, or an input `image` (pix2pix)."""
 
     name: str = "none"
-    # Generator side: `concat` (embedding appended to z) or `cbn` (conditional batch norm).
-    g: str = "concat"
+    # Generator side: `cbn` (conditional batch norm; dcgan, resnet) or `concat` (embedding
+    # appended to z; every model).
+    g: str = "cbn"
     # Discriminator side: `concat`, `projection` (Miyato & Koyama 2018) or `acgan` (Odena et
     # al. 2017).
     d: str = "projection"

@@ -56,15 +56,17 @@ def test_class_conditioning_trains_with_each_g_and_d_method(g: str, d: str,
 @pytest.mark.parametrize("model", ["mlp", "dcgan", "resnet"])
 def test_class_conditioning_works_with_every_loss_family_and_model(loss: str, model: str,
                                                                    tmp_path: Path) -> None:
+    g = "concat" if model == "mlp" else "cbn"  # an MLP G has no batch norm to condition
     trainer = Trainer(compose_train(*TINY, "conditioning=class", f"loss={loss}",
-                                    f"model={model}"), tmp_path)
+                                    f"model={model}", f"conditioning.g={g}"), tmp_path)
     assert finite(trainer.train_step(measure=True))
 
 
 def test_class_conditioning_on_2d_points(tmp_path: Path) -> None:
     trainer = Trainer(compose_train("data=ring8", "model=mlp", "model.width=16",
                                     "data.num_points=500", "train.batch_size=32",
-                                    "conditioning=class", "conditioning.d=concat"), tmp_path)
+                                    "conditioning=class", "conditioning.g=concat",
+                                    "conditioning.d=concat"), tmp_path)
     assert finite(trainer.train_step(measure=True))
 
 
