@@ -390,3 +390,126 @@ def test_unseen_phrasings_use_held_out_captions(tmp_path: Path) -> None:
         text = cond.captions.decode(tokens)
         pool = (cond.captions.held_out_captions if unseen else cond.captions.captions)(int(label))
         assert text in pool
+
+
+def test_pix2pix_comparison_report(tmp_path: Path) -> None:
+    """`make compare-pix2pix`'s report: a row per objective, a figure of input, three outputs
+    and target per example."""
+    from gancli.report_pix2pix import report
+
+    for name, weights in {"l1": ["loss.adv_weight=0"], "gan": ["loss.l1_weight=0"],
+                          "gan_l1": []}.items():
+        (tmp_path / name).mkdir()
+        Trainer(compose_train(*TINY, "data.resolution=16", "model.width=8", "train.steps=4",
+                              "conditioning=image", *weights), tmp_path / name).run()
+    table = report(tmp_path, n=100)
+    rows = [ln for ln in table.splitlines()
+            if ln.startswith("| ") and "objective" not in ln and "---" not in ln]
+    assert [r.split(" | ")[0] for r in rows] == ["| L1 only (adv_weight 0)",
+                                                 "| GAN only (l1_weight 0)",
+                                                 "| GAN + L1 (pix2pix)"]
+    assert (tmp_path / "compare.md").read_text() == table
+    figure = Image.open(tmp_path / "compare.png")
+    assert figure.size == (5 * 66 + 2, 8 * 66 + 2)  # input, 3 outputs, target; 8 examples
+    assert json.loads((tmp_path / "gan_l1" / "eval.json").read_text())["n_samples"] == 100
+
+
+def _image_tree(root: Path, classes: list[str], per_class: int = 10) -> list[str]:
+    """Small RGB images, a sub-folder per class; returns their paths relative to `root`."""
+    names = []
+    for k, cls in enumerate(classes):
+        (root / cls).mkdir(parents=True)
+        for i in range(per_class):
+            pixels = np.full((8, 8, 3), 30 + 100 * k + i, np.uint8)
+            Image.fromarray(pixels).save(root / cls / f"{i}.png")
+            names.append(f"{cls}/{i}.png")
+    return names
+
+
+def test_class_conditioning_on_a_folder_with_a_subfolder_per_class(tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    _image_tree(root, ["cats", "dogs"])
+    trainer = Trainer(compose_train(*TINY, "data=folder", f"data.root={root}",
+                                    "conditioning=class"), tmp_path / "run")
+    assert trainer.info.num_classes == 2 and finite(trainer.train_step(measure=True))
+
+
+def test_text_conditioning_on_folder_captions_trains_and_samples(tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    names = _image_tree(root, ["cats", "dogs"])
+    (root / "captions.tsv").write_text("".join(
+        f"{n}\ta {'dark' if n.startswith('cats') else 'bright'} square\n" for n in names))
+    run = Path(last_line(run_gancli("train", *TINY, "data=folder", f"data.root={root}",
+                                    "conditioning=text", cwd=tmp_path).stdout))
+    out = _sample(run, tmp_path, "prompt=a bright square", "n=2", f"out={tmp_path / 's.npz'}")
+    assert np.load(out)["images"].shape == (2, 8, 8, 3)
+    proc = run_gancli("sample", f"ckpt={run}", "prompt=a red square", cwd=tmp_path, check=False)
+    assert proc.returncode == 1 and "unknown word 'red'" in proc.stderr
+
+
+def test_a_missing_caption_is_named(tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    names = _image_tree(root, ["cats"], per_class=12)
+    (root / "captions.tsv").write_text("".join(f"{n}\ta cat\n" for n in names[1:]))
+    with pytest.raises(GancliError, match="cats/0.png"):
+        Trainer(compose_train(*TINY, "data=folder", f"data.root={root}", "conditioning=text"),
+                tmp_path / "run")
+
+
+def test_many_classes_preview_shows_one_sample_of_each_of_the_first_classes() -> None:
+    from gancli.data import DataInfo
+
+    cond = build_conditioning(compose_train("conditioning=class"),
+                              DataInfo("stacked_mnist", "image", (3, 32, 32), 1000))
+    req = cond.preview(64)
+    assert req.labels.tolist() == list(range(64)) and req.nrow == 8
+
+
+def test_conditional_runs_resume_and_evaluate_during_training(tmp_path: Path) -> None:
+    run = Path(last_line(run_gancli("train", *TINY, "conditioning=text", "train.eval_every=10",
+                                    "eval.metrics=[match]", "eval.n=100",
+                                    cwd=tmp_path).stdout))
+    lines = [json.loads(ln) for ln in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in lines if "match_accuracy_unseen" in r] == [10, 20]
+    assert (run / "checkpoints" / "best.pt").is_file()
+    resumed = Path(last_line(run_gancli("train", f"resume={run}", "train.steps=25",
+                                        cwd=tmp_path).stdout))
+    ckpt = torch.load(resumed / "checkpoints" / "last.pt", weights_only=True)
+    assert ckpt["step"] == 25 and "seven" in ckpt["conditioning"]["captions"]["words"]
+
+
+def test_pretrained_text_encoder_weights_are_loaded_or_refused(tmp_path: Path) -> None:
+    from gancli.models.text_encoder import TextEncoder
+
+    cfg = compose_train(*TINY, "conditioning=text", "conditioning.embed_dim=16")
+    cond = build_conditioning(cfg, load_dataset(cfg.data, "train").info)
+    weights = TextEncoder(len(cond.vocab), 16).state_dict()
+    torch.save(weights, tmp_path / "enc.pt")
+    trainer = Trainer(compose_train(*TINY, "conditioning=text", "conditioning.embed_dim=16",
+                                    f"conditioning.text_encoder={tmp_path / 'enc.pt'}"),
+                      tmp_path / "run")
+    loaded = trainer.gan.G.encoder.state_dict()
+    assert all(torch.equal(loaded[k], v) for k, v in weights.items())
+    torch.save(TextEncoder(len(cond.vocab) + 5, 16).state_dict(), tmp_path / "other.pt")
+    with pytest.raises(GancliError, match="does not fit this vocabulary"):
+        Trainer(compose_train(*TINY, "conditioning=text", "conditioning.embed_dim=16",
+                              f"conditioning.text_encoder={tmp_path / 'other.pt'}"),
+                tmp_path / "run2")
+
+
+def test_pix2pix_trains_on_a_paired_folder(tmp_path: Path) -> None:
+    root = tmp_path / "pairs"
+    for side in ("input", "target"):
+        (root / side).mkdir(parents=True)
+    for i in range(12):
+        Image.fromarray(np.full((16, 16, 3), 10 * i, np.uint8)).save(root / "input" / f"{i}.png")
+        Image.fromarray(np.full((16, 16, 3), 200 - 10 * i, np.uint8)).save(
+            root / "target" / f"{i}.png")
+    trainer = Trainer(compose_train(*TINY, "data=paired_folder", f"data.root={root}",
+                                    "data.resolution=16", "conditioning=image"), tmp_path / "run")
+    batch = trainer.conditioning.draw(trainer.data, 8, torch.Generator().manual_seed(0))
+    # Each input is its own target's partner: 10·i in, 200 - 10·i out (in [-1, 1] units).
+    got_in = (batch.c.mean((1, 2, 3)) + 1) * 127.5
+    got_out = (batch.x.mean((1, 2, 3)) + 1) * 127.5
+    assert torch.allclose(got_in + got_out, torch.full((8,), 200.0), atol=1.0)
+    assert finite(trainer.train_step(measure=True))

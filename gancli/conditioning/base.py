@@ -76,7 +76,7 @@ class Conditioning:
                        fake: torch.Tensor) -> torch.Tensor:
         return loss.generator(critic, fake)
 
-    def preview(self, n: int, split_data: TensorData | None = None) -> Request:
+    def preview(self, n: int) -> Request:
         """The conditions of the pictures written during training (`n` of them at most)."""
         return Request(None)
 

@@ -95,7 +95,7 @@ class ImageConditioning(Conditioning):
         k = min(n, len(test))
         return Request(self.inputs_of(test)[:k].cpu(), targets=test.x[:k].cpu())
 
-    def preview(self, n: int, split_data: TensorData | None = None) -> Request:
+    def preview(self, n: int) -> Request:
         return self.examples(min(n, PREVIEW_ROWS))
 
     def eval_request(self, n: int, generator: torch.Generator) -> Request:

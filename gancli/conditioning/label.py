@@ -121,7 +121,7 @@ class ClassConditioning(Conditioning):
         y = labels.repeat_interleave(per_row)
         return Request(self.condition(y, y, None), y, per_row)
 
-    def preview(self, n: int, split_data: TensorData | None = None) -> Request:
+    def preview(self, n: int) -> Request:
         """One row per class (`n // classes` each), or one sample of each of the first `n`
         classes when there are more classes than samples (stacked MNIST's 1,000)."""
         classes = self.info.num_classes

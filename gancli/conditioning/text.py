@@ -109,7 +109,7 @@ class TextConditioning(ClassConditioning):
             return self.captions.sample(index)
         return self.captions.sample(labels, generator)
 
-    def preview(self, n: int, split_data: TensorData | None = None) -> Request:
+    def preview(self, n: int) -> Request:
         """Labelled data: one row per class, each sample a caption of it (class conditioning's
         grid, captions drawn with a fixed seed). Folder data: the first captions, a row each."""
         if not self.per_image:

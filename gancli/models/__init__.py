@@ -17,6 +17,7 @@ from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from gancli.data import DataInfo
+from gancli.errors import GancliError
 from gancli.registry import Registry
 
 Builder = Callable[[DictConfig, DataInfo, int], tuple[nn.Module, nn.Module]]
@@ -28,6 +29,16 @@ register_model = MODELS.register
 def build_models(cfg: DictConfig, info: DataInfo, latent_dim: int) -> tuple[nn.Module, nn.Module]:
     """The (generator, discriminator) pair for `cfg.name`, sized to the data."""
     return MODELS.lookup(cfg.name)(cfg, info, latent_dim)
+
+
+def log2_side(resolution: int, model: str) -> int:
+    """log2 of an image side that is a power of 2 and at least 8: every image architecture here
+    halves or doubles the side stage by stage. Anything else fails in one line."""
+    levels = resolution.bit_length() - 1
+    if resolution < 8 or resolution != 1 << levels:
+        raise GancliError(f"model={model} needs a square image side that is a power of 2 and at "
+                          f"least 8, got {resolution}: set data.resolution (e.g. 32)")
+    return levels
 
 
 def apply_spectral_norm(module: nn.Module) -> nn.Module:

@@ -25,7 +25,7 @@ from torch import nn
 
 from gancli.data import DataInfo
 from gancli.errors import GancliError
-from gancli.models import register_model
+from gancli.models import log2_side, register_model
 
 
 def pix2pix_init(module: nn.Module) -> None:
@@ -42,11 +42,7 @@ def pix2pix_init(module: nn.Module) -> None:
 
 def unet_levels(resolution: int) -> int:
     """log2(resolution): the number of stride-2 down-samplings that take the image to 1×1."""
-    levels = resolution.bit_length() - 1
-    if resolution < 8 or resolution != 1 << levels:
-        raise GancliError(f"the pix2pix U-Net needs a square image side that is a power of 2 and "
-                          f"at least 8, got {resolution}: set data.resolution (e.g. 32)")
-    return levels
+    return log2_side(resolution, "pix2pix")
 
 
 class UNetSkipBlock(nn.Module):

@@ -16,16 +16,12 @@ from torch import nn
 
 from gancli.data import DataInfo
 from gancli.errors import GancliError
-from gancli.models import register_model
+from gancli.models import log2_side, register_model
 
 
 def _doublings(resolution: int) -> int:
     """k such that resolution = 4·2^k, k ≥ 1."""
-    k = resolution.bit_length() - 3
-    if resolution < 8 or resolution != 4 << k:
-        raise GancliError(f"model=resnet needs a square image side that is a power of 2 and at "
-                          f"least 8, got {resolution}: set data.resolution (e.g. 32)")
-    return k
+    return log2_side(resolution, "resnet") - 2
 
 
 class GBlock(nn.Module):
