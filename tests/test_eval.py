@@ -296,8 +296,8 @@ def test_samples_score_the_same_from_g_a_png_folder_and_an_npz(tiny_run: Path,
         assert results[1][key] == pytest.approx(results[2][key], rel=1e-6)
     # ... because the pixels themselves are identical.
     ckpt = load_checkpoint(tiny_run)
-    G, train_cfg, info, _ = load_generator(ckpt, use_ema=True)
-    direct = generated_samples(G, train_cfg, info, 200, 0, CPU, 500)
+    G, train_cfg, info, conditioning = load_generator(ckpt, use_ema=True)
+    direct = generated_samples(G, train_cfg, info, 200, 0, CPU, 500, conditioning).samples
     assert torch.equal(read_samples(str(tmp_path / "pngs")), direct)
     assert torch.equal(read_samples(str(tmp_path / "s.npz")), direct)
 
