@@ -218,18 +218,26 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+#: `--fast`: the fast path's switches, each with the default EMA (compare with its row).
+FAST_VARIANTS = {"bf16": ["train.precision=bf16"],
+                 "channels_last": ["train.channels_last=true"],
+                 "bf16 + channels_last": ["train.precision=bf16", "train.channels_last=true"]}
+
+
 def bench_batch(batch: int, steps: int, rounds: int, device: torch.device, base: list[str],
-                data_note: str) -> list[str]:
-    """Time textbook, gancli with ema=0 and gancli with its default EMA at one batch size;
-    returns one markdown row per gancli variant."""
+                data_note: str, fast: bool = False) -> list[str]:
+    """Time textbook, gancli with ema=0 and gancli with its default EMA (and, with `fast`, the
+    fast path's switches) at one batch size; returns one markdown row per gancli variant."""
     overrides = [*base, f"train.batch_size={batch}", f"train.device={device.type}",
                  f"train.seed={SEED}"]
     default_ema = compose_train(overrides).train.ema
-    variants = {"ema=0": 0.0, f"ema={default_ema:g} (default)": default_ema}
+    variants = {"ema=0": ["train.ema=0"], f"ema={default_ema:g} (default)": []}
+    if fast:
+        variants.update(FAST_VARIANTS)
     contenders, params = [], set()
     with tempfile.TemporaryDirectory(prefix="gancli-bench-") as tmp:
-        for i, (label, ema) in enumerate(variants.items()):
-            trainer = loop.Trainer(compose_train([*overrides, f"train.ema={ema}"]),
+        for i, (label, extra) in enumerate(variants.items()):
+            trainer = loop.Trainer(compose_train([*overrides, *extra]),
                                    run_dir=Path(tmp) / f"run{i}")
             contenders.append(Contender(f"gancli {label}",
                                         functools.partial(trainer.train_step, measure=False),
@@ -273,6 +281,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--rounds", type=int, default=5, help="alternating rounds (default 5)")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     p.add_argument("--markdown-out", type=Path, help="append the table rows to this file")
+    p.add_argument("--fast", action="store_true",
+                   help="also time the fast path: bf16 autocast, channels_last, both")
     args = p.parse_args(argv)
     args.batches = [args.batch] if args.batch else [int(b) for b in args.batches.split(",")]
     return args
@@ -294,7 +304,7 @@ def main(argv: list[str] | None = None) -> None:
     rows = []
     for batch in args.batches:
         steps = args.steps or max(1, math.ceil(IMAGES_PER_RUN / batch))
-        rows += bench_batch(batch, steps, args.rounds, device, base, data_note)
+        rows += bench_batch(batch, steps, args.rounds, device, base, data_note, args.fast)
 
     print(f"\nat the end: {load_average()}"
           "\nimg/s: median over rounds; ratio: median of per-round ratios (min–max over rounds);"

@@ -27,6 +27,14 @@ class Device(str, Enum):
     cuda = "cuda"
 
 
+class PrecisionName(str, Enum):
+    """Arithmetic of the forward passes: fp32, or autocast to bf16 / fp16 (CUDA only)."""
+
+    fp32 = "fp32"
+    bf16 = "bf16"
+    fp16 = "fp16"
+
+
 class LatentDist(str, Enum):
     """The simple distribution the generator maps from."""
 
@@ -157,6 +165,12 @@ class TrainConfig:
     # Run `eval.metrics` every this many steps (0 = never): results go to metrics.jsonl and the
     # best checkpoint by `eval.primary` to checkpoints/best.pt.
     eval_every: int = 0
+    # The fast path, all off by default: autocast precision (bf16 also on CPUs; fp16 with a
+    # gradient scaler, CUDA only), NHWC memory layout, torch.compile of G and D (falls back to
+    # eager with a warning where unsupported).
+    precision: PrecisionName = PrecisionName.fp32
+    channels_last: bool = False
+    compile: bool = False
 
 
 class Reference(str, Enum):

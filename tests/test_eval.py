@@ -201,6 +201,7 @@ def test_mnist_classifier_reaches_99_percent(mnist_root: Path) -> None:
     assert acc >= 0.99
 
 
+@pytest.mark.slow  # 75 s of training that no other test reuses (the MNIST one feeds stacked)
 def test_fashion_mnist_classifier_reaches_90_percent(fashion_root: Path) -> None:
     _, acc, _ = load_classifier(data_cfg("fashion_mnist", fashion_root, 32), CPU)
     assert acc >= 0.90

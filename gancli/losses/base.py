@@ -27,9 +27,12 @@ class DiscriminatorStep:
 
 def input_gradient(D: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """∇ₓ D(x) per sample, flattened to N×features, kept in the graph so that a penalty on it
-    can be minimised (double backpropagation)."""
-    x = x.detach().requires_grad_(True)
-    (grad,) = torch.autograd.grad(D(x).sum(), x, create_graph=True)
+    can be minimised (double backpropagation). Computed in fp32 even inside an autocast region
+    (`train.precision`): the penalties square its distance from a target, which low-precision
+    arithmetic would swamp with rounding."""
+    x = x.detach().float().requires_grad_(True)
+    with torch.autocast(x.device.type, enabled=False):
+        (grad,) = torch.autograd.grad(D(x).float().sum(), x, create_graph=True)
     return grad.flatten(1)
 
 

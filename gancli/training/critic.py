@@ -32,4 +32,5 @@ class CriticView(nn.Module):
             x = self.augment(x)
         if self.pack > 1:
             x = x.reshape(x.shape[0] // self.pack, self.pack * x.shape[1], *x.shape[2:])
-        return self.D(x) if self.condition is None else self.D(x, self.condition)
+        out = self.D(x) if self.condition is None else self.D(x, self.condition)
+        return out.float()  # the losses' arithmetic in fp32, also under bf16/fp16 autocast

@@ -19,11 +19,14 @@ OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {"adam": torch.optim.Adam}
 
 
 def build_optimizer(cfg: DictConfig, params, lr: float) -> torch.optim.Optimizer:
-    """The optimizer `cfg.name` (an `OptimConfig`) with learning rate `lr`."""
+    """The optimizer `cfg.name` (an `OptimConfig`) with learning rate `lr`; the fused CUDA
+    kernel (one launch for all parameters) when every parameter is on a GPU."""
     if cfg.name not in OPTIMIZERS:
         raise GancliError(f"unknown optimizer '{cfg.name}'; choose one of: "
                           f"{', '.join(OPTIMIZERS)}")
-    return OPTIMIZERS[cfg.name](params, lr=lr, betas=tuple(cfg.betas))
+    params = list(params)
+    fused = bool(params) and all(p.is_cuda for p in params)
+    return OPTIMIZERS[cfg.name](params, lr=lr, betas=tuple(cfg.betas), fused=fused or None)
 
 
 @dataclass

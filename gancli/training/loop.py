@@ -30,6 +30,7 @@ from gancli.runtime import resolve_device, rng_state, set_rng_state
 from gancli.sampling import generate, run_generator, sample_latent
 from gancli.training.augment import build_augment
 from gancli.training.critic import CriticView
+from gancli.training.fast import Precision, channels_last, compile_module
 from gancli.training.gan import build_gan
 from gancli.training.monitor import Monitor
 from gancli.training.resume import resume_config
@@ -81,6 +82,8 @@ class Trainer:
         self.run_dir = Path(run_dir)
         self.ckpt_path = self.run_dir / "checkpoints" / "last.pt"
         self.device = resolve_device(cfg.train.device)
+        self.precision = Precision(getattr(cfg.train.precision, "value", cfg.train.precision),
+                                   self.device)
         torch.manual_seed(cfg.train.seed)
 
         data = load_dataset(cfg.data, "train")
@@ -94,6 +97,13 @@ class Trainer:
         self.data_rng = torch.Generator(self.device).manual_seed(cfg.train.seed)
         self.loss = build_loss(cfg.loss)
         self.gan = build_gan(cfg, self.conditioning, self.device, self.loss.needs_spectral_norm)
+        if cfg.train.channels_last and self.info.kind == "image":
+            for module in (self.gan.G, self.gan.D):
+                channels_last(module)
+            self.data.x = self.data.x.contiguous(memory_format=torch.channels_last)
+        if cfg.train.compile:
+            compile_module(self.gan.G, "G")
+            compile_module(self.gan.D, "D")
         # What D is shown: the losses call this view, the optimizer and checkpoints use gan.D.
         self.critic = CriticView(self.gan.D, build_augment(cfg.augment), cfg.train.pack)
 
@@ -122,7 +132,7 @@ class Trainer:
     def train_step(self, measure: bool) -> dict[str, torch.Tensor]:
         """n_critic D updates, then one G update. Returns detached statistics as tensors;
         reading them (and so waiting for the device) is left to the caller."""
-        G, D, critic, loss = self.gan.G, self.gan.D, self.critic, self.loss
+        G, D, critic, loss, amp = self.gan.G, self.gan.D, self.critic, self.loss, self.precision
         bs, stats = self.cfg.train.batch_size, {}
         n_critic = self.cfg.train.n_critic
         cond = self.conditioning
@@ -132,27 +142,31 @@ class Trainer:
             last = i == n_critic - 1
             # The last critic step's fake batch is kept, graph and all, for G's update, as the
             # textbook loop does: one G forward per step instead of two.
-            with torch.set_grad_enabled(last):
+            with torch.set_grad_enabled(last), amp.autocast():
                 fake = run_generator(G, z, batch.c)
             critic.condition = batch.c
-            d_step = cond.discriminator_step(loss, critic, batch, fake.detach())
+            with amp.autocast():
+                d_step = cond.discriminator_step(loss, critic, batch, fake.detach())
             self.gan.opt_d.zero_grad(set_to_none=True)
-            d_step.loss.backward()
+            amp.backward(d_step.loss, self.gan.opt_d)
             if measure and last:
+                amp.unscale(self.gan.opt_d)
                 stats["grad_norm_d"] = _grad_norm(D)
-            self.gan.opt_d.step()
+            amp.step(self.gan.opt_d)
             loss.after_discriminator_step(D)
 
         D.requires_grad_(False)  # G's update needs gradients through D, not for D's weights
         try:
-            loss_g = cond.generator_loss(loss, critic, batch, fake)
+            with amp.autocast():
+                loss_g = cond.generator_loss(loss, critic, batch, fake)
             self.gan.opt_g.zero_grad(set_to_none=True)
-            loss_g.backward()
+            amp.backward(loss_g, self.gan.opt_g)
         finally:
             D.requires_grad_(True)
         if measure:
+            amp.unscale(self.gan.opt_g)
             stats["grad_norm_g"] = _grad_norm(G)
-        self.gan.opt_g.step()
+        amp.step(self.gan.opt_g)
         if self.gan.G_ema is not None:
             self.gan.G_ema.update_parameters(G)
         stats.update(loss_d=d_step.loss.detach(), loss_g=loss_g.detach(), d_real=d_step.d_real,
@@ -162,7 +176,9 @@ class Trainer:
     # -- the loop -------------------------------------------------------------------------------
 
     def run(self) -> float:
-        """Train to `train.steps`; returns the last logged divergence estimate."""
+        """Train to `train.steps`. Returns what a sweeper optimises: the best `eval.primary`
+        value when `train.eval_every` evaluates, else the last logged divergence estimate (a
+        training-time proxy: lower means D tells real from generated less well)."""
         t = self.cfg.train
         last: dict[str, float] = {}
         log.info("training %s on %s with loss=%s for %d steps on %s; run folder %s",
@@ -176,7 +192,11 @@ class Trainer:
                 stats = self.train_step(measure)
                 self.step += 1
                 window_steps += 1
-                self._check_finite(stats)
+                # Reading a loss waits for the device, so the check runs only where the loop
+                # reads values anyway or is about to write: a NaN is caught at the next logged
+                # step and never reaches a checkpoint or a picture.
+                if measure or self._writes_after(self.step):
+                    self._check_finite(stats)
                 if measure:
                     elapsed = time.perf_counter() - window_start
                     last = {k: float(v) for k, v in stats.items()}
@@ -200,7 +220,15 @@ class Trainer:
             self.save()
             self.write_samples("final.png", monitor)
         log.info("done: %d steps; samples %s", self.step, self.run_dir / "samples" / "final.png")
+        if self.best is not None:
+            return float(self.best["value"])
         return last.get("divergence", math.nan)
+
+    def _writes_after(self, step: int) -> bool:
+        """Whether the loop writes a checkpoint, picture or evaluation after `step`."""
+        t = self.cfg.train
+        return (step % t.sample_every == 0 or step % t.ckpt_every == 0 or step == t.steps
+                or bool(t.eval_every and step % t.eval_every == 0))
 
     def _check_finite(self, stats: dict[str, torch.Tensor]) -> None:
         """Stop before a NaN/Inf reaches a checkpoint: the last good one stays as it was."""
@@ -210,7 +238,7 @@ class Trainer:
         bad = "loss_d" if not torch.isfinite(stats["loss_d"]) else "loss_g"
         kept = self.ckpt_path if self.ckpt_path.exists() else "none written yet"
         raise TrainingDiverged(
-            f"{bad} became {float(stats[bad])} at step {self.step}; training stopped (last good "
+            f"{bad} became {float(stats[bad])} by step {self.step}; training stopped (last good "
             f"checkpoint: {kept}). Lower optim.lr_d / optim.lr_g or try another loss")
 
     # -- artefacts ------------------------------------------------------------------------------
