@@ -29,7 +29,6 @@ from gancli.sampling import generate, load_generator, sample_latent
 #: Run sub-folders, in table order, and how the table names them.
 VARIANTS = {"l1": "L1 only (adv_weight 0)", "gan": "GAN only (l1_weight 0)",
             "gan_l1": "GAN + L1 (pix2pix)"}
-KEYS = ("l1", "psnr", "ssim", "fid")
 SHOWN = 8
 
 
@@ -46,9 +45,10 @@ def evaluate(run: Path, n: int) -> dict:
 def outputs(run: Path, rows: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(inputs, outputs, targets) for the first `rows` test examples."""
     G, train_cfg, _, conditioning = load_generator(load_checkpoint(run), use_ema=True)
+    device = resolve_device("auto")
     req = conditioning.eval_request(rows, torch.Generator().manual_seed(0))
     z = sample_latent(len(req.c), train_cfg.latent, torch.Generator().manual_seed(0))
-    x = generate(G, z, resolve_device("auto"), c=req.c)
+    x = generate(G.to(device), z, device, c=req.c)
     return req.c, x, req.targets
 
 

@@ -59,9 +59,10 @@ def generate(G: nn.Module, z: torch.Tensor, device: torch.device, batch_size: in
     was_training = G.training
     G.eval()
     try:
-        cs = [None] * len(z.split(batch_size)) if c is None else c.split(batch_size)
+        zs = z.split(batch_size)
+        cs = [None] * len(zs) if c is None else c.split(batch_size)
         return torch.cat([run_generator(G, zb.to(device), None if cb is None else cb.to(device))
-                          .float().cpu() for zb, cb in zip(z.split(batch_size), cs, strict=True)])
+                          .float().cpu() for zb, cb in zip(zs, cs, strict=True)])
     finally:
         G.train(was_training)
 
@@ -137,14 +138,20 @@ def run_sample(cfg: DictConfig, out: Path) -> Path:
     req = conditioning.request(cfg, cfg.n)
     c, nrow = req.c, req.nrow
     if cfg.sample.interpolate:
-        if info.kind == "points":
-            raise GancliError("sample.interpolate=true draws image grids; this checkpoint "
-                              f"generates 2D points ({info.name})")
+        if info.kind == "points" or not conditioning.interpolates:
+            raise GancliError("sample.interpolate=true walks G's latent space, which this "
+                              f"checkpoint's generator ({info.name}, conditioning="
+                              f"{train_cfg.conditioning.name}) does not have as an image grid")
         nrow = cfg.sample.steps
-        rows = max(1, math.ceil(cfg.n / nrow))
+        if c is None:
+            rows = max(1, math.ceil(cfg.n / nrow))
+        else:  # one row per requested label or prompt; only z moves along a row
+            first = torch.arange(0, len(c), req.nrow or 1)
+            rows = len(first)
+            c = c[first].repeat_interleave(nrow, dim=0)
+            if req.labels is not None:
+                req.labels = req.labels[first].repeat_interleave(nrow)
         z = interpolation_latents(rows, nrow, train_cfg.latent, g)
-        if c is not None:  # each row keeps one condition: only z moves along it
-            c = c[torch.arange(rows) % len(c)].repeat_interleave(nrow, dim=0)
     else:
         z = sample_latent(cfg.n if c is None else len(c), train_cfg.latent, g)
     x = generate(G, z, device, cfg.sample.batch_size, c)

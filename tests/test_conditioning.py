@@ -298,6 +298,21 @@ def test_prompt_sampling_and_unknown_words(text_run: Path, tmp_path: Path) -> No
     assert len(proc.stderr.strip().splitlines()) == 1
 
 
+def test_text_default_grid_is_reproducible(text_run: Path, tmp_path: Path) -> None:
+    a = np.load(_sample(text_run, tmp_path, "n=20", f"out={tmp_path / 'a.npz'}"))["images"]
+    b = np.load(_sample(text_run, tmp_path, "n=20", f"out={tmp_path / 'b.npz'}"))["images"]
+    assert a.shape == (20, 8, 8, 1) and np.array_equal(a, b)
+
+
+def test_interpolation_keeps_one_label_per_row(class_run: Path, image_run: Path,
+                                               tmp_path: Path) -> None:
+    npz = np.load(_sample(class_run, tmp_path, "labels=[3,5]", "sample.interpolate=true",
+                          "sample.steps=4", f"out={tmp_path / 'i.npz'}"))
+    assert npz["labels"].tolist() == [3] * 4 + [5] * 4 and len(npz["images"]) == 8
+    with pytest.raises(GancliError, match="sample.interpolate"):
+        _sample(image_run, tmp_path, "sample.interpolate=true")
+
+
 def test_text_checkpoint_keeps_its_vocabulary(text_run: Path) -> None:
     ckpt = torch.load(text_run / "checkpoints" / "last.pt", weights_only=True)
     words = ckpt["conditioning"]["captions"]["words"]
@@ -400,7 +415,9 @@ def test_cas_is_high_for_real_labelled_images_and_chance_for_shuffled(digits_spl
                                                                       ) -> None:
     train, test, _ = digits_split
     pixels = quantize(train.x)
+    before = torch.random.get_rng_state()
     good = conditional.classification_accuracy_score(pixels, train.y, test, CPU)["cas"]
+    assert torch.equal(torch.random.get_rng_state(), before)  # training's stream untouched
     shuffled = train.y[torch.randperm(len(train.y), generator=torch.Generator().manual_seed(0))]
     bad = conditional.classification_accuracy_score(pixels, shuffled, test, CPU)["cas"]
     assert good > 0.95 and bad < 0.3
@@ -538,3 +555,15 @@ def test_pix2pix_trains_on_a_paired_folder(tmp_path: Path) -> None:
     got_out = (batch.x.mean((1, 2, 3)) + 1) * 127.5
     assert torch.allclose(got_in + got_out, torch.full((8,), 200.0), atol=1.0)
     assert finite(trainer.train_step(measure=True))
+    # Evaluation of paired data (no classes: its `y` holds the inputs) scores the translation.
+    from omegaconf import OmegaConf
+
+    from gancli.config import EvalOptions
+    from gancli.evaluation.evaluate import Evaluator
+    from gancli.evaluation.run import generated_samples
+
+    opts = OmegaConf.merge(OmegaConf.structured(EvalOptions), {"metrics": ["translation"]})
+    generated = generated_samples(trainer.gan.sampler, trainer.cfg, trainer.info, 100, 0, CPU,
+                                  50, trainer.conditioning)
+    result = generated.score(Evaluator(opts, trainer.cfg.data, trainer.info, CPU, "pairs"))
+    assert result["n_samples"] == 1 and 0 <= result["l1"] <= 2  # 12 pairs: 1 in the test split

@@ -68,3 +68,14 @@ def test_resnet_has_sngan_size_at_32() -> None:
     assert sum(p.numel() for p in G.parameters()) == 4_276_739
     assert sum(p.numel() for p in D.parameters()) == 1_053_825
     assert len(D.blocks) == 4  # optimised block, one down block, two plain blocks
+
+
+@pytest.mark.parametrize("name", ["dcgan", "mlp"])
+def test_d_state_dict_keys_are_those_of_earlier_checkpoints(name: str) -> None:
+    """Splitting D into features + score kept the score layer as the last of `net`, so
+    checkpoints written before conditioning existed still load."""
+    _, D = build_models(cfg(name), DataInfo("x", "image", (1, 8, 8), 10), 16)
+    keys = list(D.state_dict())
+    assert all(k.startswith("net.") for k in keys)
+    x = torch.randn(3, 1, 8, 8)
+    assert torch.allclose(D.score(D.features(x)), D(x))

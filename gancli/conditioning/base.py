@@ -53,9 +53,9 @@ class Conditioning:
     def __init__(self, cfg: DictConfig, info: DataInfo, state: dict | None = None) -> None:
         self.cfg, self.info, self.opts = cfg, info, cfg.conditioning
 
-    @property
-    def conditional(self) -> bool:
-        return False
+    #: Whether `gancli sample sample.interpolate=true` applies (not to image translation,
+    #: whose G takes no z).
+    interpolates = True
 
     def attach(self, data: TensorData) -> None:  # noqa: B027 (optional hook)
         """Called once with the training data, on the training device, before the first batch."""

@@ -22,11 +22,10 @@ from torch import nn
 
 from gancli.conditioning import register_conditioning
 from gancli.conditioning.base import Batch, Conditioning, Request
-from gancli.conditioning.tasks import TASKS, input_channels, make_inputs
+from gancli.conditioning.tasks import input_channels, luminance, make_inputs
 from gancli.data import DataInfo, TensorData, load_dataset
 from gancli.errors import GancliError
 from gancli.losses.base import GANLoss
-from gancli.models import build_models
 
 # Examples shown in the pictures written during training: one (input, output, target) row each.
 PREVIEW_ROWS = 8
@@ -37,6 +36,7 @@ class ImageConditioning(Conditioning):
     """Input images in (`Batch.c`), translated images out; targets are the real data."""
 
     evaluates = "pairs"
+    interpolates = False
 
     def __init__(self, cfg: DictConfig, info: DataInfo, state: dict | None = None) -> None:
         super().__init__(cfg, info, state)
@@ -54,14 +54,10 @@ class ImageConditioning(Conditioning):
                               "train.pack=1")
         self.paired = info.cond_shape is not None  # data=paired_folder brings its own inputs
         if not self.paired:
-            TASKS.lookup(self.opts.task)
             cond = (input_channels(self.opts.task, info.shape[0]), *info.shape[1:])
             self.info = replace(info, cond_shape=cond)
         self.inputs: torch.Tensor | None = None
-
-    @property
-    def conditional(self) -> bool:
-        return True
+        self._test: TensorData | None = None
 
     def inputs_of(self, data: TensorData) -> torch.Tensor:
         """The input image of every item of `data`: its own for paired data, else the task's."""
@@ -71,9 +67,6 @@ class ImageConditioning(Conditioning):
 
     def attach(self, data: TensorData) -> None:
         self.inputs = self.inputs_of(data)
-
-    def build(self) -> tuple[nn.Module, nn.Module]:
-        return build_models(self.cfg.model, self.info, self.cfg.latent.dim)
 
     def draw(self, data: TensorData, size: int, generator: torch.Generator) -> Batch:
         idx = data.indices(size, generator)
@@ -91,7 +84,9 @@ class ImageConditioning(Conditioning):
     def examples(self, n: int) -> Request:
         """The first `n` pairs of the test split: never trained on, so the pictures show how
         the translation generalises."""
-        test = load_dataset(self.cfg.data, "test")
+        if self._test is None:  # loaded once: training evaluates on it every eval_every steps
+            self._test = load_dataset(self.cfg.data, "test")
+        test = self._test
         k = min(n, len(test))
         return Request(self.inputs_of(test)[:k].cpu(), targets=test.x[:k].cpu())
 
@@ -131,7 +126,7 @@ class ImageConditioning(Conditioning):
         x = to_model_range(torch.stack([read_image(p, size) for p in files]).float() / 255.0,
                            None)
         if self.info.cond_shape[0] == 1:  # RGB → luminance, as the tasks make grey inputs
-            x = (x * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
+            x = luminance(x, self.opts.task, self.info.name)
         return x
 
     def picture(self, x: torch.Tensor, req: Request, nrow: int | None

@@ -44,10 +44,6 @@ class ClassConditioning(Conditioning):
         self.d_side = DISCRIMINATOR_SIDES.lookup(self.opts.d)
         self.keys: torch.Tensor | None = None
 
-    @property
-    def conditional(self) -> bool:
-        return True
-
     def require_labels(self) -> None:
         if self.info.num_classes < 2:
             raise GancliError(f"conditioning={self.opts.name} needs labelled data and data="
@@ -119,7 +115,8 @@ class ClassConditioning(Conditioning):
     def rows(self, labels: torch.Tensor, per_row: int) -> Request:
         """`per_row` samples of each label, one grid row per label."""
         y = labels.repeat_interleave(per_row)
-        return Request(self.condition(y, y, None), y, per_row)
+        # Seeded, so that a grid of captions (text) is the same every time.
+        return Request(self.condition(y, y, torch.Generator().manual_seed(0)), y, per_row)
 
     def preview(self, n: int) -> Request:
         """One row per class (`n // classes` each), or one sample of each of the first `n`
@@ -127,7 +124,8 @@ class ClassConditioning(Conditioning):
         classes = self.info.num_classes
         if classes > n:
             y = torch.arange(n)
-            return Request(self.condition(y, y, None), y, math.ceil(math.sqrt(n)))
+            return Request(self.condition(y, y, torch.Generator().manual_seed(0)), y,
+                           math.ceil(math.sqrt(n)))
         return self.rows(torch.arange(classes), max(1, n // classes))
 
     def eval_request(self, n: int, generator: torch.Generator) -> Request:

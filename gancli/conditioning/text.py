@@ -30,7 +30,7 @@ from gancli.conditioning.captions import (
     read_captions,
 )
 from gancli.conditioning.label import ClassConditioning
-from gancli.data import DataInfo, TensorData, load_dataset
+from gancli.data import DataInfo, TensorData
 from gancli.errors import GancliError
 from gancli.models.text_encoder import TextEncoder
 
@@ -48,6 +48,7 @@ class TextConditioning(ClassConditioning):
         self.per_image = info.name == "folder"
         super().__init__(cfg, info, state)
         saved = (state or {}).get("captions")
+        self.restored = bool(saved)
         self.captions: CaptionBank | FolderCaptions | None
         if saved:  # a trained model: keep its vocabulary and token ids
             self.captions = captions_from_state(saved)
@@ -86,7 +87,9 @@ class TextConditioning(ClassConditioning):
 
     def encoder(self) -> nn.Module:
         enc = TextEncoder(len(self.vocab), self.opts.embed_dim)
-        if self.opts.text_encoder is not None:
+        # A trained model's weights come from its checkpoint: the pretrained file is only the
+        # starting point of a new run (and may no longer exist when the model is reloaded).
+        if self.opts.text_encoder is not None and not self.restored:
             try:
                 enc.load_state_dict(_pretrained(self.opts.text_encoder))
             except RuntimeError as err:  # shapes or names of another encoder
@@ -122,11 +125,10 @@ class TextConditioning(ClassConditioning):
     def eval_request(self, n: int, generator: torch.Generator) -> Request:
         """Labelled data: every class equally often, alternately with a training phrasing and a
         held-out one (`unseen`), so evaluation shows whether the encoder generalises to new
-        phrasings. Folder data: the test split's captions in turn."""
+        phrasings. Folder data: the training captions in turn (test captions may hold words the
+        model never learnt)."""
         if self.per_image:
-            test = load_dataset(self.cfg.data, "test")
-            texts = read_captions(Path(self.cfg.data.root).expanduser(), test.files)
-            table = FolderCaptions(texts, self.vocab, self.captions.length).table
+            table = self.captions.table.cpu()
             return Request(table[torch.arange(n) % len(table)])
         y = torch.arange(n) % self.info.num_classes
         unseen = torch.arange(n) % 2 == 1

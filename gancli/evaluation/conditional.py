@@ -46,7 +46,7 @@ def intra_fid(real: Features, real_labels: torch.Tensor, fake: Features,
         r, f = real_labels.cpu() == k, fake_labels.cpu() == k
         if int(r.sum()) < MIN_PER_CLASS or int(f.sum()) < MIN_PER_CLASS:
             continue
-        scores.append(fid(Features(real.feats[r], None), Features(fake.feats[f], None))["fid"])
+        scores.append(fid(real.subset(r), fake.subset(f))["fid"])
     value = float(torch.tensor(scores).mean()) if scores else float("nan")
     return {"intra_fid": value, "intra_fid_classes": len(scores)}
 
@@ -58,5 +58,8 @@ def classification_accuracy_score(samples: torch.Tensor, labels: torch.Tensor,
     from gancli.evaluation.classifier import train_classifier
 
     generated = TensorData(test.info, pixels_to_unit(samples), labels.cpu().long())
-    result = train_classifier(generated, test, device)
+    with torch.random.fork_rng():
+        # The recipe seeds torch's global generator; a run evaluating every eval_every steps
+        # must not have its own random stream reset each time.
+        result = train_classifier(generated, test, device)
     return {"cas": float(result["test_accuracy"])}

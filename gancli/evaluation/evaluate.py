@@ -178,8 +178,10 @@ class Evaluator:
         self.split = getattr(opts.reference, "value", opts.reference)
         self.reference = load_dataset(data_cfg, self.split)
         self.check_shape(tuple(self.reference.info.shape))
-        counts = torch.bincount(self.reference.y, minlength=info.num_classes)
-        self.class_prior = counts.double()
+        # Class frequencies, where the data has classes (paired data's `y` holds input images).
+        self.class_prior = (torch.bincount(self.reference.y, minlength=info.num_classes).double()
+                            if info.num_classes > 0 and not self.reference.y.is_floating_point()
+                            else None)
         self.data_key = {"data": info.name, "shape": list(info.shape),
                          "reference": self.split, "content": content_hash(self.reference)}
         if set(self.metrics) & (NEEDS_FEATURES | {"modes"}):
@@ -218,7 +220,7 @@ class Evaluator:
         (loaded on first use)."""
         if self._memorization_sets is None:
             train = load_dataset(self.data_cfg, "train")
-            test = load_dataset(self.data_cfg, "test")
+            test = self.test_split()
             key = {"data": self.info.name, "shape": list(self.info.shape),
                    "train": content_hash(train), "test": content_hash(test)}
             self._memorization_sets = (quantize(train.x), quantize(test.x), key)

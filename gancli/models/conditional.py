@@ -80,10 +80,13 @@ class CBNGenerator(nn.Module):
                               "and this model's generator has none: use conditioning.g=concat "
                               "(or model=dcgan / model=resnet)")
         self.base, self.encoder = base, encoder
+        # A plain list (not registered twice as sub-modules); deep copies (the EMA generator)
+        # copy it along with the layers it points to.
+        self._cbn = [m for m in base.modules() if isinstance(m, ConditionalBatchNorm)]
 
     def forward(self, z: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         e = self.encoder(c)
-        layers = [m for m in self.base.modules() if isinstance(m, ConditionalBatchNorm)]
+        layers = self._cbn
         for m in layers:
             m.cond = e
         try:

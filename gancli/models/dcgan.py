@@ -61,18 +61,20 @@ class DCGANDiscriminator(nn.Module):
             layers += [nn.Conv2d(w, w * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(w * 2),
                        nn.LeakyReLU(0.2, inplace=True)]
             w *= 2
+        layers.append(nn.Conv2d(w, 1, 4, 1, 0, bias=False))  # the 4×4 map → one score
+        # The score layer stays the last of `net` so that state-dict keys are those of earlier
+        # checkpoints; `features` and `score` split `net` around it.
         self.net = nn.Sequential(*layers)
-        self.head = nn.Conv2d(w, 1, 4, 1, 0, bias=False)  # the 4×4 map → one score
         self.apply(dcgan_init)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x).flatten(1)
+        return self.net[:-1](x).flatten(1)
 
     def score(self, h: torch.Tensor) -> torch.Tensor:
-        return self.head(h.view(h.shape[0], -1, 4, 4)).view(-1)
+        return self.net[-1](h.view(h.shape[0], -1, 4, 4)).view(-1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.net(x)).view(-1)
+        return self.net(x).view(-1)
 
 
 @register_model("dcgan")

@@ -44,14 +44,14 @@ class MLPDiscriminator(nn.Module):
     def __init__(self, width: int, depth: int, shape: tuple[int, ...]) -> None:
         super().__init__()
         layers = _stack([math.prod(shape)] + [width] * depth, lambda: nn.LeakyReLU(0.2))
-        self.net = nn.Sequential(nn.Flatten(), *layers)
-        self.head = nn.Linear(width, 1)
+        # The score layer stays the last of `net`: state-dict keys as in earlier checkpoints.
+        self.net = nn.Sequential(nn.Flatten(), *layers, nn.Linear(width, 1))
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
+        return self.net[:-1](x)
 
     def score(self, h: torch.Tensor) -> torch.Tensor:
-        return self.head(h).view(-1)
+        return self.net[-1](h).view(-1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.score(self.features(x))

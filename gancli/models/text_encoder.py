@@ -6,7 +6,10 @@ It is recurrent rather than a bag of words because word order carries meaning: "
 one blue four" and "red one green seven blue four" are different Stacked MNIST classes made of
 the same words, and "t shirt" is not "shirt". A bidirectional GRU reads the caption both ways, and
 the mean of its outputs over the caption's words (padding excluded: the sequence is packed, so the
-same caption padded to any length gives the same embedding) is projected to `out_dim`.
+same caption padded to any length gives the same embedding) is projected to `out_dim` and
+layer-normalised. The normalisation matters: trained by G's loss alone, an unnormalised embedding
+grew without bound, and as the input of conditional batch norm's scales it drove G to one
+constant image within 150 steps on digits; normalised, the same run trains.
 """
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ PAD = 0
 
 class TextEncoder(nn.Module):
     """N×L token ids (0 = padding, at the end of each row) → N×`out_dim` caption embeddings:
-    embedding → bidirectional single-layer GRU → mean over the words → linear."""
+    embedding → bidirectional single-layer GRU → mean over the words → linear → layer norm
+    (zero mean, unit variance per caption, no learned scale)."""
 
     def __init__(self, vocab_size: int, out_dim: int, embed_dim: int = 64,
                  hidden: int = 128) -> None:
@@ -28,6 +32,7 @@ class TextEncoder(nn.Module):
         self.embed = nn.Embedding(vocab_size, embed_dim, padding_idx=PAD)
         self.rnn = nn.GRU(embed_dim, hidden, batch_first=True, bidirectional=True)
         self.proj = nn.Linear(2 * hidden, out_dim)
+        self.norm = nn.LayerNorm(out_dim, elementwise_affine=False)
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         # A row of only padding counts as one (padding) word rather than breaking packing.
@@ -37,4 +42,4 @@ class TextEncoder(nn.Module):
                                       enforce_sorted=False)
         out, _ = pad_packed_sequence(self.rnn(packed)[0], batch_first=True)  # zeros past length
         mean = out.sum(dim=1) / lengths.unsqueeze(1).to(out.dtype)
-        return self.proj(mean)
+        return self.norm(self.proj(mean))

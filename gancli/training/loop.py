@@ -195,7 +195,7 @@ class Trainer:
                 # Reading a loss waits for the device, so the check runs only where the loop
                 # reads values anyway or is about to write: a NaN is caught at the next logged
                 # step and never reaches a checkpoint or a picture.
-                if measure or self._writes_after(self.step):
+                if measure or stop.requested or self._writes_after(self.step):
                     self._check_finite(stats)
                 if measure:
                     elapsed = time.perf_counter() - window_start
