@@ -15,6 +15,7 @@ removing images reshuffles it).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TypeVar
 
 import torch
 from omegaconf import DictConfig
@@ -26,6 +27,7 @@ from gancli.data import DataInfo, Split, TensorData, register_dataset
 from gancli.data.images import to_model_range
 from gancli.errors import GancliError
 
+T = TypeVar("T")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 SPLIT_SEED = 0
 
@@ -62,6 +64,18 @@ def read_image(path: Path, resolution: int | None) -> torch.Tensor:
     return TF.center_crop(img, [resolution, resolution])
 
 
+def split_items(items: list[T], split: Split, too_few: str) -> list[T]:
+    """The `split` share of `items`: a fixed-seed permutation sends 10% to `test`, the rest to
+    `train` (see the module docstring); `too_few` starts the error when that share is empty."""
+    order = torch.randperm(len(items), generator=torch.Generator().manual_seed(SPLIT_SEED))
+    n_test = len(items) // 10
+    picked = [items[i] for i in (order[n_test:] if split == "train" else order[:n_test]).tolist()]
+    if not picked:
+        raise GancliError(f"{too_few} ({len(items)}) for a {split} split (the test split is 10% "
+                          "of them)")
+    return picked
+
+
 @register_dataset("folder")
 def load_folder(cfg: DictConfig, split: Split) -> TensorData:
     """The images under `cfg.root` (see the module docstring for layout, labels and split)."""
@@ -70,12 +84,7 @@ def load_folder(cfg: DictConfig, split: Split) -> TensorData:
                           "(data=folder data.root=FOLDER)")
     root = Path(cfg.root).expanduser()
     files, classes = find_images(root)
-    order = torch.randperm(len(files), generator=torch.Generator().manual_seed(SPLIT_SEED))
-    n_test = len(files) // 10
-    picked = [files[i] for i in (order[n_test:] if split == "train" else order[:n_test]).tolist()]
-    if not picked:
-        raise GancliError(f"folder: {root} has too few images ({len(files)}) for a {split} split "
-                          "(the test split is 10% of them)")
+    picked = split_items(files, split, f"folder: {root} has too few images")
     images = [read_image(p, cfg.resolution) for p in picked]
     if len({img.shape for img in images}) > 1:
         raise GancliError(f"folder: images under {root} differ in size; set data.resolution "

@@ -22,7 +22,7 @@ import torch
 from omegaconf import DictConfig
 
 from gancli.data import DataInfo, Split, TensorData, register_dataset
-from gancli.data.folder import IMAGE_SUFFIXES, SPLIT_SEED, read_image
+from gancli.data.folder import IMAGE_SUFFIXES, read_image, split_items
 from gancli.data.images import to_model_range
 from gancli.errors import GancliError
 
@@ -74,13 +74,7 @@ def load_paired_folder(cfg: DictConfig, split: Split) -> TensorData:
                           "target/ sub-folders of paired images (data=paired_folder "
                           "data.root=FOLDER)")
     root = Path(cfg.root).expanduser()
-    pairs = find_pairs(root)
-    order = torch.randperm(len(pairs), generator=torch.Generator().manual_seed(SPLIT_SEED))
-    n_test = len(pairs) // 10
-    picked = [pairs[i] for i in (order[n_test:] if split == "train" else order[:n_test]).tolist()]
-    if not picked:
-        raise GancliError(f"paired_folder: {root} has too few pairs ({len(pairs)}) for a {split} "
-                          "split (the test split is 10% of them)")
+    picked = split_items(find_pairs(root), split, f"paired_folder: {root} has too few pairs")
     inputs = [read_image(p, cfg.resolution) for p, _ in picked]
     targets = [read_image(p, cfg.resolution) for _, p in picked]
     if len({img.shape for img in inputs + targets}) > 1:
