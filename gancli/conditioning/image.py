@@ -59,14 +59,13 @@ class ImageConditioning(Conditioning):
         self.inputs: torch.Tensor | None = None
         self._test: TensorData | None = None
 
-    def inputs_of(self, data: TensorData) -> torch.Tensor:
-        """The input image of every item of `data`: its own for paired data, else the task's."""
-        if self.paired:
-            return data.y
-        return make_inputs(self.opts.task, data.x, self.info.name)
+    def inputs_of(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The input image of each item (targets `x`, `y` what the dataset holds besides): its
+        own for paired data, else the task's."""
+        return y if self.paired else make_inputs(self.opts.task, x, self.info.name)
 
     def attach(self, data: TensorData) -> None:
-        self.inputs = self.inputs_of(data)
+        self.inputs = self.inputs_of(data.x, data.y)
 
     def draw(self, data: TensorData, size: int, generator: torch.Generator) -> Batch:
         idx = data.indices(size, generator)
@@ -88,7 +87,8 @@ class ImageConditioning(Conditioning):
             self._test = load_dataset(self.cfg.data, "test")
         test = self._test
         k = min(n, len(test))
-        return Request(self.inputs_of(test)[:k].cpu(), targets=test.x[:k].cpu())
+        x, y = test.x[:k], test.y[:k]  # derive inputs for the k examples only
+        return Request(self.inputs_of(x, y).cpu(), targets=x.cpu())
 
     def preview(self, n: int) -> Request:
         return self.examples(min(n, PREVIEW_ROWS))
