@@ -8,8 +8,12 @@ of the command line to that command's own Hydra app keeps every Hydra feature wo
 
 from __future__ import annotations
 
+import atexit
 import importlib
+import os
+import shutil
 import sys
+import tempfile
 
 # command -> (module holding its Hydra app, one-line summary)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -32,6 +36,30 @@ def usage() -> str:
     )
 
 
+def torchrun_overrides(command: str, rest: list[str]) -> list[str]:
+    """The command line of this process when torchrun started several (WORLD_SIZE > 1).
+
+    Every rank composes the same config, but only rank 0 keeps a run folder: the others train
+    in a scratch folder (removed at exit) and log warnings and errors only, so one run leaves
+    one folder and one log. Raises ValueError for what cannot run distributed."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return rest
+    if command != "train":
+        raise ValueError(f"gancli {command} runs in one process: start it without torchrun")
+    if "-m" in rest or "--multirun" in rest:
+        raise ValueError("a sweep (-m) cannot run under torchrun: start one torchrun per run, "
+                         "or sweep without torchrun")
+    rank = int(os.environ.get("RANK", "0"))
+    if rank == 0:
+        return rest
+    scratch = tempfile.mkdtemp(prefix=f"gancli-rank{rank}-")
+    atexit.register(shutil.rmtree, scratch, ignore_errors=True)
+    own = ("hydra.run.dir=", "hydra.output_subdir=", "hydra.job_logging.root.")
+    return [arg for arg in rest if not arg.startswith(own)] + [
+        f"hydra.run.dir={scratch}", "hydra.output_subdir=null",
+        "hydra.job_logging.root.level=WARNING", "hydra.job_logging.root.handlers=[console]"]
+
+
 def main(argv: list[str] | None = None) -> int:
     """Dispatch `gancli <command> ...`; returns the process exit status."""
     args = sys.argv[1:] if argv is None else argv
@@ -46,6 +74,11 @@ def main(argv: list[str] | None = None) -> int:
     command, rest = args[0], args[1:]
     if command not in COMMANDS:
         sys.stderr.write(f"gancli: unknown command '{command}'\n\n{usage()}")
+        return 2
+    try:
+        rest = torchrun_overrides(command, rest)
+    except ValueError as err:
+        sys.stderr.write(f"gancli: error: {err}\n")
         return 2
     app = importlib.import_module(COMMANDS[command][0])
     # Hydra parses sys.argv itself; argv[0] names the program in its usage line.

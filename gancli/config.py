@@ -171,6 +171,9 @@ class TrainConfig:
     precision: PrecisionName = PrecisionName.fp32
     channels_last: bool = False
     compile: bool = False
+    # Under torchrun with several GPUs: batch norm statistics over the global batch instead of
+    # each rank's share (CUDA only).
+    sync_batchnorm: bool = False
 
 
 class Reference(str, Enum):

@@ -8,13 +8,14 @@ A new dataset is one module that registers a loader plus one YAML in `conf/data/
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
 import torch
 from omegaconf import DictConfig
 
+from gancli.errors import GancliError
 from gancli.registry import Registry
 
 Split = Literal["train", "test"]
@@ -54,17 +55,31 @@ class TensorData:
     # The file each item was read from, for data read from a folder of files (text
     # conditioning finds the items' captions by file name); None otherwise.
     files: list[Path] | None = None
+    # (k, n): batches are drawn from items k, k+n, k+2n, ... only (one rank's shard under
+    # torchrun); (0, 1) is the whole set.
+    part: tuple[int, int] = (0, 1)
 
     def __len__(self) -> int:
         return self.x.shape[0]
 
     def to(self, device: torch.device) -> TensorData:
-        return TensorData(self.info, self.x.to(device), self.y.to(device), self.files)
+        return replace(self, x=self.x.to(device), y=self.y.to(device))
+
+    def shard(self, k: int, n: int) -> TensorData:
+        """The same items, with batches drawn from the k-th of n disjoint shards. The tensors
+        are shared, not split, so item indices (which conditioning modes use to find an item's
+        caption or input image) keep their meaning on every rank."""
+        if not 0 <= k < n or n > len(self):
+            raise GancliError(f"cannot take shard {k} of {n} from {len(self)} items")
+        return replace(self, part=(k, n))
 
     def indices(self, size: int, generator: torch.Generator) -> torch.Tensor:
-        """`size` item indices drawn uniformly with replacement; `generator` makes them
-        reproducible."""
-        return torch.randint(len(self), (size,), generator=generator, device=self.x.device)
+        """`size` item indices drawn uniformly with replacement from this shard; `generator`
+        makes them reproducible."""
+        k, n = self.part
+        count = (len(self) - k + n - 1) // n
+        drawn = torch.randint(count, (size,), generator=generator, device=self.x.device)
+        return drawn if n == 1 else drawn * n + k
 
     def batch(self, size: int, generator: torch.Generator) -> torch.Tensor:
         """A batch of items drawn by `indices`."""

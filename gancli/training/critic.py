@@ -20,11 +20,17 @@ class CriticView(nn.Module):
     `condition` is the batch's condition (labels, captions, input images), set by the training
     loop for each batch: a conditional D sees D(x, condition). Real and generated batches share
     it (fakes are generated for the real batch's conditions), so a penalty at interpolates of
-    the two is conditioned consistently."""
+    the two is conditioned consistently.
 
-    def __init__(self, D: nn.Module, augment: Augment | None = None, pack: int = 1) -> None:
+    `call` is what is run for D's forward pass when it is not D itself: D inside
+    DistributedDataParallel under torchrun. `D` stays the plain module, for the methods some
+    conditioning modes call on it (ACGAN's classifier)."""
+
+    def __init__(self, D: nn.Module, augment: Augment | None = None, pack: int = 1,
+                 call: nn.Module | None = None) -> None:
         super().__init__()
         self.D, self.augment, self.pack = D, augment, pack
+        self._call = [call or D]  # a list: not registered as a second submodule
         self.condition: torch.Tensor | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -32,5 +38,6 @@ class CriticView(nn.Module):
             x = self.augment(x)
         if self.pack > 1:
             x = x.reshape(x.shape[0] // self.pack, self.pack * x.shape[1], *x.shape[2:])
-        out = self.D(x) if self.condition is None else self.D(x, self.condition)
+        D = self._call[0]
+        out = D(x) if self.condition is None else D(x, self.condition)
         return out.float()  # the losses' arithmetic in fp32, also under bf16/fp16 autocast

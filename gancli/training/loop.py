@@ -3,6 +3,8 @@ and update G; repeat for `train.steps` generator updates.
 
 Everything a run produces goes into its run folder: `metrics.jsonl`, `checkpoints/last.pt`,
 `samples/step_<step>.png` and `samples/final.png` (Hydra adds `.hydra/` and `train.log`).
+Under torchrun every rank runs this loop on its share of each batch and rank 0 alone writes
+(`gancli.training.distributed`).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from gancli.runtime import resolve_device, rng_state, set_rng_state
 from gancli.sampling import generate, run_generator, sample_latent
 from gancli.training.augment import build_augment
 from gancli.training.critic import CriticView
+from gancli.training.distributed import Distributed, leave_process_group
 from gancli.training.fast import Precision, channels_last, compile_module
 from gancli.training.gan import build_gan
 from gancli.training.monitor import Monitor
@@ -81,10 +84,17 @@ class Trainer:
         self.cfg = cfg
         self.run_dir = Path(run_dir)
         self.ckpt_path = self.run_dir / "checkpoints" / "last.pt"
-        self.device = resolve_device(cfg.train.device)
+        self.dist, self.device = Distributed.start(resolve_device(cfg.train.device))
         self.precision = Precision(getattr(cfg.train.precision, "value", cfg.train.precision),
                                    self.device)
         torch.manual_seed(cfg.train.seed)
+
+        world, rank = self.dist.world_size, self.dist.rank
+        if cfg.train.batch_size % (world * cfg.train.pack):
+            raise GancliError(f"train.batch_size={cfg.train.batch_size} is the batch of all "
+                              f"{world} processes together and must be a multiple of "
+                              f"{world * cfg.train.pack} (processes x train.pack)")
+        self.local_batch = cfg.train.batch_size // world
 
         data = load_dataset(cfg.data, "train")
         self.info = data.info
@@ -92,11 +102,18 @@ class Trainer:
         self.conditioning = build_conditioning(cfg, self.info,
                                                None if ckpt is None else ckpt.get("conditioning"))
         # Every dataset here fits in memory: keep it on the training device as one tensor.
-        self.data = data.to(self.device)
+        self.data = data.to(self.device).shard(rank, world)
         self.conditioning.attach(self.data)
-        self.data_rng = torch.Generator(self.device).manual_seed(cfg.train.seed)
+        self.data_rng = torch.Generator(self.device).manual_seed(cfg.train.seed + rank)
         self.loss = build_loss(cfg.loss)
         self.gan = build_gan(cfg, self.conditioning, self.device, self.loss.needs_spectral_norm)
+        if self.dist.enabled:
+            # The players start equal on every rank (DDP copies rank 0's weights); from here on
+            # each rank draws its own latents and augmentations.
+            torch.manual_seed(cfg.train.seed + rank)
+            if cfg.train.sync_batchnorm:
+                self.gan.G = Distributed.sync_batchnorm(self.gan.G, self.device)
+                self.gan.D = Distributed.sync_batchnorm(self.gan.D, self.device)
         if cfg.train.channels_last and self.info.kind == "image":
             for module in (self.gan.G, self.gan.D):
                 channels_last(module)
@@ -104,8 +121,13 @@ class Trainer:
         if cfg.train.compile:
             compile_module(self.gan.G, "G")
             compile_module(self.gan.D, "D")
+        # What the loop calls: G and D inside DistributedDataParallel under torchrun. The
+        # optimizers, EMA, pictures and checkpoints use the plain modules in self.gan.
+        self.G = self.dist.wrap(self.gan.G, self.device)
+        self.D = self.dist.wrap(self.gan.D, self.device)
         # What D is shown: the losses call this view, the optimizer and checkpoints use gan.D.
-        self.critic = CriticView(self.gan.D, build_augment(cfg.augment), cfg.train.pack)
+        self.critic = CriticView(self.gan.D, build_augment(cfg.augment), cfg.train.pack,
+                                 call=self.D)
 
         points = self.info.kind == "points"
         n_preview = cfg.train.sample_n or (2500 if points else 64)
@@ -122,8 +144,8 @@ class Trainer:
         self.best: dict | None = None
         if ckpt is not None:
             self.gan.load_state_dict(ckpt)
-            set_rng_state(ckpt["rng"], self.data_rng)
             self.step = ckpt["step"]
+            self._restore_rng(ckpt)
             self.best = ckpt.get("eval_best")
             log.info("resumed from %s at step %d", cfg.resume, self.step)
 
@@ -132,8 +154,8 @@ class Trainer:
     def train_step(self, measure: bool) -> dict[str, torch.Tensor]:
         """n_critic D updates, then one G update. Returns detached statistics as tensors;
         reading them (and so waiting for the device) is left to the caller."""
-        G, D, critic, loss, amp = self.gan.G, self.gan.D, self.critic, self.loss, self.precision
-        bs, stats = self.cfg.train.batch_size, {}
+        G, D, critic, loss, amp = self.G, self.gan.D, self.critic, self.loss, self.precision
+        bs, stats = self.local_batch, {}
         n_critic = self.cfg.train.n_critic
         cond = self.conditioning
         for i in range(n_critic):
@@ -155,20 +177,18 @@ class Trainer:
             amp.step(self.gan.opt_d)
             loss.after_discriminator_step(D)
 
-        D.requires_grad_(False)  # G's update needs gradients through D, not for D's weights
-        try:
+        # G's update needs gradients through D, not for D's weights.
+        with Distributed.frozen(D, self.D):
             with amp.autocast():
                 loss_g = cond.generator_loss(loss, critic, batch, fake)
             self.gan.opt_g.zero_grad(set_to_none=True)
             amp.backward(loss_g, self.gan.opt_g)
-        finally:
-            D.requires_grad_(True)
         if measure:
             amp.unscale(self.gan.opt_g)
-            stats["grad_norm_g"] = _grad_norm(G)
+            stats["grad_norm_g"] = _grad_norm(self.gan.G)
         amp.step(self.gan.opt_g)
         if self.gan.G_ema is not None:
-            self.gan.G_ema.update_parameters(G)
+            self.gan.G_ema.update(self.gan.G)
         stats.update(loss_d=d_step.loss.detach(), loss_g=loss_g.detach(), d_real=d_step.d_real,
                      d_fake=d_step.d_fake, divergence=d_step.divergence)
         return stats
@@ -182,9 +202,12 @@ class Trainer:
         t = self.cfg.train
         last: dict[str, float] = {}
         log.info("training %s on %s with loss=%s for %d steps on %s; run folder %s",
-                 self.cfg.model.name, self.info.name, self.cfg.loss.name, t.steps, self.device,
-                 self.run_dir)
-        with StopRequest() as stop, Monitor(self.run_dir, self.step, t.steps) as monitor:
+                 self.cfg.model.name, self.info.name, self.cfg.loss.name, t.steps,
+                 self.device if not self.dist.enabled else
+                 f"{self.dist.world_size} processes ({self.device.type})", self.run_dir)
+        main = self.dist.is_main
+        with StopRequest() as stop, Monitor(self.run_dir, self.step, t.steps,
+                                            write=main) as monitor:
             run_start = window_start = time.perf_counter()
             window_steps = 0
             while self.step < t.steps:
@@ -192,10 +215,16 @@ class Trainer:
                 stats = self.train_step(measure)
                 self.step += 1
                 window_steps += 1
+                # Under torchrun the ranks must agree on stopping, which costs a collective:
+                # a Ctrl-C is then acted on at the next logged step.
+                stopping = (self.dist.any(stop.requested, self.device) if measure else False) \
+                    if self.dist.enabled else stop.requested
                 # Reading a loss waits for the device, so the check runs only where the loop
                 # reads values anyway or is about to write: a NaN is caught at the next logged
-                # step and never reaches a checkpoint or a picture.
-                if measure or stop.requested or self._writes_after(self.step):
+                # step and never reaches a checkpoint or a picture. The values are averaged
+                # over ranks first, so every rank stops together.
+                if measure or stopping or self._writes_after(self.step):
+                    stats = self.dist.mean(stats)
                     self._check_finite(stats)
                 if measure:
                     elapsed = time.perf_counter() - window_start
@@ -205,20 +234,21 @@ class Trainer:
                               "elapsed_s": time.perf_counter() - run_start}
                     monitor.record(record)
                     window_start, window_steps = time.perf_counter(), 0
-                if self.step % t.sample_every == 0:
+                if self.step % t.sample_every == 0 and main:
                     self.write_samples(f"step_{self.step}.png", monitor)
                 if t.eval_every and self.step % t.eval_every == 0:
                     self.evaluate(monitor)
                 if self.step % t.ckpt_every == 0:
                     self.save()
                 monitor.advance(self.step)
-                if stop.requested:
+                if stopping:
                     self.save()
                     log.warning("interrupted at step %d; checkpoint %s; continue with: gancli "
                                 "train resume=%s", self.step, self.ckpt_path, self.run_dir)
                     raise SystemExit(INTERRUPTED)
             self.save()
-            self.write_samples("final.png", monitor)
+            if main:
+                self.write_samples("final.png", monitor)
         log.info("done: %d steps; samples %s", self.step, self.run_dir / "samples" / "final.png")
         if self.best is not None:
             return float(self.best["value"])
@@ -249,32 +279,59 @@ class Trainer:
         from gancli.evaluation.evaluate import Evaluator, is_better
         from gancli.evaluation.run import generated_samples
 
-        opts = self.cfg.eval
-        if self.evaluator is None:
-            self.evaluator = Evaluator(opts, self.cfg.data, self.info, self.device,
-                                       self.conditioning.evaluates)
-        generated = generated_samples(self.gan.sampler, self.cfg, self.info, opts.n, opts.seed,
-                                      self.device, opts.batch_size, self.conditioning)
-        result = generated.score(self.evaluator, self.run_dir)
-        monitor.record_eval(self.step, result)
-        key = self.evaluator.primary
-        value = float(result[key])
-        if is_better(key, value, None if self.best is None else self.best["value"]):
-            self.best = {"metric": key, "value": value, "step": self.step}
+        improved = False
+        if self.dist.is_main:  # the other ranks wait at the broadcast below
+            opts = self.cfg.eval
+            if self.evaluator is None:
+                self.evaluator = Evaluator(opts, self.cfg.data, self.info, self.device,
+                                           self.conditioning.evaluates)
+            generated = generated_samples(self.gan.sampler, self.cfg, self.info, opts.n,
+                                          opts.seed, self.device, opts.batch_size,
+                                          self.conditioning)
+            result = generated.score(self.evaluator, self.run_dir)
+            monitor.record_eval(self.step, result)
+            key = self.evaluator.primary
+            value = float(result[key])
+            if is_better(key, value, None if self.best is None else self.best["value"]):
+                self.best = {"metric": key, "value": value, "step": self.step}
+                improved = True
+        self.best, improved = self.dist.broadcast((self.best, improved))
+        if improved:
+            key, value = self.best["metric"], self.best["value"]
             self.save(self.ckpt_path.with_name("best.pt"))
             log.info("step %d: best %s so far (%.4g); saved %s", self.step, key, value,
                      self.ckpt_path.with_name("best.pt"))
 
     def save(self, path: Path | None = None) -> None:
+        """Write a checkpoint (rank 0; every rank must call this: the ranks' random states are
+        gathered into it, so a resumed run draws what each rank would have drawn)."""
+        states = self.dist.gather(rng_state(self.data_rng))
+        if not self.dist.is_main:
+            return
         save_checkpoint(path or self.ckpt_path, {
             "eval_best": self.best,
             "step": self.step,
             "config": OmegaConf.to_yaml(self.cfg),
             "data_info": self.info.to_dict(),
-            "rng": rng_state(self.data_rng),
+            "rng": states[0],
+            "rng_ranks": states if self.dist.enabled else None,
             "conditioning": self.conditioning.state(),
             **self.gan.state_dict(),
         })
+
+    def _restore_rng(self, ckpt: dict) -> None:
+        """Continue each rank's random streams where the checkpoint left them. A checkpoint
+        from another number of processes has no state for this rank: it then starts fresh
+        streams from the seed, rank and step, so ranks still draw different batches."""
+        ranks = ckpt.get("rng_ranks") or [ckpt["rng"]]
+        if len(ranks) == self.dist.world_size:
+            set_rng_state(ranks[self.dist.rank], self.data_rng)
+            return
+        seed = self.cfg.train.seed + 1_000_003 * self.step + self.dist.rank
+        torch.manual_seed(seed)
+        self.data_rng.manual_seed(seed)
+        log.warning("the checkpoint was written by %d process(es), this run has %d: random "
+                    "streams start afresh from the seed", len(ranks), self.dist.world_size)
 
     def write_samples(self, name: str, monitor: Monitor) -> None:
         """The preview picture for fixed latents: an image grid, or, for 2D mixtures, a scatter
@@ -307,7 +364,12 @@ def train_from_hydra(cfg: DictConfig) -> float:
 
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
-    result = Trainer(cfg, run_dir, list(hydra_cfg.overrides.task)).run()
-    sys.stdout.write(f"{run_dir}\n")
-    sys.stdout.flush()
+    try:
+        trainer = Trainer(cfg, run_dir, list(hydra_cfg.overrides.task))
+        result = trainer.run()
+    finally:
+        leave_process_group()
+    if trainer.dist.is_main:
+        sys.stdout.write(f"{run_dir}\n")
+        sys.stdout.flush()
     return result

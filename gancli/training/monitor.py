@@ -16,14 +16,15 @@ log = logging.getLogger("gancli.train")
 
 
 class Monitor:
-    """Appends metrics records and shows progress from `start` to `total` steps."""
+    """Appends metrics records and shows progress from `start` to `total` steps; with
+    `write=False` (the ranks other than 0 under torchrun) it writes and shows nothing."""
 
-    def __init__(self, run_dir: Path, start: int, total: int) -> None:
+    def __init__(self, run_dir: Path, start: int, total: int, write: bool = True) -> None:
         self.path = run_dir / "metrics.jsonl"
         self.total = total
-        self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 (closed in __exit__)
+        self._file = open(self.path, "a", encoding="utf-8") if write else None  # noqa: SIM115
         self._progress = None
-        if sys.stdout.isatty():
+        if write and sys.stdout.isatty():
             from rich.progress import (
                 BarColumn,
                 MofNCompleteColumn,
@@ -49,13 +50,16 @@ class Monitor:
                  tb: TracebackType | None) -> None:
         if self._progress is not None:
             self._progress.stop()
-        self._file.close()
+        if self._file is not None:
+            self._file.close()
 
     def advance(self, step: int) -> None:
         if self._progress is not None:
             self._progress.update(self._task, completed=step)
 
     def _write(self, record: dict[str, float | int]) -> None:
+        if self._file is None:
+            return
         self._file.write(json.dumps(record) + "\n")
         self._file.flush()  # a crash keeps every line written so far
 

@@ -1,0 +1,164 @@
+"""Training on several processes with torch.distributed, as `torchrun` starts them:
+
+    torchrun --standalone --nproc_per_node=N -m gancli train ...
+
+Each process (rank) trains on its share of `train.batch_size` (the global batch, as in StyleGAN2's
+`--batch`, so a config means the same optimisation on 1 or N devices), drawn from its own shard
+of the training set with its own random streams. G and D are wrapped in DistributedDataParallel,
+which averages their gradients across ranks in the backward pass. Rank 0 alone writes the run
+folder; the logged statistics are averaged over ranks first. Without torchrun's environment this
+is a no-op and the loop is the plain single-process one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import logging
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from gancli.errors import GancliError
+
+log = logging.getLogger("gancli.train")
+
+T = TypeVar("T")
+
+
+def world_size_from_env() -> int:
+    """The number of processes torchrun started (1 outside torchrun)."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def rank_from_env() -> int:
+    """This process's rank under torchrun (0 outside it)."""
+    return int(os.environ.get("RANK", "0"))
+
+
+def leave_process_group() -> None:
+    """Leave the process group, if this process joined one (also after an error)."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+@dataclass(frozen=True)
+class Distributed:
+    """This process's place in the group: rank, world size and the device it trains on."""
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def is_main(self) -> bool:
+        """Rank 0: the process that writes the run folder."""
+        return self.rank == 0
+
+    @classmethod
+    def start(cls, device: torch.device) -> tuple[Distributed, torch.device]:
+        """Join the process group torchrun describes in the environment, if any, and return
+        the device this rank trains on: `cuda:LOCAL_RANK` on GPUs (NCCL), the CPU otherwise
+        (gloo)."""
+        world = world_size_from_env()
+        if world <= 1:
+            return cls(), device
+        rank, local = rank_from_env(), int(os.environ.get("LOCAL_RANK", "0"))
+        if device.type == "cuda":
+            if local >= torch.cuda.device_count():
+                raise GancliError(f"rank {rank} wants GPU {local} but {torch.cuda.device_count()}"
+                                  " are visible: lower --nproc_per_node to the number of GPUs")
+            device = torch.device("cuda", local)
+            torch.cuda.set_device(device)
+        if not dist.is_initialized():
+            dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        return cls(rank, world, local), device
+
+    # -- the players ----------------------------------------------------------------------------
+
+    def wrap(self, module: nn.Module, device: torch.device) -> nn.Module:
+        """`module` inside DistributedDataParallel (which also makes every rank start from rank
+        0's weights); the module itself when training on one process.
+
+        Unused parameters are not searched for (`find_unused_parameters=False`): every player
+        here uses all its weights in each backward pass, and the search walks the graph every
+        step. Buffers (batch norm's running statistics, spectral norm's power-iteration
+        vectors) are not broadcast at each forward pass, as in StyleGAN2-ADA: D is called
+        several times a step and only rank 0's copies are ever saved."""
+        if not self.enabled:
+            return module
+        ddp = nn.parallel.DistributedDataParallel
+        # Newer torch renamed the switch (and deprecated the old name); older has only that.
+        no_buffer_sync = ({"forward_sync_buffers": False}
+                          if "forward_sync_buffers" in inspect.signature(ddp).parameters
+                          else {"broadcast_buffers": False})
+        ids = [device.index] if device.type == "cuda" else None
+        return ddp(module, device_ids=ids, **no_buffer_sync)
+
+    @staticmethod
+    def sync_batchnorm(module: nn.Module, device: torch.device) -> nn.Module:
+        """Batch norm layers that normalise over the global batch, not each rank's share."""
+        if device.type != "cuda":
+            raise GancliError("train.sync_batchnorm needs CUDA devices (torch's SyncBatchNorm "
+                              "has no CPU kernel); leave it off on the CPU")
+        return nn.SyncBatchNorm.convert_sync_batchnorm(module)
+
+    @staticmethod
+    @contextlib.contextmanager
+    def frozen(D: nn.Module, wrapped: nn.Module) -> Iterator[None]:
+        """D's weights fixed for G's update: no gradients for them, and under DDP no gradient
+        synchronisation expected from this backward pass (`no_sync`), which would otherwise
+        wait for D's gradients that never come."""
+        sync = wrapped.no_sync() if isinstance(wrapped, nn.parallel.DistributedDataParallel) \
+            else contextlib.nullcontext()
+        D.requires_grad_(False)
+        try:
+            with sync:
+                yield
+        finally:
+            D.requires_grad_(True)
+
+    # -- talking across ranks (each is a collective: every rank must call it) -------------------
+
+    def mean(self, stats: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Each statistic averaged over ranks, in one all-reduce."""
+        if not self.enabled:
+            return stats
+        keys = list(stats)
+        values = torch.stack([stats[k].detach().float().reshape(()) for k in keys])
+        dist.all_reduce(values)
+        values /= self.world_size
+        return dict(zip(keys, values.unbind(), strict=True))
+
+    def any(self, flag: bool, device: torch.device) -> bool:
+        """Whether `flag` is set on any rank."""
+        if not self.enabled:
+            return flag
+        value = torch.tensor([float(flag)], device=device)
+        dist.all_reduce(value, op=dist.ReduceOp.MAX)
+        return bool(value.item())
+
+    def gather(self, obj: T) -> list[T]:
+        """Every rank's `obj`, in rank order."""
+        if not self.enabled:
+            return [obj]
+        out: list[Any] = [None] * self.world_size
+        dist.all_gather_object(out, obj)
+        return out
+
+    def broadcast(self, obj: T) -> T:
+        """Rank 0's `obj` on every rank."""
+        if not self.enabled:
+            return obj
+        box: list[Any] = [obj]
+        dist.broadcast_object_list(box, src=0)
+        return box[0]
