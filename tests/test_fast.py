@@ -94,3 +94,21 @@ def test_compile_really_compiles_and_trains(tmp_path: Path) -> None:
         stats = trainer.train_step(measure=True)
     assert finite(stats)
     assert trainer.gan.G._compiled_call_impl is not None  # nn.Module.compile took effect
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="host synchronisation is a GPU matter")
+@pytest.mark.parametrize("extra", [[], ["loss=wgan-gp", "train.n_critic=2"],
+                                   ["conditioning=class"]])
+def test_a_training_step_never_waits_for_the_gpu(extra: list[str], tmp_path: Path) -> None:
+    """Batches, latents, augmentation, losses, optimizers and the EMA all stay on the device:
+    a step that reads nothing (measure=False) must not synchronise with it."""
+    cfg = [a for a in TINY if a != "train.device=cpu"]
+    trainer = Trainer(compose_train(*cfg, "train.device=cuda", "augment=diffaug", *extra),
+                      tmp_path)
+    trainer.train_step(measure=False)  # first-call set-up (allocations, algorithm choice)
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        for _ in range(2):
+            trainer.train_step(measure=False)
+    finally:
+        torch.cuda.set_sync_debug_mode("default")

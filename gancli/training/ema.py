@@ -3,33 +3,41 @@ from the averaged G are usually smoother and better than from the last iterate."
 
 from __future__ import annotations
 
+import copy
+
 import torch
 from torch import nn
-from torch.optim.swa_utils import AveragedModel
 
 
-def ema_update(decay: float):
-    """A `multi_avg_fn` for `AveragedModel`: EMA with warm-up, buffers copied.
+class EMA:
+    """An averaged copy of G (`module`), its batch-norm statistics included, updated after
+    every G step with a decay that ramps up as min(decay, (1+n)/(10+n)) (TensorFlow's
+    ExponentialMovingAverage num_updates rule): a fixed decay from the first step, as in torch's
+    `get_ema_multi_avg_fn`, keeps much of the random initialisation in a short run.
 
-    torch's `get_ema_multi_avg_fn` uses a fixed decay from the first step, which in a short run
-    keeps much of the random initialisation; here the decay ramps up as min(decay, (1+n)/(10+n))
-    (TensorFlow's ExponentialMovingAverage num_updates rule). Integer buffers (batch norm's
-    counters) cannot be averaged and are copied.
-    """
+    Written here rather than with torch's `AveragedModel` because that keeps the update count
+    as a tensor on the device and reads it on the host every update (`if n_averaged == 0`),
+    which stalls a GPU once per step; this count is a Python int, so an update only queues
+    two fused kernels."""
+
+    def __init__(self, G: nn.Module, decay: float) -> None:
+        self.module = copy.deepcopy(G).requires_grad_(False)
+        self.decay = decay
+        self.count = 0  # updates so far
 
     @torch.no_grad()
-    def update(averaged: list[torch.Tensor], current: list[torch.Tensor],
-               num_averaged: torch.Tensor) -> None:
-        n = float(num_averaged)
-        beta = min(decay, (1 + n) / (10 + n))
-        if averaged[0].is_floating_point():
-            torch._foreach_lerp_(averaged, current, 1 - beta)
+    def update(self, G: nn.Module) -> None:
+        ours = [*self.module.parameters(), *self.module.buffers()]
+        theirs = [*G.parameters(), *G.buffers()]
+        if self.count == 0:
+            torch._foreach_copy_(ours, theirs)
         else:
-            torch._foreach_copy_(averaged, current)
-
-    return update
-
-
-def make_ema(G: nn.Module, decay: float) -> AveragedModel:
-    """An averaged copy of G that also tracks its batch-norm statistics."""
-    return AveragedModel(G, multi_avg_fn=ema_update(decay), use_buffers=True)
+            beta = min(self.decay, (1 + self.count) / (10 + self.count))
+            floats = [i for i, t in enumerate(ours) if t.is_floating_point()]
+            others = [i for i, t in enumerate(ours) if not t.is_floating_point()]
+            # Integer buffers (batch norm's counters) cannot be averaged: they are copied.
+            torch._foreach_lerp_([ours[i] for i in floats], [theirs[i] for i in floats],
+                                 1 - beta)
+            if others:
+                torch._foreach_copy_([ours[i] for i in others], [theirs[i] for i in others])
+        self.count += 1

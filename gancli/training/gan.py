@@ -8,12 +8,11 @@ from dataclasses import dataclass, replace
 import torch
 from omegaconf import DictConfig
 from torch import nn
-from torch.optim.swa_utils import AveragedModel
 
 from gancli.conditioning import Conditioning
 from gancli.errors import GancliError
 from gancli.models import apply_spectral_norm, build_models
-from gancli.training.ema import make_ema
+from gancli.training.ema import EMA
 
 OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {"adam": torch.optim.Adam}
 
@@ -33,7 +32,7 @@ def build_optimizer(cfg: DictConfig, params, lr: float) -> torch.optim.Optimizer
 class GAN:
     G: nn.Module
     D: nn.Module
-    G_ema: AveragedModel | None
+    G_ema: EMA | None
     opt_g: torch.optim.Optimizer
     opt_d: torch.optim.Optimizer
 
@@ -47,7 +46,7 @@ class GAN:
             "G": self.G.state_dict(),
             "D": self.D.state_dict(),
             "G_ema": None if self.G_ema is None else self.G_ema.module.state_dict(),
-            "ema_count": None if self.G_ema is None else int(self.G_ema.n_averaged),
+            "ema_count": None if self.G_ema is None else self.G_ema.count,
             "opt_g": self.opt_g.state_dict(),
             "opt_d": self.opt_d.state_dict(),
         }
@@ -59,7 +58,7 @@ class GAN:
         self.opt_d.load_state_dict(state["opt_d"])
         if self.G_ema is not None and state.get("G_ema") is not None:
             self.G_ema.module.load_state_dict(state["G_ema"])
-            self.G_ema.n_averaged.fill_(state["ema_count"])
+            self.G_ema.count = int(state["ema_count"])
 
 
 def build_gan(cfg: DictConfig, conditioning: Conditioning, device: torch.device,
@@ -82,6 +81,6 @@ def build_gan(cfg: DictConfig, conditioning: Conditioning, device: torch.device,
     if cfg.model.spectral_norm or spectral_norm:
         apply_spectral_norm(D)
     G, D = G.to(device), D.to(device)
-    ema = make_ema(G, cfg.train.ema) if cfg.train.ema > 0 else None
+    ema = EMA(G, cfg.train.ema) if cfg.train.ema > 0 else None
     return GAN(G, D, ema, build_optimizer(cfg.optim, G.parameters(), cfg.optim.lr_g),
                build_optimizer(cfg.optim, D.parameters(), cfg.optim.lr_d))
