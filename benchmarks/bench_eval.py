@@ -39,13 +39,16 @@ def machine() -> str:
     return f"{names[0] if names else platform.machine()}, {os.cpu_count()} cores"
 
 
-def timed(label: str, fn, rows: list, unit: float | None = None):
+def timed(label: str, fn, rows: list, unit: float | None = None, images: int | None = None):
+    """Run `fn`, print and record its seconds (and images/s where it processes `images`)."""
     start = time.perf_counter()
     out = fn()
     seconds = time.perf_counter() - start
-    rows.append((label, seconds))
+    rate = images / seconds if images else None
+    rows.append((label, seconds, rate))
     ratio = f"  ({seconds / unit:.1f}× the bare forward pass)" if unit else ""
-    print(f"  {label:<46} {seconds:8.2f} s{ratio}", flush=True)
+    speed = f"  {rate:,.0f} images/s" if rate else ""
+    print(f"  {label:<46} {seconds:8.2f} s{ratio}{speed}", flush=True)
     return out
 
 
@@ -79,7 +82,7 @@ def main() -> None:
     with torch.no_grad():
         x = pixels_to_unit(samples)
         bare = timed(f"reference: bare classifier forward, {len(x)} images",
-                     lambda: model(x), rows)
+                     lambda: model(x), rows, images=len(x))
     del bare
     unit = rows[-1][1]
     info = load_dataset(data_cfg, "train").info
@@ -87,7 +90,7 @@ def main() -> None:
                lambda: Evaluator(OmegaConf.merge(OmegaConf.structured(EvalOptions), {}),
                                  data_cfg, info, cpu), rows, unit)
     fake = timed(f"feature extraction, {len(samples)} samples",
-                 lambda: ev.space.extract(samples), rows, unit)
+                 lambda: ev.space.extract(samples), rows, unit, images=len(samples))
     with tempfile.TemporaryDirectory() as tmp:
         inputs = Inputs(samples, fake, ev.real, ev, Path(tmp))
         for name in ev.metrics:
@@ -103,9 +106,10 @@ def main() -> None:
               lambda: subprocess.run([str(GANCLI), "eval", f"ckpt={ckpt}", f"eval.n={args.n}",
                                       f"hydra.run.dir={tmp}"], check=True,
                                      capture_output=True), rows, unit)
-    print("\n| date | machine | stage | seconds |\n|---|---|---|---:|")
-    for label, seconds in rows:
-        print(f"| {datetime.date.today()} | {machine()} | {label} | {seconds:.2f} |")
+    print("\n| date | machine | stage | seconds | images/s |\n|---|---|---|---:|---:|")
+    for label, seconds, rate in rows:
+        print(f"| {datetime.date.today()} | {machine()} | {label} | {seconds:.2f} "
+              f"| {f'{rate:,.0f}' if rate else '—'} |")
 
 
 if __name__ == "__main__":

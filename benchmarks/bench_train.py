@@ -1,14 +1,18 @@
-"""Training throughput of gancli's loop against a plain textbook DCGAN loop, in one process.
+"""Training throughput of gancli's loop against a plain textbook loop, in one process.
 
 Absolute images/s depend on the machine, its load and torch's build, so the figure to quote is
 the *ratio* gancli/textbook: both loops run in the same process on the same in-memory tensor
 with the same architecture, and they alternate in rounds so that a change of machine load (other
-jobs, frequency scaling) hits both. The textbook loop is the pytorch/examples DCGAN recipe written
-out below; `Trainer.train_step` is what `gancli train` runs each step (without the logging,
+jobs, frequency scaling) hits both. For `model=dcgan` the textbook loop is the pytorch/examples
+DCGAN recipe written out below; for `model=resnet` it is the plain SNGAN step (hinge loss,
+spectrally normalised D, Adam betas (0, 0.9)) of the common PyTorch SNGAN re-implementations, on
+gancli's own ResNet modules (the architecture is the same by construction; the step is what is
+compared). `Trainer.train_step` is what `gancli train` runs each step (without the logging,
 sampling and checkpointing around it).
 
-    .venv/bin/python benchmarks/bench_train.py [--batches 64,256 | --batch N] [--steps N]
-                                  [--rounds R] [--device cpu|cuda] [--markdown-out FILE]
+    .venv/bin/python benchmarks/bench_train.py [--models dcgan,resnet] [--batches 64,256]
+                                  [--steps N] [--rounds R] [--device cpu|cuda] [--fast]
+                                  [--markdown-out FILE]
 
 This prints figures; it asserts nothing about them.
 """
@@ -46,11 +50,8 @@ SEED = 0
 # Untimed steps per loop before the first round: the first steps allocate buffers and pick
 # convolution algorithms, which is start-up cost, not throughput.
 WARMUP_STEPS = 3
-# Without --steps, each timed run covers about this many images, so a batch-256 row takes no
-# longer than a batch-64 one (20 steps at 64, 5 at 256) and the whole script stays in minutes.
-IMAGES_PER_RUN = 1280
 TABLE_HEADER = ("| date | machine | torch | threads | config | gancli img/s | textbook img/s "
-                "| ratio gancli/textbook (min–max) | peak RSS MiB |\n"
+                "| ratio gancli/textbook (min–max) | peak MiB |\n"
                 "|---|---|---|---:|---|---:|---:|---|---:|")
 
 
@@ -124,6 +125,59 @@ def textbook_loop(x: torch.Tensor, batch: int, seed: int = SEED
     return step, n_params(netG) + n_params(netD)
 
 
+def textbook_sngan_loop(x: torch.Tensor, batch: int, cfg: DictConfig, seed: int = SEED
+                        ) -> tuple[Callable[[], None], int]:
+    """One-iteration closure of the plain SNGAN step (n_dis = 1) on `cfg`'s ResNet players:
+    D's hinge loss on a real batch and a detached fake batch, then G's loss -D(G(z)) on a fresh
+    forward pass of G, as the common re-implementations write it."""
+    from gancli.models import apply_spectral_norm, build_models
+
+    device = x.device
+    torch.manual_seed(seed)
+    info = loop.load_dataset(cfg.data, "train").info
+    netG, netD = build_models(cfg.model, info, cfg.latent.dim)
+    netG, netD = netG.to(device), apply_spectral_norm(netD).to(device)
+    optD = torch.optim.Adam(netD.parameters(), lr=2e-4, betas=(0.0, 0.9))
+    optG = torch.optim.Adam(netG.parameters(), lr=2e-4, betas=(0.0, 0.9))
+    rng = torch.Generator(device).manual_seed(seed)
+    dim = cfg.latent.dim
+
+    def step() -> None:
+        real = x[torch.randint(len(x), (batch,), generator=rng, device=device)]
+        with torch.no_grad():
+            fake = netG(torch.randn(batch, dim, device=device))
+        loss_d = (torch.relu(1 - netD(real)).mean() + torch.relu(1 + netD(fake)).mean())
+        optD.zero_grad()
+        loss_d.backward()
+        optD.step()
+        loss_g = -netD(netG(torch.randn(batch, dim, device=device))).mean()
+        optG.zero_grad()
+        loss_g.backward()
+        optG.step()
+
+    return step, n_params(netG) + n_params(netD)
+
+
+@dataclass(frozen=True)
+class BenchModel:
+    """gancli's overrides for a model (the same recipe as its textbook loop), that loop, and
+    how many images a timed run covers without --steps: a batch-256 row then takes no longer
+    than a batch-64 one (dcgan: 20 steps at 64, 5 at 256), and the SNGAN ResNet, about 40
+    times the DCGAN's work per image, still fits in minutes on a CPU."""
+
+    overrides: list[str]
+    textbook: Callable[..., tuple[Callable[[], None], int]]
+    images_per_run: int
+
+
+MODELS = {
+    "dcgan": BenchModel(["model=dcgan"], lambda x, batch, cfg: textbook_loop(x, batch), 1280),
+    "resnet": BenchModel(["model=resnet", "model.spectral_norm=true", "loss=hinge",
+                          "latent.dim=128", "optim.lr_g=2e-4", "optim.lr_d=2e-4",
+                          "optim.betas=[0.0,0.9]"], textbook_sngan_loop, 128),
+}
+
+
 # -- gancli's side ---------------------------------------------------------------------------------
 
 def n_params(module: nn.Module) -> int:
@@ -160,25 +214,30 @@ class Contender:
     name: str
     step: Callable[[], object]
     batch: int
+    peak_mib: float = 0.0  # on a GPU: the most memory its steps allocated
 
 
 def time_run(c: Contender, steps: int, device: torch.device) -> float:
-    """Images per second over `steps` consecutive steps."""
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    sync()
+    """Images per second over `steps` consecutive steps (and, on a GPU, their peak memory)."""
+    cuda = device.type == "cuda"
+    if cuda:
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats(device)
     start = time.perf_counter()
     for _ in range(steps):
         c.step()
-    sync()
+    if cuda:
+        torch.cuda.synchronize()
+        c.peak_mib = max(c.peak_mib, torch.cuda.max_memory_allocated(device) / 2**20)
     return steps * c.batch / (time.perf_counter() - start)
 
 
-def measure(contenders: list[Contender], steps: int, rounds: int,
-            device: torch.device) -> dict[str, list[float]]:
+def measure(contenders: list[Contender], steps: int, rounds: int, device: torch.device,
+            warmup: int = WARMUP_STEPS) -> dict[str, list[float]]:
     """images/s of every contender in every round. The order rotates each round so that no loop
     always runs first (right after another loop's memory traffic) or last."""
     for c in contenders:
-        for _ in range(WARMUP_STEPS):
+        for _ in range(warmup):
             c.step()
     rates: dict[str, list[float]] = {c.name: [] for c in contenders}
     for r in range(rounds):
@@ -224,12 +283,14 @@ FAST_VARIANTS = {"bf16": ["train.precision=bf16"],
                  "bf16 + channels_last": ["train.precision=bf16", "train.channels_last=true"]}
 
 
-def bench_batch(batch: int, steps: int, rounds: int, device: torch.device, base: list[str],
-                data_note: str, fast: bool = False) -> list[str]:
+def bench_batch(model: str, batch: int, steps: int, rounds: int, device: torch.device,
+                base: list[str], data_note: str, fast: bool = False,
+                warmup: int = WARMUP_STEPS) -> list[str]:
     """Time textbook, gancli with ema=0 and gancli with its default EMA (and, with `fast`, the
-    fast path's switches) at one batch size; returns one markdown row per gancli variant."""
-    overrides = [*base, f"train.batch_size={batch}", f"train.device={device.type}",
-                 f"train.seed={SEED}"]
+    fast path's switches) for one model at one batch size; returns one markdown row per gancli
+    variant."""
+    overrides = [*base, *MODELS[model].overrides, f"train.batch_size={batch}",
+                 f"train.device={device.type}", f"train.seed={SEED}"]
     default_ema = compose_train(overrides).train.ema
     variants = {"ema=0": ["train.ema=0"], f"ema={default_ema:g} (default)": []}
     if fast:
@@ -244,47 +305,59 @@ def bench_batch(batch: int, steps: int, rounds: int, device: torch.device, base:
                                         batch))
             params.add(n_params(trainer.gan.G) + n_params(trainer.gan.D))
         # The Trainers' data is the one shared tensor, already on the device.
-        step, tb_params = textbook_loop(trainer.data.x, batch)
+        step, tb_params = MODELS[model].textbook(trainer.data.x, batch, trainer.cfg)
         contenders.insert(0, Contender("textbook", step, batch))
         if params != {tb_params}:
             raise SystemExit(f"model sizes differ: gancli {params}, textbook {tb_params}: the "
                              "comparison would not be like for like")
-        rates = measure(contenders, steps, rounds, device)
+        rates = measure(contenders, steps, rounds, device, warmup)
 
     tb = rates["textbook"]
-    config = f"dcgan {RESOLUTION}×{RESOLUTION} {data_note}, batch {batch}"
+    config = f"{model} {RESOLUTION}×{RESOLUTION} {data_note}, batch {batch}"
     rows = []
-    print(f"\nbatch {batch}: {steps} steps × {rounds} rounds, {tb_params:,} parameters (G+D); "
-          "img/s per round:")
+    print(f"\n{model}, batch {batch}: {steps} steps × {rounds} rounds, {tb_params:,} "
+          "parameters (G+D); img/s per round:")
     width = max(map(len, rates))
     for name, values in rates.items():
         print(f"  {name:<{width}}  {' '.join(f'{v:8.1f}' for v in values)}")
+    peaks = {c.name: c.peak_mib for c in contenders}
+    if device.type == "cuda":
+        print("  peak GPU MiB: " + ", ".join(f"{k} {v:.0f}" for k, v in peaks.items()))
     for label in variants:
         g = rates[f"gancli {label}"]
+        peak = peaks[f"gancli {label}"] if device.type == "cuda" else peak_rss_mib()
         ratios = [a / b for a, b in zip(g, tb, strict=True)]
         rows.append(
             f"| {datetime.date.today()} | {machine(device)} | {torch.__version__} "
             f"| {torch.get_num_threads()} | {config}, {label} | {statistics.median(g):.1f} "
             f"| {statistics.median(tb):.1f} | {statistics.median(ratios):.3f} "
-            f"({min(ratios):.3f}–{max(ratios):.3f}) | {peak_rss_mib():.0f} |")
+            f"({min(ratios):.3f}–{max(ratios):.3f}) | {peak:.0f} |")
     return rows
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--models", default="dcgan,resnet",
+                   help=f"comma-separated, of {', '.join(MODELS)} (default dcgan,resnet)")
     p.add_argument("--batch", type=int, help="one batch size (same as --batches N)")
     p.add_argument("--batches", default="64,256",
                    help="comma-separated batch sizes, one pair of rows each (default 64,256)")
     p.add_argument("--steps", type=int,
-                   help=f"timed steps per loop per round (default: about {IMAGES_PER_RUN} "
-                        "images' worth, e.g. 20 at batch 64)")
+                   help="timed steps per loop per round (default: about 1280 images' worth "
+                        "for dcgan, e.g. 20 steps at batch 64, and 128 for resnet)")
     p.add_argument("--rounds", type=int, default=5, help="alternating rounds (default 5)")
+    p.add_argument("--warmup", type=int, default=WARMUP_STEPS,
+                   help=f"untimed steps per loop first (default {WARMUP_STEPS})")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     p.add_argument("--markdown-out", type=Path, help="append the table rows to this file")
     p.add_argument("--fast", action="store_true",
                    help="also time the fast path: bf16 autocast, channels_last, both")
     args = p.parse_args(argv)
     args.batches = [args.batch] if args.batch else [int(b) for b in args.batches.split(",")]
+    args.models = args.models.split(",")
+    unknown = set(args.models) - set(MODELS)
+    if unknown:
+        p.error(f"unknown model(s) {', '.join(sorted(unknown))}; choose from {', '.join(MODELS)}")
     return args
 
 
@@ -302,13 +375,16 @@ def main(argv: list[str] | None = None) -> None:
           f"python {platform.python_version()}; device {device}; {load_average()}")
 
     rows = []
-    for batch in args.batches:
-        steps = args.steps or max(1, math.ceil(IMAGES_PER_RUN / batch))
-        rows += bench_batch(batch, steps, args.rounds, device, base, data_note, args.fast)
+    for model in args.models:
+        for batch in args.batches:
+            steps = args.steps or max(1, math.ceil(MODELS[model].images_per_run / batch))
+            rows += bench_batch(model, batch, steps, args.rounds, device, base, data_note,
+                                args.fast, args.warmup)
 
     print(f"\nat the end: {load_average()}"
           "\nimg/s: median over rounds; ratio: median of per-round ratios (min–max over rounds);"
-          "\npeak RSS: whole process so far (one shared copy of the dataset, both loops).\n")
+          "\npeak MiB: on a GPU, the most memory that row's gancli steps allocated; on the CPU,"
+          "\nthe whole process's peak RSS so far (one shared copy of the dataset, all loops).\n")
     print(TABLE_HEADER)
     print("\n".join(rows))
     if args.markdown_out:
