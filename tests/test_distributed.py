@@ -81,6 +81,7 @@ def test_one_process_collectives_are_identities() -> None:
     assert single.mean(stats) is stats
     assert single.any(True, torch.device("cpu")) and not single.any(False, torch.device("cpu"))
     assert single.gather(3) == [3] and single.broadcast(4) == 4
+    assert single.should_stop(True, False, torch.device("cpu"))  # one process stops at once
     module = nn.Linear(2, 2)
     assert single.wrap(module, torch.device("cpu")) is module
 
@@ -128,6 +129,8 @@ def _gp_worker(rank: int, world: int, port: int, out: str) -> None:
     result = {"rank": rank, "synced_equals_mean": bool(torch.allclose(synced, mean, atol=1e-6)),
               "local_differs": bool(not torch.allclose(local, mean)),
               "mean_stat": float(stats["x"]), "any": group.any(rank == 1, device),
+              "stop_logged": group.should_stop(rank == 1, True, device),
+              "stop_between": group.should_stop(True, False, device),
               "gather": group.gather(rank * 10), "broadcast": group.broadcast(f"from {rank}")}
     Path(out, f"{rank}.json").write_text(json.dumps(result))
     torch.distributed.destroy_process_group()
@@ -143,6 +146,7 @@ def test_ddp_averages_gradients_through_the_gradient_penalty(tmp_path: Path) -> 
         assert r["synced_equals_mean"] and r["local_differs"]
         assert r["mean_stat"] == pytest.approx(0.5)
         assert r["any"] is True
+        assert r["stop_logged"] is True and r["stop_between"] is False  # ranks agree at logs
         assert r["gather"] == [0, 10]
         assert r["broadcast"] == "from 0"
 

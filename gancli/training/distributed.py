@@ -147,6 +147,14 @@ class Distributed:
         dist.all_reduce(value, op=dist.ReduceOp.MAX)
         return bool(value.item())
 
+    def should_stop(self, requested: bool, measure: bool, device: torch.device) -> bool:
+        """Whether to stop after this step, given this process's Ctrl-C. Ranks must agree,
+        which costs a collective (and a wait for the device), so under torchrun they compare
+        notes only at logged (`measure`) steps, and a Ctrl-C is acted on there."""
+        if not self.enabled:
+            return requested
+        return measure and self.any(requested, device)
+
     def gather(self, obj: T) -> list[T]:
         """Every rank's `obj`, in rank order."""
         if not self.enabled:

@@ -73,9 +73,6 @@ def build_gan(cfg: DictConfig, conditioning: Conditioning, device: torch.device,
     G, D = conditioning.build()
     info = conditioning.info
     if cfg.train.pack > 1:  # PacGAN: D's input is `pack` samples joined along the channel axis
-        if cfg.train.batch_size % cfg.train.pack:
-            raise GancliError(f"train.batch_size={cfg.train.batch_size} must be a multiple of "
-                              f"train.pack={cfg.train.pack}")
         packed = replace(info, shape=(info.shape[0] * cfg.train.pack, *info.shape[1:]))
         _, D = build_models(cfg.model, packed, cfg.latent.dim)
     if cfg.model.spectral_norm or spectral_norm:

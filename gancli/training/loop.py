@@ -89,11 +89,12 @@ class Trainer:
                                    self.device)
         torch.manual_seed(cfg.train.seed)
 
-        world, rank = self.dist.world_size, self.dist.rank
-        if cfg.train.batch_size % (world * cfg.train.pack):
-            raise GancliError(f"train.batch_size={cfg.train.batch_size} is the batch of all "
-                              f"{world} processes together and must be a multiple of "
-                              f"{world * cfg.train.pack} (processes x train.pack)")
+        world, rank, pack = self.dist.world_size, self.dist.rank, cfg.train.pack
+        if cfg.train.batch_size % (world * pack):  # each process packs its own share
+            what = f"train.pack={pack}" if world == 1 else \
+                f"train.pack={pack} times the {world} processes ({world * pack})"
+            raise GancliError(f"train.batch_size={cfg.train.batch_size} must be a multiple of "
+                              f"{what}")
         self.local_batch = cfg.train.batch_size // world
 
         data = load_dataset(cfg.data, "train")
@@ -215,10 +216,7 @@ class Trainer:
                 stats = self.train_step(measure)
                 self.step += 1
                 window_steps += 1
-                # Under torchrun the ranks must agree on stopping, which costs a collective:
-                # a Ctrl-C is then acted on at the next logged step.
-                stopping = (self.dist.any(stop.requested, self.device) if measure else False) \
-                    if self.dist.enabled else stop.requested
+                stopping = self.dist.should_stop(stop.requested, measure, self.device)
                 # Reading a loss waits for the device, so the check runs only where the loop
                 # reads values anyway or is about to write: a NaN is caught at the next logged
                 # step and never reaches a checkpoint or a picture. The values are averaged
