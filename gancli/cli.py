@@ -36,6 +36,17 @@ def usage() -> str:
     )
 
 
+def _sweeps(arg: str) -> bool:
+    """Whether a command-line argument makes Hydra sweep: `-m`, or a config that sets
+    `hydra.mode: MULTIRUN` (`hparams_search=...`)."""
+    if arg in ("-m", "--multirun"):
+        return True
+    key, _, value = arg.partition("=")
+    key = key.lstrip("+")
+    return ((key == "hydra.mode" and value.upper() == "MULTIRUN")
+            or (key == "hparams_search" and value not in ("", "null")))
+
+
 def torchrun_overrides(command: str, rest: list[str]) -> list[str]:
     """The command line of this process when torchrun started several (WORLD_SIZE > 1).
 
@@ -46,7 +57,7 @@ def torchrun_overrides(command: str, rest: list[str]) -> list[str]:
         return rest
     if command != "train":
         raise ValueError(f"gancli {command} runs in one process: start it without torchrun")
-    if "-m" in rest or "--multirun" in rest:
+    if any(_sweeps(arg) for arg in rest):
         raise ValueError("a sweep (-m) cannot run under torchrun: start one torchrun per run, "
                          "or sweep without torchrun")
     rank = int(os.environ.get("RANK", "0"))

@@ -64,8 +64,10 @@ def test_each_rank_command_line(monkeypatch: pytest.MonkeyPatch) -> None:
     assert torchrun_overrides("train", args) == args  # rank 0 keeps the run folder
     with pytest.raises(ValueError, match="sample runs in one process"):
         torchrun_overrides("sample", ["ckpt=x"])
-    with pytest.raises(ValueError, match="sweep"):
-        torchrun_overrides("train", ["-m", "train.seed=0,1"])
+    for sweep in (["-m", "train.seed=0,1"], ["hparams_search=optuna"], ["hydra.mode=MULTIRUN"]):
+        with pytest.raises(ValueError, match="sweep"):
+            torchrun_overrides("train", sweep)
+    assert torchrun_overrides("train", ["hparams_search=null"]) == ["hparams_search=null"]
     monkeypatch.setenv("RANK", "1")
     other = torchrun_overrides("train", args)
     assert "train.steps=5" in other and "hydra.run.dir=runs/a" not in other
