@@ -18,25 +18,16 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
-import platform
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from machine import machine
+
 REPO = Path(__file__).resolve().parents[1]
 GANCLI = Path(sys.executable).with_name("gancli")
-
-
-def machine() -> str:
-    """The CPU model as /proc/cpuinfo names it, and the core count."""
-    try:
-        names = [ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo")
-                 if ln.startswith("model name")]
-    except OSError:
-        names = []
-    return f"{names[0] if names else platform.machine()}, {os.cpu_count()} cores"
 
 
 def timed(label: str, fn, rows: list, unit: float | None = None, images: int | None = None):

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import os
 import platform
 import statistics
 import subprocess
@@ -23,6 +22,8 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from machine import emit_table, machine
 
 GANCLI = Path(sys.executable).with_name("gancli")
 # Runs gancli's entry point in-process and then reports whether torch was imported. Hydra ends
@@ -81,19 +82,6 @@ def imports_torch(args: list[str], cwd: Path) -> str:
     return f"unknown (probe failed: {proc.stderr.strip().splitlines()[-1:]})"
 
 
-def machine() -> str:
-    """CPU model and usable cores: quote figures with it."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {len(os.sched_getaffinity(0))} cores"
-
-
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--runs", type=int, default=5, help="timed runs per command (default 5)")
@@ -119,12 +107,7 @@ def main(argv: list[str] | None = None) -> None:
                         f"| {status} | {torch_in} |")
 
     print()
-    print(TABLE_HEADER)
-    print("\n".join(rows))
-    if args.markdown_out:
-        new = not args.markdown_out.exists() or args.markdown_out.stat().st_size == 0
-        with args.markdown_out.open("a") as f:
-            f.write((TABLE_HEADER + "\n" if new else "") + "\n".join(rows) + "\n")
+    emit_table(TABLE_HEADER, rows, args.markdown_out)
 
 
 if __name__ == "__main__":

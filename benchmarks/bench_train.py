@@ -23,7 +23,6 @@ import argparse
 import datetime
 import functools
 import math
-import os
 import platform
 import resource
 import statistics
@@ -35,6 +34,7 @@ from pathlib import Path
 
 import torch
 from hydra import compose, initialize_config_module
+from machine import emit_table, load_average, machine
 from omegaconf import DictConfig
 from torch import nn
 
@@ -249,27 +249,8 @@ def measure(contenders: list[Contender], steps: int, rounds: int, device: torch.
 
 # -- report ----------------------------------------------------------------------------------------
 
-def machine(device: torch.device) -> str:
-    """CPU model and usable cores (plus the GPU when timing on one): quote figures with it."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    desc = f"{cpu}, {len(os.sched_getaffinity(0))} cores"
-    if device.type == "cuda":
-        desc += f", {torch.cuda.get_device_name(device)}"
-    return desc
-
-
-def load_average() -> str:
-    """The 1-minute load average, printed at the start and end: another job busy on the same
-    cores slows both loops by far more than its share (their thread pools contend), and the
-    figures of such a run, ratios included, are not worth quoting."""
-    return f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs"
+def device_machine(device: torch.device) -> str:
+    return machine(torch.cuda.get_device_name(device) if device.type == "cuda" else None)
 
 
 def peak_rss_mib() -> float:
@@ -328,7 +309,7 @@ def bench_batch(model: str, batch: int, steps: int, rounds: int, device: torch.d
         peak = peaks[f"gancli {label}"] if device.type == "cuda" else peak_rss_mib()
         ratios = [a / b for a, b in zip(g, tb, strict=True)]
         rows.append(
-            f"| {datetime.date.today()} | {machine(device)} | {torch.__version__} "
+            f"| {datetime.date.today()} | {device_machine(device)} | {torch.__version__} "
             f"| {torch.get_num_threads()} | {config}, {label} | {statistics.median(g):.1f} "
             f"| {statistics.median(tb):.1f} | {statistics.median(ratios):.3f} "
             f"({min(ratios):.3f}–{max(ratios):.3f}) | {peak:.0f} |")
@@ -371,8 +352,9 @@ def main(argv: list[str] | None = None) -> None:
     if data_note != "mnist":
         print(f"note: {MNIST_ROOT} has no MNIST files; using data=digits data.resolution=32")
     share_dataset(load_dataset(compose_train(base).data, "train"))
-    print(f"{machine(device)}; torch {torch.__version__}, {torch.get_num_threads()} threads; "
-          f"python {platform.python_version()}; device {device}; {load_average()}")
+    print(f"{device_machine(device)}; torch {torch.__version__}, "
+          f"{torch.get_num_threads()} threads; python {platform.python_version()}; "
+          f"device {device}; {load_average()}")
 
     rows = []
     for model in args.models:
@@ -385,12 +367,7 @@ def main(argv: list[str] | None = None) -> None:
           "\nimg/s: median over rounds; ratio: median of per-round ratios (min–max over rounds);"
           "\npeak MiB: on a GPU, the most memory that row's gancli steps allocated; on the CPU,"
           "\nthe whole process's peak RSS so far (one shared copy of the dataset, all loops).\n")
-    print(TABLE_HEADER)
-    print("\n".join(rows))
-    if args.markdown_out:
-        new = not args.markdown_out.exists() or args.markdown_out.stat().st_size == 0
-        with args.markdown_out.open("a") as f:
-            f.write((TABLE_HEADER + "\n" if new else "") + "\n".join(rows) + "\n")
+    emit_table(TABLE_HEADER, rows, args.markdown_out)
 
 
 if __name__ == "__main__":
