@@ -31,6 +31,18 @@ def build_models(cfg: DictConfig, info: DataInfo, latent_dim: int) -> tuple[nn.M
     return MODELS.lookup(cfg.name)(cfg, info, latent_dim)
 
 
+def square_images(info: DataInfo, model: str) -> tuple[int, int]:
+    """(channels, side) of `info`'s images, for the convolutional architectures, which need
+    square images; 2D points or non-square images fail in one line naming the fix."""
+    if info.kind != "image":
+        raise GancliError(f"model={model} needs image data, but data={info.name} is 2D points: "
+                          "use model=mlp")
+    channels, height, width = info.shape
+    if height != width:
+        raise GancliError(f"model={model} needs square images, got {height}×{width}")
+    return channels, height
+
+
 def log2_side(resolution: int, model: str) -> int:
     """log2 of an image side that is a power of 2 and at least 8: every image architecture here
     halves or doubles the side stage by stage. Anything else fails in one line."""

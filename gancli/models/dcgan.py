@@ -13,8 +13,7 @@ from omegaconf import DictConfig
 from torch import nn
 
 from gancli.data import DataInfo
-from gancli.errors import GancliError
-from gancli.models import log2_side, register_model
+from gancli.models import log2_side, register_model, square_images
 
 
 def stages_for(resolution: int) -> int:
@@ -79,11 +78,6 @@ class DCGANDiscriminator(nn.Module):
 
 @register_model("dcgan")
 def build_dcgan(cfg: DictConfig, info: DataInfo, latent_dim: int) -> tuple[nn.Module, nn.Module]:
-    if info.kind != "image":
-        raise GancliError(f"model=dcgan needs image data, but data={info.name} is 2D points: "
-                          "use model=mlp")
-    channels, height, width = info.shape
-    if height != width:
-        raise GancliError(f"model=dcgan needs square images, got {height}×{width}")
+    channels, height = square_images(info, "dcgan")
     return (DCGANGenerator(latent_dim, cfg.width, channels, height),
             DCGANDiscriminator(cfg.width, channels, height))

@@ -15,8 +15,7 @@ from omegaconf import DictConfig
 from torch import nn
 
 from gancli.data import DataInfo
-from gancli.errors import GancliError
-from gancli.models import log2_side, register_model
+from gancli.models import log2_side, register_model, square_images
 
 
 def _doublings(resolution: int) -> int:
@@ -105,11 +104,6 @@ class ResNetDiscriminator(nn.Module):
 @register_model("resnet")
 def build_resnet(cfg: DictConfig, info: DataInfo, latent_dim: int) -> tuple[nn.Module, nn.Module]:
     """SNGAN's widths are 256 in G and 128 in D: G gets 2·width, D gets width."""
-    if info.kind != "image":
-        raise GancliError(f"model=resnet needs image data, but data={info.name} is 2D points: "
-                          "use model=mlp")
-    channels, height, width = info.shape
-    if height != width:
-        raise GancliError(f"model=resnet needs square images, got {height}×{width}")
+    channels, height = square_images(info, "resnet")
     return (ResNetGenerator(latent_dim, 2 * cfg.width, channels, height),
             ResNetDiscriminator(cfg.width, channels, height))
