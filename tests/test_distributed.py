@@ -25,7 +25,7 @@ from gancli.errors import GancliError
 from gancli.losses import build_loss
 from gancli.training.critic import CriticView
 from gancli.training.distributed import Distributed
-from tests.conftest import TINY
+from tests.conftest import TINY, run_gancli
 
 TORCHRUN = Path(sys.executable).with_name("torchrun")
 
@@ -128,12 +128,19 @@ def _gp_worker(rank: int, world: int, port: int, out: str) -> None:
     d_loss().backward()
     synced = torch.cat([p.grad.flatten() for p in D.parameters()])
     stats = group.mean({"x": torch.tensor(float(rank))})
+    rows = group.gather_rows(torch.arange(rank, 7, world)[:, None])  # items rank, rank+2, ...
+    own = nn.Linear(2, 2)
+    with torch.no_grad():
+        own.weight.fill_(rank + 1.0)
+    group.share_weights(own)
     result = {"rank": rank, "synced_equals_mean": bool(torch.allclose(synced, mean, atol=1e-6)),
               "local_differs": bool(not torch.allclose(local, mean)),
               "mean_stat": float(stats["x"]), "any": group.any(rank == 1, device),
               "stop_logged": group.should_stop(rank == 1, True, device),
               "stop_between": group.should_stop(True, False, device),
-              "gather": group.gather(rank * 10), "broadcast": group.broadcast(f"from {rank}")}
+              "gather": group.gather(rank * 10), "broadcast": group.broadcast(f"from {rank}"),
+              "rows": None if rows is None else rows.flatten().tolist(),
+              "shared": float(own.weight.mean())}
     Path(out, f"{rank}.json").write_text(json.dumps(result))
     torch.distributed.destroy_process_group()
 
@@ -151,6 +158,8 @@ def test_ddp_averages_gradients_through_the_gradient_penalty(tmp_path: Path) -> 
         assert r["stop_logged"] is True and r["stop_between"] is False  # ranks agree at logs
         assert r["gather"] == [0, 10]
         assert r["broadcast"] == "from 0"
+        assert r["shared"] == 1.0  # rank 0's weights everywhere
+    assert results[0]["rows"] == list(range(7)) and results[1]["rows"] is None
 
 
 def _torchrun(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -181,8 +190,17 @@ def test_torchrun_two_processes_write_one_run_folder_and_resume(tmp_path: Path) 
     assert len(data_states) == 2 and not torch.equal(*data_states)  # each rank its own stream
     assert not any(k.startswith("module.") for k in ckpt["G"])  # plain keys, as one process
 
-    _torchrun(f"resume={run}", "train.steps=30", "hydra.run.dir=runs/resumed", cwd=tmp_path)
+    # Resumed with evaluation: each process generates half of the samples.
+    scoring = ["eval.n=101", "eval.metrics=[fid]"]
+    _torchrun(f"resume={run}", "train.steps=30", "train.eval_every=10", *scoring,
+              "hydra.run.dir=runs/resumed", cwd=tmp_path)
     resumed = tmp_path / "runs" / "resumed"
-    steps = [json.loads(x)["step"] for x in (resumed / "metrics.jsonl").read_text().splitlines()]
-    assert steps == [25, 30]
+    lines = [json.loads(x) for x in (resumed / "metrics.jsonl").read_text().splitlines()]
+    assert [x["step"] for x in lines if "loss_d" in x] == [25, 30]
+    evals = [x for x in lines if "fid" in x]
+    assert [x["step"] for x in evals] == [30]
     assert load_checkpoint(resumed / "checkpoints" / "last.pt")["step"] == 30
+    # The shares, put back in order, are the samples one process draws from that checkpoint.
+    run_gancli("eval", f"ckpt={resumed}", *scoring, "hydra.run.dir=alone", cwd=tmp_path)
+    alone = json.loads((tmp_path / "alone" / "eval.json").read_text())
+    assert evals[0]["fid"] == pytest.approx(alone["fid"], rel=1e-4)

@@ -33,11 +33,17 @@ class Precomputed(nn.Module):
         return x
 
 
+# Every sample is already on this process: a torchmetrics metric would otherwise gather its
+# state from every process of a torchrun group at compute(), and wait forever for the ranks
+# that are not evaluating.
+LOCAL = {"sync_on_compute": False}
+
+
 def fid(real: Features, fake: Features) -> dict[str, float]:
     """Fréchet distance between Gaussians fitted to the two feature sets."""
     from torchmetrics.image.fid import FrechetInceptionDistance
 
-    metric = FrechetInceptionDistance(feature=Precomputed(real.feats.shape[1]))
+    metric = FrechetInceptionDistance(feature=Precomputed(real.feats.shape[1]), **LOCAL)
     metric.update(real.feats, real=True)
     metric.update(fake.feats, real=False)
     return {"fid": float(metric.compute())}
@@ -52,7 +58,7 @@ def kid(real: Features, fake: Features) -> dict[str, float]:
     with warnings.catch_warnings():  # "will save all extracted features": that is the point
         warnings.simplefilter("ignore", UserWarning)
         metric = KernelInceptionDistance(feature=Precomputed(real.feats.shape[1]),
-                                         subsets=KID_SUBSETS, subset_size=size)
+                                         subsets=KID_SUBSETS, subset_size=size, **LOCAL)
     metric.update(real.feats, real=True)
     metric.update(fake.feats, real=False)
     with torch.random.fork_rng():
@@ -71,7 +77,8 @@ def inception_score(fake: Features) -> dict[str, float]:
     splits = max(2, min(IS_SPLITS, len(fake) // 2))
     with warnings.catch_warnings():  # "will save all extracted features": that is the point
         warnings.simplefilter("ignore", UserWarning)
-        metric = InceptionScore(feature=Precomputed(fake.logits.shape[1]), splits=splits)
+        metric = InceptionScore(feature=Precomputed(fake.logits.shape[1]), splits=splits,
+                                **LOCAL)
     metric.update(fake.logits)
     with torch.random.fork_rng():
         torch.manual_seed(SEED)

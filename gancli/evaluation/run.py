@@ -41,12 +41,17 @@ class Generated:
 
 def generated_samples(G: torch.nn.Module, train_cfg: DictConfig, info: DataInfo, n: int,
                       seed: int, device: torch.device, batch_size: int,
-                      conditioning: Conditioning) -> Generated:
-    """`n` samples of G for seed `seed`, conditioned as `conditioning.eval_request` says."""
+                      conditioning: Conditioning, part: tuple[int, int] = (0, 1)) -> Generated:
+    """`n` samples of G for seed `seed`, conditioned as `conditioning.eval_request` says.
+
+    With `part` (k, m), only samples k, k+m, k+2m, ... are generated (one process's share under
+    torchrun); the latents and conditions are drawn for all n first, so the shares put back in
+    order are exactly the samples of one process. The other fields stay whole."""
     g = torch.Generator().manual_seed(seed)
     req = conditioning.eval_request(n, g)
     z = sample_latent(n if req.c is None else len(req.c), train_cfg.latent, g)
-    x = generate(G, z, device, batch_size, req.c)
+    k, m = part
+    x = generate(G, z[k::m], device, batch_size, None if req.c is None else req.c[k::m])
     return Generated(x if info.kind == "points" else quantize(x), req.labels, req.unseen,
                      None if req.targets is None else quantize(req.targets))
 

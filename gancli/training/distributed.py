@@ -155,6 +155,28 @@ class Distributed:
             return requested
         return measure and self.any(requested, device)
 
+    def share_weights(self, module: nn.Module) -> None:
+        """Give `module` rank 0's parameters and buffers on every rank."""
+        if not self.enabled:
+            return
+        with torch.no_grad():
+            for tensor in [*module.parameters(), *module.buffers()]:
+                dist.broadcast(tensor, src=0)
+
+    def gather_rows(self, rows: torch.Tensor) -> torch.Tensor | None:
+        """Rank k's `rows` are items k, k+N, k+2N, ... of a whole: that whole, in item order, on
+        rank 0 (on the CPU), and None on the other ranks."""
+        if not self.enabled:
+            return rows
+        parts: list[Any] | None = [None] * self.world_size if self.is_main else None
+        dist.gather_object(rows.cpu(), parts, dst=0)
+        if parts is None:
+            return None
+        out = rows.new_empty((sum(len(p) for p in parts), *rows.shape[1:]), device="cpu")
+        for k, part in enumerate(parts):
+            out[k::self.world_size] = part
+        return out
+
     def gather(self, obj: T) -> list[T]:
         """Every rank's `obj`, in rank order."""
         if not self.enabled:

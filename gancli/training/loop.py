@@ -277,15 +277,19 @@ class Trainer:
         from gancli.evaluation.evaluate import Evaluator, is_better
         from gancli.evaluation.run import generated_samples
 
-        improved = False
+        opts, improved = self.cfg.eval, False
+        # Every rank generates its share of the samples with rank 0's sampler (its batch-norm
+        # statistics differ per rank otherwise); rank 0 puts them in order and scores them.
+        self.dist.share_weights(self.gan.sampler)
+        generated = generated_samples(self.gan.sampler, self.cfg, self.info, opts.n, opts.seed,
+                                      self.device, opts.batch_size, self.conditioning,
+                                      part=(self.dist.rank, self.dist.world_size))
+        samples = self.dist.gather_rows(generated.samples)
         if self.dist.is_main:  # the other ranks wait at the broadcast below
-            opts = self.cfg.eval
+            generated.samples = samples
             if self.evaluator is None:
                 self.evaluator = Evaluator(opts, self.cfg.data, self.info, self.device,
                                            self.conditioning.evaluates)
-            generated = generated_samples(self.gan.sampler, self.cfg, self.info, opts.n,
-                                          opts.seed, self.device, opts.batch_size,
-                                          self.conditioning)
             result = generated.score(self.evaluator, self.run_dir)
             monitor.record_eval(self.step, result)
             key = self.evaluator.primary
