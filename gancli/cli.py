@@ -58,8 +58,8 @@ def torchrun_overrides(command: str, rest: list[str]) -> list[str]:
     if command != "train":
         raise ValueError(f"gancli {command} runs in one process: start it without torchrun")
     if any(_sweeps(arg) for arg in rest):
-        raise ValueError("a sweep (-m) cannot run under torchrun: start one torchrun per run, "
-                         "or sweep without torchrun")
+        raise ValueError("a sweep (-m, hparams_search) cannot run under torchrun: start one "
+                         "torchrun per run, or sweep without torchrun")
     rank = int(os.environ.get("RANK", "0"))
     if rank == 0:
         return rest
