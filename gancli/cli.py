@@ -8,12 +8,10 @@ of the command line to that command's own Hydra app keeps every Hydra feature wo
 
 from __future__ import annotations
 
-import atexit
 import importlib
-import os
-import shutil
 import sys
-import tempfile
+
+from gancli.torchrun import torchrun_overrides
 
 # command -> (module holding its Hydra app, one-line summary)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -34,41 +32,6 @@ def usage() -> str:
         "commands:\n" + "\n".join(lines) + "\n\n"
         "`gancli <command> --help` lists that command's config groups and keys.\n"
     )
-
-
-def _sweeps(arg: str) -> bool:
-    """Whether a command-line argument makes Hydra sweep: `-m`, or a config that sets
-    `hydra.mode: MULTIRUN` (`hparams_search=...`)."""
-    if arg in ("-m", "--multirun"):
-        return True
-    key, _, value = arg.partition("=")
-    key = key.lstrip("+")
-    return ((key == "hydra.mode" and value.upper() == "MULTIRUN")
-            or (key == "hparams_search" and value not in ("", "null")))
-
-
-def torchrun_overrides(command: str, rest: list[str]) -> list[str]:
-    """The command line of this process when torchrun started several (WORLD_SIZE > 1).
-
-    Every rank composes the same config, but only rank 0 keeps a run folder: the others train
-    in a scratch folder (removed at exit) and log warnings and errors only, so one run leaves
-    one folder and one log. Raises ValueError for what cannot run distributed."""
-    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
-        return rest
-    if command != "train":
-        raise ValueError(f"gancli {command} runs in one process: start it without torchrun")
-    if any(_sweeps(arg) for arg in rest):
-        raise ValueError("a sweep (-m, hparams_search) cannot run under torchrun: start one "
-                         "torchrun per run, or sweep without torchrun")
-    rank = int(os.environ.get("RANK", "0"))
-    if rank == 0:
-        return rest
-    scratch = tempfile.mkdtemp(prefix=f"gancli-rank{rank}-")
-    atexit.register(shutil.rmtree, scratch, ignore_errors=True)
-    own = ("hydra.run.dir=", "hydra.output_subdir=", "hydra.job_logging.root.")
-    return [arg for arg in rest if not arg.startswith(own)] + [
-        f"hydra.run.dir={scratch}", "hydra.output_subdir=null",
-        "hydra.job_logging.root.level=WARNING", "hydra.job_logging.root.handlers=[console]"]
 
 
 def main(argv: list[str] | None = None) -> int:

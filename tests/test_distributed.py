@@ -19,10 +19,10 @@ from omegaconf import OmegaConf
 from torch import nn
 
 from gancli.checkpoint import load_checkpoint
-from gancli.cli import torchrun_overrides
 from gancli.data import DataInfo, TensorData
 from gancli.errors import GancliError
 from gancli.losses import build_loss
+from gancli.torchrun import torchrun_overrides
 from gancli.training.critic import CriticView
 from gancli.training.distributed import Distributed
 from tests.conftest import TINY, run_gancli

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-import logging
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -25,20 +23,9 @@ import torch.distributed as dist
 from torch import nn
 
 from gancli.errors import GancliError
-
-log = logging.getLogger("gancli.train")
+from gancli.torchrun import local_rank, this_rank, world_size
 
 T = TypeVar("T")
-
-
-def world_size_from_env() -> int:
-    """The number of processes torchrun started (1 outside torchrun)."""
-    return int(os.environ.get("WORLD_SIZE", "1"))
-
-
-def rank_from_env() -> int:
-    """This process's rank under torchrun (0 outside it)."""
-    return int(os.environ.get("RANK", "0"))
 
 
 def leave_process_group() -> None:
@@ -53,7 +40,6 @@ class Distributed:
 
     rank: int = 0
     world_size: int = 1
-    local_rank: int = 0
 
     @property
     def enabled(self) -> bool:
@@ -69,10 +55,10 @@ class Distributed:
         """Join the process group torchrun describes in the environment, if any, and return
         the device this rank trains on: `cuda:LOCAL_RANK` on GPUs (NCCL), the CPU otherwise
         (gloo)."""
-        world = world_size_from_env()
+        world = world_size()
         if world <= 1:
             return cls(), device
-        rank, local = rank_from_env(), int(os.environ.get("LOCAL_RANK", "0"))
+        rank, local = this_rank(), local_rank()
         if device.type == "cuda":
             if local >= torch.cuda.device_count():
                 raise GancliError(f"rank {rank} wants GPU {local} but {torch.cuda.device_count()}"
@@ -81,7 +67,7 @@ class Distributed:
             torch.cuda.set_device(device)
         if not dist.is_initialized():
             dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-        return cls(rank, world, local), device
+        return cls(rank, world), device
 
     # -- the players ----------------------------------------------------------------------------
 

@@ -1,0 +1,59 @@
+"""What torchrun's environment says about this process, and what each rank's `gancli` command
+line becomes. Free of torch, so that the dispatcher (`gancli/cli.py`) can use it at once."""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import tempfile
+
+
+def world_size() -> int:
+    """The number of processes torchrun started (1 outside torchrun)."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def this_rank() -> int:
+    """This process's rank under torchrun (0 outside it)."""
+    return int(os.environ.get("RANK", "0"))
+
+
+def local_rank() -> int:
+    """This process's rank on its machine: the GPU it trains on."""
+    return int(os.environ.get("LOCAL_RANK", "0"))
+
+
+def _sweeps(arg: str) -> bool:
+    """Whether a command-line argument makes Hydra sweep: `-m`, or a config that sets
+    `hydra.mode: MULTIRUN` (`hparams_search=...`)."""
+    if arg in ("-m", "--multirun"):
+        return True
+    key, _, value = arg.partition("=")
+    key = key.lstrip("+")
+    return ((key == "hydra.mode" and value.upper() == "MULTIRUN")
+            or (key == "hparams_search" and value not in ("", "null")))
+
+
+def torchrun_overrides(command: str, rest: list[str]) -> list[str]:
+    """The command line of this process when torchrun started several (WORLD_SIZE > 1).
+
+    Every rank composes the same config, but only rank 0 keeps a run folder: the others train
+    in a scratch folder (removed at exit) and log warnings and errors only, so one run leaves
+    one folder and one log. Raises ValueError for what cannot run distributed."""
+    if world_size() <= 1:
+        return rest
+    if command != "train":
+        raise ValueError(f"gancli {command} runs in one process: start it without torchrun")
+    if any(_sweeps(arg) for arg in rest):
+        raise ValueError("a sweep (-m, hparams_search) cannot run under torchrun: start one "
+                         "torchrun per run, or sweep without torchrun")
+    rank = this_rank()
+    if rank == 0:
+        return rest
+    scratch = tempfile.mkdtemp(prefix=f"gancli-rank{rank}-")
+    atexit.register(shutil.rmtree, scratch, ignore_errors=True)
+    own = ("hydra.run.dir=", "hydra.output_subdir=", "hydra.job_logging.root.")
+    return [arg for arg in rest if not arg.startswith(own)] + [
+        f"hydra.run.dir={scratch}", "hydra.output_subdir=null",
+        "hydra.job_logging.root.level=WARNING", "hydra.job_logging.root.handlers=[console]"]
