@@ -1,16 +1,26 @@
-"""Shared helpers: run the real `gancli` script, compose configs in-process, find shared data."""
+"""Shared helpers: run `gancli` in this process or as the real script, compose configs
+in-process, find shared data."""
 
 from __future__ import annotations
 
+import io
+import logging
 import os
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_module
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
+from gancli import cli, errors
 from gancli.config import register_configs
 
 REPO = Path(__file__).resolve().parents[1]
@@ -26,12 +36,89 @@ register_configs()
 
 def run_gancli(*args: str, cwd: Path, check: bool = True,
                env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run the installed console script; `check` asserts exit status 0 and shows stderr if not."""
+    """Run the installed console script; `check` asserts exit status 0 and shows stderr if not.
+
+    For what only a real process shows: the console script itself, exit statuses and signals
+    through the OS, imports (no torch on help paths). Everything else: `run_cli`."""
     proc = subprocess.run([str(GANCLI), *args], cwd=cwd, capture_output=True, text=True,
                           env={**os.environ, **(env or {})}, timeout=600)
     if check:
         assert proc.returncode == 0, f"gancli {' '.join(args)} failed:\n{proc.stderr}"
     return proc
+
+
+@dataclass(frozen=True)
+class Result:
+    """What one in-process `gancli` call left. The fields are named as
+    `subprocess.CompletedProcess`'s, so a test moves between `run_gancli` and `run_cli` by the
+    function's name alone."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+# cwd -> the last wall-clock second in which a `run_cli` call there was still running.
+_busy_until: dict[Path, int] = {}
+
+
+def _next_run_folder_second(cwd: Path) -> None:
+    """Hydra names run folders by the second (outputs/<command>/<date>/<time>). Separate
+    processes, 4 s of imports each, never started two runs in one second; in-process runs do,
+    and two runs in one folder would write into one run folder. Wait for a fresh second."""
+    last = _busy_until.get(cwd)
+    now = time.time()
+    if last is not None and int(now) <= last:
+        time.sleep(last + 1 - now)
+
+
+@contextmanager
+def _cli_process_state(cwd: Path) -> Iterator[None]:
+    """Run in `cwd` as a fresh process would, and leave this process as it was: cwd, argv,
+    the root logger's handlers (Hydra replaces them per job; closed here, so no run folder's
+    log file stays open), Hydra's global state (a second `@hydra.main` or `compose` refuses to
+    start while it is set) and `gancli.errors.failed_jobs` (a sweep's failures are per process)."""
+    root = logging.getLogger()
+    saved_handlers, saved_level = root.handlers[:], root.level
+    saved_argv, saved_cwd = sys.argv[:], os.getcwd()
+    errors.failed_jobs.clear()
+    os.chdir(cwd)
+    try:
+        yield
+    finally:
+        os.chdir(saved_cwd)
+        sys.argv = saved_argv
+        for handler in root.handlers:
+            if handler not in saved_handlers:
+                handler.close()
+        root.handlers[:] = saved_handlers
+        root.setLevel(saved_level)
+        GlobalHydra.instance().clear()
+        HydraConfig.instance().cfg = None
+        errors.failed_jobs.clear()
+
+
+def run_cli(*args: str, cwd: Path, check: bool = True) -> Result:
+    """`gancli *args` in this process: `run_gancli` without the 4 s of imports a new process
+    pays. stdout and stderr are captured as the script's streams would be, log lines included
+    (Hydra's log handlers bind to the `sys.stderr` current when a job starts: the capture
+    here). `check` asserts exit status 0 and shows stderr if not."""
+    cwd = Path(cwd).resolve()
+    _next_run_folder_second(cwd)
+    out, err = io.StringIO(), io.StringIO()
+    with _cli_process_state(cwd), redirect_stdout(out), redirect_stderr(err):
+        try:
+            code = cli.main(list(args))
+        except SystemExit as exit_:
+            code = exit_.code
+            if code is not None and not isinstance(code, int):  # sys.exit("message")
+                err.write(f"{code}\n")
+                code = 1
+    _busy_until[cwd] = int(time.time())
+    result = Result(code or 0, out.getvalue(), err.getvalue())
+    if check:
+        assert result.returncode == 0, f"gancli {' '.join(args)} failed:\n{result.stderr}"
+    return result
 
 
 def last_line(text: str) -> str:
@@ -75,15 +162,14 @@ def fashion_root() -> Path:
 def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One short real training run shared by the sampling and checkpoint tests."""
     cwd = tmp_path_factory.mktemp("tiny")
-    proc = run_gancli("train", *TINY, cwd=cwd)
-    return Path(last_line(proc.stdout))
+    return Path(last_line(run_cli("train", *TINY, cwd=cwd).stdout))
 
 
 @pytest.fixture(scope="session")
 def ring_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A short 2D-points run (ring8, MLP)."""
     cwd = tmp_path_factory.mktemp("ring")
-    proc = run_gancli("train", "data=ring8", "model=mlp", "model.width=32", "train.steps=20",
+    proc = run_cli("train", "data=ring8", "model=mlp", "model.width=32", "train.steps=20",
                       "train.batch_size=64", "train.log_every=10", "train.sample_every=10",
                       "train.ckpt_every=10", "train.device=cpu", "data.num_points=2000",
                       cwd=cwd)
