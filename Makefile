@@ -61,8 +61,8 @@ P2P_DIR ?= outputs/compare-pix2pix
 P2P_TRAIN := $(BIN)/gancli train $(P2P_ARGS)
 
 compare-pix2pix:
-	$(P2P_TRAIN) loss.adv_weight=0 hydra.run.dir=$(P2P_DIR)/l1
-	$(P2P_TRAIN) loss.l1_weight=0 hydra.run.dir=$(P2P_DIR)/gan
+	$(P2P_TRAIN) conditioning.adv_weight=0 hydra.run.dir=$(P2P_DIR)/l1
+	$(P2P_TRAIN) conditioning.l1_weight=0 hydra.run.dir=$(P2P_DIR)/gan
 	$(P2P_TRAIN) hydra.run.dir=$(P2P_DIR)/gan_l1
 	$(BIN)/python -m gancli.report_pix2pix $(P2P_DIR)
 

@@ -9,7 +9,9 @@ of the command line to that command's own Hydra app keeps every Hydra feature wo
 from __future__ import annotations
 
 import importlib
+import os
 import sys
+from collections.abc import Callable
 
 from gancli.torchrun import torchrun_overrides
 
@@ -32,6 +34,33 @@ def usage() -> str:
         "commands:\n" + "\n".join(lines) + "\n\n"
         "`gancli <command> --help` lists that command's config groups and keys.\n"
     )
+
+
+def run_app(app_main: Callable[[], object]) -> int:
+    """Run a command's Hydra app; a config that does not compose (a key the option's schema
+    lacks, an unknown option, a value of the wrong type) becomes one line and exit status 1.
+
+    Hydra prints such errors itself over several lines unless HYDRA_FULL_ERROR is set, in which
+    case it raises them: gancli sets it to word them itself. A user who set it gets Hydra's
+    traceback as usual."""
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    from gancli.config import config_error_line
+
+    user_wants_trace = "HYDRA_FULL_ERROR" in os.environ
+    os.environ["HYDRA_FULL_ERROR"] = "1"
+    try:
+        app_main()
+    except (HydraException, OmegaConfBaseException) as err:
+        if user_wants_trace:
+            raise
+        sys.stderr.write(f"gancli: error: {config_error_line(err)}\n")
+        return 1
+    finally:
+        if not user_wants_trace:
+            del os.environ["HYDRA_FULL_ERROR"]
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,7 +86,9 @@ def main(argv: list[str] | None = None) -> int:
     app = importlib.import_module(COMMANDS[command][0])
     # Hydra parses sys.argv itself; argv[0] names the program in its usage line.
     sys.argv = [f"gancli {command}", *rest]
-    app.main()
+    status = run_app(app.main)
+    if status:
+        return status
     from gancli.errors import failed_jobs
 
     if failed_jobs:

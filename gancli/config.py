@@ -1,58 +1,112 @@
-"""Typed config schemas: the one place every default lives.
+"""Typed config schemas: the one place every default and every allowed range lives.
 
-Each primary config (`conf/train.yaml`, `sample.yaml`, `eval.yaml`) puts its schema first in its
-defaults list, so OmegaConf checks every merged YAML file and every command-line override against
-these dataclasses *before any work starts*: a typo (`optim.lrr=1`) fails naming the key, a wrong
-type or an unknown enum value fails naming the valid values. This module must not import torch:
-it runs on the `--help` and config-error paths, which have to start in well under a second.
+Each option of a config group has its own schema (`loss=ns` has `r1_gamma` only, `loss=wgan-clip`
+adds `clip`), stored in Hydra's ConfigStore as `schema/<group>/<option>` and named first in the
+option's YAML, so OmegaConf checks every merged file and every command-line override against it
+*before any work starts*: a typo (`loss=ns loss.clip=5`) fails naming the key and the option's
+keys (`gancli.cli` words Hydra's error as one line). Option YAMLs hold only what differs from
+their schema (a test keeps it so). What types cannot say (`train.steps` at least 1, a learning
+rate above 0) is a `Range` in the field's metadata, checked by `validate` at the start of every
+command, before data or models are touched.
+
+This module must not import torch: it runs on the `--help` and config-error paths, which have to
+answer in well under a second.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Any
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING, DictConfig, OmegaConf
-from omegaconf.errors import ConfigKeyError
+from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
 
-from gancli.errors import GancliError
+from gancli.errors import ConfigError
+from gancli.registry import unknown_name
+
+
+@dataclass(frozen=True)
+class Range:
+    """The values a numeric key allows: bounds inclusive (`ge`, `le`) or exclusive (`gt`,
+    `lt`). A list key (`optim.betas`) applies it to every item; a null optional key passes."""
+
+    ge: float | None = None
+    gt: float | None = None
+    le: float | None = None
+    lt: float | None = None
+
+    def allows(self, value: float) -> bool:
+        if isinstance(value, float) and math.isnan(value):
+            return False
+        return ((self.ge is None or value >= self.ge) and (self.gt is None or value > self.gt)
+                and (self.le is None or value <= self.le) and (self.lt is None or value < self.lt))
+
+    def __str__(self) -> str:
+        parts = [f"{op} {_num(bound)}" for op, bound in
+                 ((">=", self.ge), (">", self.gt), ("<=", self.le), ("<", self.lt))
+                 if bound is not None]
+        return " and ".join(parts)
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else str(x)
+
+
+def ranged(default: Any = MISSING, *, factory: Any = None, **bounds: float) -> Any:
+    """A dataclass field with a default (or a default `factory` for lists) and a `Range`."""
+    meta = {"range": Range(**bounds)}
+    if factory is not None:
+        return field(default_factory=factory, metadata=meta)
+    return field(default=default, metadata=meta)
 
 
 class Device(str, Enum):
-    """Where to train: `auto` picks CUDA when present."""
+    """Where to run: `auto` picks CUDA when present."""
 
     auto = "auto"
     cpu = "cpu"
     cuda = "cuda"
 
 
-class PrecisionName(str, Enum):
-    """Arithmetic of the forward passes: fp32, or autocast to bf16 / fp16 (CUDA only)."""
-
-    fp32 = "fp32"
-    bf16 = "bf16"
-    fp16 = "fp16"
-
-
-class LatentDist(str, Enum):
-    """The simple distribution the generator maps from."""
-
-    normal = "normal"
-    uniform = "uniform"
+# -- data= --------------------------------------------------------------------------------------
 
 
 @dataclass
 class DataConfig:
-    """A dataset from the registry in `gancli.data` (one YAML in `conf/data/` per option)."""
+    """What every dataset option has: its name in the registry of `gancli.data`."""
 
     name: str = MISSING
+
+
+@dataclass
+class ImageDataConfig(DataConfig):
+    """Image datasets read from files (MNIST, CIFAR-10, a folder, ...)."""
+
     # Folder holding the dataset's original files (MNIST: the four IDX .gz files).
     root: str | None = None
     # Side length images are resized to; null keeps the native size. DCGAN needs a power of 2.
-    resolution: int | None = None
-    # Points drawn once for synthetic 2D mixtures.
-    num_points: int = 100_000
+    resolution: int | None = ranged(None, ge=1)
+
+
+@dataclass
+class DigitsDataConfig(DataConfig):
+    """scikit-learn's bundled digits: nothing to read from disk, so no `root`."""
+
+    resolution: int | None = ranged(None, ge=1)
+
+
+@dataclass
+class PointsDataConfig(DataConfig):
+    """Synthetic 2D mixtures."""
+
+    # Points drawn once.
+    num_points: int = ranged(100_000, ge=2)
+
+
+# -- model= -------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -61,11 +115,20 @@ class ModelConfig:
 
     name: str = MISSING
     # Base channel width (DCGAN's ngf = ndf = 64) or hidden units (MLP).
-    width: int = 64
-    # Hidden layers (MLP only).
-    depth: int = 3
+    width: int = ranged(64, ge=1)
     # Spectrally normalise every layer of D (Miyato et al. 2018); usable with every loss.
     spectral_norm: bool = False
+
+
+@dataclass
+class MLPModelConfig(ModelConfig):
+    """Fully connected G and D."""
+
+    # Hidden layers.
+    depth: int = ranged(3, ge=1)
+
+
+# -- loss= --------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -73,53 +136,73 @@ class LossConfig:
     """A GAN objective from the registry in `gancli.losses`: it fixes the divergence minimised."""
 
     name: str = MISSING
-    # Weight of the gradient penalty (wgan-gp, wgan-lp).
-    gp_weight: float = 10.0
-    # Weight-clipping bound c: D's weights are kept in [-c, c] (wgan-clip).
-    clip: float = 0.01
-    # f-divergence of loss=fgan: kl, reverse_kl, pearson, squared_hellinger, js, total_variation.
-    divergence: str = "kl"
     # R1 penalty gamma/2 * E||grad D(x_real)||^2, usable with every loss; 0 = off.
-    r1_gamma: float = 0.0
-    # conditioning=image (pix2pix): G minimises adv_weight * adversarial loss + l1_weight * L1
-    # to the target. adv_weight=0: supervised L1 only; l1_weight=0: GAN only.
-    l1_weight: float = 100.0
-    adv_weight: float = 1.0
+    r1_gamma: float = ranged(0.0, ge=0)
+
+
+@dataclass
+class ClipLossConfig(LossConfig):
+    """wgan-clip."""
+
+    # Weight-clipping bound c: D's weights are kept in [-c, c].
+    clip: float = ranged(0.01, gt=0)
+
+
+@dataclass
+class PenaltyLossConfig(LossConfig):
+    """wgan-gp, wgan-lp."""
+
+    # Weight of the gradient penalty.
+    gp_weight: float = ranged(10.0, ge=0)
+
+
+@dataclass
+class FGANLossConfig(LossConfig):
+    """fgan."""
+
+    # The f-divergence: kl, reverse_kl, pearson, squared_hellinger, js, total_variation.
+    divergence: str = "kl"
+
+
+# -- optim=, augment=, conditioning= ------------------------------------------------------------
 
 
 @dataclass
 class OptimConfig:
     """Adam for both players, with separate learning rates (TTUR when they differ)."""
 
-    name: str = "adam"
-    lr_g: float = 2e-4
-    lr_d: float = 2e-4
-    betas: list[float] = field(default_factory=lambda: [0.5, 0.999])
-
-
-@dataclass
-class LatentConfig:
-    """The generator's input distribution."""
-
-    dim: int = 100
-    dist: LatentDist = LatentDist.normal
+    name: str = MISSING
+    lr_g: float = ranged(2e-4, gt=0)
+    lr_d: float = ranged(2e-4, gt=0)
+    betas: list[float] = ranged(factory=lambda: [0.5, 0.999], ge=0, lt=1)
 
 
 @dataclass
 class AugmentConfig:
-    """Augmentation of everything D sees: `none`, or `diffaug` (DiffAugment, Zhao et al. 2020)."""
+    """Augmentation of everything D sees: `none` here."""
 
-    name: str = "none"
-    # DiffAugment policies, applied in order: color, translation, cutout.
+    name: str = MISSING
+
+
+@dataclass
+class DiffAugmentConfig(AugmentConfig):
+    """DiffAugment (Zhao et al. 2020)."""
+
+    # Policies applied in order: color, translation, cutout.
     policy: list[str] = field(default_factory=lambda: ["color", "translation", "cutout"])
 
 
 @dataclass
 class ConditioningConfig:
-    """What the generator is conditioned on (`gancli.conditioning`): `none`, `class` labels,
-    `text` captions, or an input `image` (pix2pix)."""
+    """What the generator is conditioned on (`gancli.conditioning`): nothing here."""
 
-    name: str = "none"
+    name: str = MISSING
+
+
+@dataclass
+class ClassConditioningConfig(ConditioningConfig):
+    """conditioning=class: a label in, D judges realism and match."""
+
     # Generator side: `cbn` (conditional batch norm; dcgan, resnet) or `concat` (embedding
     # appended to z; every model).
     g: str = "cbn"
@@ -127,18 +210,68 @@ class ConditioningConfig:
     # al. 2017).
     d: str = "projection"
     # Size of the vector a label or caption is encoded to.
-    embed_dim: int = 64
+    embed_dim: int = ranged(64, ge=1)
     # Weight of ACGAN's classification loss (conditioning.d=acgan).
-    aux_weight: float = 1.0
+    aux_weight: float = ranged(1.0, ge=0)
     # Share of D's "fake" term given to real images paired with a wrong condition (GAN-INT-CLS,
-    # Reed et al. 2016): D must judge the match as well as realism. 0 = off; text uses 0.5.
-    mismatch: float = 0.0
-    # conditioning=image: how inputs are derived from the data's images: inpaint, colorize,
-    # superres or edges (data=paired_folder brings its own inputs).
-    task: str = "inpaint"
-    # conditioning=text: a file of pretrained weights for the text encoder (a state dict of
+    # Reed et al. 2016): D must judge the match as well as realism. 0 = off.
+    mismatch: float = ranged(0.0, ge=0, le=1)
+
+
+@dataclass
+class TextConditioningConfig(ClassConditioningConfig):
+    """conditioning=text: a caption in."""
+
+    # A file of pretrained weights for the text encoder (a state dict of
     # `gancli.models.text_encoder.TextEncoder` for this vocabulary); null: trained from scratch.
     text_encoder: str | None = None
+
+
+@dataclass
+class ImageConditioningConfig(ConditioningConfig):
+    """conditioning=image (pix2pix): G minimises adv_weight * adversarial loss + l1_weight * L1
+    to the target."""
+
+    # How inputs are derived from the data's images: inpaint, colorize, superres or edges
+    # (data=paired_folder brings its own inputs).
+    task: str = "inpaint"
+    # 0: GAN only.
+    l1_weight: float = ranged(100.0, ge=0)
+    # 0: supervised L1 only.
+    adv_weight: float = ranged(1.0, ge=0)
+
+
+#: Every option's schema, by group: `schema/<group>/<option>` in the ConfigStore.
+OPTION_SCHEMAS: dict[str, dict[str, type]] = {
+    "data": {
+        **dict.fromkeys(["mnist", "fashion_mnist", "cifar10", "folder", "paired_folder",
+                         "stacked_mnist"], ImageDataConfig),
+        "digits": DigitsDataConfig,
+        **dict.fromkeys(["ring8", "grid25"], PointsDataConfig),
+    },
+    "model": {**dict.fromkeys(["dcgan", "resnet", "pix2pix"], ModelConfig),
+              "mlp": MLPModelConfig},
+    "loss": {**dict.fromkeys(["ns", "minimax", "lsgan", "hinge", "wgan-sn"], LossConfig),
+             "wgan-clip": ClipLossConfig,
+             **dict.fromkeys(["wgan-gp", "wgan-lp"], PenaltyLossConfig),
+             "fgan": FGANLossConfig},
+    "optim": {"adam": OptimConfig},
+    "augment": {"none": AugmentConfig, "diffaug": DiffAugmentConfig},
+    "conditioning": {"none": ConditioningConfig, "class": ClassConditioningConfig,
+                     "text": TextConditioningConfig, "image": ImageConditioningConfig},
+}
+
+
+# -- the rest of `gancli train` -----------------------------------------------------------------
+
+
+@dataclass
+class LatentConfig:
+    """The generator's input distribution."""
+
+    dim: int = ranged(100, ge=1)
+    # `normal` or `uniform` (the registry in `gancli.models.latent`).
+    dist: str = "normal"
 
 
 @dataclass
@@ -146,29 +279,29 @@ class TrainConfig:
     """The training loop's knobs."""
 
     # Generator updates.
-    steps: int = 3000
-    batch_size: int = 64
+    steps: int = ranged(3000, ge=1)
+    batch_size: int = ranged(64, ge=1)
     # Discriminator updates per generator update: 1 is the lecture's alternating one-each.
-    n_critic: int = 1
+    n_critic: int = ranged(1, ge=1)
     # PacGAN (Lin et al. 2018): D judges `pack` samples at once, concatenated; 1 = off.
-    pack: int = 1
-    seed: int = 0
+    pack: int = ranged(1, ge=1)
+    seed: int = ranged(0, ge=0)
     device: Device = Device.auto
-    log_every: int = 100
-    sample_every: int = 500
-    ckpt_every: int = 500
+    log_every: int = ranged(100, ge=1)
+    sample_every: int = ranged(500, ge=1)
+    ckpt_every: int = ranged(500, ge=1)
     # Decay of an exponential moving average of G's weights; 0 turns it off.
-    ema: float = 0.999
+    ema: float = ranged(0.999, ge=0, lt=1)
     # Samples in each picture written during training; null: 64 images, or 2,500 points (the
     # mode-counting protocol's count) for 2D data.
-    sample_n: int | None = None
+    sample_n: int | None = ranged(None, ge=1)
     # Run `eval.metrics` every this many steps (0 = never): results go to metrics.jsonl and the
     # best checkpoint by `eval.primary` to checkpoints/best.pt.
-    eval_every: int = 0
-    # The fast path, all off by default: autocast precision (bf16 also on CPUs; fp16 with a
-    # gradient scaler, CUDA only), NHWC memory layout, torch.compile of G and D (falls back to
+    eval_every: int = ranged(0, ge=0)
+    # The fast path, all off by default: autocast precision (fp32, bf16 also on CPUs, fp16 with
+    # a gradient scaler, CUDA only), NHWC memory layout, torch.compile of G and D (falls back to
     # eager with a warning where unsupported).
-    precision: PrecisionName = PrecisionName.fp32
+    precision: str = "fp32"
     channels_last: bool = False
     compile: bool = False
     # Under torchrun with several GPUs: batch norm statistics over the global batch instead of
@@ -183,26 +316,19 @@ class Reference(str, Enum):
     test = "test"
 
 
-class FeatureSpaceName(str, Enum):
-    """Where FID, KID, IS, precision/recall and density/coverage are computed."""
-
-    classifier = "classifier"
-    inception = "inception"
-
-
 @dataclass
 class EvalOptions:
     """What to measure (`gancli eval`, and `gancli train` with `train.eval_every`)."""
 
-    # Any of fid, kid, is, pr, dc, modes, confidence, memorization; empty: all that the data
-    # and feature space allow (2D points: modes).
+    # Metric names (`gancli.evaluation`); empty: all that the data, feature space and
+    # generator allow (2D points: modes).
     metrics: list[str] = field(default_factory=list)
     # Generated samples scored.
-    n: int = 10_000
+    n: int = ranged(10_000, ge=2)
     # The real split compared with.
     reference: Reference = Reference.test
     # `classifier` (trained by gancli on the dataset, offline) or `inception` (standard FID).
-    features: FeatureSpaceName = FeatureSpaceName.classifier
+    features: str = "classifier"
     # The Inception weights file for features=inception (else torch-fidelity downloads them).
     inception_weights: str | None = None
     # The value sweeps optimise and best.pt is chosen by; null: fid for images, reverse_kl
@@ -210,8 +336,8 @@ class EvalOptions:
     primary: str | None = None
     # Score the EMA generator when the checkpoint has one.
     ema: bool = True
-    seed: int = 0
-    batch_size: int = 500
+    seed: int = ranged(0, ge=0)
+    batch_size: int = ranged(500, ge=1)
     device: Device = Device.auto
 
 
@@ -241,8 +367,8 @@ class SampleOptions:
     # Write a grid of latent interpolations instead of independent samples.
     interpolate: bool = False
     # Interpolation steps per row (with interpolate=true).
-    steps: int = 8
-    batch_size: int = 256
+    steps: int = ranged(8, ge=2)
+    batch_size: int = ranged(256, ge=1)
     device: Device = Device.auto
 
 
@@ -250,16 +376,17 @@ class SampleOptions:
 class SampleAppConfig:
     """`gancli sample ckpt=PATH n=64 seed=0 out=PATH`."""
 
-    ckpt: str = MISSING
-    n: int = 64
-    seed: int = 0
+    # The run folder or checkpoint file to sample from (required).
+    ckpt: str | None = None
+    n: int = ranged(64, ge=1)
+    seed: int = ranged(0, ge=0)
     # `.png` grid (or scatter for 2D data), `.npz` arrays, or a folder of PNGs. Default:
     # `samples.png` in this command's run folder.
     out: str | None = None
     # Class-conditional checkpoints: `label=K` draws n samples of class K, `labels=[a,b]` n of
     # each (a row per label); neither: one row per class.
-    label: int | None = None
-    labels: list[int] | None = None
+    label: int | None = ranged(None, ge=0)
+    labels: list[int] | None = ranged(None, ge=0)
     # Text-conditional checkpoints: n samples for this caption.
     prompt: str | None = None
     # Image-to-image checkpoints: an image or a folder of images to translate.
@@ -280,22 +407,130 @@ class EvalAppConfig:
 
 
 def register_configs() -> None:
-    """Put the schemas in Hydra's ConfigStore under the names the primary configs list first."""
+    """Put the schemas in Hydra's ConfigStore: each command's under the name its primary config
+    lists first, each option's as `schema/<group>/<option>` (with its name filled in)."""
     cs = ConfigStore.instance()
     cs.store(name="train_schema", node=TrainAppConfig)
     cs.store(name="sample_schema", node=SampleAppConfig)
     cs.store(name="eval_schema", node=EvalAppConfig)
+    for group, options in OPTION_SCHEMAS.items():
+        for option, schema in options.items():
+            cs.store(group=f"schema/{group}", name=option, node=schema(name=option))
 
 
-def check_schema(cfg: DictConfig, schema: type) -> None:
-    """Refuse keys the schema does not know, also those added with Hydra's `+key=value`.
+# -- checks -------------------------------------------------------------------------------------
 
-    Hydra's `+` lifts the typed config's guard to append a key, and its own error for a typo
-    suggests exactly that; a misspelt key would then be silently ignored. Merging the composed
-    config back onto the schema catches it before any work starts.
-    """
+
+#: Keys every option of a group had before each option got its own schema (gancli 0.1's union
+#: schemas): checkpoints written then carry them all, most meaningless for their option.
+UNION_KEYS: dict[str, set[str]] = {
+    "data": {"root", "resolution", "num_points"},
+    "model": {"width", "depth", "spectral_norm"},
+    "loss": {"gp_weight", "clip", "divergence", "r1_gamma", "l1_weight", "adv_weight"},
+    "conditioning": {"g", "d", "embed_dim", "aux_weight", "mismatch", "task", "text_encoder"},
+    "augment": {"policy"},
+}
+
+
+def upgrade(raw: dict) -> dict:
+    """A saved config of an older gancli in today's shape: pix2pix's weights move from `loss`
+    to `conditioning=image`, and the union schemas' keys an option does not have are dropped
+    (they were never read for it)."""
+    raw = {**raw}
+    loss = raw.get("loss") or {}
+    if (raw.get("conditioning") or {}).get("name") == "image":
+        moved = {k: loss[k] for k in ("l1_weight", "adv_weight") if k in loss}
+        raw["conditioning"] = {**raw["conditioning"], **moved}
+    for group, keys in UNION_KEYS.items():
+        node = raw.get(group)
+        schema = OPTION_SCHEMAS[group].get((node or {}).get("name"))
+        if schema is not None:
+            known = {f.name for f in dataclasses.fields(schema)}
+            raw[group] = {k: v for k, v in node.items() if k in known or k not in keys}
+    return raw
+
+
+def typed(cfg: DictConfig | dict, app: type) -> DictConfig:
+    """`cfg` (e.g. a checkpoint's saved config) merged onto the command's schema, each group
+    onto its option's own schema: what composition gives, rebuilt without Hydra. Configs of an
+    older gancli are `upgrade`d first."""
+    raw = upgrade(cfg if isinstance(cfg, dict) else OmegaConf.to_container(cfg))
+    base = OmegaConf.structured(app)
+    for group, options in OPTION_SCHEMAS.items():
+        name = (raw.get(group) or {}).get("name") if group in raw else None
+        if group in base and name in options:
+            base[group] = OmegaConf.structured(options[name](name=name))
     try:
-        OmegaConf.merge(OmegaConf.structured(schema), OmegaConf.to_container(cfg))
-    except ConfigKeyError as err:
-        raise GancliError(f"{str(err).splitlines()[0]} (key {err.full_key}): not a setting of "
-                          "this command; `--help` lists them all") from None
+        return OmegaConf.merge(base, raw)
+    except Exception as err:  # noqa: BLE001 (any OmegaConf error: worded as one line)
+        raise ConfigError(config_error_line(err)) from None
+
+
+def validate(cfg: DictConfig) -> None:
+    """Refuse what composition lets through: keys appended with Hydra's `+key=value` that no
+    schema has, and values outside their key's `Range`. One line naming the key, the value and
+    what is allowed."""
+    _validate_node(cfg, "")
+
+
+def _validate_node(node: DictConfig, prefix: str) -> None:
+    schema = OmegaConf.get_type(node)
+    fields = {f.name: f for f in dataclasses.fields(schema)} if dataclasses.is_dataclass(
+        schema) else {}
+    for key in node:
+        path = f"{prefix}{key}"
+        if fields and key not in fields:
+            raise ConfigError(unknown_key_line(path, node))
+        child = node._get_node(key)
+        if isinstance(child, DictConfig) and not child._is_missing() and not child._is_none():
+            _validate_node(child, f"{path}.")
+            continue
+        bounds = fields[key].metadata.get("range") if key in fields else None
+        if bounds is None:
+            continue
+        value = OmegaConf.select(node, str(key), throw_on_missing=False)
+        items = list(value) if isinstance(value, ListConfig) else [value]
+        bad = [v for v in items if v is not None and not bounds.allows(v)]
+        if bad:
+            shown = OmegaConf.to_container(value) if isinstance(value, ListConfig) else value
+            each = "each item " if isinstance(value, ListConfig) else ""
+            raise ConfigError(f"{path}={shown} is out of range: {each}must be {bounds}")
+
+
+def option_label(path: str, node: DictConfig) -> str:
+    """How a user names the node at `path`: `loss=ns` for a group option, else the path."""
+    group = path.split(".")[0]
+    name = node.get("name") if group in OPTION_SCHEMAS and "." not in path else None
+    return f"{group}={name}" if name else path
+
+
+def unknown_key_line(full_key: str, parent: DictConfig | None) -> str:
+    """`loss=ns has no key 'clip'; its keys: name, r1_gamma` for an unknown `full_key`."""
+    *where, key = full_key.split(".")
+    schema = OmegaConf.get_type(parent) if parent is not None else None
+    known = ([f.name for f in dataclasses.fields(schema)] if dataclasses.is_dataclass(schema)
+             else list(parent or []))
+    keys = ", ".join(str(k) for k in known if k != "hydra")
+    if not where:
+        return f"'{key}' is not a setting of this command; its settings: {keys}"
+    label = option_label(".".join(where), parent) if parent is not None else ".".join(where)
+    return f"{label} has no key '{key}'; its keys: {keys}"
+
+
+def config_error_line(err: BaseException) -> str:
+    """One line for an OmegaConf or Hydra composition error (the exception or its cause)."""
+    from hydra.errors import MissingConfigException
+    from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
+
+    if isinstance(err, MissingConfigException) and err.missing_cfg_file and err.options:
+        group, _, option = err.missing_cfg_file.rpartition("/")
+        return unknown_name(group or "config", option, err.options)
+    cause = err if isinstance(err, OmegaConfBaseException) else err.__cause__
+    if isinstance(cause, ConfigKeyError | ConfigAttributeError) and cause.full_key:
+        parent = cause.parent_node if isinstance(cause.parent_node, DictConfig) else None
+        return unknown_key_line(cause.full_key, parent)
+    if isinstance(cause, OmegaConfBaseException):
+        text = str(cause).splitlines()[0]
+        key = getattr(cause, "full_key", None)
+        return f"{key}: {text}" if key else text
+    return " ".join(str(err).split())

@@ -12,7 +12,10 @@ from __future__ import annotations
 import functools
 import logging
 import math
+import shutil
+import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -29,18 +32,51 @@ class GancliError(Exception):
     exit_code = 1
 
 
-def _sweep_job() -> str | None:
-    """This job's run folder when it is part of a multirun, else None."""
+class ConfigError(GancliError):
+    """A setting the schemas refuse (unknown key, value out of range), found before any work."""
+
+
+#: When this process started, to tell the files it wrote from those that were there before.
+_STARTED = time.time()
+
+
+def remove_empty_run(folder: Path) -> None:
+    """Remove the run folder Hydra made for a command that failed before doing anything: one
+    that holds only Hydra's bookkeeping (`.hydra/`, the log) written by this process. A folder
+    with anything else in it, or older files, is left as it is."""
+    if not folder.is_dir():
+        return
+    files = [p for p in folder.rglob("*") if p.is_file()]
+    ours = all(p.stat().st_mtime >= _STARTED - 1 for p in files)
+    bookkeeping = all(p.relative_to(folder).parts[0] == ".hydra" or
+                      (p.parent == folder and p.suffix == ".log") for p in files)
+    if not (ours and bookkeeping):
+        return
+    shutil.rmtree(folder, ignore_errors=True)
+    # The date and command folders above it (below the working directory), when this run was
+    # all they held.
+    cwd = Path.cwd().resolve()
+    for parent in folder.resolve().parents:
+        if cwd not in parent.parents or any(parent.iterdir()):
+            break
+        parent.rmdir()
+
+
+def _job() -> tuple[str | None, bool]:
+    """This job's run folder (None outside Hydra) and whether it is part of a multirun."""
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
-    if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
-        return HydraConfig.get().runtime.output_dir
-    return None
+    if not HydraConfig.initialized():
+        return None, False
+    hydra_cfg = HydraConfig.get()
+    return hydra_cfg.runtime.output_dir, hydra_cfg.mode == RunMode.MULTIRUN
 
 
 def reported(fn: Callable[..., T]) -> Callable[..., T]:
-    """Turn a `GancliError` raised by `fn` into one logged line and a non-zero exit."""
+    """Turn a `GancliError` raised by `fn` into one logged line and a non-zero exit. A single
+    run's folder is removed when the error came before any work (nothing but Hydra's
+    bookkeeping in it); a sweep keeps each failed job's folder, which its summary names."""
 
     @functools.wraps(fn)
     def wrapper(*args: object, **kwargs: object) -> T:
@@ -48,8 +84,10 @@ def reported(fn: Callable[..., T]) -> Callable[..., T]:
             return fn(*args, **kwargs)
         except GancliError as err:
             log.error("gancli: error: %s", err)
-            job = _sweep_job()
-            if job is None:
+            job, sweep = _job()
+            if not sweep:
+                if job is not None:  # an open log file may go too: POSIX keeps it writable
+                    remove_empty_run(Path(job))
                 raise SystemExit(err.exit_code) from None
             failed_jobs.append(job)
             return math.nan  # type: ignore[return-value]

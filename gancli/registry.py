@@ -4,12 +4,17 @@ chain in the code that uses it."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Generic, TypeVar
 
 from gancli.errors import GancliError
 
 T = TypeVar("T")
+
+
+def unknown_name(kind: str, name: object, choices: Iterable[str]) -> str:
+    """The one wording of an unknown option, for every registry and config group."""
+    return f"unknown {kind} '{name}'; choose one of: {', '.join(choices)}"
 
 
 class Registry(dict[str, T], Generic[T]):
@@ -32,5 +37,5 @@ class Registry(dict[str, T], Generic[T]):
     def lookup(self, name: str) -> T:
         """The entry `name`, or a one-line error naming the valid ones."""
         if name not in self:
-            raise GancliError(f"unknown {self.kind} '{name}'; choose one of: {', '.join(self)}")
+            raise GancliError(unknown_name(self.kind, name, self))
         return self[name]

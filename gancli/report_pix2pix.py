@@ -1,7 +1,7 @@
 """Compare pix2pix's three objectives on one task: L1 only, GAN only, GAN + L1.
 
 `make compare-pix2pix` trains the same task and data three times into `DIR/l1`, `DIR/gan` and
-`DIR/gan_l1` (only `loss.adv_weight` / `loss.l1_weight` differ), then runs
+`DIR/gan_l1` (only `conditioning.adv_weight` / `conditioning.l1_weight` differ), then runs
 `python -m gancli.report_pix2pix DIR`, which evaluates each checkpoint on the test split (L1,
 PSNR, SSIM to the targets, FID of the outputs) and writes `DIR/compare.md` (the table) and
 `DIR/compare.png` (one row per test example: input, the three outputs, target).

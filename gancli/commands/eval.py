@@ -6,7 +6,7 @@ from __future__ import annotations
 import hydra
 from omegaconf import DictConfig
 
-from gancli.config import EvalAppConfig, check_schema
+from gancli.config import validate
 from gancli.errors import reported
 
 
@@ -14,7 +14,7 @@ from gancli.errors import reported
 @reported
 def main(cfg: DictConfig) -> float:
     """Compute `eval.metrics`; returns the primary metric for Hydra sweepers."""
-    check_schema(cfg, EvalAppConfig)
+    validate(cfg)
     from gancli.evaluation.run import eval_from_hydra
 
     return eval_from_hydra(cfg)

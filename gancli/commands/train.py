@@ -5,7 +5,7 @@ from __future__ import annotations
 import hydra
 from omegaconf import DictConfig
 
-from gancli.config import TrainAppConfig, check_schema
+from gancli.config import validate
 from gancli.errors import reported
 
 
@@ -13,7 +13,7 @@ from gancli.errors import reported
 @reported
 def main(cfg: DictConfig) -> float:
     """Train; returns the final divergence estimate so a Hydra sweeper can optimise it."""
-    check_schema(cfg, TrainAppConfig)
+    validate(cfg)
     from gancli.training.loop import train_from_hydra
 
     return train_from_hydra(cfg)

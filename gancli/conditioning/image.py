@@ -1,10 +1,10 @@
 """`conditioning=image`: image-to-image translation, pix2pix (Isola et al. 2017).
 
-G maps an input image to an output image and minimises
-`loss.adv_weight` · (the chosen GAN loss, D judging (input, output) pairs) + `loss.l1_weight` ·
-|output - target|₁. L1 alone (adv_weight=0) regresses to the mean of the plausible outputs and
-is blurry; the GAN alone (l1_weight=0) is sharp but free to drift from the input; together the
-L1 term pins the low frequencies to the target and D the local texture.
+G maps an input image to an output image and minimises `conditioning.adv_weight` · (the chosen
+GAN loss, D judging (input, output) pairs) + `conditioning.l1_weight` · |output - target|₁. L1
+alone (adv_weight=0) regresses to the mean of the plausible outputs and is blurry; the GAN alone
+(l1_weight=0) is sharp but free to drift from the input; together the L1 term pins the low
+frequencies to the target and D the local texture.
 
 Pairs come from `data=paired_folder` (input/ and target/ images), or are derived from any image
 dataset by `conditioning.task` (`gancli.conditioning.tasks`: inpaint, colorize, superres,
@@ -73,9 +73,9 @@ class ImageConditioning(Conditioning):
 
     def generator_loss(self, loss: GANLoss, critic: nn.Module, batch: Batch,
                        fake: torch.Tensor) -> torch.Tensor:
-        total = self.cfg.loss.l1_weight * (fake - batch.x).abs().mean()
-        if self.cfg.loss.adv_weight > 0:
-            total = total + self.cfg.loss.adv_weight * loss.generator(critic, fake)
+        total = self.opts.l1_weight * (fake - batch.x).abs().mean()
+        if self.opts.adv_weight > 0:
+            total = total + self.opts.adv_weight * loss.generator(critic, fake)
         return total
 
     # -- pictures -------------------------------------------------------------------------------

@@ -74,7 +74,7 @@ class GANLoss(ABC):
         `loss.r1_gamma` > 0, the R1 penalty γ/2·E[||∇D(x_real)||²]. The penalty is a regulariser
         of D, not part of the game, so `divergence` stays the objective's estimate."""
         step = self.discriminator(D, real, fake)
-        gamma = self.cfg.get("r1_gamma", 0.0)
+        gamma = self.cfg.r1_gamma
         if gamma > 0:
             step.loss = step.loss + gamma / 2 * r1_penalty(D, real)
         return step

@@ -29,9 +29,9 @@ import torch.nn.functional as F
 from omegaconf import DictConfig
 from torch import nn
 
-from gancli.errors import GancliError
 from gancli.losses import register_loss
 from gancli.losses.base import DiscriminatorStep, GANLoss
+from gancli.registry import Registry
 
 LOG2 = math.log(2.0)
 Fn = Callable[[torch.Tensor], torch.Tensor]
@@ -44,7 +44,8 @@ class FDivergence(NamedTuple):
     conjugate: Fn  # f*(g_f(v))
 
 
-F_DIVERGENCES: dict[str, FDivergence] = {
+F_DIVERGENCES: Registry[FDivergence] = Registry("f-divergence (loss.divergence)")
+F_DIVERGENCES.update({
     # KL(P||Q): f(u) = u log u; g_f(v) = v; f*(t) = exp(t - 1).
     "kl": FDivergence(lambda v: v, lambda v: torch.exp(v - 1)),
     # KL(Q||P): f(u) = -log u; g_f(v) = -exp(-v); f*(t) = -1 - log(-t) = v - 1.
@@ -59,7 +60,7 @@ F_DIVERGENCES: dict[str, FDivergence] = {
     "js": FDivergence(lambda v: LOG2 - F.softplus(-v), lambda v: F.softplus(v) - LOG2),
     # Total variation: f(u) = ½|u - 1|; g_f(v) = ½ tanh(v); f*(t) = t on |t| <= ½.
     "total_variation": FDivergence(lambda v: 0.5 * torch.tanh(v), lambda v: 0.5 * torch.tanh(v)),
-}
+})
 
 
 @register_loss("fgan")
@@ -69,11 +70,8 @@ class FGANLoss(GANLoss):
 
     def __init__(self, cfg: DictConfig) -> None:
         super().__init__(cfg)
-        if cfg.divergence not in F_DIVERGENCES:
-            raise GancliError(f"unknown loss.divergence '{cfg.divergence}' for loss=fgan; choose "
-                              f"one of: {', '.join(F_DIVERGENCES)}")
+        self.f = F_DIVERGENCES.lookup(cfg.divergence)
         self.divergence_name = cfg.divergence
-        self.f = F_DIVERGENCES[cfg.divergence]
 
     def discriminator(self, D: nn.Module, real: torch.Tensor,
                       fake: torch.Tensor) -> DiscriminatorStep:

@@ -8,15 +8,16 @@ from typing import Any
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
-from gancli.config import TrainAppConfig
-from gancli.errors import GancliError
+from gancli.config import TrainAppConfig, config_error_line, typed, validate
+from gancli.errors import ConfigError, GancliError
 
 
 def resume_config(ckpt: dict[str, Any], resume: str, overrides: list[str]) -> DictConfig:
-    """Merge the checkpoint's config with this command line's overrides, type-checked."""
-    cfg = OmegaConf.merge(OmegaConf.structured(TrainAppConfig),
-                          OmegaConf.create(ckpt["config"]))
+    """Merge the checkpoint's config with this command line's overrides, type- and
+    range-checked against the schemas of the checkpoint's options."""
+    cfg = typed(OmegaConf.to_container(OmegaConf.create(ckpt["config"])), TrainAppConfig)
     for override in OverridesParser.create().parse_overrides(overrides):
         key = override.key_or_group
         if key == "resume" or key.startswith("hydra"):
@@ -30,6 +31,10 @@ def resume_config(ckpt: dict[str, Any], resume: str, overrides: list[str]) -> Di
                 raise GancliError(f"cannot change {key} when resuming (the checkpoint has "
                                   f"{key}={node.get('name')}); start a new run instead")
             continue
-        OmegaConf.update(cfg, key, value, merge=True)
+        try:
+            OmegaConf.update(cfg, key, value, merge=True)
+        except OmegaConfBaseException as err:  # a key this run's options lack, a wrong type
+            raise ConfigError(config_error_line(err)) from None
     cfg.resume = resume
+    validate(cfg)
     return cfg
