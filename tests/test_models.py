@@ -39,14 +39,33 @@ def test_dcgan_rejects_bad_resolution(res: int) -> None:
         build_models(cfg("dcgan"), DataInfo("x", "image", (1, res, res), 10), 100)
 
 
-def test_mlp_for_points_and_images() -> None:
+def scale_output_layer(G: torch.nn.Module, factor: float) -> None:
+    """Multiply the weights and bias of G's last linear layer by `factor`."""
+    last = [m for m in G.modules() if isinstance(m, torch.nn.Linear)][-1]
+    with torch.no_grad():
+        last.weight.mul_(factor)
+        last.bias.mul_(factor)
+
+
+@torch.no_grad()
+def test_mlp_points_are_unbounded_and_images_in_range() -> None:
+    """Points come straight from G's last linear layer (the mixtures' modes lie outside
+    [-1, 1]): scaling that layer scales the points. Images go through tanh: they stay in the
+    data's [-1, 1] however large the layer's output."""
+    z = torch.randn(5, 2)
     G, D = build_models(cfg("mlp"), DataInfo("ring8", "points", (2,), 8), 2)
-    pts = G(torch.randn(5, 2))
+    pts = G(z)
     assert pts.shape == (5, 2) and D(pts).shape == (5,)
-    assert pts.abs().max() > 0  # no squashing activation on points
+    scale_output_layer(G, 100.0)
+    assert torch.allclose(G(z), 100 * pts, rtol=1e-4, atol=1e-5)
+    assert G(z).abs().max() > 1
     G, D = build_models(cfg("mlp"), DataInfo("digits", "image", (1, 8, 8), 10), 16)
-    img = G(torch.randn(3, 16))
+    z = torch.randn(3, 16)
+    img = G(z)
     assert img.shape == (3, 1, 8, 8) and img.abs().max() <= 1 and D(img).shape == (3,)
+    scale_output_layer(G, 100.0)
+    saturated = G(z)
+    assert saturated.abs().max() <= 1 and saturated.abs().max() > img.abs().max()
 
 
 def test_unknown_model_lists_registry() -> None:
