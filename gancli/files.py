@@ -14,22 +14,32 @@ import torch
 import torch.nn.functional as F
 from torchvision.utils import make_grid, save_image
 
+from gancli.errors import GancliError
+
 # Grid cells are enlarged (nearest neighbour) to at least this many pixels so 8×8 or 16×16
 # samples are visible to a person; the .npz and per-sample PNGs keep the native size.
 MIN_CELL = 64
 
 
+class WriteFailed(GancliError, OSError):
+    """A file could not be written (no such folder, no permission, disk full): one line naming
+    it. Still an `OSError`, so callers that tolerate a failed write (the cache) catch it."""
+
+
 def atomic_write(path: str | Path, write: Callable[[BinaryIO], None]) -> Path:
-    """Call `write` on a temporary file beside `path`, fsync it, then rename it over `path`."""
+    """Call `write` on a temporary file beside `path`, fsync it, then rename it over `path`.
+    An OS error leaves whatever `path` held untouched and raises `WriteFailed`."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         with open(tmp, "wb") as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as err:
+        raise WriteFailed(f"cannot write {path}: {err.strerror or err}") from None
     finally:
         tmp.unlink(missing_ok=True)
     return path
