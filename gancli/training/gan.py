@@ -10,22 +10,9 @@ from omegaconf import DictConfig
 from torch import nn
 
 from gancli.conditioning import Conditioning
-from gancli.errors import GancliError
 from gancli.models import apply_spectral_norm, build_models
 from gancli.training.ema import EMA
-
-OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {"adam": torch.optim.Adam}
-
-
-def build_optimizer(cfg: DictConfig, params, lr: float) -> torch.optim.Optimizer:
-    """The optimizer `cfg.name` (an `OptimConfig`) with learning rate `lr`; the fused CUDA
-    kernel (one launch for all parameters) when every parameter is on a GPU."""
-    if cfg.name not in OPTIMIZERS:
-        raise GancliError(f"unknown optimizer '{cfg.name}'; choose one of: "
-                          f"{', '.join(OPTIMIZERS)}")
-    params = list(params)
-    fused = bool(params) and all(p.is_cuda for p in params)
-    return OPTIMIZERS[cfg.name](params, lr=lr, betas=tuple(cfg.betas), fused=fused or None)
+from gancli.training.optimizers import build_optimizer
 
 
 @dataclass
