@@ -1,102 +1,34 @@
-"""Differentiable augmentation of everything D sees (DiffAugment, Zhao et al. 2020).
-
-Augmenting real and generated images alike, with operations G's gradients flow through, keeps D
-from memorising a small training set without teaching G to produce augmented images. The three
-policies follow the authors' reference implementation (mit-han-lab/data-efficient-gans,
-`DiffAugment_pytorch.py`); they are written out here because no maintained library ships
-DiffAugment's exact operations and ranges.
-"""
+"""What D's input is augmented with (`augment=<name>`): a registry of builders, each taking
+the `AugmentConfig` and returning the augmentation (None: D sees the data as it is). The
+augmentation is applied to real and generated batches alike by `CriticView`. A new augmentation
+is one module registering a builder plus one YAML in `conf/augment/`."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 import torch
-import torch.nn.functional as F
 from omegaconf import DictConfig
 
-from gancli.errors import GancliError
+from gancli.registry import Registry
 
 Augment = Callable[[torch.Tensor], torch.Tensor]
+AugmentBuilder = Callable[[DictConfig], Augment | None]
+AUGMENTS: Registry[AugmentBuilder] = Registry("augment")
+#: Decorator: make a builder available as `augment=<name>`.
+register_augment = AUGMENTS.register
 
 
-def _per_image(x: torch.Tensor) -> torch.Tensor:
-    """One uniform [0, 1) number per image, shaped to broadcast over C×H×W."""
-    return torch.rand(x.size(0), 1, 1, 1, dtype=x.dtype, device=x.device)
-
-
-def _brightness(x: torch.Tensor) -> torch.Tensor:
-    return x + (_per_image(x) - 0.5)
-
-
-def _saturation(x: torch.Tensor) -> torch.Tensor:
-    mean = x.mean(dim=1, keepdim=True)
-    return (x - mean) * (_per_image(x) * 2) + mean
-
-
-def _contrast(x: torch.Tensor) -> torch.Tensor:
-    mean = x.mean(dim=[1, 2, 3], keepdim=True)
-    return (x - mean) * (_per_image(x) + 0.5) + mean
-
-
-def color(x: torch.Tensor) -> torch.Tensor:
-    """Random brightness, saturation and contrast per image."""
-    return _contrast(_saturation(_brightness(x)))
-
-
-def translation(x: torch.Tensor, ratio: float = 0.125) -> torch.Tensor:
-    """Shift each image by up to `ratio` of its size, filling with zeros."""
-    n, _, h, w = x.shape
-    sx, sy = int(h * ratio + 0.5), int(w * ratio + 0.5)
-    tx = torch.randint(-sx, sx + 1, size=(n, 1, 1), device=x.device)
-    ty = torch.randint(-sy, sy + 1, size=(n, 1, 1), device=x.device)
-    gb, gx, gy = torch.meshgrid(torch.arange(n, device=x.device),
-                                torch.arange(h, device=x.device),
-                                torch.arange(w, device=x.device), indexing="ij")
-    gx = torch.clamp(gx + tx + 1, 0, h + 1)
-    gy = torch.clamp(gy + ty + 1, 0, w + 1)
-    padded = F.pad(x, [1, 1, 1, 1, 0, 0, 0, 0])
-    return padded.permute(0, 2, 3, 1).contiguous()[gb, gx, gy].permute(0, 3, 1, 2)
-
-
-def cutout(x: torch.Tensor, ratio: float = 0.5) -> torch.Tensor:
-    """Zero one random square of `ratio` of the image's side per image."""
-    n, _, h, w = x.shape
-    ch, cw = int(h * ratio + 0.5), int(w * ratio + 0.5)
-    ox = torch.randint(0, h + (1 - ch % 2), size=(n, 1, 1), device=x.device)
-    oy = torch.randint(0, w + (1 - cw % 2), size=(n, 1, 1), device=x.device)
-    gb, gx, gy = torch.meshgrid(torch.arange(n, device=x.device),
-                                torch.arange(ch, device=x.device),
-                                torch.arange(cw, device=x.device), indexing="ij")
-    gx = torch.clamp(gx + ox - ch // 2, min=0, max=h - 1)
-    gy = torch.clamp(gy + oy - cw // 2, min=0, max=w - 1)
-    mask = torch.ones(n, h, w, dtype=x.dtype, device=x.device)
-    mask[gb, gx, gy] = 0
-    return x * mask.unsqueeze(1)
-
-
-POLICIES: dict[str, Augment] = {"color": color, "translation": translation, "cutout": cutout}
-
-
-def diff_augment(policy: list[str]) -> Augment:
-    """The composition of the named policies, applied in order."""
-
-    def apply(x: torch.Tensor) -> torch.Tensor:
-        for name in policy:
-            x = POLICIES[name](x)
-        return x
-
-    return apply
+@register_augment("none")
+def no_augment(cfg: DictConfig) -> None:
+    """D sees the data as it is."""
+    return None
 
 
 def build_augment(cfg: DictConfig) -> Augment | None:
-    """The augmentation `cfg.name` (an `AugmentConfig`): None for `none`."""
-    if cfg.name == "none":
-        return None
-    if cfg.name != "diffaug":
-        raise GancliError(f"unknown augment '{cfg.name}'; choose one of: none, diffaug")
-    unknown = [p for p in cfg.policy if p not in POLICIES]
-    if unknown:
-        raise GancliError(f"unknown DiffAugment policy {unknown}; choose from: "
-                          f"{', '.join(POLICIES)}")
-    return diff_augment(list(cfg.policy))
+    """The augmentation `cfg.name` (an `AugmentConfig`)."""
+    return AUGMENTS.lookup(cfg.name)(cfg)
+
+
+# Fill the registry.
+from gancli.training import diffaug  # noqa: E402,F401

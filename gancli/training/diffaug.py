@@ -1,0 +1,92 @@
+"""Differentiable augmentation of everything D sees (DiffAugment, Zhao et al. 2020):
+`augment=diffaug`.
+
+Augmenting real and generated images alike, with operations G's gradients flow through, keeps D
+from memorising a small training set without teaching G to produce augmented images. The three
+policies follow the authors' reference implementation (mit-han-lab/data-efficient-gans,
+`DiffAugment_pytorch.py`); they are written out here because no maintained library ships
+DiffAugment's exact operations and ranges. A new policy is one registered function.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from omegaconf import DictConfig
+
+from gancli.registry import Registry
+from gancli.training.augment import Augment, register_augment
+
+POLICIES: Registry[Augment] = Registry("DiffAugment policy (augment.policy)")
+
+
+def _per_image(x: torch.Tensor) -> torch.Tensor:
+    """One uniform [0, 1) number per image, shaped to broadcast over C×H×W."""
+    return torch.rand(x.size(0), 1, 1, 1, dtype=x.dtype, device=x.device)
+
+
+def _brightness(x: torch.Tensor) -> torch.Tensor:
+    return x + (_per_image(x) - 0.5)
+
+
+def _saturation(x: torch.Tensor) -> torch.Tensor:
+    mean = x.mean(dim=1, keepdim=True)
+    return (x - mean) * (_per_image(x) * 2) + mean
+
+
+def _contrast(x: torch.Tensor) -> torch.Tensor:
+    mean = x.mean(dim=[1, 2, 3], keepdim=True)
+    return (x - mean) * (_per_image(x) + 0.5) + mean
+
+
+@POLICIES.register("color")
+def color(x: torch.Tensor) -> torch.Tensor:
+    """Random brightness, saturation and contrast per image."""
+    return _contrast(_saturation(_brightness(x)))
+
+
+@POLICIES.register("translation")
+def translation(x: torch.Tensor, ratio: float = 0.125) -> torch.Tensor:
+    """Shift each image by up to `ratio` of its size, filling with zeros."""
+    n, _, h, w = x.shape
+    sx, sy = int(h * ratio + 0.5), int(w * ratio + 0.5)
+    tx = torch.randint(-sx, sx + 1, size=(n, 1, 1), device=x.device)
+    ty = torch.randint(-sy, sy + 1, size=(n, 1, 1), device=x.device)
+    gb, gx, gy = torch.meshgrid(torch.arange(n, device=x.device),
+                                torch.arange(h, device=x.device),
+                                torch.arange(w, device=x.device), indexing="ij")
+    gx = torch.clamp(gx + tx + 1, 0, h + 1)
+    gy = torch.clamp(gy + ty + 1, 0, w + 1)
+    padded = F.pad(x, [1, 1, 1, 1, 0, 0, 0, 0])
+    return padded.permute(0, 2, 3, 1).contiguous()[gb, gx, gy].permute(0, 3, 1, 2)
+
+
+@POLICIES.register("cutout")
+def cutout(x: torch.Tensor, ratio: float = 0.5) -> torch.Tensor:
+    """Zero one random square of `ratio` of the image's side per image."""
+    n, _, h, w = x.shape
+    ch, cw = int(h * ratio + 0.5), int(w * ratio + 0.5)
+    ox = torch.randint(0, h + (1 - ch % 2), size=(n, 1, 1), device=x.device)
+    oy = torch.randint(0, w + (1 - cw % 2), size=(n, 1, 1), device=x.device)
+    gb, gx, gy = torch.meshgrid(torch.arange(n, device=x.device),
+                                torch.arange(ch, device=x.device),
+                                torch.arange(cw, device=x.device), indexing="ij")
+    gx = torch.clamp(gx + ox - ch // 2, min=0, max=h - 1)
+    gy = torch.clamp(gy + oy - cw // 2, min=0, max=w - 1)
+    mask = torch.ones(n, h, w, dtype=x.dtype, device=x.device)
+    mask[gb, gx, gy] = 0
+    return x * mask.unsqueeze(1)
+
+
+@register_augment("diffaug")
+def diff_augment(cfg: DictConfig) -> Augment:
+    """The composition of the policies `cfg.policy` names, applied in order; an unknown name
+    fails here, before training starts."""
+    policy = [POLICIES.lookup(name) for name in cfg.policy]
+
+    def apply(x: torch.Tensor) -> torch.Tensor:
+        for op in policy:
+            x = op(x)
+        return x
+
+    return apply
