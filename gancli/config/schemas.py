@@ -1,0 +1,372 @@
+"""The schemas: every config key of every command and option, its type and its default.
+
+Each option of a config group has its own schema (`loss=ns` has `r1_gamma` only, `loss=wgan-clip`
+adds `clip`), stored in Hydra's ConfigStore as `schema/<group>/<option>` and named first in the
+option's YAML, so OmegaConf checks every merged file and every command-line override against it
+at composition. Option YAMLs hold only what differs from their schema (a test keeps it so).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
+
+from gancli.config.ranges import ranged
+
+
+class Device(str, Enum):
+    """Where to run: `auto` picks CUDA when present."""
+
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+# -- data= --------------------------------------------------------------------------------------
+
+
+@dataclass
+class DataConfig:
+    """What every dataset option has: its name in the registry of `gancli.data`."""
+
+    name: str = MISSING
+
+
+@dataclass
+class ImageDataConfig(DataConfig):
+    """Image datasets read from files (MNIST, CIFAR-10, a folder, ...)."""
+
+    # Folder holding the dataset's original files (MNIST: the four IDX .gz files).
+    root: str | None = None
+    # Side length images are resized to; null keeps the native size. DCGAN needs a power of 2.
+    resolution: int | None = ranged(None, ge=1)
+
+
+@dataclass
+class DigitsDataConfig(DataConfig):
+    """scikit-learn's bundled digits: nothing to read from disk, so no `root`."""
+
+    resolution: int | None = ranged(None, ge=1)
+
+
+@dataclass
+class PointsDataConfig(DataConfig):
+    """Synthetic 2D mixtures."""
+
+    # Points drawn once.
+    num_points: int = ranged(100_000, ge=2)
+
+
+# -- model= -------------------------------------------------------------------------------------
+
+
+@dataclass
+class ModelConfig:
+    """An architecture from the registry in `gancli.models`."""
+
+    name: str = MISSING
+    # Base channel width (DCGAN's ngf = ndf = 64) or hidden units (MLP).
+    width: int = ranged(64, ge=1)
+    # Spectrally normalise every layer of D (Miyato et al. 2018); usable with every loss.
+    spectral_norm: bool = False
+
+
+@dataclass
+class MLPModelConfig(ModelConfig):
+    """Fully connected G and D."""
+
+    # Hidden layers.
+    depth: int = ranged(3, ge=1)
+
+
+# -- loss= --------------------------------------------------------------------------------------
+
+
+@dataclass
+class LossConfig:
+    """A GAN objective from the registry in `gancli.losses`: it fixes the divergence minimised."""
+
+    name: str = MISSING
+    # R1 penalty gamma/2 * E||grad D(x_real)||^2, usable with every loss; 0 = off.
+    r1_gamma: float = ranged(0.0, ge=0)
+
+
+@dataclass
+class ClipLossConfig(LossConfig):
+    """wgan-clip."""
+
+    # Weight-clipping bound c: D's weights are kept in [-c, c].
+    clip: float = ranged(0.01, gt=0)
+
+
+@dataclass
+class PenaltyLossConfig(LossConfig):
+    """wgan-gp, wgan-lp."""
+
+    # Weight of the gradient penalty.
+    gp_weight: float = ranged(10.0, ge=0)
+
+
+@dataclass
+class FGANLossConfig(LossConfig):
+    """fgan."""
+
+    # The f-divergence: kl, reverse_kl, pearson, squared_hellinger, js, total_variation.
+    divergence: str = "kl"
+
+
+# -- optim=, augment=, conditioning= ------------------------------------------------------------
+
+
+@dataclass
+class OptimConfig:
+    """Adam for both players, with separate learning rates (TTUR when they differ)."""
+
+    name: str = MISSING
+    lr_g: float = ranged(2e-4, gt=0)
+    lr_d: float = ranged(2e-4, gt=0)
+    betas: list[float] = ranged(factory=lambda: [0.5, 0.999], ge=0, lt=1)
+
+
+@dataclass
+class AugmentConfig:
+    """Augmentation of everything D sees: `none` here."""
+
+    name: str = MISSING
+
+
+@dataclass
+class DiffAugmentConfig(AugmentConfig):
+    """DiffAugment (Zhao et al. 2020)."""
+
+    # Policies applied in order: color, translation, cutout.
+    policy: list[str] = field(default_factory=lambda: ["color", "translation", "cutout"])
+
+
+@dataclass
+class ConditioningConfig:
+    """What the generator is conditioned on (`gancli.conditioning`): nothing here."""
+
+    name: str = MISSING
+
+
+@dataclass
+class ClassConditioningConfig(ConditioningConfig):
+    """conditioning=class: a label in, D judges realism and match."""
+
+    # Generator side: `cbn` (conditional batch norm; dcgan, resnet) or `concat` (embedding
+    # appended to z; every model).
+    g: str = "cbn"
+    # Discriminator side: `concat`, `projection` (Miyato & Koyama 2018) or `acgan` (Odena et
+    # al. 2017).
+    d: str = "projection"
+    # Size of the vector a label or caption is encoded to.
+    embed_dim: int = ranged(64, ge=1)
+    # Weight of ACGAN's classification loss (conditioning.d=acgan).
+    aux_weight: float = ranged(1.0, ge=0)
+    # Share of D's "fake" term given to real images paired with a wrong condition (GAN-INT-CLS,
+    # Reed et al. 2016): D must judge the match as well as realism. 0 = off.
+    mismatch: float = ranged(0.0, ge=0, le=1)
+
+
+@dataclass
+class TextConditioningConfig(ClassConditioningConfig):
+    """conditioning=text: a caption in."""
+
+    # A file of pretrained weights for the text encoder (a state dict of
+    # `gancli.models.text_encoder.TextEncoder` for this vocabulary); null: trained from scratch.
+    text_encoder: str | None = None
+
+
+@dataclass
+class ImageConditioningConfig(ConditioningConfig):
+    """conditioning=image (pix2pix): G minimises adv_weight * adversarial loss + l1_weight * L1
+    to the target."""
+
+    # How inputs are derived from the data's images: inpaint, colorize, superres or edges
+    # (data=paired_folder brings its own inputs).
+    task: str = "inpaint"
+    # 0: GAN only.
+    l1_weight: float = ranged(100.0, ge=0)
+    # 0: supervised L1 only.
+    adv_weight: float = ranged(1.0, ge=0)
+
+
+#: Every option's schema, by group: `schema/<group>/<option>` in the ConfigStore.
+OPTION_SCHEMAS: dict[str, dict[str, type]] = {
+    "data": {
+        **dict.fromkeys(["mnist", "fashion_mnist", "cifar10", "folder", "paired_folder",
+                         "stacked_mnist"], ImageDataConfig),
+        "digits": DigitsDataConfig,
+        **dict.fromkeys(["ring8", "grid25"], PointsDataConfig),
+    },
+    "model": {**dict.fromkeys(["dcgan", "resnet", "pix2pix"], ModelConfig),
+              "mlp": MLPModelConfig},
+    "loss": {**dict.fromkeys(["ns", "minimax", "lsgan", "hinge", "wgan-sn"], LossConfig),
+             "wgan-clip": ClipLossConfig,
+             **dict.fromkeys(["wgan-gp", "wgan-lp"], PenaltyLossConfig),
+             "fgan": FGANLossConfig},
+    "optim": {"adam": OptimConfig},
+    "augment": {"none": AugmentConfig, "diffaug": DiffAugmentConfig},
+    "conditioning": {"none": ConditioningConfig, "class": ClassConditioningConfig,
+                     "text": TextConditioningConfig, "image": ImageConditioningConfig},
+}
+
+
+# -- the rest of `gancli train` -----------------------------------------------------------------
+
+
+@dataclass
+class LatentConfig:
+    """The generator's input distribution."""
+
+    dim: int = ranged(100, ge=1)
+    # `normal` or `uniform` (the registry in `gancli.models.latent`).
+    dist: str = "normal"
+
+
+@dataclass
+class TrainConfig:
+    """The training loop's knobs."""
+
+    # Generator updates.
+    steps: int = ranged(3000, ge=1)
+    batch_size: int = ranged(64, ge=1)
+    # Discriminator updates per generator update: 1 is the lecture's alternating one-each.
+    n_critic: int = ranged(1, ge=1)
+    # PacGAN (Lin et al. 2018): D judges `pack` samples at once, concatenated; 1 = off.
+    pack: int = ranged(1, ge=1)
+    seed: int = ranged(0, ge=0)
+    device: Device = Device.auto
+    log_every: int = ranged(100, ge=1)
+    sample_every: int = ranged(500, ge=1)
+    ckpt_every: int = ranged(500, ge=1)
+    # Decay of an exponential moving average of G's weights; 0 turns it off.
+    ema: float = ranged(0.999, ge=0, lt=1)
+    # Samples in each picture written during training; null: 64 images, or 2,500 points (the
+    # mode-counting protocol's count) for 2D data.
+    sample_n: int | None = ranged(None, ge=1)
+    # Run `eval.metrics` every this many steps (0 = never): results go to metrics.jsonl and the
+    # best checkpoint by `eval.primary` to checkpoints/best.pt.
+    eval_every: int = ranged(0, ge=0)
+    # The fast path, all off by default: autocast precision (fp32, bf16 also on CPUs, fp16 with
+    # a gradient scaler, CUDA only), NHWC memory layout, torch.compile of G and D (falls back to
+    # eager with a warning where unsupported).
+    precision: str = "fp32"
+    channels_last: bool = False
+    compile: bool = False
+    # Under torchrun with several GPUs: batch norm statistics over the global batch instead of
+    # each rank's share (CUDA only).
+    sync_batchnorm: bool = False
+
+
+class Reference(str, Enum):
+    """Which real split generated samples are compared with."""
+
+    train = "train"
+    test = "test"
+
+
+@dataclass
+class EvalOptions:
+    """What to measure (`gancli eval`, and `gancli train` with `train.eval_every`)."""
+
+    # Metric names (`gancli.evaluation`); empty: all that the data, feature space and
+    # generator allow (2D points: modes).
+    metrics: list[str] = field(default_factory=list)
+    # Generated samples scored.
+    n: int = ranged(10_000, ge=2)
+    # The real split compared with.
+    reference: Reference = Reference.test
+    # `classifier` (trained by gancli on the dataset, offline) or `inception` (standard FID).
+    features: str = "classifier"
+    # The Inception weights file for features=inception (else torch-fidelity downloads them).
+    inception_weights: str | None = None
+    # The value sweeps optimise and best.pt is chosen by; null: fid for images, reverse_kl
+    # for 2D points.
+    primary: str | None = None
+    # Score the EMA generator when the checkpoint has one.
+    ema: bool = True
+    seed: int = ranged(0, ge=0)
+    batch_size: int = ranged(500, ge=1)
+    device: Device = Device.auto
+
+
+@dataclass
+class TrainAppConfig:
+    """`gancli train`."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    latent: LatentConfig = field(default_factory=LatentConfig)
+    conditioning: ConditioningConfig = field(default_factory=ConditioningConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalOptions = field(default_factory=EvalOptions)
+    # A run folder or a checkpoint file to continue from.
+    resume: str | None = None
+
+
+@dataclass
+class SampleOptions:
+    """`gancli sample`'s switches."""
+
+    # Use the EMA generator when the checkpoint has one.
+    ema: bool = True
+    # Write a grid of latent interpolations instead of independent samples.
+    interpolate: bool = False
+    # Interpolation steps per row (with interpolate=true).
+    steps: int = ranged(8, ge=2)
+    batch_size: int = ranged(256, ge=1)
+    device: Device = Device.auto
+
+
+@dataclass
+class SampleAppConfig:
+    """`gancli sample ckpt=PATH n=64 seed=0 out=PATH`."""
+
+    # The run folder or checkpoint file to sample from (required).
+    ckpt: str | None = None
+    n: int = ranged(64, ge=1)
+    seed: int = ranged(0, ge=0)
+    # `.png` grid (or scatter for 2D data), `.npz` arrays, or a folder of PNGs. Default:
+    # `samples.png` in this command's run folder.
+    out: str | None = None
+    # Class-conditional checkpoints: `label=K` draws n samples of class K, `labels=[a,b]` n of
+    # each (a row per label); neither: one row per class.
+    label: int | None = ranged(None, ge=0)
+    labels: list[int] | None = ranged(None, ge=0)
+    # Text-conditional checkpoints: n samples for this caption.
+    prompt: str | None = None
+    # Image-to-image checkpoints: an image or a folder of images to translate.
+    input: str | None = None
+    sample: SampleOptions = field(default_factory=SampleOptions)
+
+
+@dataclass
+class EvalAppConfig:
+    """`gancli eval ckpt=PATH` or `gancli eval samples=PATH data=...`."""
+
+    ckpt: str | None = None
+    # A folder of PNGs or an `.npz` (`images` uint8 N×H×W×C, or `points` N×2), as written by
+    # `gancli sample`.
+    samples: str | None = None
+    data: DataConfig = field(default_factory=DataConfig)
+    eval: EvalOptions = field(default_factory=EvalOptions)
+
+
+def register_configs() -> None:
+    """Put the schemas in Hydra's ConfigStore: each command's under the name its primary config
+    lists first, each option's as `schema/<group>/<option>` (with its name filled in)."""
+    cs = ConfigStore.instance()
+    cs.store(name="train_schema", node=TrainAppConfig)
+    cs.store(name="sample_schema", node=SampleAppConfig)
+    cs.store(name="eval_schema", node=EvalAppConfig)
+    for group, options in OPTION_SCHEMAS.items():
+        for option, schema in options.items():
+            cs.store(group=f"schema/{group}", name=option, node=schema(name=option))
