@@ -3,9 +3,10 @@ and exits cleanly."""
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
-import time
+import threading
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from gancli.checkpoint import load_checkpoint
 from gancli.losses import LOSSES
 from gancli.losses.js import NonSaturatingLoss
 from gancli.training.loop import INTERRUPTED, Trainer, TrainingDiverged
-from tests.conftest import GANCLI, TINY, compose_train
+from tests.conftest import GANCLI, TINY, compose_train, run_cli
 
 
 class NaNFromStep(NonSaturatingLoss):
@@ -56,20 +57,52 @@ def test_nan_stops_and_keeps_last_good_checkpoint(nan_loss, tmp_path: Path) -> N
     assert all(torch.isfinite(v).all() for v in ckpt["G"].values() if v.is_floating_point())
 
 
-def test_ctrl_c_saves_and_exits_cleanly(tmp_path: Path) -> None:
+def test_ctrl_c_finishes_the_step_saves_it_and_exits_130(monkeypatch: pytest.MonkeyPatch,
+                                                        tmp_path: Path) -> None:
+    """Ctrl-C during step 7 (between logged steps, no checkpoint due): the loop finishes that
+    step, checkpoints it, says how to resume and exits 130; SIGINT's handler is given back."""
+    train_step = Trainer.train_step
+
+    def ctrl_c_during_step_7(self: Trainer, measure: bool) -> dict[str, torch.Tensor]:
+        stats = train_step(self, measure)
+        if self.step == 6:  # counted once the step returns
+            signal.raise_signal(signal.SIGINT)
+        return stats
+
+    monkeypatch.setattr(Trainer, "train_step", ctrl_c_during_step_7)
+    handler = signal.getsignal(signal.SIGINT)
+    run = tmp_path / "run"
+    proc = run_cli("train", *TINY, "train.steps=100000", "train.ckpt_every=100000",
+                   f"hydra.run.dir={run}", cwd=tmp_path, check=False)
+    assert proc.returncode == INTERRUPTED
+    assert "interrupted at step 7;" in proc.stderr and f"resume={run}" in proc.stderr
+    assert load_checkpoint(run)["step"] == 7
+    assert signal.getsignal(signal.SIGINT) is handler
+
+
+def test_ctrl_c_to_the_process_exits_130_without_a_traceback(tmp_path: Path) -> None:
+    """The real signal through the OS: sent once the process has logged step 5 (it is then in
+    the loop), it ends with status 130 and the checkpoint of the step it stopped at."""
     run = tmp_path / "run"
     proc = subprocess.Popen([str(GANCLI), "train", *TINY, "train.steps=100000",
                              "train.ckpt_every=100000", f"hydra.run.dir={run}"],
                             cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
-    metrics = run / "metrics.jsonl"
-    deadline = time.monotonic() + 120
-    while not (metrics.exists() and metrics.read_text()) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=120)
-    assert proc.returncode == INTERRUPTED
+    watchdog = threading.Timer(120, proc.kill)  # a hung run ends the test instead of the suite
+    watchdog.start()
+    try:
+        seen = []
+        for line in proc.stderr:  # type: ignore[union-attr]
+            seen.append(line)
+            if re.match(r"step\s+5/100000", line):
+                proc.send_signal(signal.SIGINT)
+                break
+        out, err = proc.communicate(timeout=120)
+    finally:
+        watchdog.cancel()
+    err = "".join(seen) + err
+    assert proc.returncode == INTERRUPTED, err
     assert "Traceback" not in err
-    assert "interrupted at step" in err and "resume=" in err
-    step = load_checkpoint(run)["step"]
-    assert 5 <= step < 100000
+    stopped = re.search(r"interrupted at step (\d+);", err)
+    assert stopped and int(stopped.group(1)) >= 5
+    assert load_checkpoint(run)["step"] == int(stopped.group(1))

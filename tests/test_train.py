@@ -10,7 +10,7 @@ import torch
 import yaml
 from PIL import Image
 
-from tests.conftest import TINY, last_line, run_gancli
+from tests.conftest import TINY, last_line, run_cli
 
 METRIC_KEYS = {"step", "loss_d", "loss_g", "d_real", "d_fake", "divergence", "grad_norm_d",
                "grad_norm_g", "imgs_per_s"}
@@ -44,7 +44,7 @@ def test_metrics_jsonl_one_record_per_log_step(tiny_run: Path) -> None:
 
 
 def test_wgan_gp_logs_wasserstein_estimate(tmp_path: Path) -> None:
-    proc = run_gancli("train", *TINY, "loss=wgan-gp", "train.steps=5", cwd=tmp_path)
+    proc = run_cli("train", *TINY, "loss=wgan-gp", "train.steps=5", cwd=tmp_path)
     run = Path(last_line(proc.stdout))
     rec = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
     assert math.isclose(rec["divergence"], rec["d_real"] - rec["d_fake"], rel_tol=1e-4,
@@ -66,7 +66,7 @@ def test_points_run_writes_scatter_and_scores_modes(ring_run: Path) -> None:
 
 
 def test_multirun_makes_one_folder_per_job(tmp_path: Path) -> None:
-    proc = run_gancli("train", "-m", *TINY, "train.steps=2", "train.log_every=1",
+    proc = run_cli("train", "-m", *TINY, "train.steps=2", "train.log_every=1",
                       "train.seed=0,1", cwd=tmp_path)
     sweep = sorted((tmp_path / "outputs" / "multirun" / "train").glob("*/*/*"))
     jobs = [p for p in sweep if p.is_dir()]
@@ -81,7 +81,7 @@ def test_multirun_makes_one_folder_per_job(tmp_path: Path) -> None:
 
 
 def test_uniform_latent_and_minimax_train(tmp_path: Path) -> None:
-    proc = run_gancli("train", *TINY, "loss=minimax", "latent.dist=uniform", "latent.dim=8",
+    proc = run_cli("train", *TINY, "loss=minimax", "latent.dist=uniform", "latent.dim=8",
                       "train.steps=3", "train.ema=0", cwd=tmp_path)
     ckpt = torch.load(Path(last_line(proc.stdout)) / "checkpoints" / "last.pt",
                       weights_only=True)
@@ -90,7 +90,7 @@ def test_uniform_latent_and_minimax_train(tmp_path: Path) -> None:
 
 
 def test_a_failing_sweep_job_does_not_stop_the_others(tmp_path: Path) -> None:
-    proc = run_gancli("train", "-m", *TINY, "train.steps=2", "data.resolution=12,8",
+    proc = run_cli("train", "-m", *TINY, "train.steps=2", "data.resolution=12,8",
                       cwd=tmp_path, check=False)
     assert proc.returncode == 1
     assert "power of 2" in proc.stderr and "1 job(s) of the sweep failed" in proc.stderr
