@@ -23,8 +23,9 @@ from gancli.checkpoint import load_checkpoint
 from gancli.config import EvalAppConfig
 from gancli.evaluation.run import run_eval
 from gancli.files import atomic_write, save_image_grid
+from gancli.models.latent import sample_latent
 from gancli.runtime import resolve_device
-from gancli.sampling import generate, load_generator, sample_latent
+from gancli.sampling import generate, load_generator
 
 #: Run sub-folders, in table order, and how the table names them.
 VARIANTS = {"l1": "L1 only (adv_weight 0)", "gan": "GAN only (l1_weight 0)",

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import hydra
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from gancli.config import validate
@@ -16,6 +20,14 @@ def main(cfg: DictConfig) -> None:
     validate(cfg)
     if not cfg.ckpt:
         raise ConfigError("give ckpt=PATH: the run folder or checkpoint file to sample from")
-    from gancli.sampling import sample_from_hydra
-
     sample_from_hydra(cfg)
+
+
+def sample_from_hydra(cfg: DictConfig) -> None:
+    """`gancli sample`'s body: default output in the command's run folder; prints the path."""
+    from gancli.sampling import run_sample  # torch, once the config is known to be valid
+
+    out = Path(cfg.out) if cfg.out else Path(HydraConfig.get().runtime.output_dir) / "samples.png"
+    path = run_sample(cfg, out)
+    sys.stdout.write(f"{path}\n")
+    sys.stdout.flush()

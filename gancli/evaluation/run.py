@@ -19,8 +19,9 @@ from gancli.data import DataInfo, load_dataset
 from gancli.errors import GancliError
 from gancli.evaluation.evaluate import Evaluator
 from gancli.files import atomic_write, quantize
+from gancli.models.latent import sample_latent
 from gancli.runtime import resolve_device
-from gancli.sampling import generate, load_generator, sample_latent
+from gancli.sampling import generate, load_generator
 
 log = logging.getLogger("gancli.eval")
 

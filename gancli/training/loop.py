@@ -12,31 +12,35 @@ from __future__ import annotations
 import logging
 import math
 import signal
-import sys
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import torch
 from omegaconf import DictConfig, OmegaConf
+from torch import nn
 
-from gancli.checkpoint import load_checkpoint, save_checkpoint
+from gancli.checkpoint import save_checkpoint
 from gancli.conditioning import build_conditioning
-from gancli.data import load_dataset
+from gancli.data import TensorData, load_dataset
+from gancli.data.kinds import data_kind
 from gancli.errors import GancliError
-from gancli.evaluation.modes import score_mixture
-from gancli.files import save_image_grid, save_scatter
 from gancli.losses import build_loss
+from gancli.models.latent import sample_latent
 from gancli.runtime import resolve_device, rng_state, set_rng_state
-from gancli.sampling import generate, run_generator, sample_latent
+from gancli.sampling import run_generator
 from gancli.training.augment import build_augment
 from gancli.training.critic import CriticView
-from gancli.training.distributed import Distributed, leave_process_group
-from gancli.training.fast import Precision, channels_last, compile_module
+from gancli.training.distributed import Distributed
+from gancli.training.fast import channels_last, compile_module
 from gancli.training.gan import build_gan
 from gancli.training.monitor import Monitor
-from gancli.training.resume import resume_config
+from gancli.training.precision import build_precision
+from gancli.training.preview import Preview
+from gancli.training.resume import resumed
 
 log = logging.getLogger("gancli.train")
 
@@ -76,79 +80,104 @@ class StopRequest:
 class Trainer:
     """Builds data, players and loss from a `TrainAppConfig` and runs the loop in `run_dir`."""
 
-    def __init__(self, cfg: DictConfig, run_dir: Path, overrides: list[str] | None = None):
-        ckpt = None
-        if cfg.resume:
-            ckpt = load_checkpoint(cfg.resume)
-            cfg = resume_config(ckpt, cfg.resume, overrides or [])
+    def __init__(self, cfg: DictConfig, run_dir: Path,
+                 overrides: Sequence[tuple[str, Any]] = ()) -> None:
+        """`overrides`: this command line's (key, value) pairs, which a resumed run applies to
+        its checkpoint's config."""
+        cfg, ckpt = resumed(cfg, overrides)
         self.cfg = cfg
         self.run_dir = Path(run_dir)
         self.ckpt_path = self.run_dir / "checkpoints" / "last.pt"
         self.dist, self.device = Distributed.start(resolve_device(cfg.train.device))
-        self.precision = Precision(getattr(cfg.train.precision, "value", cfg.train.precision),
-                                   self.device)
+        self.precision = build_precision(cfg.train.precision, self.device)
         torch.manual_seed(cfg.train.seed)
-
-        world, rank, pack = self.dist.world_size, self.dist.rank, cfg.train.pack
-        if cfg.train.batch_size % (world * pack):  # each process packs its own share
-            what = f"train.pack={pack}" if world == 1 else \
-                f"train.pack={pack} times the {world} processes ({world * pack})"
-            raise GancliError(f"train.batch_size={cfg.train.batch_size} must be a multiple of "
-                              f"{what}")
-        self.local_batch = cfg.train.batch_size // world
+        self.local_batch = self._local_batch()
 
         data = load_dataset(cfg.data, "train")
         self.info = data.info
-        self.real_preview = data.x[:5000]  # background of 2D scatter pictures
+        self.kind = data_kind(self.info, lambda: data.x)
         self.conditioning = build_conditioning(cfg, self.info,
                                                None if ckpt is None else ckpt.get("conditioning"))
-        # Every dataset here fits in memory: keep it on the training device as one tensor.
-        self.data = data.to(self.device).shard(rank, world)
-        self.conditioning.attach(self.data)
-        self.data_rng = torch.Generator(self.device).manual_seed(cfg.train.seed + rank)
+        self.data, self.data_rng = self._place(data)
         self.loss = build_loss(cfg.loss)
         self.gan = build_gan(cfg, self.conditioning, self.device, self.loss.needs_spectral_norm)
         if self.dist.enabled:
             # The players start equal on every rank (DDP copies rank 0's weights); from here on
             # each rank draws its own latents and augmentations.
-            torch.manual_seed(cfg.train.seed + rank)
-            if cfg.train.sync_batchnorm:
-                self.gan.G = Distributed.sync_batchnorm(self.gan.G, self.device)
-                self.gan.D = Distributed.sync_batchnorm(self.gan.D, self.device)
-        if cfg.train.channels_last and self.info.kind == "image":
-            for module in (self.gan.G, self.gan.D):
-                channels_last(module)
-            self.data.x = self.data.x.contiguous(memory_format=torch.channels_last)
-        if cfg.train.compile:
-            compile_module(self.gan.G, "G")
-            compile_module(self.gan.D, "D")
-        # What the loop calls: G and D inside DistributedDataParallel under torchrun. The
-        # optimizers, EMA, pictures and checkpoints use the plain modules in self.gan.
-        self.G = self.dist.wrap(self.gan.G, self.device)
-        self.D = self.dist.wrap(self.gan.D, self.device)
+            torch.manual_seed(cfg.train.seed + self.dist.rank)
+        self.G, self.D = self._players()
         # What D is shown: the losses call this view, the optimizer and checkpoints use gan.D.
         self.critic = CriticView(self.gan.D, build_augment(cfg.augment), cfg.train.pack,
                                  call=self.D)
+        self.preview = Preview(self.kind, self.conditioning, cfg)
 
-        points = self.info.kind == "points"
-        n_preview = cfg.train.sample_n or (2500 if points else 64)
-        # Fixed latents and conditions, so every picture of a run shows the same inputs.
-        self.preview = self.conditioning.preview(n_preview)
-        if self.preview.c is not None:
-            n_preview = len(self.preview.c)
-        self.preview_z = sample_latent(n_preview, cfg.latent,
-                                       torch.Generator().manual_seed(cfg.train.seed + 1))
         self.step = 0
-        self._scored_step = -1
         self.evaluator = None  # built at the first evaluation (it may train a classifier)
         # The best `eval.primary` value so far and its step, kept in checkpoints for resuming.
         self.best: dict | None = None
         if ckpt is not None:
-            self.gan.load_state_dict(ckpt)
-            self.step = ckpt["step"]
-            self._restore_rng(ckpt)
-            self.best = ckpt.get("eval_best")
-            log.info("resumed from %s at step %d", cfg.resume, self.step)
+            self._restore(ckpt)
+
+    # -- set-up ---------------------------------------------------------------------------------
+
+    def _local_batch(self) -> int:
+        """This process's share of `train.batch_size`, which each process packs on its own."""
+        t, world = self.cfg.train, self.dist.world_size
+        if t.batch_size % (world * t.pack):
+            what = f"train.pack={t.pack}" if world == 1 else \
+                f"train.pack={t.pack} times the {world} processes ({world * t.pack})"
+            raise GancliError(f"train.batch_size={t.batch_size} must be a multiple of {what}")
+        return t.batch_size // world
+
+    def _place(self, data: TensorData) -> tuple[TensorData, torch.Generator]:
+        """The training data as batches are drawn from it: on the training device as one tensor
+        (every dataset here fits in memory), this rank's shard, shown to the conditioning mode,
+        in the players' memory layout; and the generator that draws this rank's batches."""
+        placed = data.to(self.device).shard(self.dist.rank, self.dist.world_size)
+        self.conditioning.attach(placed)
+        if self.cfg.train.channels_last and self.kind.has_layout:
+            placed.x = placed.x.contiguous(memory_format=torch.channels_last)
+        rng = torch.Generator(self.device).manual_seed(self.cfg.train.seed + self.dist.rank)
+        return placed, rng
+
+    def _players(self) -> tuple[nn.Module, nn.Module]:
+        """G and D as the loop calls them: with batch norm over the global batch if asked, the
+        fast path's layout and compilation, inside DistributedDataParallel under torchrun. The
+        optimizers, EMA, pictures and checkpoints use the plain modules in self.gan."""
+        t, gan = self.cfg.train, self.gan
+        if self.dist.enabled and t.sync_batchnorm:
+            gan.G = Distributed.sync_batchnorm(gan.G, self.device)
+            gan.D = Distributed.sync_batchnorm(gan.D, self.device)
+        if t.channels_last and self.kind.has_layout:
+            for module in (gan.G, gan.D):
+                channels_last(module)
+        if t.compile:
+            compile_module(gan.G, "G")
+            compile_module(gan.D, "D")
+        return self.dist.wrap(gan.G, self.device), self.dist.wrap(gan.D, self.device)
+
+    def _restore(self, ckpt: dict) -> None:
+        """Continue from a checkpoint: its weights, optimizer states, step, random streams and
+        best evaluation so far."""
+        self.gan.load_state_dict(ckpt)
+        self.step = ckpt["step"]
+        self._restore_rng(ckpt)
+        self.best = ckpt.get("eval_best")
+        log.info("resumed from %s at step %d", self.cfg.resume, self.step)
+
+    def _restore_rng(self, ckpt: dict) -> None:
+        """Continue each rank's random streams where the checkpoint left them. A checkpoint
+        from another number of processes has no state for this rank: it then starts fresh
+        streams from the seed, rank and step, so ranks still draw different batches."""
+        ranks = ckpt.get("rng_ranks") or [ckpt["rng"]]
+        if len(ranks) == self.dist.world_size:
+            set_rng_state(ranks[self.dist.rank], self.data_rng)
+            return
+        seed = self.cfg.train.seed + 1_000_003 * self.step + self.dist.rank
+        torch.manual_seed(seed)
+        self.data_rng.manual_seed(seed)
+        log.warning("the checkpoint was written by %d process(es), this run has %d: random "
+                    "streams start afresh from the seed", len(ranks), self.dist.world_size)
 
     # -- one step -------------------------------------------------------------------------------
 
@@ -321,57 +350,13 @@ class Trainer:
             **self.gan.state_dict(),
         })
 
-    def _restore_rng(self, ckpt: dict) -> None:
-        """Continue each rank's random streams where the checkpoint left them. A checkpoint
-        from another number of processes has no state for this rank: it then starts fresh
-        streams from the seed, rank and step, so ranks still draw different batches."""
-        ranks = ckpt.get("rng_ranks") or [ckpt["rng"]]
-        if len(ranks) == self.dist.world_size:
-            set_rng_state(ranks[self.dist.rank], self.data_rng)
-            return
-        seed = self.cfg.train.seed + 1_000_003 * self.step + self.dist.rank
-        torch.manual_seed(seed)
-        self.data_rng.manual_seed(seed)
-        log.warning("the checkpoint was written by %d process(es), this run has %d: random "
-                    "streams start afresh from the seed", len(ranks), self.dist.world_size)
-
     def write_samples(self, name: str, monitor: Monitor) -> None:
-        """The preview picture for fixed latents: an image grid, or, for 2D mixtures, a scatter
-        over real data plus the mode scores of those points (2,500 by default: the VEEGAN/PacGAN
-        protocol's count) appended to metrics.jsonl."""
-        out = generate(self.gan.sampler, self.preview_z, self.device, c=self.preview.c)
-        path = self.run_dir / "samples" / name
-        if self.info.kind == "points":
-            score = score_mixture(out, self.info.name)
-            save_scatter(out, self.real_preview, path,
-                         f"{self.info.name}, step {self.step}: {score.modes_captured}/"
-                         f"{score.modes_total} modes, {100 * score.hq_fraction:.1f}% HQ")
-            if self.step != self._scored_step:  # final.png may repeat the last step's picture
-                monitor.record_eval(self.step, score.to_dict())
-                self._scored_step = self.step
-        else:
-            picture, nrow = self.conditioning.picture(out, self.preview, self.preview.nrow)
-            save_image_grid(picture, path, nrow)
+        """The preview picture `samples/<name>` of the sampling generator at this step."""
+        self.preview.write(self.gan.sampler, self.device, self.run_dir / "samples" / name,
+                           self.step, monitor)
 
 
 def _grad_norm(module: torch.nn.Module) -> torch.Tensor:
     """Total L2 norm of a module's gradients (clip_grad_norm_ with an infinite bound only
     measures)."""
     return torch.nn.utils.clip_grad_norm_(module.parameters(), float("inf")).detach()
-
-
-def train_from_hydra(cfg: DictConfig) -> float:
-    """`gancli train`'s body: train in Hydra's run folder, print that folder last."""
-    from hydra.core.hydra_config import HydraConfig
-
-    hydra_cfg = HydraConfig.get()
-    run_dir = Path(hydra_cfg.runtime.output_dir)
-    try:
-        trainer = Trainer(cfg, run_dir, list(hydra_cfg.overrides.task))
-        result = trainer.run()
-    finally:
-        leave_process_group()
-    if trainer.dist.is_main:
-        sys.stdout.write(f"{run_dir}\n")
-        sys.stdout.flush()
-    return result

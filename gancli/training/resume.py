@@ -4,25 +4,37 @@ budget). Changing the dataset, model or loss would not continue the same run, so
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from gancli.checkpoint import load_checkpoint
 from gancli.config import TrainAppConfig, config_error_line, typed, validate
 from gancli.errors import ConfigError, GancliError
 
 
-def resume_config(ckpt: dict[str, Any], resume: str, overrides: list[str]) -> DictConfig:
+def resumed(cfg: DictConfig, overrides: Sequence[tuple[str, Any]]
+            ) -> tuple[DictConfig, dict[str, Any] | None]:
+    """The config to train with and the checkpoint to continue from: `cfg` and None for a new
+    run; for `resume=RUN`, RUN's checkpoint and its config with `overrides` applied."""
+    if not cfg.resume:
+        return cfg, None
+    ckpt = load_checkpoint(cfg.resume)
+    return resume_config(ckpt, cfg.resume, overrides), ckpt
+
+
+def resume_config(ckpt: dict[str, Any], resume: str,
+                  overrides: Sequence[tuple[str, Any]]) -> DictConfig:
     """Merge the checkpoint's config with this command line's overrides, type- and
-    range-checked against the schemas of the checkpoint's options."""
+    range-checked against the schemas of the checkpoint's options. `overrides` are (key or
+    group, value) pairs that the command parsed from its command line, so that this module
+    needs nothing from Hydra."""
     cfg = typed(OmegaConf.to_container(OmegaConf.create(ckpt["config"])), TrainAppConfig)
-    for override in OverridesParser.create().parse_overrides(overrides):
-        key = override.key_or_group
+    for key, value in overrides:
         if key == "resume" or key.startswith("hydra"):
             continue
-        value = override.value()
         if "." not in key and key not in cfg:  # a preset group such as experiment=...
             raise GancliError(f"cannot apply {key}={value} when resuming; start a new run instead")
         node = OmegaConf.select(cfg, key)

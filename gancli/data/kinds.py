@@ -1,0 +1,132 @@
+"""What differs between kinds of data (`DataInfo.kind`) when samples are shown or written:
+images become grids, uint8 arrays and PNG files; 2D points become scatter plots over the real
+data, with the VEEGAN/PacGAN mode scores, and float arrays. The training loop and `gancli
+sample` call these objects and never ask which kind they hold; a new kind of data is one
+registered subclass of `DataKind`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from gancli.data import DataInfo
+from gancli.errors import GancliError
+from gancli.evaluation.modes import score_mixture
+from gancli.files import save_image_folder, save_image_grid, save_npz, save_scatter, to_uint8
+from gancli.registry import Registry
+
+#: The picture of a set of samples: the images of the grid and its row length (what
+#: `Conditioning.picture` returns: the samples themselves, or inputs beside outputs).
+Grid = tuple[torch.Tensor, int | None]
+
+DATA_KINDS: Registry[type[DataKind]] = Registry("kind of data")
+#: Class decorator: make a class handle the data whose `DataInfo.kind` is `<name>`.
+register_kind = DATA_KINDS.register
+
+
+class DataKind:
+    """How samples of one kind of data are shown and written.
+
+    `real` returns the training items, for the kinds that draw samples over real data; it is
+    called only when a picture needs them, so `gancli sample` loads no data for images."""
+
+    #: Samples per training picture when `train.sample_n` is not set.
+    preview_n: int
+    #: Whether `sample.interpolate` can show walks through G's latent space (as a grid).
+    interpolates: bool
+    #: Whether `train.channels_last` applies (NHWC layout of 4D image batches).
+    has_layout: bool
+
+    def __init__(self, info: DataInfo, real: Callable[[], torch.Tensor]) -> None:
+        self.info, self.real = info, real
+
+    def preview(self, x: torch.Tensor, grid: Grid, path: Path, step: int) -> dict[str, float]:
+        """Write the training picture of samples `x` at `step` (`grid`: its images and row
+        length); returns the scores it measured on them, for metrics.jsonl."""
+        raise NotImplementedError
+
+    def write(self, x: torch.Tensor, out: Path, grid: Grid,
+              arrays: dict[str, np.ndarray]) -> Path:
+        """Write samples in the format `out` names: `.png` (a picture; `grid` for images),
+        `.npz` (the samples plus `arrays`, e.g. their labels), or a folder of files."""
+        if out.suffix == ".npz":
+            return save_npz(out, **self.arrays(x), **arrays)
+        if out.suffix == ".png":
+            return self.picture(x, grid, out)
+        if out.suffix == "" or out.is_dir():
+            return self.folder(x, out)
+        raise GancliError(f"cannot write samples as '{out.suffix}': use out=FILE.png (grid), "
+                          "out=FILE.npz (arrays) or out=FOLDER (one PNG per sample); "
+                          "JPEG is not offered since it distorts evaluation")
+
+    def arrays(self, x: torch.Tensor) -> dict[str, np.ndarray]:
+        """The samples as the `.npz` arrays evaluation reads."""
+        raise NotImplementedError
+
+    def picture(self, x: torch.Tensor, grid: Grid, out: Path) -> Path:
+        """The samples as one PNG."""
+        raise NotImplementedError
+
+    def folder(self, x: torch.Tensor, out: Path) -> Path:
+        """The samples as a folder of files."""
+        raise NotImplementedError
+
+
+@register_kind("image")
+class ImageKind(DataKind):
+    """Images in [-1, 1]: grids, uint8 N×H×W×C arrays, one PNG per sample."""
+
+    preview_n = 64
+    interpolates = True
+    has_layout = True
+
+    def preview(self, x: torch.Tensor, grid: Grid, path: Path, step: int) -> dict[str, float]:
+        save_image_grid(grid[0], path, grid[1])
+        return {}
+
+    def arrays(self, x: torch.Tensor) -> dict[str, np.ndarray]:
+        return {"images": to_uint8(x)}
+
+    def picture(self, x: torch.Tensor, grid: Grid, out: Path) -> Path:
+        return save_image_grid(grid[0], out, grid[1])
+
+    def folder(self, x: torch.Tensor, out: Path) -> Path:
+        return save_image_folder(x, out)
+
+
+@register_kind("points")
+class PointsKind(DataKind):
+    """2D points: scatter plots over (the first 5,000 of) the real points, float arrays. Their
+    training pictures show 2,500 points, the VEEGAN/PacGAN protocol's count, and record that
+    protocol's mode scores."""
+
+    preview_n = 2500
+    interpolates = False
+    has_layout = False
+
+    def preview(self, x: torch.Tensor, grid: Grid, path: Path, step: int) -> dict[str, float]:
+        score = score_mixture(x, self.info.name)
+        self._scatter(x, path, f"{self.info.name}, step {step}: {score.modes_captured}/"
+                               f"{score.modes_total} modes, {100 * score.hq_fraction:.1f}% HQ")
+        return score.to_dict()
+
+    def arrays(self, x: torch.Tensor) -> dict[str, np.ndarray]:
+        return {"points": x.numpy().astype("float32")}
+
+    def picture(self, x: torch.Tensor, grid: Grid, out: Path) -> Path:
+        return self._scatter(x, out, f"{self.info.name}: {len(x)} samples")
+
+    def folder(self, x: torch.Tensor, out: Path) -> Path:
+        raise GancliError(f"2D point samples cannot be written as a folder of images: "
+                          f"give out=FILE.png (scatter plot) or out=FILE.npz, not {out}")
+
+    def _scatter(self, x: torch.Tensor, path: Path, title: str) -> Path:
+        return save_scatter(x, self.real()[:5000], path, title)
+
+
+def data_kind(info: DataInfo, real: Callable[[], torch.Tensor]) -> DataKind:
+    """The object for `info.kind`; `real` returns the training items (see `DataKind`)."""
+    return DATA_KINDS.lookup(info.kind)(info, real)

@@ -1,0 +1,89 @@
+"""The arithmetic of the forward passes (`train.precision`): fp32, or autocast to bf16 or fp16.
+
+bf16 keeps fp32's exponent range, so it needs no scaling and works on CPUs too. fp16 does not:
+small gradients underflow, so each loss is scaled up before `backward` and the gradients
+unscaled before the optimizer step (`torch.amp.GradScaler`), which only CUDA supports well.
+Penalties on D's input gradient (WGAN-GP, R1) are computed in fp32 whatever this says
+(`gancli.losses.base.input_gradient`): a gradient norm in bf16 has 3 significant digits, too few
+for a term that is the square of its distance from 1. A new precision is one registered class.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import torch
+
+from gancli.errors import GancliError
+from gancli.registry import Registry
+
+PRECISIONS: Registry[type[Precision]] = Registry("precision (train.precision)")
+#: Class decorator: make a precision available as `train.precision=<name>`.
+register_precision = PRECISIONS.register
+
+
+@register_precision("fp32")
+class Precision:
+    """Autocast to `dtype` for the forward passes (none: plain fp32) and the backward pass and
+    optimizer step every precision goes through, so the loop never asks which one it has."""
+
+    dtype: torch.dtype | None = None
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+
+    @contextlib.contextmanager
+    def autocast(self) -> Iterator[None]:
+        if self.dtype is None:
+            yield
+            return
+        with torch.autocast(self.device.type, dtype=self.dtype):
+            yield
+
+    def backward(self, loss: torch.Tensor, opt: torch.optim.Optimizer) -> None:
+        loss.backward()
+
+    def unscale(self, opt: torch.optim.Optimizer) -> None:
+        """Bring `opt`'s gradients back to their true scale (before measuring their norm)."""
+
+    def step(self, opt: torch.optim.Optimizer) -> None:
+        opt.step()
+
+
+@register_precision("bf16")
+class BFloat16(Precision):
+    dtype = torch.bfloat16
+
+
+@register_precision("fp16")
+class Float16(Precision):
+    """fp16 autocast with a gradient scaler per optimizer (that is, per player)."""
+
+    dtype = torch.float16
+
+    def __init__(self, device: torch.device) -> None:
+        if device.type != "cuda":
+            raise GancliError("train.precision=fp16 needs a CUDA device (its gradient scaler); "
+                              "use train.precision=bf16 on the CPU")
+        super().__init__(device)
+        self.scalers: dict[int, torch.amp.GradScaler] = {}
+
+    def _scaler(self, opt: torch.optim.Optimizer) -> torch.amp.GradScaler:
+        return self.scalers.setdefault(id(opt), torch.amp.GradScaler(self.device.type))
+
+    def backward(self, loss: torch.Tensor, opt: torch.optim.Optimizer) -> None:
+        self._scaler(opt).scale(loss).backward()
+
+    def unscale(self, opt: torch.optim.Optimizer) -> None:
+        self._scaler(opt).unscale_(opt)
+
+    def step(self, opt: torch.optim.Optimizer) -> None:
+        scaler = self._scaler(opt)
+        scaler.step(opt)  # skipped when the scaled gradients overflowed
+        scaler.update()
+
+
+def build_precision(name: object, device: torch.device) -> Precision:
+    """The precision `name` (`train.precision`: a plain string, or the config's enum value)."""
+    return PRECISIONS.lookup(getattr(name, "value", name))(device)
