@@ -37,19 +37,18 @@ class DataConfig:
 
 @dataclass
 class ImageDataConfig(DataConfig):
-    """Image datasets read from files (MNIST, CIFAR-10, a folder, ...)."""
+    """Image datasets: scikit-learn's bundled digits as they are, nothing to read from disk."""
 
-    # Folder holding the dataset's original files (MNIST: the four IDX .gz files).
-    root: str | None = None
     # Side length images are resized to; null keeps the native size. DCGAN needs a power of 2.
     resolution: int | None = ranged(None, ge=1)
 
 
 @dataclass
-class DigitsDataConfig(DataConfig):
-    """scikit-learn's bundled digits: nothing to read from disk, so no `root`."""
+class ImageFilesDataConfig(ImageDataConfig):
+    """Image datasets read from files (MNIST, CIFAR-10, a folder, ...)."""
 
-    resolution: int | None = ranged(None, ge=1)
+    # Folder holding the dataset's original files (MNIST: the four IDX .gz files).
+    root: str | None = None
 
 
 @dataclass
@@ -199,8 +198,8 @@ class ImageConditioningConfig(ConditioningConfig):
 OPTION_SCHEMAS: dict[str, dict[str, type]] = {
     "data": {
         **dict.fromkeys(["mnist", "fashion_mnist", "cifar10", "folder", "paired_folder",
-                         "stacked_mnist"], ImageDataConfig),
-        "digits": DigitsDataConfig,
+                         "stacked_mnist"], ImageFilesDataConfig),
+        "digits": ImageDataConfig,
         **dict.fromkeys(["ring8", "grid25"], PointsDataConfig),
     },
     "model": {**dict.fromkeys(["dcgan", "resnet", "pix2pix"], ModelConfig),
