@@ -13,9 +13,11 @@ from omegaconf import OmegaConf
 
 from gancli.config import (
     OPTION_SCHEMAS,
+    EvalAppConfig,
     ImageConditioningConfig,
     LossConfig,
     Range,
+    SampleAppConfig,
     TrainAppConfig,
     typed,
 )
@@ -37,11 +39,12 @@ def schema_defaults(schema: type) -> dict:
 
 
 def option_values(group: str, option: str) -> tuple[list, dict]:
-    """An option YAML's defaults list and the values it sets for its group."""
-    text = yaml.safe_load((CONF / group / f"{option}.yaml").read_text()) or {}
-    defaults = text.pop("defaults", [])
-    return defaults, text.get(group, {}) if "@package _global_" in (
-        CONF / group / f"{option}.yaml").read_text() else text
+    """An option YAML's defaults list and the values it sets for its group (a global-package
+    option such as conditioning=image sets them under the group's key)."""
+    text = (CONF / group / f"{option}.yaml").read_text()
+    values = yaml.safe_load(text) or {}
+    defaults = values.pop("defaults", [])
+    return defaults, values.get(group, {}) if "@package _global_" in text else values
 
 
 OPTIONS = [(g, o) for g, options in OPTION_SCHEMAS.items() for o in options]
@@ -62,6 +65,18 @@ def test_option_yaml_extends_its_schema_and_repeats_none_of_its_defaults(
                 if k in schema_defaults(schema) and schema_defaults(schema)[k] == v}
     assert not repeated, f"conf/{group}/{option}.yaml repeats its schema's defaults: {repeated}"
     assert "name" not in values  # the schema stores the option's name
+
+
+@pytest.mark.parametrize("command, schema", [("train", TrainAppConfig),
+                                             ("sample", SampleAppConfig),
+                                             ("eval", EvalAppConfig)])
+def test_command_yaml_repeats_none_of_its_schemas_defaults(command: str, schema: type) -> None:
+    """Presets (conf/experiment) are recipes and may spell out a default on purpose; the
+    command and option YAMLs may not."""
+    values = yaml.safe_load((CONF / f"{command}.yaml").read_text())
+    values.pop("defaults")
+    defaults = schema_defaults(schema)
+    assert not {k: v for k, v in values.items() if defaults.get(k, object()) == v}
 
 
 @pytest.mark.parametrize("group, option", OPTIONS)
