@@ -5,15 +5,17 @@ sampling by label, prompt and input image; the conditional metrics measure what 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
+from torch import nn
 
 from gancli.conditioning import build_conditioning
-from gancli.data import load_dataset
+from gancli.data import TensorData, load_dataset
 from gancli.errors import GancliError
 from gancli.evaluation import conditional
 from gancli.evaluation.classifier import load_classifier
@@ -345,8 +347,9 @@ def test_eval_of_a_class_conditional_checkpoint(class_run: Path, tmp_path: Path)
     out = last_line(run_gancli("eval", f"ckpt={class_run}", "eval.n=500",
                                "eval.metrics=[match,intra_fid,cas,fid]", cwd=tmp_path).stdout)
     result = json.loads(Path(out).read_text())
-    assert 0 <= result["match_accuracy"] <= 1 and 0 <= result["cas"] <= 1
-    assert result["intra_fid"] > 0 and result["n_samples"] == 500
+    assert {"match_accuracy", "intra_fid", "cas", "fid"} <= set(result)
+    # 500 samples asked for every class equally often: 50 of each, so every class is scored.
+    assert result["n_samples"] == 500 and result["intra_fid_classes"] == 10
 
 
 def test_eval_of_a_text_checkpoint_reports_unseen_phrasings(text_run: Path,
@@ -355,6 +358,74 @@ def test_eval_of_a_text_checkpoint_reports_unseen_phrasings(text_run: Path,
                                "eval.metrics=[match,fid]", cwd=tmp_path).stdout)
     result = json.loads(Path(out).read_text())
     assert {"match_accuracy_seen", "match_accuracy_unseen", "fid"} <= set(result)
+    # Training and held-out phrasings alternate, 100 of each: the whole is their mean.
+    assert result["match_accuracy"] == pytest.approx(
+        (result["match_accuracy_seen"] + result["match_accuracy_unseen"]) / 2)
+
+
+class RealImagesOf(nn.Module):
+    """A perfect conditional "generator": G(z, c) is a real test image of the class that `c`
+    asks for (a label, or the class whose caption it is) plus `shift`; z picks which image."""
+
+    def __init__(self, test: TensorData, class_of: Callable[[torch.Tensor], torch.Tensor],
+                 shift: int) -> None:
+        super().__init__()
+        self.by_class = [test.x[test.y == k] for k in range(10)]
+        self.class_of, self.shift = class_of, shift
+
+    def forward(self, z: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        pick = (z[:, 0].abs() * 1e4).long()
+        return torch.stack([self.by_class[k][i % len(self.by_class[k])] for k, i in
+                            zip(((self.class_of(c) + self.shift) % 10).tolist(), pick.tolist(),
+                                strict=True)])
+
+
+@pytest.mark.parametrize("mode", ["class", "text"])
+def test_conditional_eval_scores_images_of_the_asked_class(mode: str,
+                                                           digits_split: tuple) -> None:
+    """Evaluation through each mode's eval request, of a generator drawing real images of the
+    class asked for: match accuracy is the classifier's accuracy on exactly those images (on
+    training and held-out phrasings alike), and intra-FID is far lower than for a generator
+    drawing the next class, which matches almost never."""
+    from omegaconf import OmegaConf
+
+    from gancli.config import EvalOptions
+    from gancli.evaluation.evaluate import Evaluator
+    from gancli.evaluation.run import generated_samples
+
+    train, test, data_cfg = digits_split
+    cfg = compose_train(*TINY, f"conditioning={mode}")
+    cond = build_conditioning(cfg, train.info)
+    if mode == "text":  # the class each caption (training or held-out) was made for
+        bank = cond.captions
+        owner = {tuple(row): k for k in range(10)
+                 for table in (bank.table, bank.held) for row in table[k].tolist()}
+
+        def class_of(c: torch.Tensor) -> torch.Tensor:
+            return torch.tensor([owner[tuple(row)] for row in c.tolist()])
+    else:
+        def class_of(c: torch.Tensor) -> torch.Tensor:
+            return c
+
+    opts = OmegaConf.merge(OmegaConf.structured(EvalOptions),
+                           {"metrics": ["match", "intra_fid"]})
+    evaluator = Evaluator(opts, data_cfg, train.info, CPU, cond.evaluates)
+    model, _, _ = load_classifier(data_cfg, CPU)
+    generated = {shift: generated_samples(RealImagesOf(test, class_of, shift), cfg, train.info,
+                                          500, 0, CPU, 100, cond) for shift in (0, 1)}
+    scores = {shift: g.score(evaluator) for shift, g in generated.items()}
+    labels = generated[0].labels
+    assert labels.tolist() == [i % 10 for i in range(500)]
+    with torch.no_grad():
+        logits = model(generated[0].samples.float() / 127.5 - 1)[1]
+    right = scores[0]["match_accuracy"]
+    assert right == pytest.approx(conditional.match_accuracy(logits, labels)["match_accuracy"])
+    assert right > 0.9
+    assert scores[1]["match_accuracy"] < 0.1
+    assert scores[0]["intra_fid_classes"] == 10
+    assert scores[0]["intra_fid"] * 5 < scores[1]["intra_fid"]
+    if mode == "text":
+        assert scores[0]["match_accuracy_seen"] > 0.9 and scores[0]["match_accuracy_unseen"] > 0.9
 
 
 def test_eval_of_an_image_checkpoint_scores_translation(image_run: Path,
