@@ -1,4 +1,5 @@
-"""Text conditioning's captions (templates, vocabulary, folder files) and its text encoder."""
+"""Text conditioning's captions (vocabulary, templates, folder files, the two caption sources
+behind one interface) and its text encoder."""
 
 from __future__ import annotations
 
@@ -9,17 +10,17 @@ from pathlib import Path
 
 import pytest
 import torch
+from omegaconf import DictConfig, OmegaConf
 
-from gancli.conditioning.captions import (
-    CAPTIONED_DATASETS,
-    TEMPLATES,
-    CaptionBank,
-    FolderCaptions,
-    Vocabulary,
-    captions_from_state,
-    read_captions,
-    tokenize,
-)
+from gancli.conditioning.base import Request
+from gancli.conditioning.captions import SOURCES, captions_from_state, new_source
+from gancli.conditioning.captions.files import read_captions
+from gancli.conditioning.captions.per_class import CaptionBank
+from gancli.conditioning.captions.per_image import FolderCaptions
+from gancli.conditioning.captions.source import CaptionSource
+from gancli.conditioning.captions.templates import CAPTIONED_DATASETS, TEMPLATES
+from gancli.conditioning.captions.vocabulary import Vocabulary, tokenize
+from gancli.data import DataInfo, TensorData
 from gancli.errors import GancliError
 from gancli.models.text_encoder import TextEncoder
 
@@ -183,12 +184,13 @@ def test_encode_prompt() -> None:
 
 
 def test_unknown_dataset_and_wrong_class_count() -> None:
-    with pytest.raises(GancliError, match="'celeba'.*supported: digits, mnist"):
-        CaptionBank("celeba", 10)
-    with pytest.raises(GancliError, match="read_captions"):
-        CaptionBank("folder", 1)
+    with pytest.raises(GancliError, match="'celeba'.*supported: digits, mnist.*folder"):
+        new_source(DataInfo("celeba", "image", (3, 32, 32), 10))
     with pytest.raises(GancliError, match="1000 classes, not 10"):
-        CaptionBank("stacked_mnist", 10)
+        new_source(DataInfo("stacked_mnist", "image", (3, 32, 32), 10))
+    # A checkpoint of a dataset this gancli has no templates for.
+    with pytest.raises(GancliError, match="no built-in captions for dataset 'celeba'"):
+        captions_from_state({**bank("mnist").state(), "dataset": "celeba"})
 
 
 @pytest.mark.parametrize("dataset", ["mnist", "stacked_mnist"])
@@ -272,25 +274,150 @@ def test_folder_captions() -> None:
     caps = FolderCaptions(["a black cat", "a dog", "a dog on the grass"])
     assert len(caps) == 3 and caps.length == 5
     assert caps.vocab.to_list() == ["a", "black", "cat", "dog", "grass", "on", "the"]
-    tokens = caps.sample(torch.tensor([2, 0]), torch.Generator().manual_seed(0))
+    tokens = caps.sample(torch.tensor([2, 0]))
     assert tokens.shape == (2, 5)
     assert [caps.decode(row) for row in tokens] == ["a dog on the grass", "a black cat"]
     assert caps.caption(1) == "a dog"
     assert caps.decode(caps.encode("the black dog")[0]) == "the black dog"
     with pytest.raises(GancliError, match="'cot'.*did you mean 'cat'"):
         caps.encode("a black cot")
-    with pytest.raises(GancliError, match="only for the built-in"):
-        caps.held_out(torch.tensor([0]))
-    with pytest.raises(GancliError, match="only for the built-in"):
-        caps.held_out_text(0)
-    state = roundtrip(caps.state())
-    again = captions_from_state(state)
+    again = captions_from_state(roundtrip(caps.state()))
     assert isinstance(again, FolderCaptions) and again.vocab.to_list() == caps.vocab.to_list()
     assert torch.equal(again.encode("a dog"), caps.encode("a dog"))
-    with pytest.raises(GancliError, match="read_captions"):
-        again.sample(torch.tensor([0]))
-    split = FolderCaptions.from_state(state, ["the cat", "a dog"])
-    assert torch.equal(split.sample(torch.tensor([1])), caps.sample(torch.tensor([1])))
+    # The checkpoint keeps the vocabulary, not the captions: nothing to draw until attached.
+    for use in (lambda: again.sample(torch.tensor([0])), lambda: again.preview(8),
+                lambda: again.eval_request(4, torch.Generator())):
+        with pytest.raises(GancliError, match="keeps only their vocabulary.*prompt="):
+            use()
+
+
+def folder_data(root: Path, tsv: str) -> tuple[TensorData, DictConfig]:
+    """Two images (cats/001.png, dogs/002.png) with the captions file `tsv`, as a folder
+    dataset and its `data` config."""
+    files = image_files(root)
+    (root / "captions.tsv").write_text(tsv, encoding="utf-8")
+    data = TensorData(DataInfo("folder", "image", (3, 8, 8), 2), torch.zeros(2, 3, 8, 8),
+                      torch.tensor([0, 1]), files)
+    return data, OmegaConf.create({"root": str(root)})
+
+
+CAT_AND_DOG = "cats/001.png\ta black cat\ndogs/002.png\ta dog on grass\n"
+
+
+def test_a_folder_runs_captions_round_trip_through_state(tmp_path: Path) -> None:
+    data, cfg = folder_data(tmp_path, CAT_AND_DOG)
+    fresh = new_source(data.info)
+    assert isinstance(fresh, FolderCaptions) and len(fresh) == 0  # read at attach
+    trained = fresh.attach(data, cfg)
+    assert [trained.decode(r) for r in trained.sample(torch.tensor([0, 1]))] == [
+        "a black cat", "a dog on grass"]
+    restored = captions_from_state(roundtrip(trained.state())).attach(data, cfg)
+    assert restored.vocab.to_list() == trained.vocab.to_list()
+    assert restored.length == trained.length and torch.equal(restored.table, trained.table)
+    # Other captions (a split's, or an edited file) are encoded with the trained ids, which a
+    # vocabulary of their own would renumber ("dog" is id 4 of the trained words, 3 of these).
+    (tmp_path / "captions.tsv").write_text("cats/001.png\ta dog\ndogs/002.png\ta cat\n")
+    split = captions_from_state(trained.state()).attach(data, cfg)
+    assert split.sample(torch.tensor([0])).tolist() == [[1, 4, 0, 0]]
+    assert torch.equal(split.sample(torch.tensor([0])), trained.encode("a dog"))
+    (tmp_path / "captions.tsv").write_text("cats/001.png\ta red cat\ndogs/002.png\ta dog\n")
+    with pytest.raises(GancliError, match="unknown word 'red' in caption"):
+        captions_from_state(trained.state()).attach(data, cfg)
+
+
+def test_folder_data_without_file_names_is_refused(tmp_path: Path) -> None:
+    data, cfg = folder_data(tmp_path, CAT_AND_DOG)
+    data.files = None
+    with pytest.raises(GancliError, match="file names"):
+        new_source(data.info).attach(data, cfg)
+
+
+# ---- the caption source interface ---------------------------------------------------------
+
+
+def attached(kind: str, root: Path) -> tuple[CaptionSource, TensorData]:
+    """A source of `kind` ready to train, with data it was attached to."""
+    if kind == "folder":
+        data, cfg = folder_data(root, CAT_AND_DOG)
+    else:
+        info = DataInfo("mnist", "image", (1, 8, 8), 10)
+        data, cfg = TensorData(info, torch.zeros(4, 1, 8, 8), torch.tensor([3, 3, 5, 7])), None
+    return new_source(data.info).attach(data, cfg), data
+
+
+def test_the_dataset_alone_picks_the_source() -> None:
+    picked = {name: type(new_source(DataInfo(name, "image", (1, 8, 8),
+                                             TEMPLATES[name].num_classes if name in TEMPLATES
+                                             else 1)))
+              for name in (*CAPTIONED_DATASETS, "folder")}
+    assert picked == {**dict.fromkeys(CAPTIONED_DATASETS, CaptionBank), "folder": FolderCaptions}
+    assert SOURCES == {"labels": CaptionBank, "folder": FolderCaptions}
+
+
+@pytest.mark.parametrize("kind", sorted(SOURCES))
+def test_every_source_gives_token_requests_and_labels_exactly_when_it_evaluates_them(
+        kind: str, tmp_path: Path) -> None:
+    source, _ = attached(kind, tmp_path)
+    prompt = "a black cat" if kind == "folder" else "a handwritten seven"
+    g = torch.Generator().manual_seed(0)
+    requests = {"preview": source.preview(16), "eval": source.eval_request(10, g),
+                "prompt": source.request(prompt, 3)}
+    for what, req in requests.items():
+        assert isinstance(req, Request), what
+        assert req.c.dtype == torch.long and req.c.shape[1] == source.length, what
+        assert all(source.decode(row) for row in req.c), what  # every row names something
+    # Evaluation gets class labels (and which phrasings are unseen) exactly when it checks them.
+    ev = requests["eval"]
+    assert (ev.labels is not None) == (source.evaluates == "labels")
+    assert (ev.unseen is not None) == (source.evaluates == "labels")
+    prompted = requests["prompt"]
+    assert prompted.c.tolist() == source.encode(prompt).tolist() * 3
+    assert prompted.labels is None and prompted.nrow == 3
+    assert len(source.request(prompt, 20).c) == 20 and source.request(prompt, 20).nrow == 8
+    again = captions_from_state(roundtrip(source.state()))
+    assert type(again) is type(source) and again.vocab.to_list() == source.vocab.to_list()
+
+
+def test_per_class_source_draws_by_label_and_mismatches_by_class(tmp_path: Path) -> None:
+    source, data = attached("labels", tmp_path)
+    assert source.evaluates == "labels"
+    assert torch.equal(source.match_keys(data), data.y)
+    # The caption follows the label, whatever the item.
+    tokens = source.tokens(torch.tensor([3, 3]), torch.tensor([0, 1]), torch.Generator())
+    assert all(source.decode(t) in source.captions(3) for t in tokens)
+    preview = source.preview(20)
+    assert preview.labels.tolist() == [k for k in range(10) for _ in range(2)]
+    assert preview.nrow == 2 and preview.unseen is None
+    assert torch.equal(preview.c, source.sample(preview.labels, torch.Generator().manual_seed(0)))
+    unprompted = source.request(None, 20)
+    assert torch.equal(unprompted.c, preview.c) and torch.equal(unprompted.labels, preview.labels)
+    ev = source.eval_request(6, torch.Generator().manual_seed(0))
+    assert ev.labels.tolist() == [0, 1, 2, 3, 4, 5]
+    assert ev.unseen.tolist() == [False, True] * 3
+    source.check(OmegaConf.create({"d": "acgan"}))  # class labels exist: ACGAN is fine
+
+
+def test_per_image_source_draws_by_item_and_mismatches_by_caption(tmp_path: Path) -> None:
+    source, data = attached("folder", tmp_path)
+    assert source.evaluates == "none"
+    assert source.match_keys(data).tolist() == [0, 1]
+    # The caption follows the item, whatever its label.
+    tokens = source.tokens(torch.tensor([0, 0]), torch.tensor([1, 0]), None)
+    assert [source.decode(t) for t in tokens] == ["a dog on grass", "a black cat"]
+    preview = source.preview(16)
+    assert [source.decode(r) for r in preview.c] == ["a black cat"] * 8 + ["a dog on grass"] * 8
+    assert preview.nrow == 8 and preview.labels is None
+    ev = source.eval_request(5, torch.Generator())
+    assert [source.decode(r) for r in ev.c] == ["a black cat", "a dog on grass"] * 2 + [
+        "a black cat"]
+    with pytest.raises(GancliError, match='give prompt="a caption"'):
+        source.request(None, 4)
+    with pytest.raises(GancliError, match="acgan.*projection or concat"):
+        source.check(OmegaConf.create({"d": "acgan"}))
+    source.check(OmegaConf.create({"d": "projection"}))
+    # Images with the same caption match each other; D's wrong pairs need another caption.
+    same, cfg = folder_data(tmp_path / "same", "cats/001.png\ta cat\ndogs/002.png\ta cat\n")
+    assert new_source(same.info).attach(same, cfg).match_keys(same).tolist() == [0, 0]
 
 
 # ---- text encoder -------------------------------------------------------------------------

@@ -24,6 +24,19 @@ from gancli.models.conditional import DISCRIMINATOR_SIDES, GENERATOR_SIDES
 # Draws of a replacement partner for a mismatched pair that happened to match; after this many
 # the share still matching is at most (1/classes)^ROUNDS.
 ROUNDS = 8
+#: Seed of the conditions drawn for a grid, so that a grid of captions (text) is the same
+#: every time.
+GRID_SEED = 0
+
+
+def class_grid(classes: int, n: int) -> tuple[torch.Tensor, int]:
+    """The labels of a picture of `n` samples and its row length: one row per class
+    (`n // classes` each), or one sample of each of the first `n` classes when there are more
+    classes than samples (stacked MNIST's 1,000)."""
+    if classes > n:
+        return torch.arange(n), math.ceil(math.sqrt(n))
+    per_row = max(1, n // classes)
+    return torch.arange(classes).repeat_interleave(per_row), per_row
 
 
 @register_conditioning("class")
@@ -112,21 +125,16 @@ class ClassConditioning(Conditioning):
 
     # -- pictures -------------------------------------------------------------------------------
 
+    def grid(self, y: torch.Tensor, nrow: int) -> Request:
+        """Samples of labels `y`, `nrow` to a grid row."""
+        return Request(self.condition(y, y, torch.Generator().manual_seed(GRID_SEED)), y, nrow)
+
     def rows(self, labels: torch.Tensor, per_row: int) -> Request:
         """`per_row` samples of each label, one grid row per label."""
-        y = labels.repeat_interleave(per_row)
-        # Seeded, so that a grid of captions (text) is the same every time.
-        return Request(self.condition(y, y, torch.Generator().manual_seed(0)), y, per_row)
+        return self.grid(labels.repeat_interleave(per_row), per_row)
 
     def preview(self, n: int) -> Request:
-        """One row per class (`n // classes` each), or one sample of each of the first `n`
-        classes when there are more classes than samples (stacked MNIST's 1,000)."""
-        classes = self.info.num_classes
-        if classes > n:
-            y = torch.arange(n)
-            return Request(self.condition(y, y, torch.Generator().manual_seed(0)), y,
-                           math.ceil(math.sqrt(n)))
-        return self.rows(torch.arange(classes), max(1, n // classes))
+        return self.grid(*class_grid(self.info.num_classes, n))
 
     def eval_request(self, n: int, generator: torch.Generator) -> Request:
         """Every class equally often (intra-FID and match accuracy need each class)."""

@@ -14,21 +14,15 @@ realism. Everything else (how G and D take the encoded caption) is class conditi
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 from omegaconf import DictConfig
 from torch import nn
 
 from gancli.conditioning import register_conditioning
 from gancli.conditioning.base import Request
-from gancli.conditioning.captions import (
-    CaptionBank,
-    FolderCaptions,
-    Vocabulary,
-    captions_from_state,
-    read_captions,
-)
+from gancli.conditioning.captions import captions_from_state, new_source
+from gancli.conditioning.captions.source import CaptionSource
+from gancli.conditioning.captions.vocabulary import Vocabulary
 from gancli.conditioning.label import ClassConditioning
 from gancli.data import DataInfo, TensorData
 from gancli.errors import GancliError
@@ -37,53 +31,32 @@ from gancli.models.text_encoder import TextEncoder
 
 @register_conditioning("text")
 class TextConditioning(ClassConditioning):
-    """Caption tokens in; D sees mismatched real pairs as negatives."""
+    """Caption tokens in; D sees mismatched real pairs as negatives. What the captions are
+    (per class or per image) is the `CaptionSource`'s business: this mode only asks it."""
+
+    def __init__(self, cfg: DictConfig, info: DataInfo, state: dict | None = None) -> None:
+        saved = (state or {}).get("captions")
+        self.restored = bool(saved)
+        # Before class conditioning's checks, which ask the source (`require_labels`). A trained
+        # model keeps its vocabulary and token ids.
+        self.captions: CaptionSource = captions_from_state(saved) if saved else new_source(info)
+        super().__init__(cfg, info, state)
 
     @property
     def evaluates(self) -> str:  # type: ignore[override]
-        """Folder captions carry no class to check the images against."""
-        return "none" if self.per_image else "labels"
-
-    def __init__(self, cfg: DictConfig, info: DataInfo, state: dict | None = None) -> None:
-        self.per_image = info.name == "folder"
-        super().__init__(cfg, info, state)
-        saved = (state or {}).get("captions")
-        self.restored = bool(saved)
-        self.captions: CaptionBank | FolderCaptions | None
-        if saved:  # a trained model: keep its vocabulary and token ids
-            self.captions = captions_from_state(saved)
-        elif self.per_image:  # read from the folder's captions file in `attach`
-            self.captions = None
-        else:
-            self.captions = CaptionBank(info.name, info.num_classes)
+        return self.captions.evaluates
 
     def require_labels(self) -> None:
-        """Folder captions need no class labels, except for ACGAN's classifier."""
-        if not self.per_image:
-            super().require_labels()
-        elif self.opts.d == "acgan":
-            raise GancliError("conditioning.d=acgan classifies images by class, which folder "
-                              "captions do not give: use conditioning.d=projection or concat")
+        """Captions need no class labels of their own; the source refuses what it cannot give
+        (ACGAN's classifier on folder captions)."""
+        self.captions.check(self.opts)
 
     def attach(self, data: TensorData) -> None:
-        if self.per_image:
-            if data.files is None:
-                raise GancliError("conditioning=text on folder data needs the images' file "
-                                  "names, which this dataset does not keep")
-            texts = read_captions(Path(self.cfg.data.root).expanduser(), data.files)
-            saved = self.captions
-            self.captions = (FolderCaptions(texts) if saved is None else
-                             FolderCaptions(texts, saved.vocab, saved.length))
-        self.captions.to(data.x.device)
+        self.captions = self.captions.attach(data, self.cfg.data)
         super().attach(data)
 
     def match_keys(self, data: TensorData) -> torch.Tensor:
-        """Labelled data: the class (every caption of a class matches its images). Folder data:
-        which distinct caption an image has."""
-        if not self.per_image:
-            return data.y
-        _, ids = torch.unique(self.captions.table, dim=0, return_inverse=True)
-        return ids.to(data.x.device)
+        return self.captions.match_keys(data)
 
     def encoder(self) -> nn.Module:
         enc = TextEncoder(len(self.vocab), self.opts.embed_dim)
@@ -101,54 +74,25 @@ class TextConditioning(ClassConditioning):
 
     @property
     def vocab(self) -> Vocabulary:
-        if self.captions is None:
-            raise GancliError("folder captions are read when training starts; this model has "
-                              "no vocabulary yet")
         return self.captions.vocab
 
     def condition(self, labels: torch.Tensor, index: torch.Tensor,
                   generator: torch.Generator | None) -> torch.Tensor:
-        if self.per_image:
-            return self.captions.sample(index)
-        return self.captions.sample(labels, generator)
+        return self.captions.tokens(labels, index, generator)
 
     def preview(self, n: int) -> Request:
-        """Labelled data: one row per class, each sample a caption of it (class conditioning's
-        grid, captions drawn with a fixed seed). Folder data: the first captions, a row each."""
-        if not self.per_image:
-            return super().preview(n)
-        count = min(len(self.captions), 8)
-        per_row = max(1, n // count)
-        idx = torch.arange(count).repeat_interleave(per_row)
-        return Request(self.captions.table.cpu()[idx], None, per_row)
+        return self.captions.preview(n)
 
     def eval_request(self, n: int, generator: torch.Generator) -> Request:
-        """Labelled data: every class equally often, alternately with a training phrasing and a
-        held-out one (`unseen`), so evaluation shows whether the encoder generalises to new
-        phrasings. Folder data: the training captions in turn (test captions may hold words the
-        model never learnt)."""
-        if self.per_image:
-            table = self.captions.table.cpu()
-            return Request(table[torch.arange(n) % len(table)])
-        y = torch.arange(n) % self.info.num_classes
-        unseen = torch.arange(n) % 2 == 1
-        c = torch.where(unseen[:, None], self.captions.held_out(y),
-                        self.captions.sample(y, generator))
-        return Request(c, y, unseen=unseen)
+        return self.captions.eval_request(n, generator)
 
     def request(self, opts: DictConfig, n: int) -> Request:
-        """`prompt="..."`: n samples for that caption; without it, the preview grid."""
+        """`prompt="..."`: n samples for that caption; without it, what the source offers."""
         for key in ("label", "labels", "input"):
             if opts.get(key) is not None:
                 raise GancliError(f"{key}= does not apply to a text-conditional checkpoint: "
                                   'use prompt="a caption"')
-        if opts.get("prompt") is None:
-            if self.per_image:
-                raise GancliError('this model was trained on folder captions: give prompt="a '
-                                  'caption" (words from its training captions)')
-            return self.preview(n)
-        tokens = self.captions.encode(opts.prompt)
-        return Request(tokens.expand(n, -1).clone(), None, min(n, 8))
+        return self.captions.request(opts.get("prompt"), n)
 
     def state(self) -> dict:
         return {"captions": self.captions.state()}
