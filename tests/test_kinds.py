@@ -1,0 +1,94 @@
+"""Images vs 2D points, decided by the data's kind object (`gancli.data.kinds`): the training
+picture and its scores, the default picture size, and what `gancli sample` writes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from gancli.data import DataInfo
+from gancli.data.kinds import ImageKind, PointsKind, data_kind
+from gancli.data.points import sample_mixture
+from gancli.errors import GancliError
+from gancli.training.loop import Trainer
+from tests.conftest import TINY, compose_train
+
+RING = sample_mixture("ring8", 2000, seed=0)
+IMAGES = DataInfo("digits", "image", (1, 8, 8), 10)
+
+
+def never() -> torch.Tensor:
+    raise AssertionError("image pictures need no real data")
+
+
+class Recorder:
+    """Stands in for the Monitor: keeps what would go to metrics.jsonl."""
+
+    def __init__(self) -> None:
+        self.lines: list[tuple[int, dict]] = []
+
+    def record_eval(self, step: int, scores: dict) -> None:
+        self.lines.append((step, scores))
+
+
+def test_the_kind_object_follows_the_data_info() -> None:
+    assert isinstance(data_kind(IMAGES, never), ImageKind)
+    assert isinstance(data_kind(RING.info, lambda: RING.x), PointsKind)
+
+
+def test_image_preview_is_a_grid_and_scores_nothing(tmp_path: Path) -> None:
+    x = torch.rand(6, 1, 8, 8) * 2 - 1
+    kind = data_kind(IMAGES, never)
+    assert kind.preview(x, (x, 3), tmp_path / "p.png", step=7) == {}
+    assert Image.open(tmp_path / "p.png").size[0] > 3 * 8  # three columns with padding
+
+
+def test_points_preview_is_a_scatter_with_the_mode_scores(tmp_path: Path) -> None:
+    kind = data_kind(RING.info, lambda: RING.x)
+    scores = kind.preview(RING.x[:500], (RING.x[:500], None), tmp_path / "p.png", step=7)
+    assert scores["modes_captured"] == 8 and scores["modes_total"] == 8
+    assert (tmp_path / "p.png").stat().st_size > 0
+    collapsed = kind.preview(torch.zeros(500, 2), (None, None), tmp_path / "q.png", step=8)
+    assert collapsed["modes_captured"] == 0
+
+
+def test_sample_output_per_kind(tmp_path: Path) -> None:
+    x = torch.rand(4, 1, 8, 8) * 2 - 1
+    images = data_kind(IMAGES, never)
+    saved = np.load(images.write(x, tmp_path / "s.npz", (x, None), {"labels": np.arange(4)}))
+    assert saved["images"].dtype == np.uint8 and saved["images"].shape == (4, 8, 8, 1)
+    assert saved["labels"].tolist() == [0, 1, 2, 3]
+    assert len(list(images.write(x, tmp_path / "pngs", (x, None), {}).glob("*.png"))) == 4
+    points = data_kind(RING.info, lambda: RING.x)
+    saved = np.load(points.write(RING.x[:10], tmp_path / "p.npz", (None, None), {}))
+    assert saved["points"].dtype == np.float32 and saved["points"].shape == (10, 2)
+    assert points.write(RING.x[:10], tmp_path / "p.png", (None, None), {}).stat().st_size > 0
+    with pytest.raises(GancliError, match="^2D point samples cannot be written as a folder"):
+        points.write(RING.x[:10], tmp_path / "folder", (None, None), {})
+    with pytest.raises(GancliError, match="^cannot write samples as '.jpg'"):
+        images.write(x, tmp_path / "s.jpg", (x, None), {})
+
+
+@pytest.mark.parametrize("overrides, n", [(TINY, 64),
+                                          (["data=ring8", "model=mlp", "model.width=8",
+                                            "data.num_points=500", "train.device=cpu"], 2500),
+                                          ([*TINY, "train.sample_n=9"], 9)])
+def test_the_preview_count_is_the_kinds_unless_set(overrides: list[str], n: int,
+                                                   tmp_path: Path) -> None:
+    assert Trainer(compose_train(*overrides), tmp_path).preview.z.shape[0] == n
+
+
+def test_points_scores_are_recorded_once_per_step(tmp_path: Path) -> None:
+    trainer = Trainer(compose_train("data=ring8", "model=mlp", "model.width=8",
+                                    "data.num_points=500", "train.device=cpu",
+                                    "train.channels_last=true"), tmp_path)
+    monitor = Recorder()
+    trainer.write_samples("step_0.png", monitor)
+    trainer.write_samples("final.png", monitor)  # the same step's picture again
+    assert [step for step, _ in monitor.lines] == [0]
+    assert set(monitor.lines[0][1]) >= {"modes_captured", "hq_fraction", "reverse_kl"}
+    assert (tmp_path / "samples" / "final.png").is_file()
