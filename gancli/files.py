@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torchvision.utils import make_grid, save_image
 
+from gancli.data.pixels import quantize
 from gancli.errors import GancliError
 
 # Grid cells are enlarged (nearest neighbour) to at least this many pixels so 8×8 or 16×16
@@ -43,14 +44,6 @@ def atomic_write(path: str | Path, write: Callable[[BinaryIO], None]) -> Path:
     finally:
         tmp.unlink(missing_ok=True)
     return path
-
-
-def quantize(images: torch.Tensor) -> torch.Tensor:
-    """Generator output in [-1, 1], N×C×H×W → uint8 N×C×H×W: the one conversion path to pixels.
-
-    Everything written to disk and everything evaluation scores goes through it, so a sample
-    scores the same whether it came straight from G or back from a PNG or `.npz`."""
-    return ((images.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
 
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import torch
 
+from gancli.data import TensorData
+from gancli.data.pixels import quantize
 from gancli.files import atomic_write
 
 log = logging.getLogger("gancli.eval")
@@ -33,6 +35,15 @@ def cache_dir() -> Path:
         return Path(env).expanduser()
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "gancli"
+
+
+def content_hash(data: TensorData) -> str:
+    """A hash of a dataset's pixels and labels, for the settings of entries computed from it: a
+    key then follows the data, not its path (moved data still hits; changed data never does)."""
+    h = hashlib.sha256()
+    h.update(quantize(data.x).numpy().tobytes())
+    h.update(data.y.numpy().tobytes())
+    return h.hexdigest()[:16]
 
 
 def cache_key(kind: str, settings: dict) -> str:

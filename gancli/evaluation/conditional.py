@@ -17,8 +17,10 @@ from __future__ import annotations
 import torch
 
 from gancli.data import TensorData
+from gancli.data.pixels import pixels_to_unit
 from gancli.evaluation.distribution import fid
-from gancli.evaluation.features import Features, pixels_to_unit
+from gancli.evaluation.features import Features
+from gancli.evaluation.features.classifier import train_classifier
 
 # Classes with fewer generated or real images than this are left out of intra-FID: a
 # covariance estimated from a handful of images in 128 dimensions means nothing.
@@ -55,8 +57,6 @@ def classification_accuracy_score(samples: torch.Tensor, labels: torch.Tensor,
                                   test: TensorData, device: torch.device) -> dict[str, float]:
     """Train the evaluation classifier's recipe on (uint8 `samples`, `labels`), test it on the
     real `test` split."""
-    from gancli.evaluation.classifier import train_classifier
-
     generated = TensorData(test.info, pixels_to_unit(samples), labels.cpu().long())
     with torch.random.fork_rng():
         # The recipe seeds torch's global generator; a run evaluating every eval_every steps

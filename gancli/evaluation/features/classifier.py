@@ -14,7 +14,6 @@ distribution over the 1,000 (red, green, blue) digit triples is the product of t
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 import time
@@ -25,10 +24,10 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from gancli.data import DataInfo, TensorData, load_dataset
+from gancli.data.pixels import pixels_to_unit, quantize
 from gancli.errors import GancliError
-from gancli.evaluation.cache import cache_key, cached
-from gancli.evaluation.features import FeatureSpace, pixels_to_unit, register_space
-from gancli.files import quantize
+from gancli.evaluation.cache import cache_key, cached, content_hash
+from gancli.evaluation.features.space import FeatureSpace, register_space
 
 log = logging.getLogger("gancli.eval")
 
@@ -63,14 +62,6 @@ class DomainClassifier(nn.Module):
         """(features, logits) of images in [-1, 1]."""
         feats = self.body(x)
         return feats, self.head(feats)
-
-
-def content_hash(data: TensorData) -> str:
-    """A hash of a dataset's pixels and labels, so cached entries follow the data, not its path."""
-    h = hashlib.sha256()
-    h.update(quantize(data.x).numpy().tobytes())
-    h.update(data.y.numpy().tobytes())
-    return h.hexdigest()[:16]
 
 
 @torch.no_grad()

@@ -16,7 +16,7 @@ from torch import nn
 
 from gancli.data import DataInfo
 from gancli.errors import GancliError
-from gancli.evaluation.features import FeatureSpace, register_space
+from gancli.evaluation.features.space import FeatureSpace, register_space
 
 HOW = ("pass eval.inception_weights=PATH (the pt_inception-2015-12-05-6726825d.pth file "
        "torch-fidelity uses), or run once with network access so torch-fidelity downloads it; "
