@@ -55,10 +55,10 @@ def main() -> None:
 
     from gancli.config import EvalOptions
     from gancli.data import load_dataset
-    from gancli.evaluation.classifier import load_classifier
-    from gancli.evaluation.evaluate import METRICS, Evaluator, Inputs
-    from gancli.evaluation.features import pixels_to_unit
-    from gancli.files import quantize
+    from gancli.data.pixels import pixels_to_unit, quantize
+    from gancli.evaluation.evaluate import Evaluator
+    from gancli.evaluation.features.classifier import load_classifier
+    from gancli.evaluation.metrics import METRICS, Inputs
 
     cpu = torch.device("cpu")
     data_cfg = OmegaConf.create({"name": "mnist", "root": args.data_root, "resolution": 32,

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -14,15 +17,16 @@ from PIL import Image
 
 from gancli.checkpoint import load_checkpoint
 from gancli.config import EvalOptions
-from gancli.data import load_dataset
+from gancli.data import DataInfo, load_dataset
+from gancli.data.pixels import pixels_to_unit, quantize
 from gancli.data.points import sample_mixture
 from gancli.errors import GancliError
 from gancli.evaluation import cache, distribution, manifold
-from gancli.evaluation.classifier import load_classifier
-from gancli.evaluation.evaluate import Evaluator, is_better
-from gancli.evaluation.features import Features, pixels_to_unit
+from gancli.evaluation.evaluate import Evaluator, default_metrics, default_primary, is_better
+from gancli.evaluation.features import Features
+from gancli.evaluation.features.classifier import load_classifier
+from gancli.evaluation.metrics import METRICS
 from gancli.evaluation.run import generated_samples, read_samples
-from gancli.files import quantize
 from gancli.sampling import load_generator
 from tests.conftest import TINY, last_line, run_gancli
 
@@ -62,6 +66,73 @@ def test_one_conversion_path_round_trips() -> None:
     assert pixels.dtype == torch.uint8 and pixels.min() == 0 and pixels.max() == 255
     assert torch.equal(quantize(pixels_to_unit(pixels)), pixels)
     assert (pixels_to_unit(pixels) - x).abs().max() <= 1 / 255 + 1e-6
+
+
+# -- the metric catalogue --------------------------------------------------------------------------
+
+
+def test_the_catalogue_lists_every_metric_with_the_values_it_writes(digits_eval: Evaluator,
+                                                                    digits: tuple) -> None:
+    assert {name: list(metric.keys) for name, metric in METRICS.items()} == {
+        "fid": ["fid"], "kid": ["kid_mean", "kid_std"], "is": ["is_mean", "is_std"],
+        "pr": ["precision", "recall"], "dc": ["density", "coverage"],
+        "modes": ["modes_captured", "modes_total", "reverse_kl", "hq_fraction"],
+        "confidence": ["confidence"],
+        "memorization": ["memorization_ratio", "memorized_fraction", "memorization_flag"],
+        "intra_fid": ["intra_fid", "intra_fid_classes"], "cas": ["cas"],
+        "match": ["match_accuracy", "match_accuracy_seen", "match_accuracy_unseen"],
+        "translation": ["l1", "psnr", "ssim"]}
+    # What the metrics write is what they declare (hq_fraction is 2D points' alone).
+    written = set(digits_eval(digits[1][:500])) - set(digits_eval.metadata(0))
+    declared = {key for name in digits_eval.metrics for key in METRICS[name].keys}
+    assert written == declared - {"hq_fraction"}
+
+
+IMAGE_DEFAULTS = ["fid", "kid", "is", "pr", "dc", "modes", "confidence", "memorization"]
+NO_CLASSES = ["fid", "kid", "is", "pr", "dc", "memorization"]
+
+
+@pytest.mark.parametrize("kind, classes, space, condition, expected", [
+    ("image", 10, "classifier", "none", IMAGE_DEFAULTS),
+    ("image", 10, "inception", "none", NO_CLASSES),
+    ("image", 10, "classifier", "labels", [*IMAGE_DEFAULTS, "intra_fid", "cas", "match"]),
+    ("image", 10, "inception", "labels", [*NO_CLASSES, "intra_fid", "cas"]),
+    # Paired data has no classes to train the classifier on.
+    ("image", 0, "classifier", "pairs", ["translation"]),
+    ("image", 0, "inception", "pairs", ["fid", "translation"]),
+    ("points", 0, "classifier", "none", ["modes"]),
+])
+def test_defaults_suit_the_data_the_feature_space_and_the_generator(
+        kind: str, classes: int, space: str, condition: str, expected: list[str]) -> None:
+    info = DataInfo("d", kind, (1, 8, 8) if kind == "image" else (2,), classes)
+    assert default_metrics(info, space, condition) == expected
+
+
+def test_the_primary_is_fid_or_the_first_metrics_ranking_value() -> None:
+    assert default_primary(["kid", "fid"]) == "fid"
+    assert default_primary(["dc", "kid"]) == "coverage"
+    assert default_primary(["memorization"]) == "memorized_fraction"
+    assert default_primary(["modes"]) == "reverse_kl"  # 2D points' default
+
+
+def test_an_unknown_metric_fails_with_the_registrys_one_line_message() -> None:
+    cfg = data_cfg()
+    with pytest.raises(GancliError) as err:
+        Evaluator(opts(metrics=["fid", "fdi"]), cfg, load_dataset(cfg, "train").info, CPU)
+    assert str(err.value) == ("unknown metric (eval.metrics) 'fdi'; choose one of: fid, kid, is, "
+                              "pr, dc, modes, confidence, memorization, intra_fid, cas, match, "
+                              "translation")
+
+
+def test_registries_are_full_in_a_fresh_interpreter_whatever_is_imported_first() -> None:
+    """The feature spaces' own module, imported alone, already knows both spaces (and leaves
+    the optional torch-fidelity unimported)."""
+    code = ("import sys\n"
+            "from gancli.evaluation.features.space import FEATURE_SPACES\n"
+            "print(sorted(FEATURE_SPACES), 'torch_fidelity' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.split("\n")[0] == "['classifier', 'inception'] False"
 
 
 # -- distribution metrics --------------------------------------------------------------------------
@@ -237,7 +308,7 @@ class StandInInception(torch.nn.Module):
 
 def test_inception_space_is_wired_through_every_metric(monkeypatch: pytest.MonkeyPatch,
                                                        digits: tuple) -> None:
-    from gancli.evaluation import inception
+    from gancli.evaluation.features import inception
 
     monkeypatch.setattr(inception, "load_inception", lambda weights: StandInInception())
     cfg = data_cfg()
@@ -274,8 +345,8 @@ def test_eval_of_a_checkpoint_writes_eval_json(tiny_run: Path, tmp_path: Path) -
     assert KEYS <= result.keys()
     assert result["n_samples"] == 300 and result["features"] == "classifier"
     assert result["reference"] == "test" and result["dataset"] == "digits"
-    assert result["checkpoint"] == str((tiny_run / "checkpoints" / "last.pt").resolve()) or \
-        Path(result["checkpoint"]) == tiny_run.resolve()
+    # The checkpoint as it was named (here the run folder), made absolute; the step it holds.
+    assert result["checkpoint"] == str(tiny_run.resolve()) and result["step"] == 20
     assert (out / "memorization.png").is_file()
     assert "fid (primary)" in proc.stderr and "features=classifier" in proc.stderr
 
@@ -313,7 +384,7 @@ def png_samples(tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize("args, message", [
-    (["eval.metrics=[fid,fdi]"], "unknown metric(s) fdi"),
+    (["eval.metrics=[fid,fdi]"], "unknown metric (eval.metrics) 'fdi'; choose one of: fid, kid"),
     (["eval.n=1"], "eval.n must be at least 2"),
     (["eval.metrics=[fid]", "eval.primary=recal"], "eval.primary=recal is not among"),
     (["data.resolution=16"], "samples are 1×8×8 (C×H×W) but digits here is 1×16×16"),
@@ -367,19 +438,25 @@ def test_2d_data_refuses_image_metrics(tmp_path: Path) -> None:
 def test_is_better_knows_each_metrics_direction() -> None:
     assert is_better("fid", 10.0, 20.0) and not is_better("fid", 30.0, 20.0)
     assert is_better("precision", 0.9, 0.8) and not is_better("modes_captured", 7, 8)
+    assert is_better("psnr", 30.0, 20.0) and is_better("l1", 0.1, 0.2)
     assert is_better("fid", 5.0, None) and not is_better("fid", math.nan, None)
 
 
-def test_train_eval_every_logs_metrics_and_keeps_the_best_checkpoint(tmp_path: Path) -> None:
+@pytest.mark.parametrize("primary, best_of", [("fid", min), ("confidence", max)])
+def test_train_eval_every_logs_metrics_and_keeps_the_best_checkpoint(
+        primary: str, best_of: Callable[..., dict], tmp_path: Path) -> None:
+    """best.pt follows the primary's registered direction: lowest fid, highest confidence."""
     run = tmp_path / "run"
-    run_gancli("train", *TINY, "train.eval_every=10", "eval.n=200", "eval.metrics=[fid,modes]",
+    run_gancli("train", *TINY, "train.eval_every=10", "eval.n=200",
+               "eval.metrics=[fid,confidence]", f"eval.primary={primary}",
                f"hydra.run.dir={run}", cwd=tmp_path)
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     evals = [r for r in records if "fid" in r]
     assert [r["step"] for r in evals] == [10, 20]
     assert all(r["n_samples"] == 200 and r["features"] == "classifier" for r in evals)
+    assert evals[0][primary] != evals[1][primary]  # else either step would pass
     best = torch.load(run / "checkpoints" / "best.pt", weights_only=True)
-    winner = min(evals, key=lambda r: r["fid"])
+    winner = best_of(evals, key=lambda r: r[primary])
     assert best["step"] == winner["step"]
-    assert best["eval_best"] == {"metric": "fid", "value": pytest.approx(winner["fid"]),
+    assert best["eval_best"] == {"metric": primary, "value": pytest.approx(winner[primary]),
                                  "step": winner["step"]}

@@ -3,7 +3,11 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import hydra
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from gancli.config import validate
@@ -15,6 +19,17 @@ from gancli.errors import reported
 def main(cfg: DictConfig) -> float:
     """Compute `eval.metrics`; returns the primary metric for Hydra sweepers."""
     validate(cfg)
-    from gancli.evaluation.run import eval_from_hydra
-
     return eval_from_hydra(cfg)
+
+
+def eval_from_hydra(cfg: DictConfig) -> float:
+    """`gancli eval`'s body: results in Hydra's run folder (scored with this command line's
+    overrides), eval.json's path printed last; returns the primary metric for sweepers."""
+    from gancli.evaluation.run import run_eval  # torch, once cfg is valid
+
+    hydra_cfg = HydraConfig.get()
+    out_dir = Path(hydra_cfg.runtime.output_dir)
+    result, primary = run_eval(cfg, out_dir, list(hydra_cfg.overrides.task))
+    sys.stdout.write(f"{out_dir / 'eval.json'}\n")
+    sys.stdout.flush()
+    return float(result[primary])

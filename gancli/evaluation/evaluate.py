@@ -3,142 +3,78 @@
 `Evaluator` is built once per dataset and settings (feature space, cached real features, the
 class distribution, memorization's train/test images) and then scores any number of sample sets:
 `gancli eval` scores one, `gancli train` with `train.eval_every` scores one every so often.
-Metric names map to functions in `METRICS`; a new metric is one function and one entry.
+What each metric writes and needs, its defaults and its direction come from its entry in
+`gancli.evaluation.metrics.METRICS`; nothing here names a metric but `fid`, the preferred
+primary.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from omegaconf import DictConfig
 
 from gancli.data import DataInfo, TensorData, load_dataset
+from gancli.data.pixels import quantize
 from gancli.errors import GancliError
-from gancli.evaluation import conditional, distribution, manifold
-from gancli.evaluation.cache import cache_key, cached
-from gancli.evaluation.classifier import content_hash
-from gancli.evaluation.features import Features, FeatureSpace, build_space, pixels_to_unit
-from gancli.evaluation.memorization import memorization
-from gancli.evaluation.modes import score_classes, score_mixture
-from gancli.evaluation.translation import translation_scores
-from gancli.files import quantize
+from gancli.evaluation.cache import cache_key, cached, content_hash
+from gancli.evaluation.features import Features, FeatureSpace, build_space
+from gancli.evaluation.metrics import METRICS, SPACE_NEEDS, Inputs, higher_is_better
 
 log = logging.getLogger("gancli.eval")
 
-
-@dataclass
-class Inputs:
-    """What a metric function may use: generated samples (uint8 pixels or 2D points), their
-    features, the reference set's features, and where to write pictures."""
-
-    samples: torch.Tensor
-    fake: Features | None
-    real: Features | None
-    evaluator: Evaluator
-    out_dir: Path | None
-    # Conditional generators: the class each sample was generated for (and which were asked
-    # with a held-out caption phrasing), or the target each translated image should match.
-    labels: torch.Tensor | None = None
-    unseen: torch.Tensor | None = None
-    targets: torch.Tensor | None = None
+#: What the samples must come with for metrics that need `labels` or `pairs`.
+CONDITIONS = {"labels": "a class- or text-conditional checkpoint (conditioning=class|text on "
+                        "labelled data)",
+              "pairs": "an image-to-image checkpoint (conditioning=image)"}
 
 
-Metric = Callable[[Inputs], dict]
-
-
-def _modes(x: Inputs) -> dict:
-    ev = x.evaluator
-    if ev.info.kind == "points":
-        return score_mixture(x.samples, ev.info.name).to_dict()
-    scores = score_classes(x.fake.logits, ev.class_prior)
-    scores.pop("confidence")
-    return scores
-
-
-def _memorization(x: Inputs) -> dict:
-    ev = x.evaluator
-    train, test, key = ev.memorization_sets()
-    png = x.out_dir / "memorization.png" if x.out_dir is not None else None
-    return memorization(x.samples, train, test, key, png)
-
-
-METRICS: dict[str, Metric] = {
-    "fid": lambda x: distribution.fid(x.real, x.fake),
-    "kid": lambda x: distribution.kid(x.real, x.fake),
-    "is": lambda x: distribution.inception_score(x.fake),
-    "pr": lambda x: manifold.precision_recall(x.real, x.fake),
-    "dc": lambda x: manifold.density_coverage(x.real, x.fake),
-    "modes": _modes,
-    "confidence": lambda x: {"confidence": score_classes(x.fake.logits,
-                                                         x.evaluator.class_prior)["confidence"]},
-    "memorization": _memorization,
-    "match": lambda x: conditional.match_accuracy(x.fake.logits, x.labels, x.unseen),
-    "intra_fid": lambda x: conditional.intra_fid(x.real, x.evaluator.reference.y, x.fake,
-                                                 x.labels),
-    "cas": lambda x: conditional.classification_accuracy_score(
-        x.samples, x.labels, x.evaluator.test_split(), x.evaluator.device),
-    "translation": lambda x: translation_scores(pixels_to_unit(x.samples),
-                                                pixels_to_unit(x.targets)),
-}
-#: Metrics that need the feature space; `modes` needs it for images only.
-NEEDS_FEATURES = {"fid", "kid", "is", "pr", "dc", "confidence", "match", "intra_fid"}
-#: Metrics that need logits over the dataset's own classes.
-NEEDS_CLASSES = {"confidence", "match"}
-#: Metrics of class- or text-conditional generators: they need each sample's class.
-NEEDS_LABELS = {"match", "intra_fid", "cas"}
-#: Metrics of image translation: they need each output's target.
-NEEDS_TARGETS = {"translation"}
-#: Values where higher is better, for `eval.primary` and `checkpoints/best.pt`; for every other
-#: value (fid, kid_mean, reverse_kl, memorized_fraction, l1, ...) lower is better.
-HIGHER_IS_BETTER = {"is_mean", "precision", "recall", "density", "coverage", "modes_captured",
-                    "hq_fraction", "confidence", "memorization_ratio", "match_accuracy",
-                    "match_accuracy_seen", "match_accuracy_unseen", "cas", "psnr", "ssim"}
+def sample_set(info: DataInfo, condition: str) -> str:
+    """The kind of sample set metrics' defaults are given for: `points`, `images` (unconditional),
+    `labels` or `pairs`."""
+    if info.kind == "points":
+        return "points"
+    return "images" if condition == "none" else condition
 
 
 def default_metrics(info: DataInfo, space: str, condition: str = "none") -> list[str]:
-    """All that the data, feature space and kind of generator allow: 2D points only have
-    modes; class- and text-conditional generators add match, intra_fid and cas; image
-    translation has L1/PSNR/SSIM to the targets, plus FID where the feature space exists."""
-    if info.kind == "points":
-        return ["modes"]
-    if condition == "pairs":
-        return ["translation"] + (["fid"] if space != "classifier" or info.num_classes > 1
-                                  else [])
-    if space == "classifier":
-        metrics = ["fid", "kid", "is", "pr", "dc", "modes", "confidence", "memorization"]
-    else:
-        metrics = ["fid", "kid", "is", "pr", "dc", "memorization"]
-    if condition == "labels":
-        metrics += ["intra_fid", "cas"] + (["match"] if space == "classifier" else [])
-    return metrics
+    """The metrics registered as defaults for this kind of sample set, less those this feature
+    space cannot feed: only the classifier predicts the dataset's own classes, and paired data
+    has no labels to train it on (translation alone, then; FID with eval.features=inception).
+    2D points get every metric that scores points."""
+    kind = sample_set(info, condition)
+    if kind == "points":
+        return [name for name, metric in METRICS.items() if metric.points]
+    names = [name for name, metric in METRICS.items() if kind in metric.defaults]
+    if space != "classifier":
+        names = [name for name in names if "classes" not in METRICS[name].needs]
+    elif kind == "pairs" and info.num_classes < 2:
+        names = [name for name in names if not METRICS[name].needs & SPACE_NEEDS]
+    return names
 
 
-#: The value a metric is ranked by when it is the first one asked for and fid is not.
-MAIN_VALUE = {"fid": "fid", "kid": "kid_mean", "is": "is_mean", "pr": "precision",
-              "dc": "coverage", "modes": "reverse_kl", "confidence": "confidence",
-              "memorization": "memorized_fraction", "match": "match_accuracy",
-              "intra_fid": "intra_fid", "cas": "cas", "translation": "l1"}
-
-
-def default_primary(info: DataInfo, metrics: list[str]) -> str:
-    """reverse_kl for 2D points; fid for images when computed, else the first metric's value."""
-    if info.kind == "points":
-        return "reverse_kl"
-    return "fid" if "fid" in metrics else MAIN_VALUE[metrics[0]]
+def default_primary(metrics: list[str]) -> str:
+    """fid when computed, else the value the first metric is ranked by (2D points: modes'
+    reverse_kl)."""
+    return "fid" if "fid" in metrics else METRICS[metrics[0]].ranked_by
 
 
 def is_better(key: str, value: float, best: float | None) -> bool:
-    """Whether `value` of metric `key` beats `best` (None: nothing yet)."""
+    """Whether `value` of metric `key` beats `best` (None: nothing yet), in the direction the
+    metric that writes `key` registered."""
     if math.isnan(value):
         return False
     if best is None:
         return True
-    return value > best if key in HIGHER_IS_BETTER else value < best
+    return value > best if higher_is_better(key) else value < best
+
+
+def asked_for(metrics: list[str], need: str) -> list[str]:
+    """Those of `metrics` that need `need`, sorted for messages."""
+    return sorted(name for name in metrics if need in METRICS[name].needs)
 
 
 class Evaluator:
@@ -151,22 +87,17 @@ class Evaluator:
         self.opts, self.data_cfg, self.info, self.device = opts, data_cfg, info, device
         space_name = getattr(opts.features, "value", opts.features)
         self.metrics = list(opts.metrics) or default_metrics(info, space_name, condition)
-        unknown = [m for m in self.metrics if m not in METRICS]
-        if unknown:
-            raise GancliError(f"unknown metric(s) {', '.join(unknown)} in eval.metrics; choose "
-                              f"from: {', '.join(METRICS)}")
-        for needs, kind, what in ((NEEDS_LABELS, "labels", "a class- or text-conditional "
-                                   "checkpoint (conditioning=class|text on labelled data)"),
-                                  (NEEDS_TARGETS, "pairs", "an image-to-image checkpoint "
-                                   "(conditioning=image)")):
-            asked = sorted(set(self.metrics) & needs)
-            if asked and condition != kind:
+        chosen = {name: METRICS.lookup(name) for name in self.metrics}
+        for need, what in CONDITIONS.items():
+            asked = asked_for(self.metrics, need)
+            if asked and condition != need:
                 raise GancliError(f"eval.metrics {', '.join(asked)} need {what}; these samples "
                                   "have no such conditions")
-        if info.kind == "points" and set(self.metrics) - {"modes"}:
-            raise GancliError(f"{info.name} is 2D points: only eval.metrics=[modes] applies "
+        if info.kind == "points" and not all(metric.points for metric in chosen.values()):
+            applies = ",".join(name for name, metric in METRICS.items() if metric.points)
+            raise GancliError(f"{info.name} is 2D points: only eval.metrics=[{applies}] applies "
                               f"(asked for {', '.join(self.metrics)})")
-        self.primary = opts.primary or default_primary(info, self.metrics)
+        self.primary = opts.primary or default_primary(self.metrics)
         if opts.n < 2:
             raise GancliError(f"eval.n must be at least 2, got {opts.n}")
         self.space: FeatureSpace | None = None
@@ -184,9 +115,9 @@ class Evaluator:
                             else None)
         self.data_key = {"data": info.name, "shape": list(info.shape),
                          "reference": self.split, "content": content_hash(self.reference)}
-        if set(self.metrics) & (NEEDS_FEATURES | {"modes"}):
+        if any(metric.needs & SPACE_NEEDS for metric in chosen.values()):
             self.space = build_space(opts, data_cfg, info, device)
-            class_metrics = sorted(set(self.metrics) & (NEEDS_CLASSES | {"modes"}))
+            class_metrics = asked_for(self.metrics, "classes")
             if class_metrics and not self.space.classes:
                 raise GancliError(f"eval.metrics {', '.join(class_metrics)} need the dataset's "
                                   "classes, which this feature space does not predict: use "
@@ -236,7 +167,7 @@ class Evaluator:
         they were computed from (`n_samples`, `features`, `reference`, `dataset`)."""
         if self.info.kind == "image":
             if samples.dtype != torch.uint8:
-                raise TypeError("image samples must be uint8 pixels (gancli.files.quantize)")
+                raise TypeError("image samples must be uint8 pixels (gancli.data.pixels.quantize)")
             self.check_shape(tuple(samples.shape[1:]))
         fake = self.space.extract(samples) if self.space is not None else None
         inputs = Inputs(samples, fake, self.real, self, out_dir, labels, unseen, targets)

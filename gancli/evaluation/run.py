@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,9 +15,10 @@ from omegaconf import DictConfig, OmegaConf
 from gancli.checkpoint import load_checkpoint
 from gancli.conditioning import Conditioning
 from gancli.data import DataInfo, load_dataset
+from gancli.data.pixels import quantize
 from gancli.errors import GancliError
 from gancli.evaluation.evaluate import Evaluator
-from gancli.files import atomic_write, quantize
+from gancli.files import atomic_write
 from gancli.models.latent import sample_latent
 from gancli.runtime import resolve_device
 from gancli.sampling import generate, load_generator
@@ -175,15 +175,3 @@ def show(result: dict, primary: str) -> None:
         table.add_row(f"[bold]{key}[/bold] (primary)" if key == primary else key, text)
     console().print(table)
 
-
-def eval_from_hydra(cfg: DictConfig) -> float:
-    """`gancli eval`'s body: results in Hydra's run folder; prints eval.json's path; returns
-    the primary metric for sweepers."""
-    from hydra.core.hydra_config import HydraConfig
-
-    hydra_cfg = HydraConfig.get()
-    out_dir = Path(hydra_cfg.runtime.output_dir)
-    result, primary = run_eval(cfg, out_dir, list(hydra_cfg.overrides.task))
-    sys.stdout.write(f"{out_dir / 'eval.json'}\n")
-    sys.stdout.flush()
-    return float(result[primary])

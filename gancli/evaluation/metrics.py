@@ -1,0 +1,213 @@
+"""The metrics `eval.metrics` names, each one registered function saying what it writes and needs.
+
+An entry holds everything the rest of evaluation asks about a metric: the values it writes to
+eval.json, which of them are better when higher (for `eval.primary` and `checkpoints/best.pt`;
+every other value is better when lower), the one it is ranked by when it is the first one asked
+for, what it needs, and the kinds of sample set it is computed for by default. The `Evaluator`
+(`gancli.evaluation.evaluate`) checks needs, picks defaults and directions from these entries
+and never branches on a metric's name. The arithmetic lives in modules of its own
+(`distribution`, `manifold`, `modes`, `memorization`, `conditional`, `translation`), tested on
+sets whose answer is known; an entry only feeds it.
+
+A new metric: its computation, then one `@register_metric(...)` function here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import torch
+
+from gancli.data import DataInfo, TensorData
+from gancli.data.pixels import pixels_to_unit
+from gancli.evaluation import conditional, distribution, manifold
+from gancli.evaluation.features import Features
+from gancli.evaluation.memorization import memorization
+from gancli.evaluation.modes import score_classes, score_mixture
+from gancli.evaluation.translation import translation_scores
+from gancli.registry import Registry
+
+#: What a metric may need of image samples, with what each means:
+NEEDS = {
+    "features": "the feature space's feature vectors (eval.features)",
+    "logits": "the feature space's logits",
+    "classes": "logits over the dataset's own classes (eval.features=classifier)",
+    "labels": "the class each sample was generated for (class- or text-conditional)",
+    "pairs": "the target each sample should match (image-to-image)",
+}
+#: Needs that make the evaluator build the feature space.
+SPACE_NEEDS = frozenset({"features", "logits", "classes"})
+#: Kinds of image sample set a metric can be a default for: unconditional images, class- or
+#: text-conditional ones, image translations. (2D points get every metric that scores points.)
+SAMPLE_SETS = frozenset({"images", "labels", "pairs"})
+
+
+class Evaluation(Protocol):
+    """What metrics read from the evaluator feeding them: the data, real splits loaded once."""
+
+    info: DataInfo
+    device: torch.device
+    reference: TensorData
+    class_prior: torch.Tensor | None
+
+    def test_split(self) -> TensorData: ...
+
+    def memorization_sets(self) -> tuple[torch.Tensor, torch.Tensor, dict]: ...
+
+
+@dataclass
+class Inputs:
+    """What a metric function may use: generated samples (uint8 pixels or 2D points), their
+    features, the reference set's features, and where to write pictures."""
+
+    samples: torch.Tensor
+    fake: Features | None
+    real: Features | None
+    evaluator: Evaluation
+    out_dir: Path | None
+    # Conditional generators: the class each sample was generated for (and which were asked
+    # with a held-out caption phrasing), or the target each translated image should match.
+    labels: torch.Tensor | None = None
+    unseen: torch.Tensor | None = None
+    targets: torch.Tensor | None = None
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One metric: `compute` and what the evaluator must know about it (module docstring)."""
+
+    compute: Callable[[Inputs], dict]
+    keys: tuple[str, ...]
+    higher: frozenset[str]
+    ranked_by: str
+    needs: frozenset[str]
+    defaults: frozenset[str]
+    points: bool
+
+    def __post_init__(self) -> None:
+        """A wrong entry fails at import, not in someone's evaluation."""
+        if not (self.higher | {self.ranked_by} <= set(self.keys) and self.needs <= NEEDS.keys()
+                and self.defaults <= SAMPLE_SETS):
+            raise ValueError(f"metric {self.compute.__name__}: higher and ranked_by must be among "
+                             f"its keys, needs among {sorted(NEEDS)}, defaults among "
+                             f"{sorted(SAMPLE_SETS)}")
+
+    def __call__(self, inputs: Inputs) -> dict:
+        return self.compute(inputs)
+
+
+METRICS: Registry[Metric] = Registry("metric (eval.metrics)")
+
+
+def register_metric(name: str, *, keys: Iterable[str], higher: Iterable[str] = (),
+                    ranked_by: str | None = None, needs: Iterable[str] = (),
+                    defaults: Iterable[str] = (), points: bool = False
+                    ) -> Callable[[Callable[[Inputs], dict]], Callable[[Inputs], dict]]:
+    """Decorator: make the function the metric `eval.metrics=[<name>]`, writing `keys` (those
+    in `higher` better when higher), ranked by `ranked_by` (default: the first key), needing
+    `needs` (of `NEEDS`), computed by default for the `defaults` (of `SAMPLE_SETS`); `points`:
+    it also scores 2D points."""
+
+    def add(compute: Callable[[Inputs], dict]) -> Callable[[Inputs], dict]:
+        key_list = tuple(keys)
+        METRICS.register(name)(Metric(compute, key_list, frozenset(higher),
+                                      ranked_by or key_list[0], frozenset(needs),
+                                      frozenset(defaults), points))
+        return compute
+
+    return add
+
+
+def higher_is_better(key: str) -> bool:
+    """Whether a value in eval.json is better when higher (lower, unless a metric says so)."""
+    return any(key in metric.higher for metric in METRICS.values())
+
+
+@register_metric("fid", keys=["fid"], needs=["features"],
+                 defaults=["images", "labels", "pairs"])
+def fid(x: Inputs) -> dict:
+    return distribution.fid(x.real, x.fake)
+
+
+@register_metric("kid", keys=["kid_mean", "kid_std"], needs=["features"],
+                 defaults=["images", "labels"])
+def kid(x: Inputs) -> dict:
+    return distribution.kid(x.real, x.fake)
+
+
+@register_metric("is", keys=["is_mean", "is_std"], higher=["is_mean"], needs=["logits"],
+                 defaults=["images", "labels"])
+def inception_score(x: Inputs) -> dict:
+    return distribution.inception_score(x.fake)
+
+
+@register_metric("pr", keys=["precision", "recall"], higher=["precision", "recall"],
+                 needs=["features"], defaults=["images", "labels"])
+def precision_recall(x: Inputs) -> dict:
+    return manifold.precision_recall(x.real, x.fake)
+
+
+@register_metric("dc", keys=["density", "coverage"], higher=["density", "coverage"],
+                 ranked_by="coverage", needs=["features"], defaults=["images", "labels"])
+def density_coverage(x: Inputs) -> dict:
+    return manifold.density_coverage(x.real, x.fake)
+
+
+@register_metric("modes", keys=["modes_captured", "modes_total", "reverse_kl", "hq_fraction"],
+                 higher=["modes_captured", "hq_fraction"], ranked_by="reverse_kl",
+                 needs=["classes"], defaults=["images", "labels"], points=True)
+def modes(x: Inputs) -> dict:
+    """Images: classes through the classifier; 2D points: the VEEGAN/PacGAN protocol."""
+    ev = x.evaluator
+    if ev.info.kind == "points":
+        return score_mixture(x.samples, ev.info.name).to_dict()
+    scores = score_classes(x.fake.logits, ev.class_prior)
+    scores.pop("confidence")
+    return scores
+
+
+@register_metric("confidence", keys=["confidence"], higher=["confidence"], needs=["classes"],
+                 defaults=["images", "labels"])
+def confidence(x: Inputs) -> dict:
+    return {"confidence": score_classes(x.fake.logits, x.evaluator.class_prior)["confidence"]}
+
+
+@register_metric("memorization",
+                 keys=["memorization_ratio", "memorized_fraction", "memorization_flag"],
+                 higher=["memorization_ratio"], ranked_by="memorized_fraction",
+                 defaults=["images", "labels"])
+def memorization_scores(x: Inputs) -> dict:
+    """Nearest training images in pixel space; the closest pairs go to memorization.png."""
+    train, test, key = x.evaluator.memorization_sets()
+    png = x.out_dir / "memorization.png" if x.out_dir is not None else None
+    return memorization(x.samples, train, test, key, png)
+
+
+@register_metric("intra_fid", keys=["intra_fid", "intra_fid_classes"],
+                 needs=["features", "labels"], defaults=["labels"])
+def intra_fid(x: Inputs) -> dict:
+    return conditional.intra_fid(x.real, x.evaluator.reference.y, x.fake, x.labels)
+
+
+@register_metric("cas", keys=["cas"], higher=["cas"], needs=["labels"], defaults=["labels"])
+def classification_accuracy_score(x: Inputs) -> dict:
+    return conditional.classification_accuracy_score(x.samples, x.labels,
+                                                     x.evaluator.test_split(), x.evaluator.device)
+
+
+MATCH_KEYS = ["match_accuracy", "match_accuracy_seen", "match_accuracy_unseen"]
+
+
+@register_metric("match", keys=MATCH_KEYS, higher=MATCH_KEYS, needs=["classes", "labels"],
+                 defaults=["labels"])
+def match_accuracy(x: Inputs) -> dict:
+    return conditional.match_accuracy(x.fake.logits, x.labels, x.unseen)
+
+
+@register_metric("translation", keys=["l1", "psnr", "ssim"], higher=["psnr", "ssim"],
+                 needs=["pairs"], defaults=["pairs"])
+def translation(x: Inputs) -> dict:
+    return translation_scores(pixels_to_unit(x.samples), pixels_to_unit(x.targets))
