@@ -152,7 +152,7 @@ def test_image_conditioning_trains_on_each_task(task: str, tmp_path: Path) -> No
 
 def test_pix2pix_generator_loss_is_adv_plus_weighted_l1(tmp_path: Path) -> None:
     cfg = compose_train(*TINY, "data.resolution=16", "conditioning=image",
-                        "loss.l1_weight=7", "loss.adv_weight=0")
+                        "conditioning.l1_weight=7", "conditioning.adv_weight=0")
     trainer = Trainer(cfg, tmp_path)
     batch = trainer.conditioning.draw(trainer.data, 8, torch.Generator().manual_seed(0))
     fake = torch.zeros_like(batch.x)
@@ -160,7 +160,7 @@ def test_pix2pix_generator_loss_is_adv_plus_weighted_l1(tmp_path: Path) -> None:
     got = trainer.conditioning.generator_loss(trainer.loss, trainer.critic, batch, fake)
     assert got.item() == pytest.approx(7 * batch.x.abs().mean().item(), rel=1e-5)
     # With the adversarial term, G's loss adds the GAN loss of those fakes.
-    trainer.cfg.loss.adv_weight = 1.0
+    trainer.cfg.conditioning.adv_weight = 1.0
     both = trainer.conditioning.generator_loss(trainer.loss, trainer.critic, batch, fake)
     adv = trainer.loss.generator(trainer.critic, fake)
     assert both.item() == pytest.approx(got.item() + adv.item(), rel=1e-4)
@@ -510,7 +510,8 @@ def test_pix2pix_comparison_report(tmp_path: Path) -> None:
     and target per example."""
     from gancli.report_pix2pix import report
 
-    for name, weights in {"l1": ["loss.adv_weight=0"], "gan": ["loss.l1_weight=0"],
+    for name, weights in {"l1": ["conditioning.adv_weight=0"],
+                          "gan": ["conditioning.l1_weight=0"],
                           "gan_l1": []}.items():
         (tmp_path / name).mkdir()
         Trainer(compose_train(*TINY, "data.resolution=16", "model.width=8", "train.steps=4",
