@@ -154,6 +154,11 @@ def one_error(result) -> str:  # noqa: ANN001 (conftest's Result)
     (["conditioning=text", "conditioning.mismatch=2"],
      "conditioning.mismatch=2.0 is out of range: must be >= 0 and <= 1"),
     (["eval.n=1"], "eval.n=1 is out of range: must be >= 2"),
+    # Names checked by their registries, before the data is read.
+    (["loss=fgan", "loss.divergence=chi"], "unknown f-divergence (loss.divergence) 'chi'"),
+    (["augment=diffaug", "augment.policy=[zoom]"], "unknown DiffAugment policy"),
+    (["latent.dist=cauchy"], "unknown latent distribution"),
+    (["train.precision=fp8"], "unknown precision"),
 ])
 def test_bad_train_input_is_one_line_and_leaves_no_run_folder(args: list[str], line: str,
                                                                tmp_path: Path) -> None:

@@ -29,7 +29,7 @@ from gancli.data import TensorData, load_dataset
 from gancli.data.kinds import data_kind
 from gancli.errors import GancliError
 from gancli.losses import build_loss
-from gancli.models.latent import sample_latent
+from gancli.models.latent import latent_distribution, sample_latent
 from gancli.runtime import resolve_device, rng_state, set_rng_state
 from gancli.sampling import run_generator
 from gancli.training.augment import build_augment
@@ -90,6 +90,11 @@ class Trainer:
         self.ckpt_path = self.run_dir / "checkpoints" / "last.pt"
         self.dist, self.device = Distributed.start(resolve_device(cfg.train.device))
         self.precision = build_precision(cfg.train.precision, self.device)
+        # What the config names and needs no data is built first: a wrong name (loss.divergence,
+        # augment.policy, latent.dist) fails before the data is read.
+        self.loss = build_loss(cfg.loss)
+        augment = build_augment(cfg.augment)
+        latent_distribution(cfg.latent)
         torch.manual_seed(cfg.train.seed)
         self.local_batch = self._local_batch()
 
@@ -99,7 +104,6 @@ class Trainer:
         self.conditioning = build_conditioning(cfg, self.info,
                                                None if ckpt is None else ckpt.get("conditioning"))
         self.data, self.data_rng = self._place(data)
-        self.loss = build_loss(cfg.loss)
         self.gan = build_gan(cfg, self.conditioning, self.device, self.loss.needs_spectral_norm)
         if self.dist.enabled:
             # The players start equal on every rank (DDP copies rank 0's weights); from here on
@@ -107,8 +111,7 @@ class Trainer:
             torch.manual_seed(cfg.train.seed + self.dist.rank)
         self.G, self.D = self._players()
         # What D is shown: the losses call this view, the optimizer and checkpoints use gan.D.
-        self.critic = CriticView(self.gan.D, build_augment(cfg.augment), cfg.train.pack,
-                                 call=self.D)
+        self.critic = CriticView(self.gan.D, augment, cfg.train.pack, call=self.D)
         self.preview = Preview(self.kind, self.conditioning, cfg)
 
         self.step = 0
