@@ -31,7 +31,9 @@ class Const(nn.Module):
 
 
 def loss(name: str, **cfg: object):
-    return build_loss(OmegaConf.create({"name": name, "gp_weight": 10.0, **cfg}))
+    """The loss `name` with λ = 10 and no R1 unless `cfg` says otherwise."""
+    return build_loss(OmegaConf.create({"name": name, "gp_weight": 10.0, "r1_gamma": 0.0,
+                                        **cfg}))
 
 
 real, fake = torch.ones(8, 1), -torch.ones(8, 1)
