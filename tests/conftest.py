@@ -14,14 +14,20 @@ from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-from hydra import compose, initialize_config_module
-from hydra.core.global_hydra import GlobalHydra
-from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig
+# Before torch loads OpenMP (here, and in every `gancli` process the tests start): threads
+# that spin while they wait for each other slow torch's CPU kernels down many times over when
+# the 2 cores are shared (measured under load: one test_divergences critic 49 s spinning, 3.5 s
+# passive; 20 tiny training steps 9.5 s and 0.6 s).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from gancli import cli, errors
-from gancli.config import register_configs
+import pytest  # noqa: E402
+from hydra import compose, initialize_config_module  # noqa: E402
+from hydra.core.global_hydra import GlobalHydra  # noqa: E402
+from hydra.core.hydra_config import HydraConfig  # noqa: E402
+from omegaconf import DictConfig  # noqa: E402
+
+from gancli import cli, errors  # noqa: E402
+from gancli.config import register_configs  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
