@@ -14,7 +14,7 @@ from omegaconf import OmegaConf
 
 from gancli.checkpoint import FORMAT, load_checkpoint, save_checkpoint
 from gancli.errors import GancliError
-from tests.conftest import TINY, last_line, run_gancli
+from tests.conftest import TINY, last_line, run_cli
 
 
 def test_checkpoint_holds_the_whole_state(tiny_run: Path) -> None:
@@ -60,7 +60,7 @@ def test_hostile_checkpoint_is_refused_and_runs_nothing(tmp_path: Path) -> None:
         load_checkpoint(bad)
     assert not target.exists()
     # Through the CLI too: refused with one line, non-zero exit, no file created.
-    proc = run_gancli("sample", f"ckpt={bad}", cwd=tmp_path, check=False)
+    proc = run_cli("sample", f"ckpt={bad}", cwd=tmp_path, check=False)
     assert proc.returncode == 1 and "refusing it" in proc.stderr
     assert not target.exists()
 
@@ -98,9 +98,9 @@ def test_foreign_files_are_refused(tmp_path: Path) -> None:
 
 def test_resume_equals_one_long_run(tmp_path: Path) -> None:
     """10 steps, then resume to 20, gives the same generator as 20 steps in one go."""
-    whole = Path(last_line(run_gancli("train", *TINY, cwd=tmp_path).stdout))
-    half = Path(last_line(run_gancli("train", *TINY, "train.steps=10", cwd=tmp_path).stdout))
-    proc = run_gancli("train", f"resume={half}", "train.steps=20", cwd=tmp_path)
+    whole = Path(last_line(run_cli("train", *TINY, cwd=tmp_path).stdout))
+    half = Path(last_line(run_cli("train", *TINY, "train.steps=10", cwd=tmp_path).stdout))
+    proc = run_cli("train", f"resume={half}", "train.steps=20", cwd=tmp_path)
     resumed = Path(last_line(proc.stdout))
     assert resumed != half  # a new run folder; the original is left as it was
     assert load_checkpoint(half)["step"] == 10
@@ -113,13 +113,13 @@ def test_resume_equals_one_long_run(tmp_path: Path) -> None:
     outs = []
     for run in (whole, resumed):
         out = tmp_path / f"{run.name}-{len(outs)}.npz"
-        run_gancli("sample", f"ckpt={run}", "n=8", "seed=3", f"out={out}", cwd=tmp_path)
+        run_cli("sample", f"ckpt={run}", "n=8", "seed=3", f"out={out}", cwd=tmp_path)
         outs.append(out.read_bytes())
     x, y = (np.load(io.BytesIO(o))["images"] for o in outs)
     assert np.array_equal(x, y)
 
 
 def test_resume_refuses_changing_the_model(tiny_run: Path, tmp_path: Path) -> None:
-    proc = run_gancli("train", f"resume={tiny_run}", "loss=wgan-gp", cwd=tmp_path, check=False)
+    proc = run_cli("train", f"resume={tiny_run}", "loss=wgan-gp", cwd=tmp_path, check=False)
     assert proc.returncode == 1
     assert "cannot change loss when resuming" in proc.stderr

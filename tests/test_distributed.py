@@ -25,7 +25,7 @@ from gancli.losses import build_loss
 from gancli.torchrun import torchrun_overrides
 from gancli.training.critic import CriticView
 from gancli.training.distributed import Distributed
-from tests.conftest import TINY, run_gancli
+from tests.conftest import TINY, run_cli
 
 TORCHRUN = Path(sys.executable).with_name("torchrun")
 
@@ -110,7 +110,7 @@ def _gp_worker(rank: int, world: int, port: int, out: str) -> None:
     D = nn.Sequential(nn.Linear(2, 16), nn.LeakyReLU(0.2), nn.Linear(16, 1))
     wrapped = group.wrap(D, device)
     critic = CriticView(D, call=wrapped)
-    loss = build_loss(OmegaConf.create({"name": "wgan-gp", "gp_weight": 10.0}))
+    loss = build_loss(OmegaConf.create({"name": "wgan-gp", "gp_weight": 10.0, "r1_gamma": 0.0}))
     data = torch.Generator().manual_seed(100 + rank)  # different data on each rank
     real, fake = torch.randn(8, 2, generator=data), torch.randn(8, 2, generator=data) + 2
 
@@ -201,6 +201,6 @@ def test_torchrun_two_processes_write_one_run_folder_and_resume(tmp_path: Path) 
     assert [x["step"] for x in evals] == [30]
     assert load_checkpoint(resumed / "checkpoints" / "last.pt")["step"] == 30
     # The shares, put back in order, are the samples one process draws from that checkpoint.
-    run_gancli("eval", f"ckpt={resumed}", *scoring, "hydra.run.dir=alone", cwd=tmp_path)
+    run_cli("eval", f"ckpt={resumed}", *scoring, "hydra.run.dir=alone", cwd=tmp_path)
     alone = json.loads((tmp_path / "alone" / "eval.json").read_text())
     assert evals[0]["fid"] == pytest.approx(alone["fid"], rel=1e-4)

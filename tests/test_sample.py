@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import last_line, run_gancli
+from tests.conftest import last_line, run_cli
 
 
-def _sample(run: Path, cwd: Path, *args: str) -> Path:
-    return Path(last_line(run_gancli("sample", f"ckpt={run}", *args, cwd=cwd).stdout))
+def _sample(run: Path, tmp_path: Path, *args: str) -> Path:
+    """`gancli sample` from a folder of its own under `tmp_path`: a run folder per call, where
+    calls in one folder within a second would wait for the next (see `run_cli`)."""
+    cwd = Path(tempfile.mkdtemp(dir=tmp_path))
+    return Path(last_line(run_cli("sample", f"ckpt={run}", *args, cwd=cwd).stdout))
 
 
 def test_npz_images_uint8_nhwc(tiny_run: Path, tmp_path: Path) -> None:
@@ -90,11 +94,11 @@ def test_points_npz_and_scatter(ring_run: Path, tmp_path: Path) -> None:
 def test_bad_requests_fail_with_one_line(tiny_run: Path, tmp_path: Path, out: str,
                                          message: str) -> None:
     arg = out if "=" in out else f"out={tmp_path / out}"
-    proc = run_gancli("sample", f"ckpt={tiny_run}", arg, cwd=tmp_path, check=False)
+    proc = run_cli("sample", f"ckpt={tiny_run}", arg, cwd=tmp_path, check=False)
     assert proc.returncode == 1 and message in proc.stderr
 
 
 def test_points_cannot_be_a_folder(ring_run: Path, tmp_path: Path) -> None:
-    proc = run_gancli("sample", f"ckpt={ring_run}", f"out={tmp_path / 'dir'}", cwd=tmp_path,
+    proc = run_cli("sample", f"ckpt={ring_run}", f"out={tmp_path / 'dir'}", cwd=tmp_path,
                       check=False)
     assert proc.returncode == 1 and "cannot be written as a folder" in proc.stderr

@@ -10,7 +10,7 @@ import pytest
 import torch
 import yaml
 
-from tests.conftest import TINY, run_gancli
+from tests.conftest import TINY, run_cli
 
 
 def needs_plugin(module: str) -> None:
@@ -21,7 +21,7 @@ def needs_plugin(module: str) -> None:
 def test_joblib_launcher_runs_two_jobs_in_parallel_processes(tmp_path: Path) -> None:
     needs_plugin("hydra_plugins.hydra_joblib_launcher")
     sweep = tmp_path / "sweep"
-    run_gancli("train", "-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
+    run_cli("train", "-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
                "train.seed=0,1", *TINY, f"hydra.sweep.dir={sweep}", cwd=tmp_path)
     seeds = []
     for job in ("0", "1"):
@@ -34,7 +34,7 @@ def test_joblib_launcher_runs_two_jobs_in_parallel_processes(tmp_path: Path) -> 
 def test_optuna_search_runs_trials_and_reports_the_best(tmp_path: Path) -> None:
     needs_plugin("hydra_plugins.hydra_optuna_sweeper")
     sweep = tmp_path / "search"
-    run_gancli("train", "hparams_search=optuna", "hydra.sweeper.n_trials=3", *TINY,
+    run_cli("train", "hparams_search=optuna", "hydra.sweeper.n_trials=3", *TINY,
                f"hydra.sweep.dir={sweep}", cwd=tmp_path)
     jobs = sorted(p.name for p in sweep.iterdir() if p.is_dir())
     assert jobs == ["0", "1", "2"]
