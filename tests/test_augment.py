@@ -9,8 +9,8 @@ from torch import nn
 
 from gancli.errors import GancliError
 from gancli.training.augment import build_augment
+from gancli.training.augment.diffaug import color, cutout, translation
 from gancli.training.critic import CriticView
-from gancli.training.diffaug import color, cutout, translation
 
 
 def images(n: int = 8, c: int = 3, s: int = 16) -> torch.Tensor:

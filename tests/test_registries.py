@@ -16,7 +16,7 @@ from gancli.data.kinds import DATA_KINDS, data_kind
 from gancli.errors import GancliError
 from gancli.models.latent import LATENTS, interpolation_latents, sample_latent
 from gancli.training.augment import AUGMENTS, build_augment
-from gancli.training.diffaug import POLICIES
+from gancli.training.augment.diffaug import POLICIES
 from gancli.training.optimizers import OPTIMIZERS, build_optimizer
 from gancli.training.precision import PRECISIONS, build_precision
 from tests.conftest import REPO, compose_train

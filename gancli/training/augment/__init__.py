@@ -31,4 +31,4 @@ def build_augment(cfg: DictConfig) -> Augment | None:
 
 
 # Fill the registry.
-from gancli.training import diffaug  # noqa: E402,F401
+from gancli.training.augment import diffaug  # noqa: E402,F401
