@@ -385,7 +385,7 @@ def png_samples(tmp_path: Path) -> Path:
 
 @pytest.mark.parametrize("args, message", [
     (["eval.metrics=[fid,fdi]"], "unknown metric (eval.metrics) 'fdi'; choose one of: fid, kid"),
-    (["eval.n=1"], "eval.n must be at least 2"),
+    (["eval.n=1"], "eval.n=1 is out of range: must be >= 2"),
     (["eval.metrics=[fid]", "eval.primary=recal"], "eval.primary=recal is not among"),
     (["data.resolution=16"], "samples are 1×8×8 (C×H×W) but digits here is 1×16×16"),
 ])

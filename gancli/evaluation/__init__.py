@@ -1,1 +1,5 @@
-"""Evaluation metrics, one module per metric, so each protocol stays readable on its own."""
+"""Scoring generated samples against real data: `evaluate` holds the `Evaluator`, `metrics` the
+catalogue (one registered function per metric), `features` the feature spaces (one module
+each), `run` the body of `gancli eval`, and one module per protocol its arithmetic
+(`distribution`, `manifold`, `modes`, `memorization`, `conditional`, `translation`), so each
+stays readable on its own."""

@@ -5,7 +5,7 @@ eval.json, which of them are better when higher (for `eval.primary` and `checkpo
 every other value is better when lower), the one it is ranked by when it is the first one asked
 for, what it needs, and the kinds of sample set it is computed for by default. The `Evaluator`
 (`gancli.evaluation.evaluate`) checks needs, picks defaults and directions from these entries
-and never branches on a metric's name. The arithmetic lives in modules of its own
+instead of lists of names. The arithmetic lives in modules of its own
 (`distribution`, `manifold`, `modes`, `memorization`, `conditional`, `translation`), tested on
 sets whose answer is known; an entry only feeds it.
 
