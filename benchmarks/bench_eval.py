@@ -55,10 +55,10 @@ def main() -> None:
 
     from gancli.config import EvalOptions
     from gancli.data import load_dataset
-    from gancli.data.pixels import pixels_to_unit, quantize
     from gancli.evaluation.evaluate import Evaluator
     from gancli.evaluation.features.classifier import load_classifier
     from gancli.evaluation.metrics import METRICS, Inputs
+    from gancli.files import pixels_to_unit, quantize
 
     cpu = torch.device("cpu")
     data_cfg = OmegaConf.create({"name": "mnist", "root": args.data_root, "resolution": 32,

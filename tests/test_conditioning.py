@@ -16,11 +16,11 @@ from torch import nn
 
 from gancli.conditioning import build_conditioning
 from gancli.data import TensorData, load_dataset
-from gancli.data.pixels import quantize
 from gancli.errors import GancliError
 from gancli.evaluation import conditional
 from gancli.evaluation.features import Features
 from gancli.evaluation.features.classifier import load_classifier
+from gancli.files import quantize
 from gancli.losses.base import DiscriminatorStep
 from gancli.models.conditional import ConditionalBatchNorm
 from gancli.training.loop import Trainer

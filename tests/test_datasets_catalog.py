@@ -18,8 +18,8 @@ from PIL import Image
 
 from gancli.data import TensorData, load_dataset
 from gancli.data.cifar import CIFAR10_ARCHIVE, read_cifar10
-from gancli.data.pixels import quantize
 from gancli.errors import GancliError
+from gancli.files import quantize
 
 
 def data_cfg(name: str, root: Path | None, resolution: int | None = 32) -> DictConfig:

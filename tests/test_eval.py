@@ -18,7 +18,6 @@ from PIL import Image
 from gancli.checkpoint import load_checkpoint
 from gancli.config import EvalOptions
 from gancli.data import DataInfo, load_dataset
-from gancli.data.pixels import pixels_to_unit, quantize
 from gancli.data.points import sample_mixture
 from gancli.errors import GancliError
 from gancli.evaluation import cache, distribution, manifold
@@ -27,6 +26,7 @@ from gancli.evaluation.features import Features
 from gancli.evaluation.features.classifier import load_classifier
 from gancli.evaluation.metrics import METRICS
 from gancli.evaluation.run import generated_samples, read_samples
+from gancli.files import pixels_to_unit, quantize
 from gancli.sampling import load_generator
 from tests.conftest import TINY, last_line, run_gancli
 

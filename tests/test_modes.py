@@ -7,9 +7,14 @@ import math
 import pytest
 import torch
 
-from gancli.data.points import ring8_modes, sample_mixture
+from gancli.data.points import (
+    PROTOCOL_SAMPLES,
+    ring8_modes,
+    sample_mixture,
+    score_mixture,
+    score_modes,
+)
 from gancli.errors import GancliError
-from gancli.evaluation.modes import PROTOCOL_SAMPLES, score_mixture, score_modes
 
 # P(chi2_2 <= 9): the HQ fraction of points drawn from the true mixture.
 TRUE_HQ = 1 - math.exp(-4.5)

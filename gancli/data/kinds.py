@@ -13,8 +13,8 @@ import numpy as np
 import torch
 
 from gancli.data import DataInfo
+from gancli.data.points import score_mixture
 from gancli.errors import GancliError
-from gancli.evaluation.modes import score_mixture
 from gancli.files import save_image_folder, save_image_grid, save_npz, save_scatter, to_uint8
 from gancli.registry import Registry
 

@@ -20,8 +20,7 @@ from pathlib import Path
 import torch
 
 from gancli.data import TensorData
-from gancli.data.pixels import quantize
-from gancli.files import atomic_write
+from gancli.files import atomic_write, quantize
 
 log = logging.getLogger("gancli.eval")
 

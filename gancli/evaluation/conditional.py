@@ -17,10 +17,10 @@ from __future__ import annotations
 import torch
 
 from gancli.data import TensorData
-from gancli.data.pixels import pixels_to_unit
 from gancli.evaluation.distribution import fid
 from gancli.evaluation.features import Features
 from gancli.evaluation.features.classifier import train_classifier
+from gancli.files import pixels_to_unit
 
 # Classes with fewer generated or real images than this are left out of intra-FID: a
 # covariance estimated from a handful of images in 128 dimensions means nothing.

@@ -18,11 +18,11 @@ import torch
 from omegaconf import DictConfig
 
 from gancli.data import DataInfo, TensorData, load_dataset
-from gancli.data.pixels import quantize
 from gancli.errors import GancliError
 from gancli.evaluation.cache import cache_key, cached, content_hash
 from gancli.evaluation.features import Features, FeatureSpace, build_space
 from gancli.evaluation.metrics import METRICS, SPACE_NEEDS, Inputs, higher_is_better
+from gancli.files import quantize
 
 log = logging.getLogger("gancli.eval")
 
@@ -167,7 +167,7 @@ class Evaluator:
         they were computed from (`n_samples`, `features`, `reference`, `dataset`)."""
         if self.info.kind == "image":
             if samples.dtype != torch.uint8:
-                raise TypeError("image samples must be uint8 pixels (gancli.data.pixels.quantize)")
+                raise TypeError("image samples must be uint8 pixels (gancli.files.quantize)")
             self.check_shape(tuple(samples.shape[1:]))
         fake = self.space.extract(samples) if self.space is not None else None
         inputs = Inputs(samples, fake, self.real, self, out_dir, labels, unseen, targets)

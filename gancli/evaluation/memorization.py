@@ -23,9 +23,8 @@ from pathlib import Path
 
 import torch
 
-from gancli.data.pixels import pixels_to_unit
 from gancli.evaluation.cache import cache_key, cached
-from gancli.files import save_image_grid
+from gancli.files import pixels_to_unit, save_image_grid
 
 CHUNK = 512
 PERCENTILE = 0.01

@@ -22,12 +22,13 @@ from typing import Protocol
 import torch
 
 from gancli.data import DataInfo, TensorData
-from gancli.data.pixels import pixels_to_unit
+from gancli.data.points import score_mixture
 from gancli.evaluation import conditional, distribution, manifold
 from gancli.evaluation.features import Features
 from gancli.evaluation.memorization import memorization
-from gancli.evaluation.modes import score_classes, score_mixture
+from gancli.evaluation.modes import score_classes
 from gancli.evaluation.translation import translation_scores
+from gancli.files import pixels_to_unit
 from gancli.registry import Registry
 
 #: What a metric may need of image samples, with what each means:

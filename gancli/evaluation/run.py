@@ -15,10 +15,9 @@ from omegaconf import DictConfig, OmegaConf
 from gancli.checkpoint import load_checkpoint
 from gancli.conditioning import Conditioning
 from gancli.data import DataInfo, load_dataset
-from gancli.data.pixels import quantize
 from gancli.errors import GancliError
 from gancli.evaluation.evaluate import Evaluator
-from gancli.files import atomic_write
+from gancli.files import atomic_write, quantize
 from gancli.models.latent import sample_latent
 from gancli.runtime import resolve_device
 from gancli.sampling import generate, load_generator

@@ -1,7 +1,7 @@
 """Paired scores for image-to-image translation: how close G's outputs are to the targets.
 
 pix2pix-style work reports per-pixel error alongside realism (FID): L1, PSNR and SSIM between
-each output and its own target. Both image sets go through `gancli.data.pixels.quantize` first, the
+each output and its own target. Both image sets go through `gancli.files.quantize` first, the
 one conversion to 8-bit pixels that evaluation uses, so the scores of outputs straight from G
 equal those of the same outputs saved as PNGs; pixels are then scaled to [0, 1] (data range 1).
 PSNR and SSIM come from torchmetrics rather than hand-written code.
@@ -30,8 +30,8 @@ from torchmetrics.functional.image import (
     structural_similarity_index_measure,
 )
 
-from gancli.data.pixels import quantize
 from gancli.errors import GancliError
+from gancli.files import quantize
 
 #: Images scored per batch.
 BATCH = 500

@@ -24,10 +24,10 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from gancli.data import DataInfo, TensorData, load_dataset
-from gancli.data.pixels import pixels_to_unit, quantize
 from gancli.errors import GancliError
 from gancli.evaluation.cache import cache_key, cached, content_hash
 from gancli.evaluation.features.space import FeatureSpace, register_space
+from gancli.files import pixels_to_unit, quantize
 
 log = logging.getLogger("gancli.eval")
 

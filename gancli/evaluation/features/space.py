@@ -1,7 +1,7 @@
 """What a feature space is and the registry of them (`eval.features=<name>`).
 
 A feature space turns uint8 pixels (the one format every image source is brought to: generator
-output through `gancli.data.pixels.quantize`, PNG folders, `.npz` files) into feature vectors
+output through `gancli.files.quantize`, PNG folders, `.npz` files) into feature vectors
 and logits. Its builders register here and are imported by the package, so the registry is full
 whichever of its modules is imported first.
 """
