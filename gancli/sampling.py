@@ -14,6 +14,7 @@ from torch import nn
 
 from gancli.checkpoint import load_checkpoint
 from gancli.conditioning import Conditioning, build_conditioning
+from gancli.config import validate
 from gancli.data import DataInfo, load_dataset
 from gancli.data.kinds import data_kind
 from gancli.errors import GancliError
@@ -59,8 +60,7 @@ def load_generator(ckpt: dict, use_ema: bool
 
 def run_sample(cfg: DictConfig, out: Path) -> Path:
     """`gancli sample`: draw `cfg.n` samples with seed `cfg.seed` and write them to `out`."""
-    if cfg.n < 1:
-        raise GancliError(f"n must be at least 1, got {cfg.n}")
+    validate(cfg)
     ckpt = load_checkpoint(cfg.ckpt)
     G, train_cfg, info, conditioning = load_generator(ckpt, cfg.sample.ema)
     kind = data_kind(info, lambda: load_dataset(train_cfg.data, "train").x)

@@ -90,7 +90,7 @@ def test_points_npz_and_scatter(ring_run: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("out, message", [("x.jpg", "cannot write samples as '.jpg'"),
-                                          ("n=0", "n must be at least 1")])
+                                          ("n=0", "n=0 is out of range: must be >= 1")])
 def test_bad_requests_fail_with_one_line(tiny_run: Path, tmp_path: Path, out: str,
                                          message: str) -> None:
     arg = out if "=" in out else f"out={tmp_path / out}"

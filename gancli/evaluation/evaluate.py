@@ -98,8 +98,6 @@ class Evaluator:
             raise GancliError(f"{info.name} is 2D points: only eval.metrics=[{applies}] applies "
                               f"(asked for {', '.join(self.metrics)})")
         self.primary = opts.primary or default_primary(self.metrics)
-        if opts.n < 2:
-            raise GancliError(f"eval.n must be at least 2, got {opts.n}")
         self.space: FeatureSpace | None = None
         self.real: Features | None = None
         self._test: TensorData | None = None

@@ -14,6 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from gancli.checkpoint import load_checkpoint
 from gancli.conditioning import Conditioning
+from gancli.config import validate
 from gancli.data import DataInfo, load_dataset
 from gancli.errors import GancliError
 from gancli.evaluation.evaluate import Evaluator
@@ -115,6 +116,7 @@ def read_png_folder(folder: Path) -> torch.Tensor:
 def run_eval(cfg: DictConfig, out_dir: Path, overrides: list[str]) -> tuple[dict, str]:
     """Score `cfg.ckpt`'s generator or the samples at `cfg.samples`; write `out_dir/eval.json`.
     Returns the results and the name of the primary metric."""
+    validate(cfg)
     if bool(cfg.ckpt) == bool(cfg.samples):
         raise GancliError("give exactly one of ckpt=PATH (a run folder or checkpoint) or "
                           "samples=PATH data=NAME (an .npz or a folder of PNGs)")

@@ -20,6 +20,7 @@ def resumed(cfg: DictConfig, overrides: Sequence[tuple[str, Any]]
     """The config to train with and the checkpoint to continue from: `cfg` and None for a new
     run; for `resume=RUN`, RUN's checkpoint and its config with `overrides` applied."""
     if not cfg.resume:
+        validate(cfg)  # the command did too; a Trainer built in-process is checked the same
         return cfg, None
     ckpt = load_checkpoint(cfg.resume)
     return resume_config(ckpt, cfg.resume, overrides), ckpt
