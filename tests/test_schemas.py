@@ -12,13 +12,14 @@ import yaml
 from omegaconf import OmegaConf
 
 from gancli.config import (
-    OPTION_SCHEMAS,
+    SCHEMAS,
     EvalAppConfig,
     ImageConditioningConfig,
     LossConfig,
     Range,
     SampleAppConfig,
     TrainAppConfig,
+    option_schema,
     typed,
 )
 from gancli.errors import ConfigError
@@ -47,24 +48,26 @@ def option_values(group: str, option: str) -> tuple[list, dict]:
     return defaults, values.get(group, {}) if "@package _global_" in text else values
 
 
-OPTIONS = [(g, o) for g, options in OPTION_SCHEMAS.items() for o in options]
+OPTIONS = [(g, p.stem) for g in SCHEMAS for p in sorted((CONF / g).glob("*.yaml"))]
 
 
-def test_every_yaml_option_has_a_schema_and_the_reverse() -> None:
-    for group, options in OPTION_SCHEMAS.items():
-        assert sorted(p.stem for p in (CONF / group).glob("*.yaml")) == sorted(options), group
+def test_every_option_extends_a_schema_and_every_schema_serves_an_option() -> None:
+    used = {(g, option_schema(g, o)) for g, o in OPTIONS}
+    assert None not in {schema for _, schema in used}
+    assert used == {(g, schema) for g, schemas in SCHEMAS.items() for schema in schemas.values()}
+    assert option_schema("loss", "nope") is None
 
 
 @pytest.mark.parametrize("group, option", OPTIONS)
 def test_option_yaml_extends_its_schema_and_repeats_none_of_its_defaults(
         group: str, option: str) -> None:
     defaults, values = option_values(group, option)
-    schema = OPTION_SCHEMAS[group][option]
-    assert any(str(d).startswith(f"/schema/{group}/{option}@") for d in defaults), defaults
+    schema = option_schema(group, option)
+    assert any(str(d).startswith(f"/schema/{group}/") for d in defaults), defaults
     repeated = {k: v for k, v in values.items()
                 if k in schema_defaults(schema) and schema_defaults(schema)[k] == v}
     assert not repeated, f"conf/{group}/{option}.yaml repeats its schema's defaults: {repeated}"
-    assert "name" not in values  # the schema stores the option's name
+    assert values["name"] == option  # the registry name, which no schema can default
 
 
 @pytest.mark.parametrize("command, schema", [("train", TrainAppConfig),
@@ -85,7 +88,7 @@ def test_composed_option_has_exactly_its_schemas_keys(group: str, option: str) -
     if group == "conditioning" and option == "image":
         overrides.append("model=pix2pix")
     node = compose_train(*overrides)[group]
-    schema = OPTION_SCHEMAS[group][option]
+    schema = option_schema(group, option)
     assert OmegaConf.get_type(node) is schema
     assert list(node) == [f.name for f in dataclasses.fields(schema)]
     assert node.name == option
@@ -94,7 +97,7 @@ def test_composed_option_has_exactly_its_schemas_keys(group: str, option: str) -
 def test_pix2pix_weights_belong_to_image_conditioning_not_to_losses() -> None:
     assert {"l1_weight", "adv_weight"} <= {f.name for f in
                                            dataclasses.fields(ImageConditioningConfig)}
-    for schema in set(OPTION_SCHEMAS["loss"].values()):
+    for schema in SCHEMAS["loss"].values():
         assert not {"l1_weight", "adv_weight"} & {f.name for f in dataclasses.fields(schema)}
     cfg = compose_train("conditioning=image", "conditioning.adv_weight=0")
     assert (cfg.conditioning.l1_weight, cfg.conditioning.adv_weight) == (100.0, 0.0)

@@ -11,7 +11,7 @@ to answer in well under a second.
 from gancli.config.checks import config_error_line, typed, upgrade, validate
 from gancli.config.ranges import Range, ranged
 from gancli.config.schemas import (
-    OPTION_SCHEMAS,
+    SCHEMAS,
     ClassConditioningConfig,
     ClipLossConfig,
     ConditioningConfig,
@@ -35,16 +35,16 @@ from gancli.config.schemas import (
     TextConditioningConfig,
     TrainAppConfig,
     TrainConfig,
+    option_schema,
     register_configs,
 )
 
 __all__ = [
-    "OPTION_SCHEMAS", "ClassConditioningConfig", "ClipLossConfig", "ConditioningConfig",
-    "DataConfig", "DiffAugmentConfig", "EvalAppConfig", "EvalOptions",
-    "FGANLossConfig", "ImageConditioningConfig", "ImageDataConfig", "ImageFilesDataConfig",
-    "LatentConfig", "LossConfig",
-    "MLPModelConfig", "ModelConfig", "OptimConfig", "PenaltyLossConfig", "PointsDataConfig",
-    "Range", "SampleAppConfig", "SampleOptions", "TextConditioningConfig", "TrainAppConfig",
-    "TrainConfig", "config_error_line", "ranged", "register_configs", "typed", "upgrade",
-    "validate",
+    "SCHEMAS", "ClassConditioningConfig", "ClipLossConfig", "ConditioningConfig", "DataConfig",
+    "DiffAugmentConfig", "EvalAppConfig", "EvalOptions", "FGANLossConfig",
+    "ImageConditioningConfig", "ImageDataConfig", "ImageFilesDataConfig", "LatentConfig",
+    "LossConfig", "MLPModelConfig", "ModelConfig", "OptimConfig", "PenaltyLossConfig",
+    "PointsDataConfig", "Range", "SampleAppConfig", "SampleOptions", "TextConditioningConfig",
+    "TrainAppConfig", "TrainConfig", "config_error_line", "option_schema", "ranged",
+    "register_configs", "typed", "upgrade", "validate",
 ]

@@ -12,7 +12,7 @@ import dataclasses
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from gancli.config.schemas import OPTION_SCHEMAS
+from gancli.config.schemas import SCHEMAS, option_schema
 from gancli.errors import ConfigError
 from gancli.registry import unknown_name
 
@@ -38,7 +38,7 @@ def upgrade(raw: dict) -> dict:
         raw["conditioning"] = {**raw["conditioning"], **moved}
     for group, keys in UNION_KEYS.items():
         node = raw.get(group)
-        schema = OPTION_SCHEMAS[group].get((node or {}).get("name"))
+        schema = option_schema(group, node["name"]) if node and "name" in node else None
         if schema is not None:
             known = {f.name for f in dataclasses.fields(schema)}
             raw[group] = {k: v for k, v in node.items() if k in known or k not in keys}
@@ -51,10 +51,11 @@ def typed(cfg: DictConfig | dict, app: type) -> DictConfig:
     older gancli are `upgrade`d first."""
     raw = upgrade(cfg if isinstance(cfg, dict) else OmegaConf.to_container(cfg))
     base = OmegaConf.structured(app)
-    for group, options in OPTION_SCHEMAS.items():
-        name = (raw.get(group) or {}).get("name") if group in raw else None
-        if group in base and name in options:
-            base[group] = OmegaConf.structured(options[name](name=name))
+    for group in SCHEMAS:
+        name = (raw.get(group) or {}).get("name")
+        schema = option_schema(group, name) if group in base and name else None
+        if schema is not None:
+            base[group] = OmegaConf.structured(schema)
     try:
         return OmegaConf.merge(base, raw)
     except Exception as err:  # noqa: BLE001 (any OmegaConf error: worded as one line)
@@ -95,7 +96,7 @@ def _validate_node(node: DictConfig, prefix: str) -> None:
 def option_label(path: str, node: DictConfig) -> str:
     """How a user names the node at `path`: `loss=ns` for a group option, else the path."""
     group = path.split(".")[0]
-    name = node.get("name") if group in OPTION_SCHEMAS and "." not in path else None
+    name = node.get("name") if group in SCHEMAS and "." not in path else None
     return f"{group}={name}" if name else path
 
 

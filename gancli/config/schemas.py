@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+from importlib import resources
 
+import yaml
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
@@ -194,25 +196,33 @@ class ImageConditioningConfig(ConditioningConfig):
     adv_weight: float = ranged(1.0, ge=0)
 
 
-#: Every option's schema, by group: `schema/<group>/<option>` in the ConfigStore.
-OPTION_SCHEMAS: dict[str, dict[str, type]] = {
-    "data": {
-        **dict.fromkeys(["mnist", "fashion_mnist", "cifar10", "folder", "paired_folder",
-                         "stacked_mnist"], ImageFilesDataConfig),
-        "digits": ImageDataConfig,
-        **dict.fromkeys(["ring8", "grid25"], PointsDataConfig),
-    },
-    "model": {**dict.fromkeys(["dcgan", "resnet", "pix2pix"], ModelConfig),
-              "mlp": MLPModelConfig},
-    "loss": {**dict.fromkeys(["ns", "minimax", "lsgan", "hinge", "wgan-sn"], LossConfig),
-             "wgan-clip": ClipLossConfig,
-             **dict.fromkeys(["wgan-gp", "wgan-lp"], PenaltyLossConfig),
+#: The schemas options extend, by group: `schema/<group>/<name>` in the ConfigStore. An option's
+#: YAML names one first in its defaults list (`- /schema/loss/penalty@_here_`), so a new option
+#: with the keys of an existing one is one YAML; one with keys of its own adds a schema here.
+SCHEMAS: dict[str, dict[str, type]] = {
+    "data": {"images": ImageDataConfig, "image_files": ImageFilesDataConfig,
+             "points": PointsDataConfig},
+    "model": {"base": ModelConfig, "mlp": MLPModelConfig},
+    "loss": {"base": LossConfig, "clip": ClipLossConfig, "penalty": PenaltyLossConfig,
              "fgan": FGANLossConfig},
     "optim": {"adam": OptimConfig},
-    "augment": {"none": AugmentConfig, "diffaug": DiffAugmentConfig},
-    "conditioning": {"none": ConditioningConfig, "class": ClassConditioningConfig,
+    "augment": {"base": AugmentConfig, "diffaug": DiffAugmentConfig},
+    "conditioning": {"base": ConditioningConfig, "class": ClassConditioningConfig,
                      "text": TextConditioningConfig, "image": ImageConditioningConfig},
 }
+
+
+def option_schema(group: str, option: str) -> type | None:
+    """The schema the option's YAML (`conf/<group>/<option>.yaml`) extends; None for an option
+    that does not exist. Read from the YAML, the one place that says it."""
+    path = resources.files("gancli.conf") / group / f"{option}.yaml"
+    if not path.is_file():
+        return None
+    prefix = f"/schema/{group}/"
+    for entry in yaml.safe_load(path.read_text()).get("defaults", []):
+        if isinstance(entry, str) and entry.startswith(prefix):
+            return SCHEMAS[group][entry[len(prefix):].split("@")[0]]
+    return None
 
 
 # -- the rest of `gancli train` -----------------------------------------------------------------
@@ -361,11 +371,11 @@ class EvalAppConfig:
 
 def register_configs() -> None:
     """Put the schemas in Hydra's ConfigStore: each command's under the name its primary config
-    lists first, each option's as `schema/<group>/<option>` (with its name filled in)."""
+    lists first, the options' as `schema/<group>/<name>`."""
     cs = ConfigStore.instance()
     cs.store(name="train_schema", node=TrainAppConfig)
     cs.store(name="sample_schema", node=SampleAppConfig)
     cs.store(name="eval_schema", node=EvalAppConfig)
-    for group, options in OPTION_SCHEMAS.items():
-        for option, schema in options.items():
-            cs.store(group=f"schema/{group}", name=option, node=schema(name=option))
+    for group, schemas in SCHEMAS.items():
+        for name, schema in schemas.items():
+            cs.store(group=f"schema/{group}", name=name, node=schema)
