@@ -24,7 +24,7 @@ from gancli.files import quantize
 from gancli.losses.base import DiscriminatorStep
 from gancli.models.conditional import ConditionalBatchNorm
 from gancli.training.loop import Trainer
-from tests.conftest import TINY, compose_train, last_line, run_gancli
+from tests.conftest import TINY, compose_train, last_line, run_cli
 
 CPU = torch.device("cpu")
 
@@ -210,19 +210,19 @@ def test_class_conditioning_needs_labels(tmp_path: Path) -> None:
 @pytest.fixture(scope="module")
 def class_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     cwd = tmp_path_factory.mktemp("class")
-    return Path(last_line(run_gancli("train", *TINY, "conditioning=class", cwd=cwd).stdout))
+    return Path(last_line(run_cli("train", *TINY, "conditioning=class", cwd=cwd).stdout))
 
 
 @pytest.fixture(scope="module")
 def text_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     cwd = tmp_path_factory.mktemp("text")
-    return Path(last_line(run_gancli("train", *TINY, "conditioning=text", cwd=cwd).stdout))
+    return Path(last_line(run_cli("train", *TINY, "conditioning=text", cwd=cwd).stdout))
 
 
 @pytest.fixture(scope="module")
 def image_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     cwd = tmp_path_factory.mktemp("image")
-    return Path(last_line(run_gancli("train", *TINY, "data.resolution=16", "model.width=8",
+    return Path(last_line(run_cli("train", *TINY, "data.resolution=16", "model.width=8",
                                      "conditioning=image", cwd=cwd).stdout))
 
 
@@ -277,13 +277,13 @@ def test_bad_sample_requests_are_refused(class_run: Path, tmp_path: Path, args: 
 
 
 def test_a_bad_label_fails_with_one_line_from_the_cli(class_run: Path, tmp_path: Path) -> None:
-    proc = run_gancli("sample", f"ckpt={class_run}", "label=10", cwd=tmp_path, check=False)
+    proc = run_cli("sample", f"ckpt={class_run}", "label=10", cwd=tmp_path, check=False)
     assert proc.returncode == 1 and "use 0 to 9" in proc.stderr
     assert "Traceback" not in proc.stderr
 
 
 def test_label_for_an_unconditional_checkpoint_fails(tiny_run: Path, tmp_path: Path) -> None:
-    proc = run_gancli("sample", f"ckpt={tiny_run}", "label=3", cwd=tmp_path, check=False)
+    proc = run_cli("sample", f"ckpt={tiny_run}", "label=3", cwd=tmp_path, check=False)
     assert proc.returncode == 1 and "conditioning=none" in proc.stderr
 
 
@@ -293,7 +293,7 @@ def test_prompt_sampling_and_unknown_words(text_run: Path, tmp_path: Path) -> No
     b = np.load(_sample(text_run, tmp_path, "prompt=a handwritten seven", "n=3",
                         f"out={tmp_path / 'b.npz'}"))
     assert a["images"].shape == (3, 8, 8, 1) and np.array_equal(a["images"], b["images"])
-    proc = run_gancli("sample", f"ckpt={text_run}", "prompt=a handwritten sevn", cwd=tmp_path,
+    proc = run_cli("sample", f"ckpt={text_run}", "prompt=a handwritten sevn", cwd=tmp_path,
                       check=False)
     assert proc.returncode == 1
     assert "unknown word 'sevn'" in proc.stderr and "seven" in proc.stderr
@@ -344,7 +344,7 @@ def test_image_sample_translates_given_files(image_run: Path, tmp_path: Path) ->
 
 
 def test_eval_of_a_class_conditional_checkpoint(class_run: Path, tmp_path: Path) -> None:
-    out = last_line(run_gancli("eval", f"ckpt={class_run}", "eval.n=500",
+    out = last_line(run_cli("eval", f"ckpt={class_run}", "eval.n=500",
                                "eval.metrics=[match,intra_fid,cas,fid]", cwd=tmp_path).stdout)
     result = json.loads(Path(out).read_text())
     assert {"match_accuracy", "intra_fid", "cas", "fid"} <= set(result)
@@ -354,7 +354,7 @@ def test_eval_of_a_class_conditional_checkpoint(class_run: Path, tmp_path: Path)
 
 def test_eval_of_a_text_checkpoint_reports_unseen_phrasings(text_run: Path,
                                                             tmp_path: Path) -> None:
-    out = last_line(run_gancli("eval", f"ckpt={text_run}", "eval.n=200",
+    out = last_line(run_cli("eval", f"ckpt={text_run}", "eval.n=200",
                                "eval.metrics=[match,fid]", cwd=tmp_path).stdout)
     result = json.loads(Path(out).read_text())
     assert {"match_accuracy_seen", "match_accuracy_unseen", "fid"} <= set(result)
@@ -430,7 +430,7 @@ def test_conditional_eval_scores_images_of_the_asked_class(mode: str,
 
 def test_eval_of_an_image_checkpoint_scores_translation(image_run: Path,
                                                         tmp_path: Path) -> None:
-    out = last_line(run_gancli("eval", f"ckpt={image_run}", cwd=tmp_path).stdout)
+    out = last_line(run_cli("eval", f"ckpt={image_run}", cwd=tmp_path).stdout)
     result = json.loads(Path(out).read_text())
     assert {"l1", "psnr", "ssim", "fid"} <= set(result)
     assert result["n_samples"] == len(load_dataset(compose_train(*TINY,
@@ -553,7 +553,7 @@ def test_text_conditioning_on_folder_captions_trains_and_samples(tmp_path: Path)
     names = _image_tree(root, ["cats", "dogs"])
     (root / "captions.tsv").write_text("".join(
         f"{n}\ta {'dark' if n.startswith('cats') else 'bright'} square\n" for n in names))
-    run = Path(last_line(run_gancli("train", *TINY, "data=folder", f"data.root={root}",
+    run = Path(last_line(run_cli("train", *TINY, "data=folder", f"data.root={root}",
                                     "conditioning=text", cwd=tmp_path).stdout))
     out = _sample(run, tmp_path, "prompt=a bright square", "n=2", f"out={tmp_path / 's.npz'}")
     assert np.load(out)["images"].shape == (2, 8, 8, 3)
@@ -580,13 +580,13 @@ def test_many_classes_preview_shows_one_sample_of_each_of_the_first_classes() ->
 
 
 def test_conditional_runs_resume_and_evaluate_during_training(tmp_path: Path) -> None:
-    run = Path(last_line(run_gancli("train", *TINY, "conditioning=text", "train.eval_every=10",
+    run = Path(last_line(run_cli("train", *TINY, "conditioning=text", "train.eval_every=10",
                                     "eval.metrics=[match]", "eval.n=100",
                                     cwd=tmp_path).stdout))
     lines = [json.loads(ln) for ln in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in lines if "match_accuracy_unseen" in r] == [10, 20]
     assert (run / "checkpoints" / "best.pt").is_file()
-    resumed = Path(last_line(run_gancli("train", f"resume={run}", "train.steps=25",
+    resumed = Path(last_line(run_cli("train", f"resume={run}", "train.steps=25",
                                         cwd=tmp_path).stdout))
     ckpt = torch.load(resumed / "checkpoints" / "last.pt", weights_only=True)
     assert ckpt["step"] == 25 and "seven" in ckpt["conditioning"]["captions"]["words"]

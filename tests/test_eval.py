@@ -28,7 +28,7 @@ from gancli.evaluation.metrics import METRICS
 from gancli.evaluation.run import generated_samples, read_samples
 from gancli.files import pixels_to_unit, quantize
 from gancli.sampling import load_generator
-from tests.conftest import TINY, last_line, run_gancli
+from tests.conftest import TINY, last_line, run_cli
 
 CPU = torch.device("cpu")
 
@@ -244,7 +244,7 @@ def test_2d_mode_scoring_through_eval(tmp_path: Path) -> None:
     for points, modes, hq in ((true, 8, 0.98), (collapsed, 1, 0.99)):
         path = tmp_path / f"p{modes}.npz"
         np.savez(path, points=points.numpy())
-        proc = run_gancli("eval", f"samples={path}", "data=ring8", f"hydra.run.dir={tmp_path}",
+        proc = run_cli("eval", f"samples={path}", "data=ring8", f"hydra.run.dir={tmp_path}",
                           cwd=tmp_path)
         result = json.loads(Path(last_line(proc.stdout)).read_text())
         assert result["modes_captured"] == modes and result["hq_fraction"] >= hq
@@ -267,6 +267,7 @@ def test_classifier_is_cached_and_a_corrupt_entry_is_rebuilt(eval_cache: Path) -
     assert cache.cached(key, lambda: {"v": torch.ones(1)})["v"].item() == 1.0
 
 
+@pytest.mark.slow  # 2 minutes of training on the 2-core CPU, shared only with the stacked test
 def test_mnist_classifier_reaches_99_percent(mnist_root: Path) -> None:
     _, acc, _ = load_classifier(data_cfg("mnist", mnist_root, 32), CPU)
     assert acc >= 0.99
@@ -278,6 +279,7 @@ def test_fashion_mnist_classifier_reaches_90_percent(fashion_root: Path) -> None
     assert acc >= 0.90
 
 
+@pytest.mark.slow  # needs the MNIST classifier above
 def test_stacked_mnist_is_classified_channel_by_channel(mnist_root: Path) -> None:
     cfg = data_cfg("stacked_mnist", mnist_root, 32)
     test = load_dataset(cfg, "test")
@@ -338,7 +340,7 @@ def eval_json(proc) -> dict:
 
 def test_eval_of_a_checkpoint_writes_eval_json(tiny_run: Path, tmp_path: Path) -> None:
     out = tmp_path / "ev"
-    proc = run_gancli("eval", f"ckpt={tiny_run}", "eval.n=300", f"hydra.run.dir={out}",
+    proc = run_cli("eval", f"ckpt={tiny_run}", "eval.n=300", f"hydra.run.dir={out}",
                       cwd=tmp_path)
     result = eval_json(proc)
     assert Path(last_line(proc.stdout)) == out / "eval.json"
@@ -354,13 +356,13 @@ def test_eval_of_a_checkpoint_writes_eval_json(tiny_run: Path, tmp_path: Path) -
 def test_samples_score_the_same_from_g_a_png_folder_and_an_npz(tiny_run: Path,
                                                                tmp_path: Path) -> None:
     """G's output, its PNGs and its .npz go through one conversion: identical numbers."""
-    run_gancli("sample", f"ckpt={tiny_run}", "n=200", f"out={tmp_path / 'pngs'}", cwd=tmp_path)
-    run_gancli("sample", f"ckpt={tiny_run}", "n=200", f"out={tmp_path / 's.npz'}", cwd=tmp_path)
+    run_cli("sample", f"ckpt={tiny_run}", "n=200", f"out={tmp_path / 'pngs'}", cwd=tmp_path)
+    run_cli("sample", f"ckpt={tiny_run}", "n=200", f"out={tmp_path / 's.npz'}", cwd=tmp_path)
     files = ["data=digits", "data.resolution=8"]
     sources = {"g": [f"ckpt={tiny_run}", "eval.n=200"],
                "png": [f"samples={tmp_path / 'pngs'}", *files],
                "npz": [f"samples={tmp_path / 's.npz'}", *files]}
-    results = [eval_json(run_gancli("eval", *args, "eval.metrics=[fid,pr,confidence]",
+    results = [eval_json(run_cli("eval", *args, "eval.metrics=[fid,pr,confidence]",
                                     f"hydra.run.dir={tmp_path / name}", cwd=tmp_path))
                for name, args in sources.items()]
     for key in ("fid", "precision", "recall", "confidence"):
@@ -391,7 +393,7 @@ def png_samples(tmp_path: Path) -> Path:
 ])
 def test_bad_requests_fail_with_one_line(args: list[str], message: str, png_samples: Path,
                                          tmp_path: Path) -> None:
-    proc = run_gancli("eval", f"samples={png_samples}", "data.resolution=8", *args,
+    proc = run_cli("eval", f"samples={png_samples}", "data.resolution=8", *args,
                       cwd=tmp_path, check=False)
     assert proc.returncode == 1, proc.stderr
     assert message in proc.stderr and "Traceback" not in proc.stderr
@@ -400,14 +402,14 @@ def test_bad_requests_fail_with_one_line(args: list[str], message: str, png_samp
 def test_eval_needs_exactly_one_source(png_samples: Path, tiny_run: Path,
                                        tmp_path: Path) -> None:
     for args in ([], [f"ckpt={tiny_run}", f"samples={png_samples}"]):
-        proc = run_gancli("eval", *args, cwd=tmp_path, check=False)
+        proc = run_cli("eval", *args, cwd=tmp_path, check=False)
         assert proc.returncode == 1 and "give exactly one of ckpt=PATH" in proc.stderr
 
 
 def test_jpeg_samples_are_refused(tmp_path: Path) -> None:
     (tmp_path / "s").mkdir()
     Image.new("L", (8, 8)).save(tmp_path / "s" / "0.jpg")
-    proc = run_gancli("eval", f"samples={tmp_path / 's'}", cwd=tmp_path, check=False)
+    proc = run_cli("eval", f"samples={tmp_path / 's'}", cwd=tmp_path, check=False)
     assert proc.returncode == 1 and "JPEG" in proc.stderr
 
 
@@ -419,7 +421,7 @@ def test_unreadable_samples_fail_with_one_line(tmp_path: Path) -> None:
     for name, message in (("obj.npz", "is not a readable samples file"),
                           ("trunc.npz", "is not a readable samples file"),
                           ("pngs", "is not a readable PNG")):
-        proc = run_gancli("eval", f"samples={tmp_path / name}", "data.resolution=8",
+        proc = run_cli("eval", f"samples={tmp_path / name}", "data.resolution=8",
                           cwd=tmp_path, check=False)
         assert proc.returncode == 1 and message in proc.stderr, proc.stderr
         assert "Traceback" not in proc.stderr
@@ -427,7 +429,7 @@ def test_unreadable_samples_fail_with_one_line(tmp_path: Path) -> None:
 
 def test_2d_data_refuses_image_metrics(tmp_path: Path) -> None:
     np.savez(tmp_path / "p.npz", points=np.zeros((10, 2), np.float32))
-    proc = run_gancli("eval", f"samples={tmp_path / 'p.npz'}", "data=ring8",
+    proc = run_cli("eval", f"samples={tmp_path / 'p.npz'}", "data=ring8",
                       "eval.metrics=[fid]", cwd=tmp_path, check=False)
     assert proc.returncode == 1 and "only eval.metrics=[modes] applies" in proc.stderr
 
@@ -447,7 +449,7 @@ def test_train_eval_every_logs_metrics_and_keeps_the_best_checkpoint(
         primary: str, best_of: Callable[..., dict], tmp_path: Path) -> None:
     """best.pt follows the primary's registered direction: lowest fid, highest confidence."""
     run = tmp_path / "run"
-    run_gancli("train", *TINY, "train.eval_every=10", "eval.n=200",
+    run_cli("train", *TINY, "train.eval_every=10", "eval.n=200",
                "eval.metrics=[fid,confidence]", f"eval.primary={primary}",
                f"hydra.run.dir={run}", cwd=tmp_path)
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import last_line, run_gancli
+from tests.conftest import last_line, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -24,7 +24,7 @@ def test_preset_reaches_its_target(preset: str, min_modes: float, min_hq: float,
                                    tmp_path: Path) -> None:
     scores = []
     for seed in (0, 1, 2):
-        proc = run_gancli("train", f"experiment={preset}", f"train.seed={seed}", cwd=tmp_path)
+        proc = run_cli("train", f"experiment={preset}", f"train.seed={seed}", cwd=tmp_path)
         scores.append(final_scores(Path(last_line(proc.stdout))))
     assert all(s["n_samples"] == 2500 for s in scores)
     modes = statistics.mean(s["modes_captured"] for s in scores)
