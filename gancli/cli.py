@@ -84,13 +84,14 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"gancli: error: {err}\n")
         return 2
     app = importlib.import_module(COMMANDS[command][0])
+    from gancli.errors import failed_jobs
+
+    failed_jobs.clear()  # a sweep's failures are this call's, also when main runs in-process
     # Hydra parses sys.argv itself; argv[0] names the program in its usage line.
     sys.argv = [f"gancli {command}", *rest]
     status = run_app(app.main)
     if status:
         return status
-    from gancli.errors import failed_jobs
-
     if failed_jobs:
         sys.stderr.write(f"gancli: {len(failed_jobs)} job(s) of the sweep failed: "
                          f"{', '.join(failed_jobs)}\n")
