@@ -14,10 +14,12 @@ from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
 
-# Before torch loads OpenMP (here, and in every `gancli` process the tests start): threads
-# that spin while they wait for each other slow torch's CPU kernels down many times over when
-# the 2 cores are shared (measured under load: one test_divergences critic 49 s spinning, 3.5 s
-# passive; 20 tiny training steps 9.5 s and 0.6 s).
+# Before torch loads OpenMP (here, and in every `gancli` process the tests start). `make test`
+# runs the suite on one pytest-xdist worker per core, so each worker computes on one thread;
+# the tests' models are tiny, for which one thread beats two even alone (test_divergences.py:
+# 83 s on two threads, 54 s on one). Where threads do share cores, spinning while they wait for
+# each other slows torch's CPU kernels many times over (one critic 49 s spinning, 3.5 s passive).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import pytest  # noqa: E402
