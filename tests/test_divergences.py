@@ -29,6 +29,18 @@ STEPS, BATCH, EVAL = 500, 2048, 200_000
 MU_P, MU_Q = 0.0, 1.0
 
 
+#: f(u) of each divergence, D_f(P||Q) = Σ q·f(p/q) (Nowozin et al. 2016, Table 2); numpy, so
+#: it takes scalars and grids alike (test_losses.py checks the estimates on two points).
+F_OF_U = {
+    "kl": lambda u: u * np.log(u),
+    "reverse_kl": lambda u: -np.log(u),
+    "pearson": lambda u: (u - 1) ** 2,
+    "squared_hellinger": lambda u: (np.sqrt(u) - 1) ** 2,
+    "js": lambda u: u * np.log(u) - (u + 1) * np.log((u + 1) / 2),
+    "total_variation": lambda u: 0.5 * np.abs(u - 1),
+}
+
+
 def density_integral(fn: Callable[[float, float], float]) -> float:
     """∫ fn(p(x), q(x)) dx for P = N(0, 1), Q = N(1, 1)."""
     return integrate.quad(lambda x: fn(stats.norm.pdf(x, MU_P), stats.norm.pdf(x, MU_Q)),
@@ -106,20 +118,12 @@ def test_conjugates_are_legendre_transforms() -> None:
     """Each table entry's f*(g_f(v)) equals sup_u [u·g_f(v) - f(u)] for the f the paper names,
     computed on a grid of u: a swapped or mistyped conjugate fails here even where its
     divergence values coincide (KL and reverse KL for this pair of Gaussians)."""
-    f = {
-        "kl": lambda u: u * np.log(u),
-        "reverse_kl": lambda u: -np.log(u),
-        "pearson": lambda u: (u - 1) ** 2,
-        "squared_hellinger": lambda u: (np.sqrt(u) - 1) ** 2,
-        "js": lambda u: u * np.log(u) - (u + 1) * np.log((u + 1) / 2),
-        "total_variation": lambda u: 0.5 * np.abs(u - 1),
-    }
-    assert f.keys() == F_DIVERGENCES.keys()
+    assert F_OF_U.keys() == F_DIVERGENCES.keys()
     u = np.linspace(0, 60, 300_001)[1:]  # step 2e-4, with u = 1 (TV's kink) on the grid
     v = torch.linspace(-1.5, 1.5, 31, dtype=torch.float64)
     for name, entry in F_DIVERGENCES.items():
         t = entry.activation(v).numpy()
-        sup = (u[None, :] * t[:, None] - f[name](u)[None, :]).max(axis=1)
+        sup = (u[None, :] * t[:, None] - F_OF_U[name](u)[None, :]).max(axis=1)
         np.testing.assert_allclose(entry.conjugate(v).numpy(), sup, atol=1e-5, err_msg=name)
 
 

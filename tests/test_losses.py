@@ -17,6 +17,7 @@ from gancli.losses.fgan import F_DIVERGENCES
 from gancli.losses.wasserstein import gradient_penalty
 from gancli.training.loop import Trainer
 from tests.conftest import TINY, compose_train
+from tests.test_divergences import F_OF_U
 
 
 class Const(nn.Module):
@@ -140,17 +141,6 @@ class TwoPointCritic(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.where(x[:, 0] > 0, self.v[0], self.v[1])
-
-
-# f(u) of each divergence, D_f(P||Q) = Σ q·f(p/q) (Nowozin et al. 2016, Table 2).
-F_OF_U = {
-    "kl": lambda u: u * math.log(u),
-    "reverse_kl": lambda u: -math.log(u),
-    "pearson": lambda u: (u - 1) ** 2,
-    "squared_hellinger": lambda u: (math.sqrt(u) - 1) ** 2,
-    "js": lambda u: u * math.log(u) - (u + 1) * math.log((u + 1) / 2),
-    "total_variation": lambda u: 0.5 * abs(u - 1),
-}
 
 
 @pytest.mark.parametrize("divergence", sorted(F_DIVERGENCES))
