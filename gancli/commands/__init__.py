@@ -1,6 +1,8 @@
 """One Hydra app per CLI command. Each composes and validates its config, then imports torch."""
 
+import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from gancli.config import register_configs
 
@@ -27,3 +29,17 @@ def _hide_schema_groups() -> None:
 
 
 _hide_schema_groups()
+
+
+def run_folder() -> Path:
+    """The folder Hydra made for this command's run (or sweep job)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    return Path(HydraConfig.get().runtime.output_dir)
+
+
+def print_result(path: Path) -> None:
+    """What the command made, as the last line on stdout: the one thing a script reads (logs
+    go to stderr)."""
+    sys.stdout.write(f"{path}\n")
+    sys.stdout.flush()

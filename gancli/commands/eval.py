@@ -3,13 +3,11 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
+from gancli.commands import print_result, run_folder
 from gancli.config import validate
 from gancli.errors import reported
 
@@ -27,9 +25,7 @@ def eval_from_hydra(cfg: DictConfig) -> float:
     overrides), eval.json's path printed last; returns the primary metric for sweepers."""
     from gancli.evaluation.run import run_eval  # torch, once cfg is valid
 
-    hydra_cfg = HydraConfig.get()
-    out_dir = Path(hydra_cfg.runtime.output_dir)
-    result, primary = run_eval(cfg, out_dir, list(hydra_cfg.overrides.task))
-    sys.stdout.write(f"{out_dir / 'eval.json'}\n")
-    sys.stdout.flush()
+    out_dir = run_folder()
+    result, primary = run_eval(cfg, out_dir, list(HydraConfig.get().overrides.task))
+    print_result(out_dir / "eval.json")
     return float(result[primary])

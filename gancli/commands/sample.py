@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import hydra
-from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
+from gancli.commands import print_result, run_folder
 from gancli.config import validate
 from gancli.errors import ConfigError, reported
 
@@ -27,7 +26,5 @@ def sample_from_hydra(cfg: DictConfig) -> None:
     """`gancli sample`'s body: default output in the command's run folder; prints the path."""
     from gancli.sampling import run_sample  # torch, once the config is known to be valid
 
-    out = Path(cfg.out) if cfg.out else Path(HydraConfig.get().runtime.output_dir) / "samples.png"
-    path = run_sample(cfg, out)
-    sys.stdout.write(f"{path}\n")
-    sys.stdout.flush()
+    out = Path(cfg.out) if cfg.out else run_folder() / "samples.png"
+    print_result(run_sample(cfg, out))

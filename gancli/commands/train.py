@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig
 
+from gancli.commands import print_result, run_folder
 from gancli.config import validate
 from gancli.errors import reported
 
@@ -29,7 +27,7 @@ def train_from_hydra(cfg: DictConfig) -> float:
     from gancli.training.loop import Trainer
 
     hydra_cfg = HydraConfig.get()
-    run_dir = Path(hydra_cfg.runtime.output_dir)
+    run_dir = run_folder()
     overrides = [(o.key_or_group, o.value())
                  for o in OverridesParser.create().parse_overrides(list(hydra_cfg.overrides.task))]
     try:
@@ -38,6 +36,5 @@ def train_from_hydra(cfg: DictConfig) -> float:
     finally:
         leave_process_group()
     if trainer.dist.is_main:
-        sys.stdout.write(f"{run_dir}\n")
-        sys.stdout.flush()
+        print_result(run_dir)
     return result
