@@ -85,8 +85,7 @@ class Evaluator:
         """`condition`: `none` (unconditional samples), `labels` (each sample generated for a
         class) or `pairs` (each sample a translation with a target)."""
         self.opts, self.data_cfg, self.info, self.device = opts, data_cfg, info, device
-        space_name = getattr(opts.features, "value", opts.features)
-        self.metrics = list(opts.metrics) or default_metrics(info, space_name, condition)
+        self.metrics = list(opts.metrics) or default_metrics(info, opts.features, condition)
         chosen = {name: METRICS.lookup(name) for name in self.metrics}
         for need, what in CONDITIONS.items():
             asked = asked_for(self.metrics, need)

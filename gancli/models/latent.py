@@ -66,8 +66,8 @@ def uniform(shape: tuple[int, ...], generator: torch.Generator | None = None,
 
 
 def latent_distribution(latent: DictConfig) -> LatentDistribution:
-    """The distribution `latent.dist` names (a plain string, or the config's enum value)."""
-    return LATENTS.lookup(getattr(latent.dist, "value", latent.dist))
+    """The distribution `latent.dist` names."""
+    return LATENTS.lookup(latent.dist)
 
 
 def sample_latent(n: int, latent: DictConfig, generator: torch.Generator | None = None,

@@ -84,6 +84,6 @@ class Float16(Precision):
         scaler.update()
 
 
-def build_precision(name: object, device: torch.device) -> Precision:
-    """The precision `name` (`train.precision`: a plain string, or the config's enum value)."""
-    return PRECISIONS.lookup(getattr(name, "value", name))(device)
+def build_precision(name: str, device: torch.device) -> Precision:
+    """The precision `name` (`train.precision`)."""
+    return PRECISIONS.lookup(name)(device)

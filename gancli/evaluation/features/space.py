@@ -82,5 +82,4 @@ register_space = FEATURE_SPACES.register
 def build_space(opts: DictConfig, data_cfg: DictConfig, info: DataInfo,
                 device: torch.device) -> FeatureSpace:
     """The feature space `opts.features` for the dataset `data_cfg` (described by `info`)."""
-    name = getattr(opts.features, "value", opts.features)
-    return FEATURE_SPACES.lookup(name)(data_cfg, info, opts, device)
+    return FEATURE_SPACES.lookup(opts.features)(data_cfg, info, opts, device)
