@@ -42,9 +42,9 @@ def run_app(app_main: Callable[[], object]) -> int:
 
     Hydra prints such errors itself over several lines unless HYDRA_FULL_ERROR is set, in which
     case it raises them: gancli sets it to word them itself. A user who set it gets Hydra's
-    traceback as usual."""
+    traceback as usual. Only Hydra's own (composition) errors are caught: an OmegaConf error
+    raised by gancli's code while it runs is a bug, and keeps its traceback."""
     from hydra.errors import HydraException
-    from omegaconf.errors import OmegaConfBaseException
 
     from gancli.config import config_error_line
 
@@ -52,7 +52,7 @@ def run_app(app_main: Callable[[], object]) -> int:
     os.environ["HYDRA_FULL_ERROR"] = "1"
     try:
         app_main()
-    except (HydraException, OmegaConfBaseException) as err:
+    except HydraException as err:
         if user_wants_trace:
             raise
         sys.stderr.write(f"gancli: error: {config_error_line(err)}\n")
