@@ -84,7 +84,7 @@ class ImageKind(DataKind):
     has_layout = True
 
     def preview(self, x: torch.Tensor, grid: Grid, path: Path, step: int) -> dict[str, float]:
-        save_image_grid(grid[0], path, grid[1])
+        self.picture(x, grid, path)
         return {}
 
     def arrays(self, x: torch.Tensor) -> dict[str, np.ndarray]:
