@@ -109,7 +109,8 @@ def test_train_help_shows_only_the_chosen_options_keys(tmp_path: Path) -> None:
     for other in ("gp_weight", "clip:", "divergence", "l1_weight", "num_points", "depth:"):
         assert other not in out
     assert "schema/" not in out  # the schemas are not groups to choose from
-    for group in (p for p in CONF.iterdir() if p.is_dir() and p.name not in ("hydra", "__pycache__")):
+    groups = [p for p in CONF.iterdir() if p.is_dir() and p.name not in ("hydra", "__pycache__")]
+    for group in groups:
         options = sorted(f.stem for f in group.glob("*.yaml"))
         assert f"\n{group.name}: {', '.join(options)}\n" in out  # every group, every option
     wgan = run_cli("train", "loss=wgan-gp", "--help", cwd=tmp_path).stdout
