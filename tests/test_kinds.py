@@ -51,7 +51,7 @@ def test_points_preview_is_a_scatter_with_the_mode_scores(tmp_path: Path) -> Non
     kind = data_kind(RING.info, lambda: RING.x)
     scores = kind.preview(RING.x[:500], (RING.x[:500], None), tmp_path / "p.png", step=7)
     assert scores["modes_captured"] == 8 and scores["modes_total"] == 8
-    assert (tmp_path / "p.png").stat().st_size > 0
+    assert Image.open(tmp_path / "p.png").size == (500, 500)  # the 5×5 in scatter at 100 dpi
     collapsed = kind.preview(torch.zeros(500, 2), (None, None), tmp_path / "q.png", step=8)
     assert collapsed["modes_captured"] == 0
 
@@ -66,7 +66,8 @@ def test_sample_output_per_kind(tmp_path: Path) -> None:
     points = data_kind(RING.info, lambda: RING.x)
     saved = np.load(points.write(RING.x[:10], tmp_path / "p.npz", (None, None), {}))
     assert saved["points"].dtype == np.float32 and saved["points"].shape == (10, 2)
-    assert points.write(RING.x[:10], tmp_path / "p.png", (None, None), {}).stat().st_size > 0
+    assert Image.open(points.write(RING.x[:10], tmp_path / "p.png", (None, None), {})).size == (
+        500, 500)
     with pytest.raises(GancliError, match="^2D point samples cannot be written as a folder"):
         points.write(RING.x[:10], tmp_path / "folder", (None, None), {})
     with pytest.raises(GancliError, match="^cannot write samples as '.jpg'"):
