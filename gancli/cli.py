@@ -22,6 +22,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sample": ("gancli.commands.sample", "draw samples from a checkpoint: a PNG grid, an .npz, "
                "or a folder of PNGs"),
     "eval": ("gancli.commands.eval", "score a checkpoint or a set of samples against real data"),
+    "data": ("gancli.commands.data", "prepare a dataset once for fast training (`data prepare`), "
+             "show one (`data info DIR`), verify one (`data check DIR`)"),
 }
 
 
@@ -84,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"gancli: error: {err}\n")
         return 2
     app = importlib.import_module(COMMANDS[command][0])
+    if hasattr(app, "dispatch"):  # a command with sub-commands reads its own arguments
+        return app.dispatch(rest)
     from gancli.errors import failed_jobs
 
     failed_jobs.clear()  # a sweep's failures are this call's, also when main runs in-process

@@ -37,8 +37,28 @@ class DataConfig:
     name: str = MISSING
 
 
+class Placement(str, Enum):
+    """Where a run keeps an image dataset's uint8 pixels while it trains."""
+
+    # `device` when the pixels take at most a quarter of the GPU's memory (on the CPU: half the
+    # memory available), else `stream`.
+    auto = "auto"
+    # On the training device: copied once to the GPU, or the memory-mapped file on the CPU.
+    device = "device"
+    # Read from the file batch by batch by a background thread (pinned memory for a GPU):
+    # resident memory stays the size of a few batches, whatever the dataset's size.
+    stream = "stream"
+
+
 @dataclass
-class ImageDataConfig(DataConfig):
+class StoredDataConfig(DataConfig):
+    """Image datasets, all read through gancli's prepared (memory-mapped uint8) format."""
+
+    placement: Placement = Placement.auto
+
+
+@dataclass
+class ImageDataConfig(StoredDataConfig):
     """Image datasets: scikit-learn's bundled digits as they are, nothing to read from disk."""
 
     # Side length images are resized to; null keeps the native size. DCGAN needs a power of 2.
@@ -50,6 +70,31 @@ class ImageFilesDataConfig(ImageDataConfig):
     """Image datasets read from files (MNIST, CIFAR-10, a folder, ...)."""
 
     # Folder holding the dataset's original files (MNIST: the four IDX .gz files).
+    root: str | None = None
+
+
+class Fit(str, Enum):
+    """How a non-square image becomes a square one."""
+
+    crop = "crop"        # the centre square of the resized image (shorter side = resolution)
+    pad = "pad"          # the whole image, longer side = resolution, padded with black
+    stretch = "stretch"  # the whole image, resized to resolution × resolution
+
+
+@dataclass
+class FolderDataConfig(ImageFilesDataConfig):
+    """A folder (or .zip) of image files of any format and size."""
+
+    # 1 (grey) or 3 (RGB): every image is converted to this many channels (RGBA is composited
+    # on black, palette images expanded, 16-bit reduced to 8).
+    channels: int = ranged(3, ge=1, le=3)
+    fit: Fit = Fit.crop
+
+
+@dataclass
+class PreparedDataConfig(StoredDataConfig):
+    """A dataset made by `gancli data prepare`: its folder (`data.root`) holds everything."""
+
     root: str | None = None
 
 
@@ -201,6 +246,7 @@ class ImageConditioningConfig(ConditioningConfig):
 #: with the keys of an existing one is one YAML; one with keys of its own adds a schema here.
 SCHEMAS: dict[str, dict[str, type]] = {
     "data": {"images": ImageDataConfig, "image_files": ImageFilesDataConfig,
+             "folder": FolderDataConfig, "prepared": PreparedDataConfig,
              "points": PointsDataConfig},
     "model": {"base": ModelConfig, "mlp": MLPModelConfig},
     "loss": {"base": LossConfig, "clip": ClipLossConfig, "penalty": PenaltyLossConfig,
@@ -369,6 +415,24 @@ class EvalAppConfig:
     eval: EvalOptions = field(default_factory=EvalOptions)
 
 
+@dataclass
+class PrepareAppConfig:
+    """`gancli data prepare source=PATH out=DIR` or `gancli data prepare data=mnist out=DIR`."""
+
+    # A folder tree of images (class sub-folders become labels) or a .zip of one; sets
+    # data.root of data=folder. Without it, `data=` names the dataset to prepare.
+    source: str | None = None
+    # The folder to write (required); refused when it exists and holds files.
+    out: str | None = None
+    # Replace a non-empty `out`.
+    overwrite: bool = False
+    # Fail on the first file that cannot be decoded, instead of skipping it.
+    strict: bool = False
+    # Decoding processes; 0: one per CPU core.
+    workers: int = ranged(0, ge=0)
+    data: DataConfig = field(default_factory=DataConfig)
+
+
 def register_configs() -> None:
     """Put the schemas in Hydra's ConfigStore: each command's under the name its primary config
     lists first, the options' as `schema/<group>/<name>`."""
@@ -376,6 +440,7 @@ def register_configs() -> None:
     cs.store(name="train_schema", node=TrainAppConfig)
     cs.store(name="sample_schema", node=SampleAppConfig)
     cs.store(name="eval_schema", node=EvalAppConfig)
+    cs.store(name="prepare_schema", node=PrepareAppConfig)
     for group, schemas in SCHEMAS.items():
         for name, schema in schemas.items():
             cs.store(group=f"schema/{group}", name=name, node=schema)

@@ -11,24 +11,30 @@ the others.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from omegaconf import DictConfig
-from torchvision.datasets import MNIST
 
-from gancli.data import DataInfo, Split, TensorData, register_dataset
-from gancli.data.images import load_idx_dataset
+from gancli.data.images import Mnist
+from gancli.data.prepared import PreparedWriter
+from gancli.data.sources import Progress, Written, register_source, unit_to_pixels
 
 SEED = 0
 # Label = 100 * red digit + 10 * green digit + blue digit.
-CHANNEL_WEIGHTS = torch.tensor([100, 10, 1])
+CHANNEL_WEIGHTS = np.array([100, 10, 1])
 
 
-@register_dataset("stacked_mnist")
-def load_stacked_mnist(cfg: DictConfig, split: Split) -> TensorData:
+@register_source("stacked_mnist")
+class StackedMnist(Mnist):
     """Stacked MNIST built from the MNIST files in `cfg.root` (resized to `cfg.resolution`)."""
-    mnist = load_idx_dataset("mnist", cfg, split, MNIST.resources)
-    n = len(mnist)
-    idx = torch.randint(n, (n, 3), generator=torch.Generator().manual_seed(SEED))
-    x = mnist.x[:, 0][idx]  # N×3×H×W: channel c of sample i is MNIST digit idx[i, c]
-    y = (mnist.y[idx] * CHANNEL_WEIGHTS).sum(dim=1)
-    return TensorData(DataInfo("stacked_mnist", "image", tuple(x.shape[1:]), 1000), x, y)
+
+    def write(self, cfg: DictConfig, writer: PreparedWriter, progress: Progress) -> Written:
+        for split in ("train", "test"):
+            x, y = self.read(cfg, split)
+            pixels = unit_to_pixels(x, cfg.resolution)[..., 0]  # N×H×W
+            n = len(pixels)
+            idx = torch.randint(n, (n, 3), generator=torch.Generator().manual_seed(SEED)).numpy()
+            # Channel c of sample i is MNIST digit idx[i, c].
+            writer.add(split, np.stack([pixels[idx[:, c]] for c in range(3)], axis=-1),
+                       (y[idx] * CHANNEL_WEIGHTS).sum(axis=1))
+        return Written(1000, [], source=str(cfg.root))

@@ -13,14 +13,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 from collections.abc import Callable
-from pathlib import Path
 
 import torch
 
 from gancli.data import TensorData
-from gancli.files import atomic_write, quantize
+from gancli.data.cache import cache_dir
+from gancli.files import atomic_write
 
 log = logging.getLogger("gancli.eval")
 
@@ -28,19 +27,13 @@ log = logging.getLogger("gancli.eval")
 CACHE_VERSION = 1
 
 
-def cache_dir() -> Path:
-    """Where cached entries live: `GANCLI_CACHE`, else `$XDG_CACHE_HOME/gancli`."""
-    if env := os.environ.get("GANCLI_CACHE"):
-        return Path(env).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "gancli"
-
-
 def content_hash(data: TensorData) -> str:
     """A hash of a dataset's pixels and labels, for the settings of entries computed from it: a
     key then follows the data, not its path (moved data still hits; changed data never does)."""
+    if data.fingerprint is not None:  # prepared data: the manifest's hash of its files
+        return data.fingerprint
     h = hashlib.sha256()
-    h.update(quantize(data.x).numpy().tobytes())
+    h.update(data.rows.cpu().numpy().tobytes())
     h.update(data.y.numpy().tobytes())
     return h.hexdigest()[:16]
 

@@ -1,0 +1,314 @@
+"""gancli's prepared datasets: decoded once, memory-mapped by every run (`data=prepared`).
+
+A prepared dataset is a folder:
+
+    manifest.json          what it holds (see `Manifest`) and a SHA-256 of every file
+    train-pixels.npy       uint8 N×H×W×C, the images (NumPy's .npy: np.load(mmap_mode="r") reads it)
+    train-labels.npy       int64 N, class labels
+    train-inputs.npy       paired data only: uint8 N×h×w×c, each item's input image
+    train-files.txt        data read from files: each item's file, relative to the source
+    test-*                 the same for the test split
+    captions.tsv|.json     kept from a source folder, for text conditioning
+
+`.npy` is the format because NumPy maps it with no code of ours (stylegan2-ada's zip of PNGs has
+to be decoded again on every read) and anyone can open it. Writing goes to a hidden folder beside
+`out` that is renamed into place at the end, so an interrupted prepare leaves nothing behind.
+Opening checks each file's size against the manifest (a truncated file is named at once);
+`gancli data check` compares the SHA-256 sums.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from omegaconf import DictConfig
+
+from gancli.data import DataInfo, Split, TensorData, register_dataset
+from gancli.errors import GancliError
+from gancli.files import WriteFailed, atomic_write
+
+FORMAT = "gancli-prepared"
+VERSION = 1
+MANIFEST = "manifest.json"
+SPLITS: tuple[Split, ...] = ("train", "test")
+
+
+def sha256_file(path: Path, chunk: int = 1 << 22) -> str:
+    """The SHA-256 of a file, read in 4 MiB chunks (files may be larger than memory)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+class SplitWriter:
+    """Appends one split's rows to its `.npy` files, sized up front for `count` items; items
+    skipped on the way are trimmed off at `close`, which rewrites the header in place."""
+
+    def __init__(self, folder: Path, split: str, count: int, shape: tuple[int, int, int],
+                 inputs_shape: tuple[int, int, int] | None, with_files: bool) -> None:
+        self.folder, self.split, self.count = folder, split, count
+        self.n = 0
+        self.pixels = self._array("pixels", np.uint8, (count, *shape))
+        self.labels = self._array("labels", np.int64, (count,))
+        self.inputs = (None if inputs_shape is None
+                       else self._array("inputs", np.uint8, (count, *inputs_shape)))
+        self.files: list[str] | None = [] if with_files else None
+
+    def _array(self, part: str, dtype: type, shape: tuple[int, ...]) -> np.memmap:
+        path = self.folder / f"{self.split}-{part}.npy"
+        if shape[0] == 0:  # NumPy cannot map an empty file: write the header only
+            np.save(path, np.zeros(shape, dtype), allow_pickle=False)
+            return np.zeros(shape, dtype)  # type: ignore[return-value]
+        return np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=shape)
+
+    def append(self, pixels: np.ndarray, labels: np.ndarray, inputs: np.ndarray | None = None,
+               files: list[str] | None = None) -> None:
+        """Add a batch of rows (uint8 B×H×W×C pixels, their labels, inputs and file names)."""
+        b = len(pixels)
+        if self.n + b > self.count:
+            raise ValueError(f"{self.split}: more than the {self.count} items announced")
+        self.pixels[self.n:self.n + b] = pixels
+        self.labels[self.n:self.n + b] = labels
+        if self.inputs is not None:
+            self.inputs[self.n:self.n + b] = inputs
+        if self.files is not None:
+            self.files.extend(files or [])
+        self.n += b
+
+    def close(self) -> int:
+        """Flush the rows and trim the files to the items written; returns their count."""
+        arrays = {"pixels": self.pixels, "labels": self.labels, "inputs": self.inputs}
+        for part, arr in arrays.items():
+            if arr is None or not isinstance(arr, np.memmap):
+                continue
+            arr.flush()
+            offset, row = arr.offset, arr[0].nbytes
+            shape = (self.n, *arr.shape[1:])
+            del arr
+            if self.n < self.count:
+                _shrink(self.folder / f"{self.split}-{part}.npy", offset, shape, row)
+        self.pixels = self.labels = self.inputs = None  # type: ignore[assignment]
+        if self.files is not None:
+            (self.folder / f"{self.split}-files.txt").write_text(
+                "".join(f"{name}\n" for name in self.files), encoding="utf-8")
+        return self.n
+
+
+def _shrink(path: Path, offset: int, shape: tuple[int, ...], row: int) -> None:
+    """Rewrite `path`'s .npy header for `shape` (fewer rows) within its `offset` bytes, and cut
+    the file after the last row. NumPy leaves room in its headers for the first axis to change
+    but has no public function to rewrite one, hence this."""
+    with open(path, "r+b") as f:
+        f.seek(0)
+        magic = f.read(8)  # \x93NUMPY, version 1.0
+        f.seek(8)
+        length = int.from_bytes(f.read(2), "little")
+        f.seek(10)
+        old = f.read(length).decode("latin1")
+        descr = old.split("'descr': ")[1].split(",")[0]
+        text = f"{{'descr': {descr}, 'fortran_order': False, 'shape': {shape!r}, }}"
+        if len(text) + 1 > length:
+            raise ValueError(f"cannot shrink {path}: header too small")
+        f.seek(0)
+        f.write(magic + length.to_bytes(2, "little") + (text.ljust(length - 1) + "\n").encode())
+        f.truncate(offset + row * shape[0])
+
+
+@dataclass
+class PreparedWriter:
+    """Writes a prepared dataset into a hidden folder beside `out`, renamed to `out` by
+    `finish`. Used as a context manager: leaving it with an exception (Ctrl-C included)
+    removes the hidden folder, so an interrupted prepare leaves nothing."""
+
+    out: Path
+    overwrite: bool = False
+    splits: dict[str, dict] = field(default_factory=dict)
+    extras: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.out = Path(self.out).expanduser()
+        check_out(self.out, self.overwrite)
+        self.tmp = self.out.with_name(f".{self.out.name}.partial-{os.getpid()}")
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        try:
+            self.tmp.mkdir(parents=True)
+        except OSError as err:
+            raise WriteFailed(f"cannot write the prepared dataset beside {self.out}: "
+                              f"{err.strerror or err}") from None
+
+    def __enter__(self) -> PreparedWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def split(self, name: str, count: int, shape: tuple[int, int, int],
+              inputs_shape: tuple[int, int, int] | None = None,
+              with_files: bool = False) -> SplitWriter:
+        """A writer for split `name` of at most `count` items of H×W×C `shape`."""
+        return SplitWriter(self.tmp, name, count, shape, inputs_shape, with_files)
+
+    def add(self, name: str, pixels: np.ndarray, labels: np.ndarray,
+            inputs: np.ndarray | None = None, files: list[str] | None = None) -> None:
+        """A whole split at once (datasets decoded in memory)."""
+        writer = self.split(name, len(pixels), pixels.shape[1:],
+                            None if inputs is None else inputs.shape[1:], files is not None)
+        writer.append(pixels, labels, inputs, files)
+        self.done(name, writer)
+
+    def done(self, name: str, writer: SplitWriter) -> None:
+        """Close split `name`'s writer and record it."""
+        self.splits[name] = {"count": writer.close()}
+
+    def extra(self, path: Path) -> None:
+        """Keep a file of the source (captions) beside the arrays."""
+        shutil.copyfile(path, self.tmp / path.name)
+        self.extras.append(path.name)
+
+    def finish(self, name: str, num_classes: int, classes: list[str], source: str,
+               settings: dict, summary: dict | None = None, command: str | None = None) -> Path:
+        """Write the manifest and move the folder to `out` (replacing it with overwrite=true)."""
+        files = {p.name: {"bytes": p.stat().st_size, "sha256": sha256_file(p)}
+                 for p in sorted(self.tmp.iterdir())}
+        shapes = {}
+        for split in self.splits:
+            pix = np.load(self.tmp / f"{split}-pixels.npy", mmap_mode="r")
+            shapes[split] = pix.shape
+            inputs = self.tmp / f"{split}-inputs.npy"
+            if inputs.is_file():
+                self.splits[split]["inputs_shape"] = list(np.load(inputs, mmap_mode="r").shape[1:])
+        h, w, c = next(iter(shapes.values()))[1:]
+        manifest = {
+            "format": FORMAT, "version": VERSION, "name": name, "kind": "image",
+            "shape": [c, h, w], "num_classes": num_classes, "classes": classes,
+            "splits": self.splits, "source": source, "settings": settings,
+            "command": command, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "summary": summary or {}, "files": files,
+            "fingerprint": hashlib.sha256(json.dumps(
+                {k: v["sha256"] for k, v in files.items()}, sort_keys=True).encode()
+            ).hexdigest()[:16],
+        }
+        atomic_write(self.tmp / MANIFEST,
+                     lambda f: f.write(json.dumps(manifest, indent=1).encode()))
+        old = None
+        if self.out.exists():
+            old = self.out.with_name(f".{self.out.name}.old-{os.getpid()}")
+            os.replace(self.out, old)
+        os.replace(self.tmp, self.out)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+        return self.out
+
+
+def check_out(out: Path, overwrite: bool) -> None:
+    """Refuse to write over something that holds files, unless `overwrite`."""
+    if out.is_file():
+        raise GancliError(f"out={out} is a file: give a folder for the prepared dataset")
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
+        raise GancliError(f"out={out} exists and is not empty: choose another folder, or add "
+                          "overwrite=true to replace it")
+
+
+# -- reading --------------------------------------------------------------------------------------
+
+
+def read_manifest(root: Path) -> dict:
+    """The manifest of the prepared dataset in `root`, with a one-line error for anything that
+    is not one."""
+    path = root / MANIFEST
+    if not root.is_dir():
+        raise GancliError(f"{root} is not a folder: give a prepared dataset (made by gancli "
+                          "data prepare)")
+    if not path.is_file():
+        raise GancliError(f"{root} holds no {MANIFEST}: it is not a prepared dataset (make one "
+                          f"with gancli data prepare source={root} out=DIR)")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise GancliError(f"{path} is unreadable ({err}); prepare the dataset again") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise GancliError(f"{path} is not a gancli prepared-dataset manifest")
+    if manifest.get("version", 0) > VERSION:
+        raise GancliError(f"{root} was prepared by a newer gancli (format version "
+                          f"{manifest['version']}; this one reads {VERSION}): upgrade gancli")
+    return manifest
+
+
+def check_sizes(root: Path, manifest: dict, names: list[str]) -> None:
+    """Each of `names` exists with the size the manifest records: a truncated or replaced file
+    is named before anything reads it."""
+    for name in names:
+        want = manifest["files"].get(name, {}).get("bytes")
+        path = root / name
+        if not path.is_file():
+            raise GancliError(f"{path} is missing from the prepared dataset; prepare it again")
+        if want is not None and path.stat().st_size != want:
+            raise GancliError(f"{path} is {path.stat().st_size} bytes, the manifest says {want}: "
+                              "the file is truncated or was changed; prepare the dataset again")
+
+
+def verify(root: Path) -> dict:
+    """Compare every file's SHA-256 with the manifest (`gancli data check`); returns the
+    manifest. The first file that differs is named in a one-line error."""
+    manifest = read_manifest(root)
+    names = sorted(manifest["files"])
+    check_sizes(root, manifest, names)
+    for name in names:
+        if sha256_file(root / name) != manifest["files"][name]["sha256"]:
+            raise GancliError(f"{root / name} differs from the manifest's SHA-256: the file was "
+                              "changed or damaged; prepare the dataset again")
+    return manifest
+
+
+def map_rows(path: Path) -> torch.Tensor:
+    """A `.npy` file as a tensor backed by a private (copy-on-write) memory map: nothing is read
+    until used, pages are shared with every other process mapping the file, and torch gets a
+    writable array (it warns on read-only ones) without anything ever being written back."""
+    arr = np.load(path, mmap_mode="c", allow_pickle=False)
+    if arr.size == 0:
+        return torch.from_numpy(np.array(arr))
+    return torch.from_numpy(arr)
+
+
+def open_prepared(root: Path, split: Split) -> TensorData:
+    """Split `split` of the prepared dataset in `root`, memory-mapped."""
+    root = Path(root).expanduser()
+    manifest = read_manifest(root)
+    entry = manifest["splits"].get(split)
+    if entry is None or entry["count"] == 0:
+        counts = ", ".join(f"{k} {v['count']}" for k, v in manifest["splits"].items())
+        raise GancliError(f"{root} has no {split} items (its splits: {counts})")
+    names = [n for n in manifest["files"] if n.startswith(f"{split}-")]
+    check_sizes(root, manifest, names)
+    pixels_path = root / f"{split}-pixels.npy"
+    rows = map_rows(pixels_path)
+    labels = torch.from_numpy(np.load(root / f"{split}-labels.npy", allow_pickle=False))
+    inputs = map_rows(root / f"{split}-inputs.npy") if f"{split}-inputs.npy" in names else None
+    files = None
+    if f"{split}-files.txt" in names:
+        files = [root / line for line in
+                 (root / f"{split}-files.txt").read_text(encoding="utf-8").splitlines()]
+    cond = None if inputs is None else tuple(inputs.permute(0, 3, 1, 2).shape[1:])
+    info = DataInfo(manifest["name"], "image", tuple(manifest["shape"]),
+                    manifest["num_classes"], cond)
+    return TensorData(info, rows, labels, inputs=inputs, files=files, root=root,
+                      fingerprint=f"{manifest['fingerprint']}-{split}", path=pixels_path)
+
+
+@register_dataset("prepared")
+def load_prepared(cfg: DictConfig, split: Split) -> TensorData:
+    """A dataset made by `gancli data prepare`, in `cfg.root`."""
+    if cfg.root is None:
+        raise GancliError("data.root is not set: point it at a folder made by gancli data "
+                          "prepare (data=prepared data.root=DIR)")
+    return open_prepared(Path(cfg.root), split)

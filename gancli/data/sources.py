@@ -1,0 +1,124 @@
+"""Image datasets as sources: what decodes a dataset's original files into the prepared format.
+
+`data=<name>` of an image dataset opens its prepared copy (`gancli.data.cache` makes it on first
+use); `gancli data prepare data=<name> out=DIR` writes one where the user says. Either way the
+dataset's `Source` does the decoding, once. A new image dataset is a `Source` subclass
+registered with `register_source` and a YAML in `conf/data/`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from omegaconf import DictConfig
+
+from gancli.data import DATASETS, Split, TensorData
+from gancli.data.prepared import PreparedWriter
+from gancli.registry import Registry
+
+
+@dataclass
+class Summary:
+    """What a prepare did to the images, for its closing table and the manifest."""
+
+    kept: int = 0
+    converted: int = 0  # channels or bit depth changed (grey → RGB, RGBA → RGB, 16-bit → 8-bit)
+    cropped: int = 0    # not square: cropped, padded or stretched to a square (`data.fit`)
+    resized: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, why)
+
+    def to_dict(self) -> dict:
+        return {"kept": self.kept, "converted": self.converted, "cropped": self.cropped,
+                "resized": self.resized, "skipped": [list(s) for s in self.skipped]}
+
+
+@dataclass
+class Progress:
+    """How a source runs and where it reports how far decoding has got. The default shows
+    nothing (the cache prepares built-in datasets silently), `gancli data prepare` draws a bar
+    and passes its `workers=` and `strict=`."""
+
+    # Decoding processes for sources that decode file by file; 0: one per CPU core.
+    workers: int = 0
+    # Fail on the first file that cannot be decoded, instead of skipping it (and naming it in
+    # the summary).
+    strict: bool = False
+
+    def start(self, what: str, total: int) -> None:
+        """A new stage of `total` items begins."""
+
+    def advance(self, n: int = 1) -> None:
+        """`n` more items of the current stage are done."""
+
+
+@dataclass
+class Written:
+    """What a source tells the manifest besides its arrays."""
+
+    num_classes: int
+    classes: list[str]
+    summary: Summary = field(default_factory=Summary)
+    # The source folder or file, for the manifest.
+    source: str = ""
+
+
+class Source:
+    """Decodes one image dataset into a `PreparedWriter`."""
+
+    #: Bump when a change to the code changes the decoded pixels of this source.
+    version: int = 1
+
+    def identity(self, cfg: DictConfig) -> dict:
+        """Everything that determines the decoded arrays (settings, and the source files' names,
+        sizes and modification times), cheap to compute: the cache key of the prepared copy.
+        Raises the one-line error of missing data, so a run fails before any decoding."""
+        raise NotImplementedError
+
+    def write(self, cfg: DictConfig, writer: PreparedWriter, progress: Progress) -> Written:
+        """Decode every split into `writer`."""
+        raise NotImplementedError
+
+
+SOURCES: Registry[Source] = Registry("dataset")
+
+
+def register_source(name: str):
+    """Class decorator: make `Source` subclass available as `data=<name>`, loaded through its
+    prepared copy in the cache."""
+
+    def register(cls: type[Source]) -> type[Source]:
+        SOURCES.register(name)(cls())
+
+        def load(cfg: DictConfig, split: Split) -> TensorData:
+            from gancli.data.cache import open_cached
+
+            return open_cached(cfg, split)
+
+        DATASETS.register(name)(load)
+        return cls
+
+    return register
+
+
+def file_identity(*paths: Path) -> list[list]:
+    """Name, size and modification time of each file: what says it has not changed since it was
+    decoded, without reading it (as make and DVC do)."""
+    out = []
+    for path in paths:
+        st = path.stat()
+        out.append([str(path.resolve()), st.st_size, st.st_mtime_ns])
+    return out
+
+
+def unit_to_pixels(images: torch.Tensor, resolution: int | None) -> np.ndarray:
+    """Float images in [0, 1], N×C×H×W, resized to `resolution` (bilinear with antialiasing)
+    and rounded to uint8 N×H×W×C rows, the prepared layout."""
+    if resolution is not None and images.shape[-1] != resolution:
+        images = F.interpolate(images, size=(resolution, resolution), mode="bilinear",
+                               antialias=True, align_corners=False)
+    return (images.clamp(0, 1).mul(255).round().to(torch.uint8)
+            .permute(0, 2, 3, 1).contiguous().numpy())
