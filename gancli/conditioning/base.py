@@ -65,7 +65,7 @@ class Conditioning:
         return build_models(self.cfg.model, self.info, self.cfg.latent.dim)
 
     def draw(self, data: TensorData, size: int, generator: torch.Generator) -> Batch:
-        return Batch(data.batch(size, generator))
+        return Batch(data.draw(size, generator)[1])
 
     def discriminator_step(self, loss: GANLoss, critic: nn.Module, batch: Batch,
                            fake: torch.Tensor) -> DiscriminatorStep:

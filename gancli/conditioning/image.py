@@ -25,6 +25,7 @@ from gancli.conditioning.base import Batch, Conditioning, Request
 from gancli.conditioning.tasks import input_channels, luminance, make_inputs
 from gancli.data import DataInfo, TensorData, load_dataset
 from gancli.errors import GancliError
+from gancli.files import pixels_to_unit
 from gancli.losses.base import GANLoss
 
 # Examples shown in the pictures written during training: one (input, output, target) row each.
@@ -56,20 +57,18 @@ class ImageConditioning(Conditioning):
         if not self.paired:
             cond = (input_channels(self.opts.task, info.shape[0]), *info.shape[1:])
             self.info = replace(info, cond_shape=cond)
-        self.inputs: torch.Tensor | None = None
         self._test: TensorData | None = None
 
-    def inputs_of(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """The input image of each item (targets `x`, `y` what the dataset holds besides): its
-        own for paired data, else the task's."""
-        return y if self.paired else make_inputs(self.opts.task, x, self.info.name)
-
-    def attach(self, data: TensorData) -> None:
-        self.inputs = self.inputs_of(data.x, data.y)
+    def inputs_of(self, data: TensorData, idx: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """The input images of items `idx` of `data` (`x`: their targets): their own for paired
+        data, else the task's, made per batch (the tasks are deterministic, so an item always
+        gets the same input, and no input set is held beside the data)."""
+        return data.take_inputs(idx) if self.paired else \
+            make_inputs(self.opts.task, x, self.info.name)
 
     def draw(self, data: TensorData, size: int, generator: torch.Generator) -> Batch:
-        idx = data.indices(size, generator)
-        return Batch(data.x[idx], self.inputs[idx])
+        idx, x = data.draw(size, generator)
+        return Batch(x, self.inputs_of(data, idx, x))
 
     def generator_loss(self, loss: GANLoss, critic: nn.Module, batch: Batch,
                        fake: torch.Tensor) -> torch.Tensor:
@@ -86,9 +85,9 @@ class ImageConditioning(Conditioning):
         if self._test is None:  # loaded once: training evaluates on it every eval_every steps
             self._test = load_dataset(self.cfg.data, "test")
         test = self._test
-        k = min(n, len(test))
-        x, y = test.x[:k], test.y[:k]  # derive inputs for the k examples only
-        return Request(self.inputs_of(x, y).cpu(), targets=x.cpu())
+        idx = torch.arange(min(n, len(test)))
+        x = test.take(idx)
+        return Request(self.inputs_of(test, idx, x).cpu(), targets=x.cpu())
 
     def preview(self, n: int) -> Request:
         return self.examples(min(n, PREVIEW_ROWS))
@@ -112,7 +111,6 @@ class ImageConditioning(Conditioning):
         """Images at `path` as this model's inputs: resized like the training data, converted to
         its input channels (grey = luminance)."""
         from gancli.data.folder import IMAGE_SUFFIXES, read_image
-        from gancli.data.images import to_model_range
 
         if path.is_dir():
             files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
@@ -123,8 +121,7 @@ class ImageConditioning(Conditioning):
         else:
             raise GancliError(f"input={path} does not exist: give an image or a folder of images")
         size = self.info.shape[-1]
-        x = to_model_range(torch.stack([read_image(p, size) for p in files]).float() / 255.0,
-                           None)
+        x = pixels_to_unit(torch.stack([read_image(p, size) for p in files]))
         if self.info.cond_shape[0] == 1:  # RGB → luminance, as the tasks make grey inputs
             x = luminance(x, self.opts.task, self.info.name)
         return x

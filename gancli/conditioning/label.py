@@ -85,12 +85,12 @@ class ClassConditioning(Conditioning):
         return labels
 
     def draw(self, data: TensorData, size: int, generator: torch.Generator) -> Batch:
-        idx = data.indices(size, generator)
+        idx, x = data.draw(size, generator)
         y = data.y[idx]
         wrong = None
         if self.opts.mismatch > 0:
-            wrong = data.x[self.mismatched(idx, generator)]
-        return Batch(data.x[idx], self.condition(y, idx, generator), y, wrong)
+            wrong = data.take(self.mismatched(idx, generator))
+        return Batch(x, self.condition(y, idx, generator), y, wrong)
 
     def mismatched(self, idx: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """For each item in `idx`, a random training item whose condition differs."""

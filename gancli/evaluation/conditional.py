@@ -20,7 +20,6 @@ from gancli.data import TensorData
 from gancli.evaluation.distribution import fid
 from gancli.evaluation.features import Features
 from gancli.evaluation.features.classifier import train_classifier
-from gancli.files import pixels_to_unit
 
 # Classes with fewer generated or real images than this are left out of intra-FID: a
 # covariance estimated from a handful of images in 128 dimensions means nothing.
@@ -57,7 +56,7 @@ def classification_accuracy_score(samples: torch.Tensor, labels: torch.Tensor,
                                   test: TensorData, device: torch.device) -> dict[str, float]:
     """Train the evaluation classifier's recipe on (uint8 `samples`, `labels`), test it on the
     real `test` split."""
-    generated = TensorData(test.info, pixels_to_unit(samples), labels.cpu().long())
+    generated = TensorData(test.info, samples.cpu().permute(0, 2, 3, 1), labels.cpu().long())
     with torch.random.fork_rng():
         # The recipe seeds torch's global generator; a run evaluating every eval_every steps
         # must not have its own random stream reset each time.

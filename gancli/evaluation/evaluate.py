@@ -22,7 +22,6 @@ from gancli.errors import GancliError
 from gancli.evaluation.cache import cache_key, cached, content_hash
 from gancli.evaluation.features import Features, FeatureSpace, build_space
 from gancli.evaluation.metrics import METRICS, SPACE_NEEDS, Inputs, higher_is_better
-from gancli.files import quantize
 
 log = logging.getLogger("gancli.eval")
 
@@ -134,7 +133,7 @@ class Evaluator:
         key = cache_key(f"features-{self.info.name}-{self.split}",
                         {"space": self.space.settings, **self.data_key})
         return Features.from_dict(cached(key, lambda: self.space.extract(
-            quantize(ref.x)).to_dict()))
+            ref.pixels()).to_dict()))
 
     def test_split(self) -> TensorData:
         """The real test split (CAS's test set), loaded once."""
@@ -151,7 +150,7 @@ class Evaluator:
             test = self.test_split()
             key = {"data": self.info.name, "shape": list(self.info.shape),
                    "train": content_hash(train), "test": content_hash(test)}
-            self._memorization_sets = (quantize(train.x), quantize(test.x), key)
+            self._memorization_sets = (train.pixels(), test.pixels(), key)
         return self._memorization_sets
 
     def __call__(self, samples: torch.Tensor, out_dir: Path | None = None,

@@ -27,6 +27,7 @@ from gancli.checkpoint import save_checkpoint
 from gancli.conditioning import build_conditioning
 from gancli.data import TensorData, load_dataset
 from gancli.data.kinds import data_kind
+from gancli.data.stream import place
 from gancli.errors import GancliError
 from gancli.losses import build_loss
 from gancli.models.latent import latent_distribution, sample_latent
@@ -100,7 +101,7 @@ class Trainer:
 
         data = load_dataset(cfg.data, "train")
         self.info = data.info
-        self.kind = data_kind(self.info, lambda: data.x)
+        self.kind = data_kind(self.info, data.all)
         self.conditioning = build_conditioning(cfg, self.info,
                                                None if ckpt is None else ckpt.get("conditioning"))
         self.data, self.data_rng = self._place(data)
@@ -133,15 +134,15 @@ class Trainer:
         return t.batch_size // world
 
     def _place(self, data: TensorData) -> tuple[TensorData, torch.Generator]:
-        """The training data as batches are drawn from it: on the training device as one tensor
-        (every dataset here fits in memory), this rank's shard, shown to the conditioning mode,
-        in the players' memory layout; and the generator that draws this rank's batches."""
-        placed = data.to(self.device).shard(self.dist.rank, self.dist.world_size)
+        """The training data as batches are drawn from it: this rank's shard, kept where
+        `data.placement` says (`gancli.data.stream`), batches in the players' memory layout,
+        shown to the conditioning mode; and the generator that draws this rank's batches."""
+        seed = self.cfg.train.seed + self.dist.rank
+        placed = place(data.shard(self.dist.rank, self.dist.world_size), self.device,
+                       self.cfg.data.get("placement", "auto"),
+                       self.cfg.train.channels_last and self.kind.has_layout, seed)
         self.conditioning.attach(placed)
-        if self.cfg.train.channels_last and self.kind.has_layout:
-            placed.x = placed.x.contiguous(memory_format=torch.channels_last)
-        rng = torch.Generator(self.device).manual_seed(self.cfg.train.seed + self.dist.rank)
-        return placed, rng
+        return placed, torch.Generator(self.device).manual_seed(seed)
 
     def _players(self) -> tuple[nn.Module, nn.Module]:
         """G and D as the loop calls them: with batch norm over the global batch if asked, the
@@ -174,11 +175,16 @@ class Trainer:
         streams from the seed, rank and step, so ranks still draw different batches."""
         ranks = ckpt.get("rng_ranks") or [ckpt["rng"]]
         if len(ranks) == self.dist.world_size:
-            set_rng_state(ranks[self.dist.rank], self.data_rng)
+            state = ranks[self.dist.rank]
+            set_rng_state(state, self.data_rng)
+            if self.data.stream is not None and "stream" in state:
+                self.data.stream.load_state(state["stream"])
             return
         seed = self.cfg.train.seed + 1_000_003 * self.step + self.dist.rank
         torch.manual_seed(seed)
         self.data_rng.manual_seed(seed)
+        if self.data.stream is not None:
+            self.data.stream.load_state(torch.Generator().manual_seed(seed).get_state())
         log.warning("the checkpoint was written by %d process(es), this run has %d: random "
                     "streams start afresh from the seed", len(ranks), self.dist.world_size)
 
@@ -339,7 +345,10 @@ class Trainer:
     def save(self, path: Path | None = None) -> None:
         """Write a checkpoint (rank 0; every rank must call this: the ranks' random states are
         gathered into it, so a resumed run draws what each rank would have drawn)."""
-        states = self.dist.gather(rng_state(self.data_rng))
+        state = rng_state(self.data_rng)
+        if self.data.stream is not None:
+            state["stream"] = self.data.stream.state()
+        states = self.dist.gather(state)
         if not self.dist.is_main:
             return
         save_checkpoint(path or self.ckpt_path, {

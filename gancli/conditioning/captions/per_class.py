@@ -93,7 +93,7 @@ class CaptionBank(CaptionSource):
 
     def attach(self, data: TensorData, data_cfg: DictConfig) -> CaptionBank:
         """The templates need nothing from the data: this bank, on the data's device."""
-        return self.to(data.x.device)
+        return self.to(data.device)
 
     def match_keys(self, data: TensorData) -> torch.Tensor:
         """The class: every caption of a class matches each of its images."""

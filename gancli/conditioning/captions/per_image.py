@@ -83,14 +83,14 @@ class FolderCaptions(CaptionSource):
         if data.files is None:
             raise GancliError("conditioning=text on folder data needs the images' file names, "
                               "which this dataset does not keep")
-        texts = read_captions(Path(data_cfg.root).expanduser(), data.files)
+        texts = read_captions(data.root or Path(data_cfg.root).expanduser(), data.files)
         trained = (self.vocab, self.length) if self.vocab.words else (None, None)
-        return FolderCaptions(texts, *trained).to(data.x.device)
+        return FolderCaptions(texts, *trained).to(data.device)
 
     def match_keys(self, data: TensorData) -> torch.Tensor:
         """Which distinct caption an image has: images with the same caption match."""
         _, ids = torch.unique(self._loaded(), dim=0, return_inverse=True)
-        return ids.to(data.x.device)
+        return ids.to(data.device)
 
     def tokens(self, labels: torch.Tensor, index: torch.Tensor,
                generator: torch.Generator | None) -> torch.Tensor:

@@ -27,7 +27,7 @@ from gancli.data import DataInfo, TensorData, load_dataset
 from gancli.errors import GancliError
 from gancli.evaluation.cache import cache_key, cached, content_hash
 from gancli.evaluation.features.space import FeatureSpace, register_space
-from gancli.files import pixels_to_unit, quantize
+from gancli.files import pixels_to_unit
 
 log = logging.getLogger("gancli.eval")
 
@@ -68,7 +68,7 @@ class DomainClassifier(nn.Module):
 def accuracy(model: DomainClassifier, data: TensorData, device: torch.device) -> float:
     """Share of `data` the classifier labels correctly (inference mode)."""
     model.eval()
-    pixels = quantize(data.x)
+    pixels = data.pixels()
     correct = sum(int((model(pixels_to_unit(b.to(device)))[1].argmax(1).cpu() == y).sum())
                   for b, y in zip(pixels.split(1000), data.y.split(1000), strict=True))
     return correct / len(data)
@@ -85,14 +85,15 @@ def train_classifier(train: TensorData, test: TensorData,
     steps = max(RECIPE["min_steps"], math.ceil(RECIPE["epochs"] * len(train) / batch))
     opt = torch.optim.AdamW(model.parameters(), lr=RECIPE["lr"], weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, RECIPE["lr"], total_steps=steps)
-    x = pixels_to_unit(quantize(train.x)).to(device)
+    pixels = train.pixels()  # uint8, gathered per batch: never the whole set as floats
     y = train.y.to(device)
     g = torch.Generator().manual_seed(RECIPE["seed"])
     start = time.perf_counter()
     model.train()
     for _ in range(steps):
-        idx = torch.randint(len(x), (batch,), generator=g).to(device)
-        loss = F.cross_entropy(model(x[idx])[1], y[idx])
+        idx = torch.randint(len(pixels), (batch,), generator=g)
+        x = pixels_to_unit(pixels[idx].to(device))
+        loss = F.cross_entropy(model(x)[1], y[idx.to(device)])
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
