@@ -20,7 +20,6 @@ from gancli.errors import GancliError
 from gancli.evaluation import conditional
 from gancli.evaluation.features import Features
 from gancli.evaluation.features.classifier import load_classifier
-from gancli.files import quantize
 from gancli.losses.base import DiscriminatorStep
 from gancli.models.conditional import ConditionalBatchNorm
 from gancli.training.loop import Trainer
@@ -370,7 +369,7 @@ class RealImagesOf(nn.Module):
     def __init__(self, test: TensorData, class_of: Callable[[torch.Tensor], torch.Tensor],
                  shift: int) -> None:
         super().__init__()
-        self.by_class = [test.x[test.y == k] for k in range(10)]
+        self.by_class = [test.all()[test.y == k] for k in range(10)]
         self.class_of, self.shift = class_of, shift
 
     def forward(self, z: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
@@ -464,7 +463,7 @@ def test_match_accuracy_is_high_for_right_labels_and_chance_for_wrong(digits_spl
     _, test, cfg = digits_split
     model, acc, _ = load_classifier(cfg, CPU)
     with torch.no_grad():
-        logits = model(quantize(test.x).float() / 127.5 - 1)[1]
+        logits = model(test.pixels().float() / 127.5 - 1)[1]
     right = conditional.match_accuracy(logits, test.y)["match_accuracy"]
     wrong = conditional.match_accuracy(logits, (test.y + 1) % 10)["match_accuracy"]
     assert right == pytest.approx(acc) and right > 0.95 and wrong < 0.05
@@ -474,8 +473,8 @@ def test_intra_fid_separates_right_from_wrong_classes(digits_split: tuple) -> No
     train, test, cfg = digits_split
     model, _, _ = load_classifier(cfg, CPU)
     with torch.no_grad():
-        real = Features(*model(quantize(train.x).float() / 127.5 - 1))
-        fake = Features(*model(quantize(test.x).float() / 127.5 - 1))
+        real = Features(*model(train.pixels().float() / 127.5 - 1))
+        fake = Features(*model(test.pixels().float() / 127.5 - 1))
     same = conditional.intra_fid(real, train.y, fake, test.y)
     swapped = conditional.intra_fid(real, train.y, fake, (test.y + 1) % 10)
     assert same["intra_fid_classes"] == 10
@@ -485,7 +484,7 @@ def test_intra_fid_separates_right_from_wrong_classes(digits_split: tuple) -> No
 def test_cas_is_high_for_real_labelled_images_and_chance_for_shuffled(digits_split: tuple
                                                                       ) -> None:
     train, test, _ = digits_split
-    pixels = quantize(train.x)
+    pixels = train.pixels()
     before = torch.random.get_rng_state()
     good = conditional.classification_accuracy_score(pixels, train.y, test, CPU)["cas"]
     assert torch.equal(torch.random.get_rng_state(), before)  # training's stream untouched

@@ -49,7 +49,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_wheel_ships_the_config_tree(wheel: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
-    for option in ["train", "sample", "eval"]:
+    for option in ["train", "sample", "eval", "prepare"]:
         assert f"gancli/conf/{option}.yaml" in names
     for group in ("data", "model", "loss", "optim", "conditioning", "experiment"):
         for option in options(group):

@@ -22,26 +22,31 @@ def data_cfg(**kw):
 def test_digits_range_shape_and_disjoint_splits() -> None:
     train = load_dataset(data_cfg(resolution=16), "train")
     test = load_dataset(data_cfg(resolution=16), "test")
-    assert train.x.shape == (1438, 1, 16, 16) and test.x.shape == (359, 1, 16, 16)
-    assert train.x.min() == -1 and train.x.max() == 1
+    # Stored as uint8 N×H×W×C rows; the networks get floats in [-1, 1], N×C×H×W.
+    assert train.rows.shape == (1438, 16, 16, 1) and train.rows.dtype == torch.uint8
+    assert test.pixels().shape == (359, 1, 16, 16)
+    x = train.all()
+    assert x.shape == (1438, 1, 16, 16) and x.dtype == torch.float32
+    assert x.min() == -1 and x.max() == 1
     assert set(train.y.tolist()) == set(range(10))
-    native = load_dataset(data_cfg(), "train").x
+    native = load_dataset(data_cfg(), "train").pixels()
     flat = {tuple(v.tolist()) for v in native.flatten(1)}
-    test_native = load_dataset(data_cfg(), "test").x
+    test_native = load_dataset(data_cfg(), "test").pixels()
     assert sum(tuple(v.tolist()) in flat for v in test_native.flatten(1)) < 10  # few duplicates
 
 
 def test_mnist_from_original_files(mnist_root: Path) -> None:
     test = load_dataset(data_cfg(name="mnist", root=str(mnist_root), resolution=32), "test")
-    assert test.x.shape == (10000, 1, 32, 32) and test.y.shape == (10000,)
-    assert test.x.min() == -1 and test.x.max() == 1
+    assert test.pixels().shape == (10000, 1, 32, 32) and test.y.shape == (10000,)
+    assert test.rows.min() == 0 and test.rows.max() == 255
     assert test.y[:5].tolist() == [7, 2, 1, 0, 4]  # the well-known first test labels
 
 
 def test_mnist_missing_and_corrupt_files_are_named(mnist_root: Path, tmp_path: Path) -> None:
-    with pytest.raises(GancliError, match="expected t10k-images-idx3-ubyte.gz in"):
+    # Both splits are prepared together on first use, so all four files are needed.
+    with pytest.raises(GancliError, match="expected train-images-idx3-ubyte.gz in"):
         load_dataset(data_cfg(name="mnist", root=str(tmp_path)), "test")
-    for f in mnist_root.glob("t10k-*"):
+    for f in mnist_root.glob("*.gz"):
         shutil.copy(f, tmp_path / f.name)
     (tmp_path / "t10k-labels-idx1-ubyte.gz").write_bytes(b"not gzip")
     with pytest.raises(GancliError, match="t10k-labels-idx1-ubyte.gz is corrupt"):
@@ -56,7 +61,7 @@ def test_mixtures_match_the_protocol_geometry(name, modes, std) -> None:
     data = load_dataset(data_cfg(name=name, num_points=20000), "train")
     centres, s = modes()
     assert s == std
-    d = torch.cdist(data.x, centres).min(dim=1).values
+    d = torch.cdist(data.all(), centres).min(dim=1).values
     assert (d < 3 * std * 1.5).float().mean() > 0.99  # points sit on their modes
     counts = torch.bincount(data.y, minlength=len(centres)).float()
     assert counts.min() / counts.max() > 0.8  # equal weights

@@ -47,7 +47,7 @@ def test_shards_are_disjoint_and_cover_the_data() -> None:
     # One shard of one is the whole set, drawn exactly as before sharding existed.
     whole = data.shard(0, 1).indices(50, torch.Generator().manual_seed(1))
     assert torch.equal(whole, torch.randint(10, (50,), generator=torch.Generator().manual_seed(1)))
-    assert data.shard(2, 3).to(torch.device("cpu")).part == (2, 3)
+    assert data.shard(2, 3).part == (2, 3)
 
 
 def test_bad_shard_is_refused() -> None:

@@ -47,7 +47,7 @@ def opts(**kw: object) -> DictConfig:
 def digits() -> tuple[torch.Tensor, torch.Tensor]:
     """uint8 digits pixels (16×16): training split, test split."""
     cfg = data_cfg()
-    return quantize(load_dataset(cfg, "train").x), quantize(load_dataset(cfg, "test").x)
+    return load_dataset(cfg, "train").pixels(), load_dataset(cfg, "test").pixels()
 
 
 @pytest.fixture(scope="module")
@@ -238,8 +238,8 @@ def test_class_modes_see_a_collapsed_generator(digits_eval: Evaluator, digits: t
 
 
 def test_2d_mode_scoring_through_eval(tmp_path: Path) -> None:
-    true = sample_mixture("ring8", 2500, seed=5).x
-    collapsed = sample_mixture("ring8", 2500, seed=6).x
+    true = sample_mixture("ring8", 2500, seed=5).rows
+    collapsed = sample_mixture("ring8", 2500, seed=6).rows
     collapsed = collapsed[:1].repeat(2500, 1) + 0.003 * torch.randn(2500, 2)
     for points, modes, hq in ((true, 8, 0.98), (collapsed, 1, 0.99)):
         path = tmp_path / f"p{modes}.npz"
@@ -284,10 +284,10 @@ def test_stacked_mnist_is_classified_channel_by_channel(mnist_root: Path) -> Non
     cfg = data_cfg("stacked_mnist", mnist_root, 32)
     test = load_dataset(cfg, "test")
     ev = Evaluator(opts(metrics=["modes", "confidence"]), cfg, test.info, CPU)
-    logits = ev.space.extract(quantize(test.x[:2000])).logits
+    logits = ev.space.extract(test.pixels()[:2000]).logits
     assert logits.shape == (2000, 1000)
     assert (logits.argmax(1) == test.y[:2000]).double().mean() > 0.95  # about 0.99 ** 3
-    assert ev(quantize(test.x[:2000]))["modes_captured"] > 800
+    assert ev(test.pixels()[:2000])["modes_captured"] > 800
 
 
 # -- feature spaces --------------------------------------------------------------------------------

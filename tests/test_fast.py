@@ -57,7 +57,8 @@ def test_fp16_needs_cuda(tmp_path: Path) -> None:
 
 def test_channels_last_trains(tmp_path: Path) -> None:
     trainer = Trainer(compose_train(*TINY, "train.channels_last=true"), tmp_path)
-    assert trainer.data.x.is_contiguous(memory_format=torch.channels_last)
+    batch = trainer.data.draw(4, trainer.data_rng)[1]
+    assert batch.is_contiguous(memory_format=torch.channels_last)
     conv = next(m for m in trainer.gan.D.modules() if isinstance(m, nn.Conv2d))
     assert conv.weight.is_contiguous(memory_format=torch.channels_last)
     assert finite(trainer.train_step(measure=True))

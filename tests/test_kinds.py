@@ -37,7 +37,7 @@ class Recorder:
 
 def test_the_kind_object_follows_the_data_info() -> None:
     assert isinstance(data_kind(IMAGES, never), ImageKind)
-    assert isinstance(data_kind(RING.info, lambda: RING.x), PointsKind)
+    assert isinstance(data_kind(RING.info, lambda: RING.rows), PointsKind)
 
 
 def test_image_preview_is_a_grid_and_scores_nothing(tmp_path: Path) -> None:
@@ -48,8 +48,8 @@ def test_image_preview_is_a_grid_and_scores_nothing(tmp_path: Path) -> None:
 
 
 def test_points_preview_is_a_scatter_with_the_mode_scores(tmp_path: Path) -> None:
-    kind = data_kind(RING.info, lambda: RING.x)
-    scores = kind.preview(RING.x[:500], (RING.x[:500], None), tmp_path / "p.png", step=7)
+    kind = data_kind(RING.info, lambda: RING.rows)
+    scores = kind.preview(RING.rows[:500], (RING.rows[:500], None), tmp_path / "p.png", step=7)
     assert scores["modes_captured"] == 8 and scores["modes_total"] == 8
     assert Image.open(tmp_path / "p.png").size == (500, 500)  # the 5×5 in scatter at 100 dpi
     collapsed = kind.preview(torch.zeros(500, 2), (None, None), tmp_path / "q.png", step=8)
@@ -63,13 +63,13 @@ def test_sample_output_per_kind(tmp_path: Path) -> None:
     assert saved["images"].dtype == np.uint8 and saved["images"].shape == (4, 8, 8, 1)
     assert saved["labels"].tolist() == [0, 1, 2, 3]
     assert len(list(images.write(x, tmp_path / "pngs", (x, None), {}).glob("*.png"))) == 4
-    points = data_kind(RING.info, lambda: RING.x)
-    saved = np.load(points.write(RING.x[:10], tmp_path / "p.npz", (None, None), {}))
+    points = data_kind(RING.info, lambda: RING.rows)
+    saved = np.load(points.write(RING.rows[:10], tmp_path / "p.npz", (None, None), {}))
     assert saved["points"].dtype == np.float32 and saved["points"].shape == (10, 2)
-    assert Image.open(points.write(RING.x[:10], tmp_path / "p.png", (None, None), {})).size == (
+    assert Image.open(points.write(RING.rows[:10], tmp_path / "p.png", (None, None), {})).size == (
         500, 500)
     with pytest.raises(GancliError, match="^2D point samples cannot be written as a folder"):
-        points.write(RING.x[:10], tmp_path / "folder", (None, None), {})
+        points.write(RING.rows[:10], tmp_path / "folder", (None, None), {})
     with pytest.raises(GancliError, match="^cannot write samples as '.jpg'"):
         images.write(x, tmp_path / "s.jpg", (x, None), {})
 

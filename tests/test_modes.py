@@ -22,7 +22,7 @@ TRUE_HQ = 1 - math.exp(-4.5)
 
 @pytest.mark.parametrize("name, k", [("ring8", 8), ("grid25", 25)])
 def test_true_mixture_captures_all_modes(name: str, k: int) -> None:
-    points = sample_mixture(name, PROTOCOL_SAMPLES, seed=0).x
+    points = sample_mixture(name, PROTOCOL_SAMPLES, seed=0).rows
     score = score_mixture(points, name)
     assert score.modes_captured == k and score.modes_total == k
     assert score.n_samples == PROTOCOL_SAMPLES
@@ -63,7 +63,7 @@ def test_hq_threshold_is_three_std() -> None:
 
 
 def test_off_mode_points_halve_hq_fraction() -> None:
-    points = sample_mixture("ring8", PROTOCOL_SAMPLES, seed=0).x
+    points = sample_mixture("ring8", PROTOCOL_SAMPLES, seed=0).rows
     full = score_mixture(points, "ring8")
     # The origin is 1 away from every ring8 mode, far beyond 3 std = 0.03: never HQ.
     half = score_mixture(torch.cat([points, torch.zeros_like(points)]), "ring8")
