@@ -6,24 +6,26 @@ fine). Only images directly in the two folders count. Every image on one side ne
 partner on the other: a pair with a missing half is an error that names the file, rather than
 silently training on fewer pairs than the folder holds.
 
-As in `data=folder`, both sides are read as RGB, shorter side resized to `data.resolution` and
-centre-cropped square (null keeps them as they are, which needs one size throughout), and a
-fixed-seed permutation of the pairs sends 10% of them to `test`.
+As in `data=folder`, both sides are decoded once into the prepared format (RGB, shorter side
+resized to `data.resolution` and centre-cropped square; null keeps them as they are, which needs
+square images of one size throughout), and a fixed-seed permutation of the pairs sends 10% of
+them to `test`. A pair with a file that cannot be decoded is skipped, and named in the summary.
 
-`TensorData.x` holds the targets (what G must produce and D judges) and `y` the inputs, row for
-row; `DataInfo.cond_shape` is one input's shape.
+`TensorData.rows` holds the targets (what G must produce and D judges) and `inputs` the inputs,
+row for row; `DataInfo.cond_shape` is one input's shape.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import torch
+import numpy as np
 from omegaconf import DictConfig
 
-from gancli.data import DataInfo, Split, TensorData, register_dataset
-from gancli.data.folder import IMAGE_SUFFIXES, read_image, split_items
-from gancli.data.images import to_model_range
+from gancli.data.decode import Decoder, Files, Rows, Settings, warn_skipped, worker_count
+from gancli.data.folder import IMAGE_SUFFIXES, split_indices
+from gancli.data.prepared import PreparedWriter
+from gancli.data.sources import Progress, Source, Written, file_identity, register_source
 from gancli.errors import GancliError
 
 SIDES = ("input", "target")
@@ -66,22 +68,33 @@ def find_pairs(root: Path) -> list[tuple[Path, Path]]:
     return [(inputs[stem], targets[stem]) for stem in sorted(inputs)]
 
 
-@register_dataset("paired_folder")
-def load_paired_folder(cfg: DictConfig, split: Split) -> TensorData:
-    """The pairs under `cfg.root` (see the module docstring for layout and split)."""
+def pairs_root(cfg: DictConfig) -> Path:
+    """`cfg.root`, or the one-line error for it being unset."""
     if cfg.root is None:
         raise GancliError("data.root is not set: point it at a folder holding input/ and "
                           "target/ sub-folders of paired images (data=paired_folder "
                           "data.root=FOLDER)")
-    root = Path(cfg.root).expanduser()
-    picked = split_items(find_pairs(root), split, f"paired_folder: {root} has too few pairs")
-    inputs = [read_image(p, cfg.resolution) for p, _ in picked]
-    targets = [read_image(p, cfg.resolution) for _, p in picked]
-    if len({img.shape for img in inputs + targets}) > 1:
-        raise GancliError(f"paired_folder: images under {root} differ in size; set "
-                          "data.resolution to resize them to one")
-    y = to_model_range(torch.stack(inputs).float() / 255.0, None)
-    x = to_model_range(torch.stack(targets).float() / 255.0, None)
-    info = DataInfo("paired_folder", "image", tuple(x.shape[1:]), 0,
-                    cond_shape=tuple(y.shape[1:]))
-    return TensorData(info, x=x, y=y)
+    return Path(cfg.root).expanduser().resolve()
+
+
+@register_source("paired_folder")
+class PairedFolder(Source):
+    """The pairs under `cfg.root` (see the module docstring for layout and split)."""
+
+    def identity(self, cfg: DictConfig) -> dict:
+        pairs = find_pairs(pairs_root(cfg))
+        return {"resolution": cfg.resolution,
+                "files": file_identity(*(path for pair in pairs for path in pair))}
+
+    def write(self, cfg: DictConfig, writer: PreparedWriter, progress: Progress) -> Written:
+        root = pairs_root(cfg)
+        items = [tuple(p.relative_to(root).as_posix() for p in pair)
+                 for pair in find_pairs(root)]
+        where = f"paired_folder: {root}"
+        with Decoder(Files(root), Settings(cfg.resolution),
+                     worker_count(progress, len(items))) as decoder:
+            rows = Rows(writer, decoder, progress, where, paired=True)
+            for split, picked in split_indices(len(items)).items():
+                rows.split(split, [items[i] for i in picked], np.zeros(len(picked), np.int64))
+        warn_skipped(where, rows.summary)
+        return Written(0, [], rows.summary, source=str(root))
