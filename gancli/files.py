@@ -60,7 +60,7 @@ def quantize(images: torch.Tensor) -> torch.Tensor:
 
 def pixels_to_unit(pixels: torch.Tensor) -> torch.Tensor:
     """uint8 pixels → floats in [-1, 1]: `quantize(pixels_to_unit(p))` is `p` again."""
-    return pixels.float() / 127.5 - 1
+    return pixels.to(torch.float32, copy=True).div_(127.5).sub_(1)
 
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:

@@ -21,6 +21,7 @@ from gancli.data.prepared import open_prepared, read_manifest
 from gancli.data.stream import Prefetcher, choose, place
 from gancli.errors import GancliError
 from tests.conftest import TINY, last_line, run_cli
+from tests.test_distributed import TORCHRUN, _torchrun
 
 CPU = torch.device("cpu")
 # A prepared dataset has its resolution: data=prepared has no data.resolution key.
@@ -147,7 +148,8 @@ def test_resume_on_streamed_prepared_data_is_exact(prepared_digits: Path,
                                                    tmp_path: Path) -> None:
     """10 steps then 10 more from the checkpoint equal 20 in one go, reading the batches from
     the file (data.placement=stream)."""
-    args = [*PREPARED_TINY, "data=prepared", f"data.root={prepared_digits}", "data.placement=stream"]
+    args = [*PREPARED_TINY, "data=prepared", f"data.root={prepared_digits}",
+            "data.placement=stream"]
     whole = Path(last_line(run_cli("train", *args, cwd=tmp_path).stdout))
     half = Path(last_line(run_cli("train", *args, "train.steps=10", cwd=tmp_path).stdout))
     resumed = Path(last_line(run_cli("train", f"resume={half}", "train.steps=20",
@@ -184,3 +186,16 @@ def test_sample_grid_of_a_prepared_run_is_written(prepared_digits: Path, tmp_pat
     out = tmp_path / "s.npz"
     run_cli("sample", f"ckpt={run}", "n=4", f"out={out}", cwd=tmp_path)
     assert np.load(io.BytesIO(out.read_bytes()))["images"].shape == (4, 8, 8, 1)
+
+
+@pytest.mark.skipif(not TORCHRUN.exists(), reason="torchrun is not installed beside python")
+def test_torchrun_two_processes_stream_one_prepared_file(prepared_digits: Path,
+                                                         tmp_path: Path) -> None:
+    """Both processes read the same prepared file, each its own shard and index stream."""
+    args = [a for a in PREPARED_TINY if not a.startswith("train.batch_size")]
+    _torchrun(*args, "train.batch_size=16", "data=prepared", f"data.root={prepared_digits}",
+              "data.placement=stream", "hydra.run.dir=runs/ddp", cwd=tmp_path)
+    ckpt = load_checkpoint(tmp_path / "runs" / "ddp" / "checkpoints" / "last.pt")
+    streams = [r["stream"] for r in ckpt["rng_ranks"]]
+    assert ckpt["step"] == 20 and len(streams) == 2 and not torch.equal(*streams)
+    assert (tmp_path / "runs" / "ddp" / "samples" / "final.png").is_file()

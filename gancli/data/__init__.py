@@ -55,13 +55,14 @@ class DataInfo:
                    None if cond is None else tuple(cond))
 
 
-def rows_to_model(rows: torch.Tensor) -> torch.Tensor:
+def rows_to_model(rows: torch.Tensor,
+                  memory_format: torch.memory_format = torch.contiguous_format) -> torch.Tensor:
     """Stored rows as the networks take them: uint8 N×H×W×C pixels become floats in [-1, 1],
-    N×C×H×W in channels-last memory (a permuted view, no copy before the conversion);
-    float rows (points) are returned as they are."""
+    N×C×H×W in `memory_format` (the layout is changed on the uint8 pixels, a quarter of the
+    bytes the floats would move); float rows (points) are returned as they are."""
     if rows.dtype != torch.uint8:
         return rows
-    return pixels_to_unit(rows.permute(0, 3, 1, 2))
+    return pixels_to_unit(rows.permute(0, 3, 1, 2).contiguous(memory_format=memory_format))
 
 
 @dataclass
@@ -128,9 +129,7 @@ class TensorData:
 
     def to_model(self, rows: torch.Tensor) -> torch.Tensor:
         """Stored rows (on any device) in the networks' form on `device`."""
-        rows = rows.to(self.device, non_blocking=True)
-        return rows_to_model(rows).contiguous(memory_format=self.memory_format) \
-            if rows.dim() == 4 else rows_to_model(rows)
+        return rows_to_model(rows.to(self.device, non_blocking=True), self.memory_format)
 
     def draw(self, size: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """A training batch: item indices (on `device`) and the items (`take`). Streamed data

@@ -11,6 +11,7 @@ temporary folder for this process only (and a warning says how to keep it).
 from __future__ import annotations
 
 import atexit
+import fcntl
 import hashlib
 import json
 import logging
@@ -60,13 +61,21 @@ _temporary: list[Path] = []
 
 
 def ensure_cached(cfg: DictConfig) -> Path:
-    """`cfg`'s prepared copy, made now if the cache lacks it."""
+    """`cfg`'s prepared copy, made now if the cache lacks it. Processes that need the same copy
+    at once (the ranks of a torchrun job, the jobs of a sweep) take turns on a lock file: one
+    prepares, the others then find its copy."""
     folder = cached_folder(cfg)
     if (folder / MANIFEST).is_file():
         return folder
-    log.info("preparing data=%s once into %s (later runs open it at once)", cfg.name, folder)
     try:
-        return prepare_into(cfg, folder, overwrite=True)
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        with open(folder.with_name(f".{folder.name}.lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if (folder / MANIFEST).is_file():  # another process prepared it meanwhile
+                return folder
+            log.info("preparing data=%s once into %s (later runs open it at once)", cfg.name,
+                     folder)
+            return prepare_into(cfg, folder, overwrite=True)
     except OSError as err:
         tmp = Path(tempfile.mkdtemp(prefix="gancli-data-"))
         if not _temporary:
