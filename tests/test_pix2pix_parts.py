@@ -220,23 +220,22 @@ def paired_cfg(root: Path | None, resolution: int | None = 8):
 
 
 def level(images: torch.Tensor) -> list[int]:
-    """Each image's grey level, back in 0..255."""
-    return ((images.mean(dim=(1, 2, 3)) + 1) * 127.5).round().int().tolist()
+    """Each image's grey level (uint8 rows, N×H×W×C)."""
+    return images.float().mean(dim=(1, 2, 3)).round().int().tolist()
 
 
 def test_paired_folder_splits_and_pairs(tmp_path: Path) -> None:
     root = paired_tree(tmp_path, 20)
     train = load_dataset(paired_cfg(root), "train")
     test = load_dataset(paired_cfg(root), "test")
-    assert train.x.shape == (18, 3, 8, 8) and train.y.shape == (18, 3, 8, 8)
-    assert test.x.shape == (2, 3, 8, 8)
+    assert train.rows.shape == (18, 8, 8, 3) and train.inputs.shape == (18, 8, 8, 3)
+    assert test.rows.shape == (2, 8, 8, 3) and train.y.tolist() == [0] * 18
     assert train.info.cond_shape == (3, 8, 8) and train.info.shape == (3, 8, 8)
     assert train.info.name == "paired_folder" and train.info.kind == "image"
     for data in (train, test):
-        assert [t - 5 for t in level(data.x)] == level(data.y)  # each target with its input
-        assert data.x.min() >= -1 and data.x.max() <= 1
-    assert sorted(level(train.y) + level(test.y)) == [10 * i for i in range(20)]
-    assert level(load_dataset(paired_cfg(root), "test").y) == level(test.y)  # fixed split
+        assert [t - 5 for t in level(data.rows)] == level(data.inputs)  # target with its input
+    assert sorted(level(train.inputs) + level(test.inputs)) == [10 * i for i in range(20)]
+    assert level(load_dataset(paired_cfg(root), "test").inputs) == level(test.inputs)  # fixed
 
 
 def test_paired_folder_matches_by_stem_and_keeps_native_size(tmp_path: Path) -> None:
@@ -247,8 +246,9 @@ def test_paired_folder_matches_by_stem_and_keeps_native_size(tmp_path: Path) -> 
             tmp_path / "target" / f"img{i}.jpg", quality=100)
     (tmp_path / "target" / "notes.txt").write_text("ignored")
     data = load_dataset(paired_cfg(tmp_path, None), "train")
-    assert data.x.shape == (9, 3, 12, 12)
-    assert all(abs(t - 3 - i) <= 1 for t, i in zip(level(data.x), level(data.y), strict=True))
+    assert data.rows.shape == (9, 12, 12, 3)
+    assert all(abs(t - 3 - i) <= 1
+               for t, i in zip(level(data.rows), level(data.inputs), strict=True))
 
 
 def test_paired_folder_registered_with_a_yaml() -> None:
@@ -265,8 +265,8 @@ def test_paired_folder_registered_with_a_yaml() -> None:
     ("extra input", "input/0003.png has no partner in target/"),
     ("extra target", "target/0007.png (and 1 more) has no partner in input/"),
     ("empty", "no images"),
-    ("sizes", "differ in size; set data.resolution"),
-    ("too few", "too few pairs (3) for a test split"),
+    ("sizes", "is 10×10); set data.resolution=N to resize them to one"),
+    ("too few", "has no test items (its splits: train 3, test 0)"),
     ("same stem", "input/0001.jpg and input/0001.png have the same name"),
 ])
 def test_paired_folder_errors(tmp_path: Path, broken: str, message: str) -> None:
