@@ -198,9 +198,11 @@ def _decode_in_worker(items: Sequence[Item], settings: Settings) -> list[Result]
 
 
 def worker_count(progress: Progress, items: int) -> int:
-    """The processes to decode `items` items with: `progress.workers` (0: one per core); 1 for
-    a few items, which a pool would only slow down."""
-    return 1 if items <= FEW else progress.workers or os.cpu_count() or 1
+    """The processes to decode `items` items with: `progress.workers` (0: one per core), no
+    more than there are chunks; 1 for a few items, which a pool would only slow down."""
+    if items <= FEW:
+        return 1
+    return min(progress.workers or os.cpu_count() or 1, -(-items // CHUNK))
 
 
 class Decoder:
