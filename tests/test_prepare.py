@@ -438,3 +438,20 @@ def test_train_on_a_prepared_dataset(tmp_path: Path) -> None:
     proc = run_cli("train", "data=prepared", f"data.root={out}", *tiny, "train.steps=2",
                    "train.log_every=1", cwd=tmp_path)
     assert "step 2/2" in proc.stderr and Path(last_line(proc.stdout)).is_dir()
+
+
+def test_summary_names_the_first_skipped_files(tmp_path: Path) -> None:
+    from rich.console import Console
+
+    from gancli.data.prepare import summary_table
+
+    proc = gancli_data("prepare", "data=digits", f"out={tmp_path / 'digits'}")  # no files
+    manifest = read_manifest(Path(last_line(proc.stdout)))
+    assert "kept" in proc.stderr and "1797 (train 1438, test 359)" in proc.stderr
+    manifest["summary"] = {"kept": 1797, "converted": 0, "cropped": 0, "resized": 0,
+                           "skipped": [[f"bad{i}.png", "truncated"] for i in range(13)]}
+    console = Console(record=True, width=100)
+    console.print(summary_table(manifest, 2.0))
+    text = console.export_text()
+    assert "bad9.png" in text and "bad10.png" not in text and "and 3 more" in text
+    assert "898 images/s" in text
