@@ -43,8 +43,9 @@ _STARTED = time.time()
 def remove_empty_run(folder: Path) -> None:
     """Remove the run folder Hydra made for a command that failed before doing anything: one
     that holds only Hydra's bookkeeping (`.hydra/`, the log) written by this process. A folder
-    with anything else in it, or older files, is left as it is."""
-    if not folder.is_dir():
+    with anything else in it, or older files, is left as it is, and so is the working
+    directory itself (a command whose run folder is `.`)."""
+    if not folder.is_dir() or folder.resolve() == Path.cwd().resolve():
         return
     files = [p for p in folder.rglob("*") if p.is_file()]
     ours = all(p.stat().st_mtime >= _STARTED - 1 for p in files)

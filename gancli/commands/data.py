@@ -16,8 +16,9 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
+from gancli.commands import print_result
 from gancli.config import validate
-from gancli.errors import GancliError
+from gancli.errors import GancliError, reported
 
 log = logging.getLogger("gancli")
 
@@ -40,20 +41,14 @@ lists prepare's keys.
 
 
 @hydra.main(version_base="1.3", config_path="pkg://gancli.conf", config_name="prepare")
+@reported
 def prepare_main(cfg: DictConfig) -> None:
-    """`gancli data prepare ...`: the command line after `prepare` is in sys.argv.
+    """`gancli data prepare ...` (the command line after `prepare` is in sys.argv): the
+    prepared folder's path is the last line on stdout."""
+    validate(cfg)
+    from gancli.data.prepare import prepare  # torch, once the config is known to be valid
 
-    A `GancliError` becomes one line and exit status 1 here, as `gancli.errors.reported` does
-    for the other commands; `reported` also removes an empty run folder, which for prepare is
-    the working directory."""
-    try:
-        validate(cfg)
-        from gancli.data.prepare import prepare  # torch, once the config is known to be valid
-
-        prepare(cfg, command=shlex.join(["gancli", "data", "prepare", *sys.argv[1:]]))
-    except GancliError as err:
-        log.error("gancli: error: %s", err)
-        raise SystemExit(err.exit_code) from None
+    print_result(prepare(cfg, command=shlex.join(["gancli", "data", "prepare", *sys.argv[1:]])))
 
 
 def info(root: Path) -> None:

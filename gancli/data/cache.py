@@ -6,6 +6,8 @@ The copy's folder is named by a hash of its source's `identity` (the settings an
 files' names, sizes and modification times), so a changed file or `data.resolution` makes a new
 copy and never reads a stale one. Where the cache cannot be written, the copy goes to a
 temporary folder for this process only (and a warning says how to keep it).
+
+`register_source` makes a `Source` a `data=` choice whose loader is this cache.
 """
 
 from __future__ import annotations
@@ -18,13 +20,14 @@ import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from gancli.data import Split, TensorData
+from gancli.data import DATASETS, Split, TensorData
 from gancli.data.prepared import MANIFEST, PreparedWriter, open_prepared
-from gancli.data.sources import SOURCES, Progress
+from gancli.data.sources import SOURCES, Progress, Source
 
 log = logging.getLogger("gancli.data")
 
@@ -90,3 +93,15 @@ def ensure_cached(cfg: DictConfig) -> Path:
 def open_cached(cfg: DictConfig, split: Split) -> TensorData:
     """Split `split` of `cfg`'s dataset, from its prepared copy."""
     return open_prepared(ensure_cached(cfg), split)
+
+
+def register_source(name: str) -> Callable[[type[Source]], type[Source]]:
+    """Class decorator: make a `Source` subclass available as `data=<name>`, loaded through
+    its prepared copy in the cache."""
+
+    def register(cls: type[Source]) -> type[Source]:
+        SOURCES.register(name)(cls())
+        DATASETS.register(name)(open_cached)
+        return cls
+
+    return register

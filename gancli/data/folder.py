@@ -31,6 +31,7 @@ from omegaconf import DictConfig
 
 from gancli.config.schemas import Fit
 from gancli.data import Split
+from gancli.data.cache import register_source
 from gancli.data.decode import (
     DECODE_ERRORS,
     MODES,
@@ -44,7 +45,7 @@ from gancli.data.decode import (
     worker_count,
 )
 from gancli.data.prepared import PreparedWriter
-from gancli.data.sources import Progress, Source, Written, file_identity, register_source
+from gancli.data.sources import Progress, Source, Written, file_identity
 from gancli.errors import GancliError
 
 T = TypeVar("T")

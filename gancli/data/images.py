@@ -14,15 +14,9 @@ from torchvision.datasets import MNIST, FashionMNIST
 from torchvision.datasets.mnist import read_image_file, read_label_file
 from torchvision.datasets.utils import check_integrity, extract_archive
 
+from gancli.data.cache import register_source
 from gancli.data.prepared import PreparedWriter
-from gancli.data.sources import (
-    Progress,
-    Source,
-    Written,
-    file_identity,
-    register_source,
-    unit_to_pixels,
-)
+from gancli.data.sources import Progress, Source, Written, file_identity, unit_to_pixels
 from gancli.errors import GancliError
 
 DIGIT_CLASSES = [str(d) for d in range(10)]

@@ -16,7 +16,6 @@ from omegaconf import DictConfig
 from rich import progress as rp
 from rich.table import Table
 
-from gancli.commands import print_result
 from gancli.data.cache import prepare_into
 from gancli.data.prepared import check_out, read_manifest
 from gancli.data.sources import SOURCES, Progress
@@ -105,7 +104,7 @@ def summary_table(manifest: dict, seconds: float) -> Table:
 
 
 def prepare(cfg: DictConfig, command: str) -> Path:
-    """Decode `cfg`'s dataset into `cfg.out`, show the summary, print the folder's path."""
+    """Decode `cfg`'s dataset into `cfg.out` and show the summary; returns the folder."""
     data = data_to_prepare(cfg)
     out = Path(cfg.out).expanduser()
     check_out(out, cfg.overwrite)  # before any decoding
@@ -113,5 +112,4 @@ def prepare(cfg: DictConfig, command: str) -> Path:
     with Bar(workers=cfg.workers, strict=cfg.strict) as bar:
         path = prepare_into(data, out, bar, overwrite=cfg.overwrite, command=command)
     console().print(summary_table(read_manifest(path), time.perf_counter() - started))
-    print_result(path)
     return path

@@ -50,54 +50,79 @@ def sha256_file(path: Path, chunk: int = 1 << 22) -> str:
     return h.hexdigest()
 
 
+class RowFile:
+    """One `.npy` file of `count` rows, written in order at file offsets. NumPy writes its
+    header (with room for the row count to change) and sizes the file; the rows then go
+    through plain writes rather than a memory map, whose written pages would count as this
+    process's resident memory until the whole dataset had passed through it."""
+
+    def __init__(self, path: Path, dtype: type, shape: tuple[int, ...]) -> None:
+        self.path, self.count, self.n = path, shape[0], 0
+        if self.count == 0:  # NumPy cannot map an empty file: write the header only
+            np.save(path, np.zeros(shape, dtype), allow_pickle=False)
+            self.offset, self.file = 0, None
+            return
+        header = np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=shape)
+        self.offset, self.row_shape, self.dtype = header.offset, shape[1:], np.dtype(dtype)
+        del header
+        self.file = open(path, "r+b")  # noqa: SIM115 (closed by `close`)
+        self.file.seek(self.offset)
+
+    def write(self, rows: np.ndarray) -> None:
+        """Append `rows` (B×row_shape)."""
+        if len(rows) == 0:
+            return
+        if self.n + len(rows) > self.count:
+            raise ValueError(f"{self.path.name}: more than the {self.count} rows announced")
+        self.file.write(memoryview(np.ascontiguousarray(rows, dtype=self.dtype)).cast("B"))
+        self.n += len(rows)
+
+    def close(self) -> None:
+        """Flush, and trim the file to the rows written (rewriting its header)."""
+        if self.file is None:
+            return
+        self.file.close()
+        self.file = None
+        if self.n < self.count:
+            row = self.dtype.itemsize * int(np.prod(self.row_shape, dtype=np.int64))
+            _shrink(self.path, self.offset, (self.n, *self.row_shape), row)
+
+
 class SplitWriter:
     """Appends one split's rows to its `.npy` files, sized up front for `count` items; items
-    skipped on the way are trimmed off at `close`, which rewrites the header in place."""
+    skipped on the way are trimmed off at `close`."""
 
     def __init__(self, folder: Path, split: str, count: int, shape: tuple[int, int, int],
                  inputs_shape: tuple[int, int, int] | None, with_files: bool) -> None:
         self.folder, self.split, self.count = folder, split, count
         self.n = 0
-        self.pixels = self._array("pixels", np.uint8, (count, *shape))
-        self.labels = self._array("labels", np.int64, (count,))
+        self.pixels = self._file("pixels", np.uint8, (count, *shape))
+        self.labels = self._file("labels", np.int64, (count,))
         self.inputs = (None if inputs_shape is None
-                       else self._array("inputs", np.uint8, (count, *inputs_shape)))
+                       else self._file("inputs", np.uint8, (count, *inputs_shape)))
         self.files: list[str] | None = [] if with_files else None
 
-    def _array(self, part: str, dtype: type, shape: tuple[int, ...]) -> np.memmap:
-        path = self.folder / f"{self.split}-{part}.npy"
-        if shape[0] == 0:  # NumPy cannot map an empty file: write the header only
-            np.save(path, np.zeros(shape, dtype), allow_pickle=False)
-            return np.zeros(shape, dtype)  # type: ignore[return-value]
-        return np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=shape)
+    def _file(self, part: str, dtype: type, shape: tuple[int, ...]) -> RowFile:
+        return RowFile(self.folder / f"{self.split}-{part}.npy", dtype, shape)
 
     def append(self, pixels: np.ndarray, labels: np.ndarray, inputs: np.ndarray | None = None,
                files: list[str] | None = None) -> None:
         """Add a batch of rows (uint8 B×H×W×C pixels, their labels, inputs and file names)."""
-        b = len(pixels)
-        if self.n + b > self.count:
+        if self.n + len(pixels) > self.count:
             raise ValueError(f"{self.split}: more than the {self.count} items announced")
-        self.pixels[self.n:self.n + b] = pixels
-        self.labels[self.n:self.n + b] = labels
+        self.pixels.write(pixels)
+        self.labels.write(np.asarray(labels))
         if self.inputs is not None:
-            self.inputs[self.n:self.n + b] = inputs
+            self.inputs.write(inputs)
         if self.files is not None:
             self.files.extend(files or [])
-        self.n += b
+        self.n += len(pixels)
 
     def close(self) -> int:
         """Flush the rows and trim the files to the items written; returns their count."""
-        arrays = {"pixels": self.pixels, "labels": self.labels, "inputs": self.inputs}
-        for part, arr in arrays.items():
-            if arr is None or not isinstance(arr, np.memmap):
-                continue
-            arr.flush()
-            offset, row = arr.offset, arr[0].nbytes
-            shape = (self.n, *arr.shape[1:])
-            del arr
-            if self.n < self.count:
-                _shrink(self.folder / f"{self.split}-{part}.npy", offset, shape, row)
-        self.pixels = self.labels = self.inputs = None  # type: ignore[assignment]
+        for part in (self.pixels, self.labels, self.inputs):
+            if part is not None:
+                part.close()
         if self.files is not None:
             (self.folder / f"{self.split}-files.txt").write_text(
                 "".join(f"{name}\n" for name in self.files), encoding="utf-8")
@@ -287,7 +312,8 @@ def open_prepared(root: Path, split: Split) -> TensorData:
     entry = manifest["splits"].get(split)
     if entry is None or entry["count"] == 0:
         counts = ", ".join(f"{k} {v['count']}" for k, v in manifest["splits"].items())
-        raise GancliError(f"{root} has no {split} items (its splits: {counts})")
+        raise GancliError(f"{manifest.get('source') or root} has no {split} items (its splits: "
+                          f"{counts}; a folder's test split is 10% of its images)")
     names = [n for n in manifest["files"] if n.startswith(f"{split}-")]
     check_sizes(root, manifest, names)
     pixels_path = root / f"{split}-pixels.npy"

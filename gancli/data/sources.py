@@ -3,7 +3,7 @@
 `data=<name>` of an image dataset opens its prepared copy (`gancli.data.cache` makes it on first
 use); `gancli data prepare data=<name> out=DIR` writes one where the user says. Either way the
 dataset's `Source` does the decoding, once. A new image dataset is a `Source` subclass
-registered with `register_source` and a YAML in `conf/data/`.
+registered with `gancli.data.cache.register_source` and a YAML in `conf/data/`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import torch
 import torch.nn.functional as F
 from omegaconf import DictConfig
 
-from gancli.data import DATASETS, Split, TensorData
 from gancli.data.prepared import PreparedWriter
 from gancli.registry import Registry
 
@@ -83,25 +82,8 @@ class Source:
         raise NotImplementedError
 
 
+#: Every image dataset's source by `data=` name; `gancli.data.cache.register_source` fills it.
 SOURCES: Registry[Source] = Registry("dataset")
-
-
-def register_source(name: str):
-    """Class decorator: make `Source` subclass available as `data=<name>`, loaded through its
-    prepared copy in the cache."""
-
-    def register(cls: type[Source]) -> type[Source]:
-        SOURCES.register(name)(cls())
-
-        def load(cfg: DictConfig, split: Split) -> TensorData:
-            from gancli.data.cache import open_cached
-
-            return open_cached(cfg, split)
-
-        DATASETS.register(name)(load)
-        return cls
-
-    return register
 
 
 def file_identity(*paths: Path) -> list[list]:
