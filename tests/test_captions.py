@@ -296,8 +296,9 @@ def folder_data(root: Path, tsv: str) -> tuple[TensorData, DictConfig]:
     dataset and its `data` config."""
     files = image_files(root)
     (root / "captions.tsv").write_text(tsv, encoding="utf-8")
-    data = TensorData(DataInfo("folder", "image", (3, 8, 8), 2), torch.zeros(2, 3, 8, 8),
-                      torch.tensor([0, 1]), files)
+    data = TensorData(DataInfo("folder", "image", (3, 8, 8), 2),
+                      torch.zeros(2, 8, 8, 3, dtype=torch.uint8), torch.tensor([0, 1]),
+                      files=files)
     return data, OmegaConf.create({"root": str(root)})
 
 
@@ -341,7 +342,8 @@ def attached(kind: str, root: Path) -> tuple[CaptionSource, TensorData]:
         data, cfg = folder_data(root, CAT_AND_DOG)
     else:
         info = DataInfo("mnist", "image", (1, 8, 8), 10)
-        data, cfg = TensorData(info, torch.zeros(4, 1, 8, 8), torch.tensor([3, 3, 5, 7])), None
+        rows = torch.zeros(4, 8, 8, 1, dtype=torch.uint8)
+        data, cfg = TensorData(info, rows, torch.tensor([3, 3, 5, 7])), None
     return new_source(data.info).attach(data, cfg), data
 
 
