@@ -174,7 +174,7 @@ def test_folder_problems_name_the_folder(tmp_path: Path, caplog: pytest.LogCaptu
     with pytest.raises(GancliError, match="mixes images directly in it"):
         load_dataset(folder_cfg(tmp_path), "train")
     (tmp_path / "y.png").unlink()
-    with pytest.raises(GancliError, match=r"has no test items \(its splits: train 1, test 0\)"):
+    with pytest.raises(GancliError, match=r"has no test items \(its splits: train 1, test 0;"):
         load_dataset(folder_cfg(tmp_path), "test")
     (tmp_path / "a" / "z.png").write_bytes(b"not a png")  # skipped, with a warning naming it
     assert len(load_dataset(folder_cfg(tmp_path), "train")) == 1

@@ -266,7 +266,7 @@ def test_paired_folder_registered_with_a_yaml() -> None:
     ("extra target", "target/0007.png (and 1 more) has no partner in input/"),
     ("empty", "no images"),
     ("sizes", "is 10×10); set data.resolution=N to resize them to one"),
-    ("too few", "has no test items (its splits: train 3, test 0)"),
+    ("too few", "has no test items (its splits: train 3, test 0;"),
     ("same stem", "input/0001.jpg and input/0001.png have the same name"),
 ])
 def test_paired_folder_errors(tmp_path: Path, broken: str, message: str) -> None:

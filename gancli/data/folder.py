@@ -141,7 +141,8 @@ def read_image(path: Path, resolution: int | None) -> torch.Tensor:
         pixels = decode(path, Settings(resolution)).pixels
     except DECODE_ERRORS as err:
         raise GancliError(f"folder: cannot read image {path}: {reason(err)}") from None
-    return torch.from_numpy(pixels).permute(2, 0, 1).contiguous()
+    # np.array: the decoded array may be PIL's read-only buffer, which torch warns about.
+    return torch.from_numpy(np.array(pixels)).permute(2, 0, 1).contiguous()
 
 
 def split_indices(n: int) -> dict[Split, list[int]]:
