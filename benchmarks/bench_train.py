@@ -1,14 +1,17 @@
 """Training throughput of gancli's loop against a plain textbook loop, in one process.
 
 Absolute images/s depend on the machine, its load and torch's build, so the figure to quote is
-the *ratio* gancli/textbook: both loops run in the same process on the same in-memory tensor
-with the same architecture, and they alternate in rounds so that a change of machine load (other
-jobs, frequency scaling) hits both. For `model=dcgan` the textbook loop is the pytorch/examples
-DCGAN recipe written out below; for `model=resnet` it is the plain SNGAN step (hinge loss,
-spectrally normalised D, Adam betas (0, 0.9)) of the common PyTorch SNGAN re-implementations, on
-gancli's own ResNet modules (the architecture is the same by construction; the step is what is
-compared). `Trainer.train_step` is what `gancli train` runs each step (without the logging,
-sampling and checkpointing around it).
+the *ratio* gancli/textbook: both loops run in the same process on the same data with the same
+architecture, and they alternate in rounds so that a change of machine load (other jobs,
+frequency scaling) hits both. The textbook loop holds the whole set as one float tensor on the
+device (as gancli did before it had prepared data); gancli gathers uint8 batches from the
+memory-mapped prepared files (`data.placement=device`) or streams them from the file
+(`data.placement=stream`, its own row). For `model=dcgan` the textbook loop is the
+pytorch/examples DCGAN recipe written out below; for `model=resnet` it is the plain SNGAN step
+(hinge loss, spectrally normalised D, Adam betas (0, 0.9)) of the common PyTorch SNGAN
+re-implementations, on gancli's own ResNet modules (the architecture is the same by
+construction; the step is what is compared). `Trainer.train_step` is what `gancli train` runs
+each step (without the logging, sampling and checkpointing around it).
 
     .venv/bin/python benchmarks/bench_train.py [--models dcgan,resnet] [--batches 64,256]
                                   [--steps N] [--rounds R] [--device cpu|cuda] [--fast]
@@ -273,20 +276,24 @@ def bench_batch(model: str, batch: int, steps: int, rounds: int, device: torch.d
     overrides = [*base, *MODELS[model].overrides, f"train.batch_size={batch}",
                  f"train.device={device.type}", f"train.seed={SEED}"]
     default_ema = compose_train(overrides).train.ema
-    variants = {"ema=0": ["train.ema=0"], f"ema={default_ema:g} (default)": []}
+    variants = {"ema=0": ["train.ema=0"], f"ema={default_ema:g} (default)": [],
+                "streamed (data.placement=stream)": ["data.placement=stream"]}
     if fast:
         variants.update(FAST_VARIANTS)
-    contenders, params = [], set()
+    contenders, params, trainers = [], set(), []
     with tempfile.TemporaryDirectory(prefix="gancli-bench-") as tmp:
         for i, (label, extra) in enumerate(variants.items()):
             trainer = loop.Trainer(compose_train([*overrides, *extra]),
                                    run_dir=Path(tmp) / f"run{i}")
+            trainers.append(trainer)
             contenders.append(Contender(f"gancli {label}",
                                         functools.partial(trainer.train_step, measure=False),
                                         batch))
             params.add(n_params(trainer.gan.G) + n_params(trainer.gan.D))
-        # The Trainers' data is the one shared tensor, already on the device.
-        step, tb_params = MODELS[model].textbook(trainer.data.x, batch, trainer.cfg)
+        # The textbook loop holds the whole set as floats on the device, as gancli did before
+        # it read uint8 batches from the memory-mapped prepared files.
+        step, tb_params = MODELS[model].textbook(trainers[0].data.all(), batch,
+                                                 trainer.cfg)
         contenders.insert(0, Contender("textbook", step, batch))
         if params != {tb_params}:
             raise SystemExit(f"model sizes differ: gancli {params}, textbook {tb_params}: the "
@@ -366,7 +373,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"\nat the end: {load_average()}"
           "\nimg/s: median over rounds; ratio: median of per-round ratios (min–max over rounds);"
           "\npeak MiB: on a GPU, the most memory that row's gancli steps allocated; on the CPU,"
-          "\nthe whole process's peak RSS so far (one shared copy of the dataset, all loops).\n")
+          "\nthe whole process's peak RSS so far (the textbook's float copy of the data, all"
+          "\nloops).\n")
     emit_table(TABLE_HEADER, rows, args.markdown_out)
 
 
