@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -156,6 +157,8 @@ def test_resume_on_streamed_prepared_data_is_exact(prepared_digits: Path,
                                      cwd=tmp_path).stdout))
     a, b = load_checkpoint(whole), load_checkpoint(resumed)
     assert "stream" in b["rng"]
+    # Each run's reader thread ended with it (an in-process sweep runs many).
+    assert not [t for t in threading.enumerate() if t.name == "gancli-prefetch"]
     for part in ("G", "D"):
         for key, value in a[part].items():
             assert torch.equal(value, b[part][key]), f"{part}.{key} differs"

@@ -135,8 +135,9 @@ class Prefetcher:
         self._stop = threading.Event()
 
     def __del__(self) -> None:
-        self.close()
-        os.close(self._fd)
+        if hasattr(self, "_fd"):
+            self.close()
+            os.close(self._fd)
 
     # -- the reader's side ----------------------------------------------------------------------
 

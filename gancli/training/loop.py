@@ -15,6 +15,7 @@ import signal
 import threading
 import time
 from collections.abc import Sequence
+from contextlib import closing, nullcontext
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -245,8 +246,10 @@ class Trainer:
                  self.device if not self.dist.enabled else
                  f"{self.dist.world_size} processes ({self.device.type})", self.run_dir)
         main = self.dist.is_main
-        with StopRequest() as stop, Monitor(self.run_dir, self.step, t.steps,
-                                            write=main) as monitor:
+        # A streamed dataset's reader thread ends with the run (an in-process sweep runs many).
+        reader = closing(self.data.stream) if self.data.stream is not None else nullcontext()
+        with StopRequest() as stop, reader, Monitor(self.run_dir, self.step, t.steps,
+                                                    write=main) as monitor:
             run_start = window_start = time.perf_counter()
             window_steps = 0
             while self.step < t.steps:
