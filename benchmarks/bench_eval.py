@@ -9,8 +9,8 @@ it, cache warm (the issue's target: under 2 minutes here).
 
     .venv/bin/python benchmarks/bench_eval.py [--n 10000] [--data-root ../shared/data/mnist]
 
-Figures only; it asserts nothing. The samples are MNIST test images passed through a quantize
-round trip: the time of a metric does not depend on what the images show.
+Figures only; it asserts nothing. The samples are MNIST test images (their prepared uint8
+pixels): the time of a metric does not depend on what the images show.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def main() -> None:
     from gancli.evaluation.evaluate import Evaluator
     from gancli.evaluation.features.classifier import load_classifier
     from gancli.evaluation.metrics import METRICS, Inputs
-    from gancli.files import pixels_to_unit, quantize
+    from gancli.files import pixels_to_unit
 
     cpu = torch.device("cpu")
     data_cfg = OmegaConf.create({"name": "mnist", "root": args.data_root, "resolution": 32,
@@ -69,7 +69,7 @@ def main() -> None:
     rows: list[tuple[str, float]] = []
     model, acc, _ = timed("classifier (train on first use, else load)",
                           lambda: load_classifier(data_cfg, cpu), rows)
-    samples = quantize(load_dataset(data_cfg, "test").x[: args.n])
+    samples = load_dataset(data_cfg, "test").pixels()[: args.n].contiguous()
     with torch.no_grad():
         x = pixels_to_unit(samples)
         bare = timed(f"reference: bare classifier forward, {len(x)} images",
