@@ -8,14 +8,17 @@ tensors and plain containers, and whatever it lets through is checked for gancli
 
 from __future__ import annotations
 
+import errno
+import os
 import pickle
+import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import torch
 
 from gancli.errors import GancliError
-from gancli.files import atomic_write
+from gancli.files import WriteFailed, atomic_write
 
 FORMAT = "gancli-checkpoint"
 VERSION = 1
@@ -23,9 +26,58 @@ REQUIRED = ("step", "config", "data_info", "G", "D")
 
 
 def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:
-    """Write atomically: the previous file stays intact until the new one is complete."""
-    return atomic_write(path, lambda f: torch.save({"format": FORMAT, "version": VERSION,
-                                                    **payload}, f))
+    """Write atomically: the previous file stays intact until the new one is complete. A
+    failed write (a full disk: torch's writer reports it as a RuntimeError) is one
+    `WriteFailed` line naming the file and the free space left."""
+    path = Path(path)
+
+    def write(f: BinaryIO) -> None:
+        try:
+            torch.save({"format": FORMAT, "version": VERSION, **payload}, f)
+        except RuntimeError as err:
+            raise OSError(errno.EIO, f"the write failed ({_first_line(err)[:80]})") from None
+
+    try:
+        return atomic_write(path, write)
+    except WriteFailed as err:
+        raise WriteFailed(f"{err}; {free_space(path.parent)} free on its disk") from None
+
+
+def free_space(folder: Path) -> str:
+    """The free space of `folder`'s file system, for a person ("1.2 GB")."""
+    try:
+        free = shutil.disk_usage(folder if folder.exists() else folder.parent).free
+    except OSError:
+        return "unknown space"
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if free < 1000 or unit == "GB":
+            return f"{free:.0f} {unit}" if unit == "bytes" else f"{free:.1f} {unit}"
+        free /= 1000
+    return f"{free:.1f} TB"
+
+
+def remove_stale(folder: Path) -> list[Path]:
+    """Delete the temporary files an earlier process left in `folder` when it was killed in
+    the middle of a write (`gancli.files.atomic_write` names them `.<name>.tmp`)."""
+    stale = sorted(folder.glob(".*.tmp")) if folder.is_dir() else []
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale
+
+
+def keep_snapshots(last: Path, step: int, keep: int) -> None:
+    """Keep `last` (just written) as `step_<step>.pt` beside it, and only the `keep` newest
+    such snapshots. A hard link where the file system has them (no second copy on disk)."""
+    snapshot = last.with_name(f"step_{step}.pt")
+    snapshot.unlink(missing_ok=True)
+    try:
+        os.link(last, snapshot)
+    except OSError:
+        atomic_write(snapshot, lambda f: f.write(last.read_bytes()))
+    numbered = sorted((int(p.stem.split("_")[1]), p) for p in last.parent.glob("step_*.pt")
+                      if p.stem.split("_")[1].isdigit())
+    for _, old in numbered[:-keep]:
+        old.unlink(missing_ok=True)
 
 
 def resolve_checkpoint(path: str | Path) -> Path:

@@ -59,6 +59,14 @@ def run_app(app_main: Callable[[], object]) -> int:
             raise
         sys.stderr.write(f"gancli: error: {config_error_line(err)}\n")
         return 1
+    except (FileExistsError, NotADirectoryError, PermissionError) as err:
+        # Hydra making the run folder where a file stands, or where it may not write.
+        if user_wants_trace or not err.filename:
+            raise
+        sys.stderr.write(f"gancli: error: cannot make the run folder {err.filename}: "
+                         f"{err.strerror} (a file is in the way, or the folder is not "
+                         "writable); choose another hydra.run.dir\n")
+        return 1
     finally:
         if not user_wants_trace:
             del os.environ["HYDRA_FULL_ERROR"]
@@ -80,14 +88,16 @@ def main(argv: list[str] | None = None) -> int:
     if command not in COMMANDS:
         sys.stderr.write(f"gancli: unknown command '{command}'\n\n{usage()}")
         return 2
+    app = importlib.import_module(COMMANDS[command][0])
+    if hasattr(app, "dispatch"):  # a command with sub-commands reads its own arguments
+        return app.dispatch(rest)
+    if hasattr(app, "command_line"):  # what the command adds to its own command line
+        rest = app.command_line(rest)
     try:
         rest = torchrun_overrides(command, rest)
     except ValueError as err:
         sys.stderr.write(f"gancli: error: {err}\n")
         return 2
-    app = importlib.import_module(COMMANDS[command][0])
-    if hasattr(app, "dispatch"):  # a command with sub-commands reads its own arguments
-        return app.dispatch(rest)
     from gancli.errors import failed_jobs
 
     failed_jobs.clear()  # a sweep's failures are this call's, also when main runs in-process

@@ -100,9 +100,10 @@ def test_resume_equals_one_long_run(tmp_path: Path) -> None:
     """10 steps, then resume to 20, gives the same generator as 20 steps in one go."""
     whole = Path(last_line(run_cli("train", *TINY, cwd=tmp_path).stdout))
     half = Path(last_line(run_cli("train", *TINY, "train.steps=10", cwd=tmp_path).stdout))
-    proc = run_cli("train", f"resume={half}", "train.steps=20", cwd=tmp_path)
+    proc = run_cli("train", f"resume={half}", "train.steps=20", "resume_in_place=false",
+                   cwd=tmp_path)
     resumed = Path(last_line(proc.stdout))
-    assert resumed != half  # a new run folder; the original is left as it was
+    assert resumed != half  # a new run folder, as asked; the original is left as it was
     assert load_checkpoint(half)["step"] == 10
     a, b = load_checkpoint(whole), load_checkpoint(resumed)
     assert b["step"] == 20

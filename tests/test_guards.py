@@ -15,7 +15,8 @@ import torch
 from gancli.checkpoint import load_checkpoint
 from gancli.losses import LOSSES
 from gancli.losses.js import NonSaturatingLoss
-from gancli.training.loop import INTERRUPTED, Trainer, TrainingDiverged
+from gancli.training.loop import Trainer, TrainingDiverged
+from gancli.training.stopping import INTERRUPTED
 from tests.conftest import GANCLI, TINY, compose_train, run_cli
 
 
@@ -75,7 +76,7 @@ def test_ctrl_c_finishes_the_step_saves_it_and_exits_130(monkeypatch: pytest.Mon
     proc = run_cli("train", *TINY, "train.steps=100000", "train.ckpt_every=100000",
                    f"hydra.run.dir={run}", cwd=tmp_path, check=False)
     assert proc.returncode == INTERRUPTED
-    assert "interrupted at step 7;" in proc.stderr and f"resume={run}" in proc.stderr
+    assert "stopped at step 7 of" in proc.stderr and f"resume={run}" in proc.stderr
     assert load_checkpoint(run)["step"] == 7
     assert signal.getsignal(signal.SIGINT) is handler
 
@@ -103,6 +104,6 @@ def test_ctrl_c_to_the_process_exits_130_without_a_traceback(tmp_path: Path) -> 
     err = "".join(seen) + err
     assert proc.returncode == INTERRUPTED, err
     assert "Traceback" not in err
-    stopped = re.search(r"interrupted at step (\d+);", err)
+    stopped = re.search(r"stopped at step (\d+) of", err)
     assert stopped and int(stopped.group(1)) >= 5
     assert load_checkpoint(run)["step"] == int(stopped.group(1))

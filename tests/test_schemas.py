@@ -141,7 +141,8 @@ def one_error(result) -> str:  # noqa: ANN001 (conftest's Result)
      "conditioning=class has no key 'task'; its keys: name, g, d, embed_dim, aux_weight, "
      "mismatch"),
     (["train.stepz=1"], "train has no key 'stepz'; its keys: steps, batch_size, n_critic, "
-     "pack, seed, device, log_every, sample_every, ckpt_every, ema, sample_n, eval_every, "
+     "pack, seed, device, log_every, sample_every, ckpt_every, ckpt_minutes, keep_checkpoints, "
+     "ema, sample_n, eval_every, "
      "precision, channels_last, compile, sync_batchnorm"),
     (["loss=wgan-gpp"], "unknown loss 'wgan-gpp'; choose one of: fgan, hinge, lsgan, minimax, "
      "ns, wgan-clip, wgan-gp, wgan-lp, wgan-sn"),

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
+import time
+from pathlib import Path
+
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -9,7 +13,31 @@ from omegaconf import DictConfig
 
 from gancli.commands import print_result, run_folder
 from gancli.config import validate
-from gancli.errors import reported
+from gancli.errors import GancliError, reported
+
+
+def command_line(args: list[str]) -> list[str]:
+    """`resume=RUN` continues in RUN: the command line gets `hydra.run.dir=RUN`, and Hydra's
+    record of this segment's command line goes to `RUN/.hydra/resumed-<time>/` beside the first
+    one's. Left as it is for `resume=auto` (the run folder is the one given), a checkpoint file
+    other than a run's `checkpoints/last.pt`, `resume_in_place=false`, an explicit
+    `hydra.run.dir`, and sweeps. Needs no torch or Hydra: the dispatcher calls it."""
+    values = dict(a.lstrip("+").split("=", 1) for a in args if "=" in a)
+    resume = values.get("resume")
+    if (not resume or resume in ("auto", "null") or "hydra.run.dir" in values
+            or values.get("resume_in_place", "true").lower() == "false"
+            or any(a in ("-m", "--multirun") for a in args)):
+        return args
+    path = Path(resume).expanduser()
+    if path.is_file() and path.name == "last.pt" and path.parent.name == "checkpoints":
+        path = path.parent.parent
+    if not (path / "checkpoints" / "last.pt").is_file():
+        return args  # not a run folder: resumed into a new one (or refused, if no checkpoint)
+    stamp = time.strftime("%Y-%m-%d_%H-%M-%S")
+    folder = str(path.resolve())
+    if not all(c.isalnum() or c in "/._-" for c in folder):  # Hydra's grammar: quote it
+        folder = "'" + folder.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    return [*args, f"hydra.run.dir={folder}", f"hydra.output_subdir=.hydra/resumed-{stamp}"]
 
 
 @hydra.main(version_base="1.3", config_path="pkg://gancli.conf", config_name="train")
@@ -31,7 +59,15 @@ def train_from_hydra(cfg: DictConfig) -> float:
     overrides = [(o.key_or_group, o.value())
                  for o in OverridesParser.create().parse_overrides(list(hydra_cfg.overrides.task))]
     try:
-        trainer = Trainer(cfg, run_dir, overrides)
+        try:
+            trainer = Trainer(cfg, run_dir, overrides)
+        except GancliError:
+            # A resume in place refused before any work leaves the run as it was: Hydra's
+            # record of this segment goes too.
+            segment = hydra_cfg.output_subdir
+            if segment and segment.startswith(".hydra/resumed-"):
+                shutil.rmtree(run_dir / segment, ignore_errors=True)
+            raise
         result = trainer.run()
     finally:
         leave_process_group()

@@ -299,6 +299,11 @@ class TrainConfig:
     log_every: int = ranged(100, ge=1)
     sample_every: int = ranged(500, ge=1)
     ckpt_every: int = ranged(500, ge=1)
+    # Also checkpoint when this many minutes have passed since the last checkpoint (checked at
+    # logged steps), so a kill loses at most that much work; 0 = by steps only.
+    ckpt_minutes: float = ranged(0.0, ge=0)
+    # Keep the last K periodic checkpoints as checkpoints/step_<N>.pt besides last.pt; 0 = none.
+    keep_checkpoints: int = ranged(0, ge=0)
     # Decay of an exponential moving average of G's weights; 0 turns it off.
     ema: float = ranged(0.999, ge=0, lt=1)
     # Samples in each picture written during training; null: 64 images, or 2,500 points (the
@@ -363,8 +368,12 @@ class TrainAppConfig:
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalOptions = field(default_factory=EvalOptions)
-    # A run folder or a checkpoint file to continue from.
+    # A run folder or a checkpoint file to continue from; `auto`: the run folder's own
+    # checkpoint if it has one (a relaunch continues), else a fresh run.
     resume: str | None = None
+    # resume=RUN continues in RUN (the same metrics.jsonl, train.log, checkpoints and samples);
+    # false: in a new run folder.
+    resume_in_place: bool = True
 
 
 @dataclass

@@ -11,25 +11,23 @@ from __future__ import annotations
 
 import logging
 import math
-import signal
-import threading
 import time
 from collections.abc import Sequence
 from contextlib import closing, nullcontext
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import torch
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
-from gancli.checkpoint import save_checkpoint
+from gancli.checkpoint import keep_snapshots, load_checkpoint, remove_stale, save_checkpoint
 from gancli.conditioning import build_conditioning
 from gancli.data import TensorData, load_dataset
 from gancli.data.kinds import data_kind
 from gancli.data.stream import place
 from gancli.errors import GancliError
+from gancli.files import WriteFailed
 from gancli.losses import build_loss
 from gancli.models.latent import latent_distribution, sample_latent
 from gancli.runtime import resolve_device, rng_state, set_rng_state
@@ -43,40 +41,12 @@ from gancli.training.monitor import Monitor
 from gancli.training.precision import build_precision
 from gancli.training.preview import Preview
 from gancli.training.resume import resumed
+from gancli.training.stopping import StopRequest
 
 log = logging.getLogger("gancli.train")
 
-# Exit status after Ctrl-C, as shells report a SIGINT death.
-INTERRUPTED = 130
-
-
 class TrainingDiverged(GancliError):
     """A loss became NaN or infinite."""
-
-
-class StopRequest:
-    """Ctrl-C asks the loop to stop at the end of the current step (so the checkpoint it writes
-    is a consistent state); a second Ctrl-C interrupts at once."""
-
-    def __init__(self) -> None:
-        self.requested = False
-        self._previous = None
-
-    def _handle(self, signum: int, frame: FrameType | None) -> None:
-        if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
-        log.warning("Ctrl-C: stopping after this step and saving a checkpoint "
-                    "(press again to abort at once)")
-
-    def __enter__(self) -> StopRequest:
-        if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._handle)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
 
 
 class Trainer:
@@ -86,10 +56,15 @@ class Trainer:
                  overrides: Sequence[tuple[str, Any]] = ()) -> None:
         """`overrides`: this command line's (key, value) pairs, which a resumed run applies to
         its checkpoint's config."""
-        cfg, ckpt = resumed(cfg, overrides)
+        cfg, ckpt = resumed(cfg, overrides, Path(run_dir))
         self.cfg = cfg
         self.run_dir = Path(run_dir)
         self.ckpt_path = self.run_dir / "checkpoints" / "last.pt"
+        for stale in remove_stale(self.ckpt_path.parent):
+            log.info("removed %s, left by a process killed while writing it", stale)
+        # The clock of `train.ckpt_minutes` (a test gives its own).
+        self.clock = time.monotonic
+        self.last_save = self.clock()
         self.dist, self.device = Distributed.start(resolve_device(cfg.train.device))
         self.precision = build_precision(cfg.train.precision, self.device)
         # What the config names and needs no data is built first: a wrong name (loss.divergence,
@@ -250,7 +225,12 @@ class Trainer:
         reader = closing(self.data.stream) if self.data.stream is not None else nullcontext()
         with StopRequest() as stop, reader, Monitor(self.run_dir, self.step, t.steps,
                                                     write=main) as monitor:
+            if self.step >= t.steps:
+                log.info("nothing to do: %s is finished (step %d of %d); raise train.steps to "
+                         "train on", self.run_dir, self.step, t.steps)
+                return self._result(last)
             run_start = window_start = time.perf_counter()
+            self.last_save = self.clock()
             window_steps = 0
             while self.step < t.steps:
                 measure = (self.step + 1) % t.log_every == 0 or self.step + 1 == t.steps
@@ -277,21 +257,34 @@ class Trainer:
                     self.write_samples(f"step_{self.step}.png", monitor)
                 if t.eval_every and self.step % t.eval_every == 0:
                     self.evaluate(monitor)
-                if self.step % t.ckpt_every == 0:
-                    self.save()
+                if self.step % t.ckpt_every == 0 or (measure and self._save_is_due()):
+                    self.save(periodic=True)
                 monitor.advance(self.step)
                 if stopping:
                     self.save()
-                    log.warning("interrupted at step %d; checkpoint %s; continue with: gancli "
-                                "train resume=%s", self.step, self.ckpt_path, self.run_dir)
-                    raise SystemExit(INTERRUPTED)
+                    log.warning("stopped at step %d of %d; checkpoint %s; continue with: "
+                                "gancli train resume=%s (or the same command with "
+                                "resume=auto)", self.step, t.steps, self.ckpt_path, self.run_dir)
+                    raise SystemExit(stop.exit_status)
             self.save()
             if main:
                 self.write_samples("final.png", monitor)
         log.info("done: %d steps; samples %s", self.step, self.run_dir / "samples" / "final.png")
+        return self._result(last)
+
+    def _result(self, last: dict[str, float]) -> float:
+        """What `run` returns (see there)."""
         if self.best is not None:
             return float(self.best["value"])
         return last.get("divergence", math.nan)
+
+    def _save_is_due(self) -> bool:
+        """Whether `train.ckpt_minutes` have passed since the last checkpoint (rank 0's clock,
+        so that every rank saves at the same step)."""
+        minutes = self.cfg.train.ckpt_minutes
+        if not minutes:
+            return False
+        return bool(self.dist.broadcast(self.clock() - self.last_save >= 60 * minutes))
 
     def _writes_after(self, step: int) -> bool:
         """Whether the loop writes a checkpoint, picture or evaluation after `step`."""
@@ -345,16 +338,33 @@ class Trainer:
             log.info("step %d: best %s so far (%.4g); saved %s", self.step, key, value,
                      self.ckpt_path.with_name("best.pt"))
 
-    def save(self, path: Path | None = None) -> None:
+    def save(self, path: Path | None = None, periodic: bool = False) -> None:
         """Write a checkpoint (rank 0; every rank must call this: the ranks' random states are
-        gathered into it, so a resumed run draws what each rank would have drawn)."""
+        gathered into it, so a resumed run draws what each rank would have drawn). A `periodic`
+        one is also kept as a `train.keep_checkpoints` snapshot. A failed write (a full disk)
+        stops the run with one line; the last good checkpoint stays as it was."""
         state = rng_state(self.data_rng)
         if self.data.stream is not None:
             state["stream"] = self.data.stream.state()
         states = self.dist.gather(state)
+        self.last_save = self.clock()
         if not self.dist.is_main:
             return
-        save_checkpoint(path or self.ckpt_path, {
+        target = path or self.ckpt_path
+        try:
+            self._write_checkpoint(target, states)
+        except WriteFailed as err:
+            good = (f"the last good checkpoint, {self.ckpt_path} (step "
+                    f"{load_checkpoint(self.ckpt_path)['step']}), is intact"
+                    if self.ckpt_path.is_file() else "no checkpoint was written before")
+            raise GancliError(f"{err}; {good}: free space and resume with gancli train "
+                              f"resume={self.run_dir}") from None
+        if periodic and self.cfg.train.keep_checkpoints and target == self.ckpt_path:
+            keep_snapshots(target, self.step, self.cfg.train.keep_checkpoints)
+
+    def _write_checkpoint(self, path: Path, states: list[dict]) -> None:
+        """The checkpoint at `path`: the whole state, each rank's random streams (`states`)."""
+        save_checkpoint(path, {
             "eval_best": self.best,
             "step": self.step,
             "config": OmegaConf.to_yaml(self.cfg),

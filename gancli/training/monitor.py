@@ -10,9 +10,34 @@ import sys
 from pathlib import Path
 from types import TracebackType
 
+from gancli.files import atomic_write
 from gancli.log import console
 
 log = logging.getLogger("gancli.train")
+
+
+def trim_metrics(path: Path, step: int) -> int:
+    """Drop the lines of `path` past `step` (and a half-written last line): a run continued
+    from its step-`step` checkpoint writes them again, so one run's file has each step once.
+    They were written after that checkpoint by a process that then died. Returns how many
+    lines went."""
+    if not path.is_file():
+        return 0
+    kept, dropped = [], 0
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            record = None
+        if isinstance(record, dict) and record.get("step", 0) <= step:
+            kept.append(line)
+        else:
+            dropped += 1
+    if dropped:
+        atomic_write(path, lambda f: f.write("".join(f"{x}\n" for x in kept).encode()))
+        log.info("%s: dropped %d line(s) past step %d, which this run writes again", path,
+                 dropped, step)
+    return dropped
 
 
 class Monitor:
@@ -22,6 +47,8 @@ class Monitor:
     def __init__(self, run_dir: Path, start: int, total: int, write: bool = True) -> None:
         self.path = run_dir / "metrics.jsonl"
         self.total = total
+        if write:
+            trim_metrics(self.path, start)
         self._file = open(self.path, "a", encoding="utf-8") if write else None  # noqa: SIM115
         self._progress = None
         if write and sys.stdout.isatty():

@@ -1,0 +1,58 @@
+"""Stopping a run cleanly: Ctrl-C, and the signals a cluster sends before it kills a job.
+
+Ctrl-C (SIGINT), SIGTERM (what Slurm, Kubernetes and `kill` send first) and SIGUSR1 (what Slurm
+sends `--signal` ahead of the time limit, and submitit's preemption signal) all ask the loop to
+finish its step, write its checkpoint and exit; a second one aborts at once. The exit status
+tells the two apart: 130 after Ctrl-C (as shells report a SIGINT death), `PREEMPTED` (75, the
+`EX_TEMPFAIL` of sysexits.h: "try again later") after a cluster's signal, so a job script can
+requeue exactly the runs that were cut short and `resume=auto` continues them.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from types import FrameType
+
+log = logging.getLogger("gancli.train")
+
+# Exit status after Ctrl-C, as shells report a SIGINT death.
+INTERRUPTED = 130
+# Exit status after SIGTERM / SIGUSR1: preempted, resume me.
+PREEMPTED = 75
+SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1)
+
+
+class StopRequest:
+    """While active (a context manager, in the main thread), the signals above set `requested`
+    (and `signal`, the first one received) instead of killing the process."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.signal: int | None = None
+        self._previous: dict[int, object] = {}
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested, self.signal = True, signum
+        what = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+        log.warning("%s: stopping after this step and saving a checkpoint (send it again to "
+                    "abort at once)", what)
+
+    @property
+    def exit_status(self) -> int:
+        """`INTERRUPTED` after Ctrl-C, `PREEMPTED` after a cluster's signal (or when another
+        process of a torchrun job was the one signalled)."""
+        return INTERRUPTED if self.signal == signal.SIGINT else PREEMPTED
+
+    def __enter__(self) -> StopRequest:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = {s: signal.signal(s, self._handle) for s in SIGNALS}
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for s, previous in self._previous.items():
+            signal.signal(s, previous)
+        self._previous = {}
