@@ -18,6 +18,7 @@ import torch
 from omegaconf import OmegaConf
 
 from gancli.checkpoint import load_checkpoint
+from gancli.data.cache import prepare_into
 from gancli.training.loop import Trainer
 from gancli.training.stopping import INTERRUPTED, PREEMPTED
 from tests.conftest import GANCLI, TINY, compose_train, last_line, run_cli
@@ -255,10 +256,15 @@ def _children(pid: int) -> list[int]:
 
 @pytest.mark.skipif(not TORCHRUN.exists(), reason="torchrun is not installed beside python")
 def test_a_signal_to_one_torchrun_process_stops_all_with_one_checkpoint(tmp_path: Path) -> None:
-    args = [a for a in TINY if not a.startswith(("train.batch_size", "train.steps"))]
+    """Two processes streaming one prepared file (each its own shard and index stream); a
+    SIGTERM to one of them stops both at the same step, with one checkpoint."""
+    prepared = prepare_into(OmegaConf.create({"name": "digits", "resolution": 8}),
+                            tmp_path / "digits8")
+    args = [a for a in TINY if not a.startswith(("train.batch_size", "train.steps", "data."))]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen([str(TORCHRUN), "--standalone", "--nproc_per_node=2", "-m",
-                             "gancli", "train", *args, "train.batch_size=16",
+                             "gancli", "train", *args, "train.batch_size=16", "data=prepared",
+                             f"data.root={prepared}", "data.placement=stream",
                              "train.steps=100000", "train.ckpt_every=100000",
                              "hydra.run.dir=run"], cwd=tmp_path, env=env, text=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -279,4 +285,7 @@ def test_a_signal_to_one_torchrun_process_stops_all_with_one_checkpoint(tmp_path
     err = "".join(seen) + err
     stopped = re.findall(r"stopped at step (\d+) of", err)
     assert stopped and len(set(stopped)) == 1, err  # every process at the same step
-    assert load_checkpoint(tmp_path / "run")["step"] == int(stopped[0])
+    ckpt = load_checkpoint(tmp_path / "run")
+    assert ckpt["step"] == int(stopped[0])
+    streams = [r["stream"] for r in ckpt["rng_ranks"]]
+    assert len(streams) == 2 and not torch.equal(*streams)  # each rank its own index stream

@@ -22,7 +22,6 @@ from gancli.data.prepared import open_prepared, read_manifest
 from gancli.data.stream import Prefetcher, choose, place
 from gancli.errors import GancliError
 from tests.conftest import TINY, last_line, run_cli
-from tests.test_distributed import TORCHRUN, _torchrun
 
 CPU = torch.device("cpu")
 # A prepared dataset has its resolution: data=prepared has no data.resolution key.
@@ -190,15 +189,3 @@ def test_sample_grid_of_a_prepared_run_is_written(prepared_digits: Path, tmp_pat
     run_cli("sample", f"ckpt={run}", "n=4", f"out={out}", cwd=tmp_path)
     assert np.load(io.BytesIO(out.read_bytes()))["images"].shape == (4, 8, 8, 1)
 
-
-@pytest.mark.skipif(not TORCHRUN.exists(), reason="torchrun is not installed beside python")
-def test_torchrun_two_processes_stream_one_prepared_file(prepared_digits: Path,
-                                                         tmp_path: Path) -> None:
-    """Both processes read the same prepared file, each its own shard and index stream."""
-    args = [a for a in PREPARED_TINY if not a.startswith("train.batch_size")]
-    _torchrun(*args, "train.batch_size=16", "data=prepared", f"data.root={prepared_digits}",
-              "data.placement=stream", "hydra.run.dir=runs/ddp", cwd=tmp_path)
-    ckpt = load_checkpoint(tmp_path / "runs" / "ddp" / "checkpoints" / "last.pt")
-    streams = [r["stream"] for r in ckpt["rng_ranks"]]
-    assert ckpt["step"] == 20 and len(streams) == 2 and not torch.equal(*streams)
-    assert (tmp_path / "runs" / "ddp" / "samples" / "final.png").is_file()
