@@ -6,10 +6,12 @@ from __future__ import annotations
 import io
 import logging
 import os
+import re
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,6 +129,29 @@ def run_cli(*args: str, cwd: Path, check: bool = True) -> Result:
     if check:
         assert result.returncode == 0, f"gancli {' '.join(args)} failed:\n{result.stderr}"
     return result
+
+
+def signal_when(cmd: list[str], cwd: Path, logged: str,
+                send: Callable[[subprocess.Popen], None], env: dict | None = None,
+                timeout: float = 180) -> tuple[int, str]:
+    """Run `cmd`, call `send(process)` once a line of its stderr matches the regular expression
+    `logged` (it is then in the training loop), wait for it; returns its exit status and all it
+    wrote to stderr. A hung process is killed after `timeout` s, ending the test, not the suite."""
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True, env=env)
+    watchdog = threading.Timer(timeout, proc.kill)
+    watchdog.start()
+    try:
+        seen = []
+        for line in proc.stderr:  # type: ignore[union-attr]
+            seen.append(line)
+            if re.match(logged, line):
+                send(proc)
+                break
+        _, err = proc.communicate(timeout=timeout)
+    finally:
+        watchdog.cancel()
+    return proc.returncode, "".join(seen) + err
 
 
 def last_line(text: str) -> str:

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import re
 import signal
-import subprocess
-import threading
 from pathlib import Path
 
 import pytest
@@ -17,7 +15,7 @@ from gancli.losses import LOSSES
 from gancli.losses.js import NonSaturatingLoss
 from gancli.training.loop import Trainer, TrainingDiverged
 from gancli.training.stopping import INTERRUPTED
-from tests.conftest import GANCLI, TINY, compose_train, run_cli
+from tests.conftest import GANCLI, TINY, compose_train, run_cli, signal_when
 
 
 class NaNFromStep(NonSaturatingLoss):
@@ -85,24 +83,10 @@ def test_ctrl_c_to_the_process_exits_130_without_a_traceback(tmp_path: Path) -> 
     """The real signal through the OS: sent once the process has logged step 5 (it is then in
     the loop), it ends with status 130 and the checkpoint of the step it stopped at."""
     run = tmp_path / "run"
-    proc = subprocess.Popen([str(GANCLI), "train", *TINY, "train.steps=100000",
-                             "train.ckpt_every=100000", f"hydra.run.dir={run}"],
-                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
-    watchdog = threading.Timer(120, proc.kill)  # a hung run ends the test instead of the suite
-    watchdog.start()
-    try:
-        seen = []
-        for line in proc.stderr:  # type: ignore[union-attr]
-            seen.append(line)
-            if re.match(r"step\s+5/100000", line):
-                proc.send_signal(signal.SIGINT)
-                break
-        out, err = proc.communicate(timeout=120)
-    finally:
-        watchdog.cancel()
-    err = "".join(seen) + err
-    assert proc.returncode == INTERRUPTED, err
+    status, err = signal_when([str(GANCLI), "train", *TINY, "train.steps=100000",
+                               "train.ckpt_every=100000", f"hydra.run.dir={run}"], tmp_path,
+                              r"step\s+5/100000", lambda p: p.send_signal(signal.SIGINT))
+    assert status == INTERRUPTED, err
     assert "Traceback" not in err
     stopped = re.search(r"stopped at step (\d+) of", err)
     assert stopped and int(stopped.group(1)) >= 5

@@ -9,7 +9,6 @@ import random
 import re
 import signal
 import subprocess
-import threading
 import time
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from gancli.checkpoint import load_checkpoint
 from gancli.data.cache import prepare_into
 from gancli.training.loop import Trainer
 from gancli.training.stopping import INTERRUPTED, PREEMPTED
-from tests.conftest import GANCLI, TINY, compose_train, last_line, run_cli
+from tests.conftest import GANCLI, TINY, compose_train, last_line, run_cli, signal_when
 from tests.test_distributed import TORCHRUN
 
 
@@ -103,22 +102,9 @@ def test_preemption_signal_checkpoints_and_resume_auto_is_exact(tmp_path: Path) 
     run = tmp_path / "run"
     args = [*TINY, "train.steps=150", "train.ckpt_every=1000", "train.sample_every=1000",
             "resume=auto", f"hydra.run.dir={run}"]
-    proc = subprocess.Popen([str(GANCLI), "train", *args], cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    watchdog = threading.Timer(120, proc.kill)
-    watchdog.start()
-    try:
-        seen = []
-        for line in proc.stderr:  # type: ignore[union-attr]
-            seen.append(line)
-            if re.match(r"step\s+5/150", line):
-                proc.send_signal(signum)
-                break
-        _, err = proc.communicate(timeout=120)
-    finally:
-        watchdog.cancel()
-    err = "".join(seen) + err
-    assert proc.returncode == PREEMPTED, err
+    status, err = signal_when([str(GANCLI), "train", *args], tmp_path, r"step\s+5/150",
+                              lambda p: p.send_signal(signum))
+    assert status == PREEMPTED, err
     assert "Traceback" not in err and signal.Signals(signum).name in err
     stopped = load_checkpoint(run)["step"]
     assert 5 <= stopped < 150
@@ -262,27 +248,17 @@ def test_a_signal_to_one_torchrun_process_stops_all_with_one_checkpoint(tmp_path
                             tmp_path / "digits8")
     args = [a for a in TINY if not a.startswith(("train.batch_size", "train.steps", "data."))]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen([str(TORCHRUN), "--standalone", "--nproc_per_node=2", "-m",
-                             "gancli", "train", *args, "train.batch_size=16", "data=prepared",
-                             f"data.root={prepared}", "data.placement=stream",
-                             "train.steps=100000", "train.ckpt_every=100000",
-                             "hydra.run.dir=run"], cwd=tmp_path, env=env, text=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    watchdog = threading.Timer(180, proc.kill)
-    watchdog.start()
-    try:
-        seen = []
-        for line in proc.stderr:  # type: ignore[union-attr]
-            seen.append(line)
-            if re.match(r"step\s+5/100000", line):
-                workers = _children(proc.pid)
-                assert len(workers) == 2, workers
-                os.kill(max(workers), signal.SIGTERM)  # one of the two processes only
-                break
-        _, err = proc.communicate(timeout=180)
-    finally:
-        watchdog.cancel()
-    err = "".join(seen) + err
+    cmd = [str(TORCHRUN), "--standalone", "--nproc_per_node=2", "-m", "gancli", "train",
+           *args, "train.batch_size=16", "data=prepared", f"data.root={prepared}",
+           "data.placement=stream", "train.steps=100000", "train.ckpt_every=100000",
+           "hydra.run.dir=run"]
+
+    def one_of_two(torchrun: subprocess.Popen) -> None:
+        workers = _children(torchrun.pid)
+        assert len(workers) == 2, workers
+        os.kill(max(workers), signal.SIGTERM)  # one of the two processes only
+
+    _, err = signal_when(cmd, tmp_path, r"step\s+5/100000", one_of_two, env=env)
     stopped = re.findall(r"stopped at step (\d+) of", err)
     assert stopped and len(set(stopped)) == 1, err  # every process at the same step
     ckpt = load_checkpoint(tmp_path / "run")
