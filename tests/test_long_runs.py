@@ -60,6 +60,9 @@ def test_resume_continues_in_the_run_folder(whole: Path, tmp_path: Path) -> None
     assert "step 15/20" in log  # progress out of the whole run, not of the segment
     segments = list((run / ".hydra").glob("resumed-*"))
     assert len(segments) == 1 and (segments[0] / "overrides.yaml").is_file()
+    # The config this segment trained with: the checkpoint's, with this command line's keys.
+    segment_cfg = OmegaConf.load(segments[0] / "config.yaml")
+    assert segment_cfg.train.steps == 20 and segment_cfg.data.resolution == 8
     assert (run / ".hydra" / "config.yaml").is_file()  # the first segment's, kept
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from gancli.commands import print_result, run_folder
 from gancli.config import validate
@@ -51,23 +51,29 @@ def main(cfg: DictConfig) -> float:
 def train_from_hydra(cfg: DictConfig) -> float:
     """`gancli train`'s body: train in Hydra's run folder with this command line's overrides
     (which a resumed run applies to its checkpoint's config), print that folder last."""
-    from gancli.training.distributed import leave_process_group  # torch, once cfg is valid
+    from gancli.files import atomic_write  # torch, once cfg is valid
+    from gancli.training.distributed import leave_process_group
     from gancli.training.loop import Trainer
 
     hydra_cfg = HydraConfig.get()
     run_dir = run_folder()
     overrides = [(o.key_or_group, o.value())
                  for o in OverridesParser.create().parse_overrides(list(hydra_cfg.overrides.task))]
+    segment = hydra_cfg.output_subdir
     try:
         try:
             trainer = Trainer(cfg, run_dir, overrides)
         except GancliError:
             # A resume in place refused before any work leaves the run as it was: Hydra's
             # record of this segment goes too.
-            segment = hydra_cfg.output_subdir
             if segment and segment.startswith(".hydra/resumed-"):
                 shutil.rmtree(run_dir / segment, ignore_errors=True)
             raise
+        if segment and segment.startswith(".hydra/resumed-") and trainer.dist.is_main:
+            # Hydra composed this segment's config from the defaults and the command line;
+            # what it trains with is the checkpoint's config with that command line applied.
+            atomic_write(run_dir / segment / "config.yaml",
+                         lambda f: f.write(OmegaConf.to_yaml(trainer.cfg).encode()))
         result = trainer.run()
     finally:
         leave_process_group()
