@@ -216,7 +216,8 @@ def test_a_run_folder_that_is_a_file_is_one_line(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("signum, status", [(signal.SIGINT, INTERRUPTED),
                                             (signal.SIGTERM, PREEMPTED),
-                                            (signal.SIGUSR1, PREEMPTED)])
+                                            (signal.SIGUSR1, PREEMPTED),
+                                            (signal.SIGUSR2, PREEMPTED)])
 def test_each_signal_has_its_exit_status(signum: int, status: int) -> None:
     from gancli.training.stopping import StopRequest
 
@@ -268,3 +269,30 @@ def test_a_signal_to_one_torchrun_process_stops_all_with_one_checkpoint(tmp_path
     assert ckpt["step"] == int(stopped[0])
     streams = [r["stream"] for r in ckpt["rng_ranks"]]
     assert len(streams) == 2 and not torch.equal(*streams)  # each rank its own index stream
+
+
+def test_a_launchers_own_handler_runs_after_the_checkpoint(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    """As submitit does: its handler of SIGUSR2 requeues the job. gancli's takes the signal
+    first, and hands it over once the checkpoint is written."""
+    calls = []
+    previous = signal.signal(signal.SIGUSR2, lambda signum, frame: calls.append(
+        load_checkpoint(tmp_path / "run")["step"]))
+    try:
+        train_step = Trainer.train_step
+
+        def preempted_during_step_7(self: Trainer, measure: bool) -> dict:
+            stats = train_step(self, measure)
+            if self.step == 6:
+                signal.raise_signal(signal.SIGUSR2)
+            return stats
+
+        monkeypatch.setattr(Trainer, "train_step", preempted_during_step_7)
+        proc = run_cli("train", *TINY, "train.steps=100000", "train.ckpt_every=100000",
+                       "train.log_every=1", f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path,
+                       check=False)
+    finally:
+        signal.signal(signal.SIGUSR2, previous)
+    assert proc.returncode == PREEMPTED
+    assert calls == [7]  # called once, with the step-7 checkpoint already on disk

@@ -262,6 +262,7 @@ class Trainer:
                 monitor.advance(self.step)
                 if stopping:
                     self.save()
+                    stop.hand_over()  # a launcher's own handler (submitit: requeue)
                     log.warning("stopped at step %d of %d; checkpoint %s; continue with: "
                                 "gancli train resume=%s (or the same command with "
                                 "resume=auto)", self.step, t.steps, self.ckpt_path, self.run_dir)

@@ -1,11 +1,16 @@
 """Stopping a run cleanly: Ctrl-C, and the signals a cluster sends before it kills a job.
 
-Ctrl-C (SIGINT), SIGTERM (what Slurm, Kubernetes and `kill` send first) and SIGUSR1 (what Slurm
-sends `--signal` ahead of the time limit, and submitit's preemption signal) all ask the loop to
-finish its step, write its checkpoint and exit; a second one aborts at once. The exit status
-tells the two apart: 130 after Ctrl-C (as shells report a SIGINT death), `PREEMPTED` (75, the
-`EX_TEMPFAIL` of sysexits.h: "try again later") after a cluster's signal, so a job script can
-requeue exactly the runs that were cut short and `resume=auto` continues them.
+Ctrl-C (SIGINT), SIGTERM (what Slurm, Kubernetes and `kill` send first), SIGUSR1 (the usual
+choice for Slurm's `--signal` ahead of the time limit) and SIGUSR2 (submitit's preemption
+signal) all ask the loop to finish its step, write its checkpoint and exit; a second one aborts
+at once. The exit status tells them apart: 130 after Ctrl-C (as shells report a SIGINT death),
+`PREEMPTED` (75, the `EX_TEMPFAIL` of sysexits.h: "try again later") after a cluster's signal,
+so a job script can requeue exactly the runs that were cut short and `resume=auto` continues
+them.
+
+Under submitit (`hydra/launcher=submitit_slurm`) the signal's previous handler is submitit's,
+which requeues the job and ends the process; `hand_over` calls it once the checkpoint is
+written, so submitit's checkpointing protocol runs after gancli's, not instead of it.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ log = logging.getLogger("gancli.train")
 INTERRUPTED = 130
 # Exit status after SIGTERM / SIGUSR1: preempted, resume me.
 PREEMPTED = 75
-SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1)
+SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2)
 
 
 class StopRequest:
@@ -51,6 +56,14 @@ class StopRequest:
         if threading.current_thread() is threading.main_thread():
             self._previous = {s: signal.signal(s, self._handle) for s in SIGNALS}
         return self
+
+    def hand_over(self) -> None:
+        """Call the handler that the received signal had before this one (a launcher's, such
+        as submitit's requeue), if it had one of its own; Python's and the OS's defaults (which
+        would raise KeyboardInterrupt or kill the process) are left out."""
+        previous = self._previous.get(self.signal) if self.signal is not None else None
+        if callable(previous) and previous is not signal.default_int_handler:
+            previous(self.signal, None)
 
     def __exit__(self, *exc: object) -> None:
         for s, previous in self._previous.items():
