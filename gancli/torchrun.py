@@ -8,6 +8,15 @@ import os
 import shutil
 import tempfile
 
+#: Where the ranks other than 0 find rank 0's run folder, when the command line names one.
+RANK0_RUN_DIR = "GANCLI_RANK0_RUN_DIR"
+
+
+def rank0_run_dir(own: str) -> str:
+    """The run folder whose checkpoint `resume=auto` continues: rank 0's (`own` on rank 0,
+    and wherever the command line did not name one: then every rank starts a fresh run)."""
+    return os.environ.get(RANK0_RUN_DIR, own) if this_rank() != 0 else own
+
 
 def world_size() -> int:
     """The number of processes torchrun started (1 outside torchrun)."""
@@ -51,6 +60,9 @@ def torchrun_overrides(command: str, rest: list[str]) -> list[str]:
     rank = this_rank()
     if rank == 0:
         return rest
+    for arg in rest:  # `resume=auto` looks for rank 0's checkpoint, not in the scratch folder
+        if arg.startswith("hydra.run.dir="):
+            os.environ[RANK0_RUN_DIR] = arg.partition("=")[2].strip("'\"")
     scratch = tempfile.mkdtemp(prefix=f"gancli-rank{rank}-")
     atexit.register(shutil.rmtree, scratch, ignore_errors=True)
     own = ("hydra.run.dir=", "hydra.output_subdir=", "hydra.job_logging.root.")

@@ -269,6 +269,14 @@ def test_a_signal_to_one_torchrun_process_stops_all_with_one_checkpoint(tmp_path
     assert ckpt["step"] == int(stopped[0])
     streams = [r["stream"] for r in ckpt["rng_ranks"]]
     assert len(streams) == 2 and not torch.equal(*streams)  # each rank its own index stream
+    # Relaunched with resume=auto, both processes continue from rank 0's folder.
+    more = int(stopped[0]) + 5
+    relaunch = [*cmd[:-3], f"train.steps={more}", "train.ckpt_every=100000", "hydra.run.dir=run",
+                "resume=auto"]
+    done = subprocess.run(relaunch, cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=180)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert load_checkpoint(tmp_path / "run")["step"] == more
 
 
 def test_a_launchers_own_handler_runs_after_the_checkpoint(tmp_path: Path,

@@ -32,6 +32,7 @@ from gancli.losses import build_loss
 from gancli.models.latent import latent_distribution, sample_latent
 from gancli.runtime import resolve_device, rng_state, set_rng_state
 from gancli.sampling import run_generator
+from gancli.torchrun import rank0_run_dir
 from gancli.training.augment import build_augment
 from gancli.training.critic import CriticView
 from gancli.training.distributed import Distributed
@@ -56,7 +57,7 @@ class Trainer:
                  overrides: Sequence[tuple[str, Any]] = ()) -> None:
         """`overrides`: this command line's (key, value) pairs, which a resumed run applies to
         its checkpoint's config."""
-        cfg, ckpt = resumed(cfg, overrides, Path(run_dir))
+        cfg, ckpt = resumed(cfg, overrides, Path(rank0_run_dir(str(run_dir))))
         self.cfg = cfg
         self.run_dir = Path(run_dir)
         self.ckpt_path = self.run_dir / "checkpoints" / "last.pt"
@@ -97,6 +98,11 @@ class Trainer:
         self.best: dict | None = None
         if ckpt is not None:
             self._restore(ckpt)
+        first = self.dist.broadcast(self.step)  # a rank that found another checkpoint stops
+        if first != self.step:
+            raise GancliError(f"the processes would resume from different steps (rank 0: "
+                              f"{first}, rank {self.dist.rank}: {self.step}): give every rank "
+                              "the same resume=RUN")
 
     # -- set-up ---------------------------------------------------------------------------------
 
