@@ -142,6 +142,7 @@ def one_error(result) -> str:  # noqa: ANN001 (conftest's Result)
      "mismatch"),
     (["train.stepz=1"], "train has no key 'stepz'; its keys: steps, batch_size, n_critic, "
      "pack, seed, device, log_every, sample_every, ckpt_every, ckpt_minutes, keep_checkpoints, "
+     "stop_on, "
      "ema, sample_n, eval_every, "
      "precision, channels_last, compile, sync_batchnorm"),
     (["loss=wgan-gpp"], "unknown loss 'wgan-gpp'; choose one of: fgan, hinge, lsgan, minimax, "

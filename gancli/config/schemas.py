@@ -304,6 +304,9 @@ class TrainConfig:
     ckpt_minutes: float = ranged(0.0, ge=0)
     # Keep the last K periodic checkpoints as checkpoints/step_<N>.pt besides last.pt; 0 = none.
     keep_checkpoints: int = ranged(0, ge=0)
+    # Alerts that stop the run (gancli.training.health: d_wins, vanishing_g, exploding_grad,
+    # mode_collapse, no_progress); every alert is logged and written to metrics.jsonl anyway.
+    stop_on: list[str] = field(default_factory=list)
     # Decay of an exponential moving average of G's weights; 0 turns it off.
     ema: float = ranged(0.999, ge=0, lt=1)
     # Samples in each picture written during training; null: 64 images, or 2,500 points (the

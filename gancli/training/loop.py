@@ -38,6 +38,7 @@ from gancli.training.critic import CriticView
 from gancli.training.distributed import Distributed
 from gancli.training.fast import channels_last, compile_module
 from gancli.training.gan import build_gan
+from gancli.training.health import DETECTORS, Health
 from gancli.training.monitor import Monitor
 from gancli.training.precision import build_precision
 from gancli.training.preview import Preview
@@ -92,6 +93,9 @@ class Trainer:
         self.critic = CriticView(self.gan.D, augment, cfg.train.pack, call=self.D)
         self.preview = Preview(self.kind, self.conditioning, cfg)
 
+        self.health = Health(cfg.loss.name)
+        for name in cfg.train.stop_on:
+            DETECTORS.lookup(name)  # an unknown alert fails before any training
         self.step = 0
         self.evaluator = None  # built at the first evaluation (it may train a classifier)
         # The best `eval.primary` value so far and its step, kept in checkpoints for resuming.
@@ -229,8 +233,9 @@ class Trainer:
         main = self.dist.is_main
         # A streamed dataset's reader thread ends with the run (an in-process sweep runs many).
         reader = closing(self.data.stream) if self.data.stream is not None else nullcontext()
-        with StopRequest() as stop, reader, Monitor(self.run_dir, self.step, t.steps,
-                                                    write=main) as monitor:
+        with StopRequest() as stop, reader, Monitor(self.run_dir, self.step, t.steps, write=main,
+                                                    health=self.health,
+                                                    stop_on=t.stop_on) as monitor:
             if self.step >= t.steps:
                 log.info("nothing to do: %s is finished (step %d of %d); raise train.steps to "
                          "train on", self.run_dir, self.step, t.steps)
@@ -243,7 +248,8 @@ class Trainer:
                 stats = self.train_step(measure)
                 self.step += 1
                 window_steps += 1
-                stopping = self.dist.should_stop(stop.requested, measure, self.device)
+                stopping = self.dist.should_stop(
+                    stop.requested or monitor.stopping_alert is not None, measure, self.device)
                 # Reading a loss waits for the device, so the check runs only where the loop
                 # reads values anyway or is about to write: a NaN is caught at the next logged
                 # step and never reaches a checkpoint or a picture. The values are averaged
@@ -266,6 +272,12 @@ class Trainer:
                 if self.step % t.ckpt_every == 0 or (measure and self._save_is_due()):
                     self.save(periodic=True)
                 monitor.advance(self.step)
+                if stopping and not stop.requested and monitor.stopping_alert is not None:
+                    self.save()
+                    alert = monitor.stopping_alert
+                    raise GancliError(f"stopped at step {self.step} by the {alert.name} alert of "
+                                      f"step {alert.step} (train.stop_on): {alert.seen}; try: "
+                                      f"{alert.advice}; checkpoint {self.ckpt_path}")
                 if stopping:
                     self.save()
                     stop.hand_over()  # a launcher's own handler (submitit: requeue)
@@ -335,9 +347,12 @@ class Trainer:
             monitor.record_eval(self.step, result)
             key = self.evaluator.primary
             value = float(result[key])
-            if is_better(key, value, None if self.best is None else self.best["value"]):
+            before = None if self.best is None else self.best["value"]
+            if is_better(key, value, before):
                 self.best = {"metric": key, "value": value, "step": self.step}
                 improved = True
+            monitor.alerts(self.health.update_eval(self.step, value,
+                                                   None if before is None else improved))
         self.best, improved = self.dist.broadcast((self.best, improved))
         if improved:
             key, value = self.best["metric"], self.best["value"]

@@ -7,11 +7,13 @@ import json
 import logging
 import math
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
 from gancli.files import atomic_write
 from gancli.log import console
+from gancli.training.health import Alert, Health
 
 log = logging.getLogger("gancli.train")
 
@@ -44,9 +46,13 @@ class Monitor:
     """Appends metrics records and shows progress from `start` to `total` steps; with
     `write=False` (the ranks other than 0 under torchrun) it writes and shows nothing."""
 
-    def __init__(self, run_dir: Path, start: int, total: int, write: bool = True) -> None:
+    def __init__(self, run_dir: Path, start: int, total: int, write: bool = True,
+                 health: Health | None = None, stop_on: Sequence[str] = ()) -> None:
         self.path = run_dir / "metrics.jsonl"
         self.total = total
+        self.health, self.stop_on = health, set(stop_on)
+        # The first alert of `stop_on` seen, which asks the loop to stop.
+        self.stopping_alert: Alert | None = None
         if write:
             trim_metrics(self.path, start)
         self._file = open(self.path, "a", encoding="utf-8") if write else None  # noqa: SIM115
@@ -90,15 +96,32 @@ class Monitor:
         self._file.write(json.dumps(record) + "\n")
         self._file.flush()  # a crash keeps every line written so far
 
+    def alerts(self, alerts: list[Alert]) -> None:
+        """Report alerts that started: a warning with what to try, an `alert` line."""
+        for alert in alerts:
+            if self._file is None:  # a rank other than 0: rank 0 reports it
+                self.stopping_alert = self.stopping_alert or (
+                    alert if alert.name in self.stop_on else None)
+                continue
+            log.warning("step %d: alert %s: %s; try: %s", alert.step, alert.name, alert.seen,
+                        alert.advice)
+            self._write(alert.to_record())
+            if alert.name in self.stop_on and self.stopping_alert is None:
+                self.stopping_alert = alert
+
     def record_eval(self, step: int, scores: dict[str, float | int]) -> None:
         """Append evaluation scores as their own line (`step` plus the scores) and report them."""
         self._write({"step": step, **scores})
+        if self.health is not None:
+            self.alerts(self.health.update({"step": step, **scores}))
         log.info("step %d  eval  %s", step, "  ".join(
             f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in scores.items()))
 
     def record(self, metrics: dict[str, float | int]) -> None:
         """Write one training-metrics line and report it."""
         self._write(metrics)
+        if self.health is not None:
+            self.alerts(self.health.update(metrics))
         summary = (f"loss_d {metrics['loss_d']:.4f}  loss_g {metrics['loss_g']:.4f}  "
                    f"D(x) {metrics['d_real']:.3f}  D(G(z)) {metrics['d_fake']:.3f}  "
                    f"div {metrics['divergence']:.4f}  {metrics['imgs_per_s']:.0f} img/s")

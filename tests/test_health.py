@@ -1,0 +1,86 @@
+"""Training-health alerts on synthetic metric streams with known answers, and on a real run made
+to fail (D's learning rate far above G's)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from gancli.checkpoint import load_checkpoint
+from gancli.training.health import PATIENCE, Health
+from tests.conftest import TINY, run_cli
+
+
+def fired(health: Health, records: list[dict]) -> list[tuple[int, str]]:
+    return [(a.step, a.name) for r in records for a in health.update(r)]
+
+
+def train_record(step: int, d_real: float = 0.6, d_fake: float = 0.4, g: float = 0.1,
+                 d: float = 0.5) -> dict:
+    return {"step": step, "d_real": d_real, "d_fake": d_fake, "divergence": 0.1,
+            "grad_norm_g": g, "grad_norm_d": d}
+
+
+def test_d_wins_fires_once_per_episode() -> None:
+    health = Health("ns")
+    winning = [train_record(s, d_real=0.99, d_fake=0.01) for s in range(1, 9)]
+    calm = [train_record(s) for s in range(9, 11)]
+    again = [train_record(s, d_real=0.99, d_fake=0.01) for s in range(11, 16)]
+    assert fired(health, winning + calm + again) == [(PATIENCE, "d_wins"),
+                                                     (10 + PATIENCE, "d_wins")]
+
+
+def test_js_pinned_at_log_2_is_d_winning_for_the_js_losses_only() -> None:
+    pinned = [{**train_record(s), "divergence": 0.69} for s in range(1, 5)]
+    assert fired(Health("ns"), pinned) == [(PATIENCE, "d_wins")]
+    assert fired(Health("wgan-gp"), pinned) == []  # there it is a Wasserstein estimate
+
+
+def test_vanishing_and_exploding_gradients() -> None:
+    vanishing = [train_record(s, g=1e-8) for s in range(1, 5)]
+    assert fired(Health("ns"), vanishing) == [(PATIENCE, "vanishing_g")]
+    steady = [train_record(s, d=1.0) for s in range(1, 6)]
+    spike = [train_record(6, d=500.0)]
+    assert fired(Health("ns"), steady + spike) == [(6, "exploding_grad")]
+    assert fired(Health("ns"), steady + [train_record(6, d=float("inf"))]) == [
+        (6, "exploding_grad")]
+
+
+def test_mode_collapse_from_the_pictures_scores() -> None:
+    health = Health("ns")
+    scores = [{"step": s, "modes_captured": k, "modes_total": 8, "hq_fraction": 0.9}
+              for s, k in ((500, 8), (1000, 3), (1500, 2), (2000, 1), (2500, 8))]
+    assert fired(health, scores) == [(2000, "mode_collapse")]
+
+
+def test_no_progress_of_the_primary_metric() -> None:
+    health = Health("ns")
+    values = [(10, 50.0, None), (20, 40.0, True), (30, 41.0, False), (40, 42.0, False),
+              (50, 43.0, False), (60, 44.0, False), (70, 45.0, False)]
+    alerts = [(a.step, a.name) for s, v, b in values for a in health.update_eval(s, v, b)]
+    assert alerts == [(60, "no_progress")]
+
+
+FAILING = [*[a for a in TINY if not a.startswith(("train.steps", "train.log_every"))],
+           "train.steps=200", "train.log_every=20", "optim.lr_d=0.005", "optim.lr_g=0.000001"]
+
+
+def test_a_run_where_d_wins_is_alerted(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    proc = run_cli("train", *FAILING, f"hydra.run.dir={run}", cwd=tmp_path)
+    lines = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    alerts = [x for x in lines if "alert" in x]
+    assert [a["alert"] for a in alerts] == ["d_wins"]
+    assert "alert d_wins" in proc.stderr and "try: lower optim.lr_d" in proc.stderr
+
+
+def test_stop_on_ends_the_run_with_one_line_and_a_checkpoint(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    proc = run_cli("train", *FAILING, "train.stop_on=[d_wins]", f"hydra.run.dir={run}",
+                   cwd=tmp_path, check=False)
+    assert proc.returncode == 1
+    (line,) = [x for x in proc.stderr.splitlines() if x.startswith("gancli: error")]
+    assert "by the d_wins alert" in line and "train.stop_on" in line
+    assert 20 <= load_checkpoint(run)["step"] < 200
+    bad = run_cli("train", *TINY, "train.stop_on=[d_wons]", cwd=tmp_path, check=False)
+    assert bad.returncode == 1 and "unknown alert (train.stop_on) 'd_wons'" in bad.stderr
