@@ -44,6 +44,8 @@ def test_vanishing_and_exploding_gradients() -> None:
     assert fired(Health("ns"), steady + spike) == [(6, "exploding_grad")]
     assert fired(Health("ns"), steady + [train_record(6, d=float("inf"))]) == [
         (6, "exploding_grad")]
+    zeros = [train_record(s, d=0.0) for s in range(1, 6)]  # a median of 0 is no division error
+    assert fired(Health("ns"), zeros + [train_record(6, d=1.0)]) == [(6, "exploding_grad")]
 
 
 def test_mode_collapse_from_the_pictures_scores() -> None:

@@ -15,6 +15,9 @@ from gancli.commands import print_result, run_folder
 from gancli.config import validate
 from gancli.errors import GancliError, reported
 
+#: Where Hydra's record of each resumed segment of a run goes, inside the run folder.
+SEGMENT = ".hydra/resumed-"
+
 
 def command_line(args: list[str]) -> list[str]:
     """`resume=RUN` continues in RUN: the command line gets `hydra.run.dir=RUN`, and Hydra's
@@ -37,7 +40,7 @@ def command_line(args: list[str]) -> list[str]:
     folder = str(path.resolve())
     if not all(c.isalnum() or c in "/._-" for c in folder):  # Hydra's grammar: quote it
         folder = "'" + folder.replace("\\", "\\\\").replace("'", "\\'") + "'"
-    return [*args, f"hydra.run.dir={folder}", f"hydra.output_subdir=.hydra/resumed-{stamp}"]
+    return [*args, f"hydra.run.dir={folder}", f"hydra.output_subdir={SEGMENT}{stamp}"]
 
 
 @hydra.main(version_base="1.3", config_path="pkg://gancli.conf", config_name="train")
@@ -66,10 +69,10 @@ def train_from_hydra(cfg: DictConfig) -> float:
         except GancliError:
             # A resume in place refused before any work leaves the run as it was: Hydra's
             # record of this segment goes too.
-            if segment and segment.startswith(".hydra/resumed-"):
+            if segment and segment.startswith(SEGMENT):
                 shutil.rmtree(run_dir / segment, ignore_errors=True)
             raise
-        if segment and segment.startswith(".hydra/resumed-") and trainer.dist.is_main:
+        if segment and segment.startswith(SEGMENT) and trainer.dist.is_main:
             # Hydra composed this segment's config from the defaults and the command line;
             # what it trains with is the checkpoint's config with that command line applied.
             atomic_write(run_dir / segment / "config.yaml",

@@ -55,16 +55,6 @@ class DataInfo:
                    None if cond is None else tuple(cond))
 
 
-def rows_to_model(rows: torch.Tensor,
-                  memory_format: torch.memory_format = torch.contiguous_format) -> torch.Tensor:
-    """Stored rows as the networks take them: uint8 N×H×W×C pixels become floats in [-1, 1],
-    N×C×H×W in `memory_format` (the layout is changed on the uint8 pixels, a quarter of the
-    bytes the floats would move); float rows (points) are returned as they are."""
-    if rows.dtype != torch.uint8:
-        return rows
-    return pixels_to_unit(rows.permute(0, 3, 1, 2).contiguous(memory_format=memory_format))
-
-
 @dataclass
 class TensorData:
     """A dataset's split as its stored rows, its labels, and where its batches go.
@@ -81,7 +71,6 @@ class TensorData:
     # text conditioning finds the items' captions by file name in `root`'s captions file (a
     # prepared dataset keeps a copy of it); None otherwise.
     files: list[Path] | None = None
-    root: Path | None = None
     # (k, n): batches are drawn from items k, k+n, k+2n, ... only (one rank's shard under
     # torchrun); (0, 1) is the whole set.
     part: tuple[int, int] = (0, 1)
@@ -98,6 +87,12 @@ class TensorData:
 
     def __len__(self) -> int:
         return self.rows.shape[0]
+
+    @property
+    def root(self) -> Path | None:
+        """The prepared dataset's folder (where `files` and its captions file are), for data
+        read from one."""
+        return None if self.path is None else self.path.parent
 
     def shard(self, k: int, n: int) -> TensorData:
         """The same items, with batches drawn from the k-th of n disjoint shards. The rows are
@@ -128,8 +123,14 @@ class TensorData:
         return self.to_model(self.inputs[idx.to(self.inputs.device)])
 
     def to_model(self, rows: torch.Tensor) -> torch.Tensor:
-        """Stored rows (on any device) in the networks' form on `device`."""
-        return rows_to_model(rows.to(self.device, non_blocking=True), self.memory_format)
+        """Stored rows (on any device) in the networks' form on `device`: uint8 N×H×W×C
+        pixels become floats in [-1, 1], N×C×H×W in `memory_format` (the layout is changed on
+        the uint8 pixels, a quarter of the bytes the floats would move); float rows (points)
+        stay as they are."""
+        rows = rows.to(self.device, non_blocking=True)
+        if rows.dtype != torch.uint8:
+            return rows
+        return pixels_to_unit(rows.permute(0, 3, 1, 2).contiguous(memory_format=self.memory_format))
 
     def draw(self, size: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """A training batch: item indices (on `device`) and the items (`take`). Streamed data
@@ -139,13 +140,9 @@ class TensorData:
         idx = self.indices(size, generator)
         return idx.to(self.device), self.take(idx)
 
-    def head(self, k: int) -> torch.Tensor:
-        """The first `k` items in the networks' form (pictures and small evaluations)."""
-        return self.take(torch.arange(min(k, len(self))))
-
     def all(self) -> torch.Tensor:
         """Every item in the networks' form: only for data known to be small (points)."""
-        return self.head(len(self))
+        return self.take(torch.arange(len(self)))
 
     def pixels(self) -> torch.Tensor:
         """Images as uint8 N×C×H×W on the CPU, what evaluation scores: a view of the stored rows

@@ -23,7 +23,6 @@ import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePath, PurePosixPath
-from typing import TypeVar
 
 import numpy as np
 import torch
@@ -48,7 +47,6 @@ from gancli.data.prepared import PreparedWriter
 from gancli.data.sources import Progress, Source, Written, file_identity
 from gancli.errors import GancliError
 
-T = TypeVar("T")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 CAPTION_FILES = ("captions.tsv", "captions.json")
 SPLIT_SEED = 0
@@ -151,16 +149,6 @@ def split_indices(n: int) -> dict[Split, list[int]]:
     order = torch.randperm(n, generator=torch.Generator().manual_seed(SPLIT_SEED)).tolist()
     n_test = n // 10
     return {"train": order[n_test:], "test": order[:n_test]}
-
-
-def split_items(items: list[T], split: Split, too_few: str) -> list[T]:
-    """The `split` share of `items` (`split_indices`); `too_few` starts the error when that
-    share is empty."""
-    picked = [items[i] for i in split_indices(len(items))[split]]
-    if not picked:
-        raise GancliError(f"{too_few} ({len(items)}) for a {split} split (the test split is 10% "
-                          "of them)")
-    return picked
 
 
 def copy_captions(tree: ImageTree, writer: PreparedWriter) -> None:

@@ -38,7 +38,6 @@ from gancli.files import WriteFailed, atomic_write
 FORMAT = "gancli-prepared"
 VERSION = 1
 MANIFEST = "manifest.json"
-SPLITS: tuple[Split, ...] = ("train", "test")
 
 
 def sha256_file(path: Path, chunk: int = 1 << 22) -> str:
@@ -95,6 +94,7 @@ class SplitWriter:
     def __init__(self, folder: Path, split: str, count: int, shape: tuple[int, int, int],
                  inputs_shape: tuple[int, int, int] | None, with_files: bool) -> None:
         self.folder, self.split, self.count = folder, split, count
+        self.shape, self.inputs_shape = tuple(shape), inputs_shape
         self.n = 0
         self.pixels = self._file("pixels", np.uint8, (count, *shape))
         self.labels = self._file("labels", np.int64, (count,))
@@ -158,9 +158,9 @@ class PreparedWriter:
     out: Path
     overwrite: bool = False
     splits: dict[str, dict] = field(default_factory=dict)
-    extras: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        self.shape: tuple[int, int, int] | None = None  # H×W×C, set by the first split done
         self.out = Path(self.out).expanduser()
         check_out(self.out, self.overwrite)
         self.tmp = self.out.with_name(f".{self.out.name}.partial-{os.getpid()}")
@@ -194,25 +194,20 @@ class PreparedWriter:
     def done(self, name: str, writer: SplitWriter) -> None:
         """Close split `name`'s writer and record it."""
         self.splits[name] = {"count": writer.close()}
+        if writer.inputs_shape is not None:
+            self.splits[name]["inputs_shape"] = list(writer.inputs_shape)
+        self.shape = writer.shape
 
     def extra(self, path: Path) -> None:
         """Keep a file of the source (captions) beside the arrays."""
         shutil.copyfile(path, self.tmp / path.name)
-        self.extras.append(path.name)
 
     def finish(self, name: str, num_classes: int, classes: list[str], source: str,
                settings: dict, summary: dict | None = None, command: str | None = None) -> Path:
         """Write the manifest and move the folder to `out` (replacing it with overwrite=true)."""
         files = {p.name: {"bytes": p.stat().st_size, "sha256": sha256_file(p)}
                  for p in sorted(self.tmp.iterdir())}
-        shapes = {}
-        for split in self.splits:
-            pix = np.load(self.tmp / f"{split}-pixels.npy", mmap_mode="r")
-            shapes[split] = pix.shape
-            inputs = self.tmp / f"{split}-inputs.npy"
-            if inputs.is_file():
-                self.splits[split]["inputs_shape"] = list(np.load(inputs, mmap_mode="r").shape[1:])
-        h, w, c = next(iter(shapes.values()))[1:]
+        h, w, c = self.shape
         manifest = {
             "format": FORMAT, "version": VERSION, "name": name, "kind": "image",
             "shape": [c, h, w], "num_classes": num_classes, "classes": classes,
@@ -327,7 +322,7 @@ def open_prepared(root: Path, split: Split) -> TensorData:
     cond = None if inputs is None else tuple(inputs.permute(0, 3, 1, 2).shape[1:])
     info = DataInfo(manifest["name"], "image", tuple(manifest["shape"]),
                     manifest["num_classes"], cond)
-    return TensorData(info, rows, labels, inputs=inputs, files=files, root=root,
+    return TensorData(info, rows, labels, inputs=inputs, files=files,
                       fingerprint=f"{manifest['fingerprint']}-{split}", path=pixels_path)
 
 

@@ -130,12 +130,13 @@ class ExplodingGrad(Detector):
             value = record.get(key)
             if value is None:
                 continue
-            if not math.isfinite(value) or (len(past) >= PATIENCE and value > self.FACTOR
-                                              * max(statistics.median(past), 1e-12)):
-                seen = seen or (f"{key} {value:.3g}, {value / statistics.median(past):.0f}× "
-                                f"its median so far" if past and math.isfinite(value)
-                                else f"{key} {value}")
-            else:
+            if not math.isfinite(value):
+                seen = seen or f"{key} {value}"
+                continue
+            typical = max(statistics.median(past), 1e-12) if len(past) >= PATIENCE else None
+            if typical is not None and value > self.FACTOR * typical:
+                seen = seen or f"{key} {value:.3g}, {value / typical:.0f}× its median so far"
+            else:  # a spike does not join the history it is judged against
                 past.append(value)
         return seen
 

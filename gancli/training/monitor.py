@@ -99,15 +99,13 @@ class Monitor:
     def alerts(self, alerts: list[Alert]) -> None:
         """Report alerts that started: a warning with what to try, an `alert` line."""
         for alert in alerts:
+            if alert.name in self.stop_on and self.stopping_alert is None:
+                self.stopping_alert = alert
             if self._file is None:  # a rank other than 0: rank 0 reports it
-                self.stopping_alert = self.stopping_alert or (
-                    alert if alert.name in self.stop_on else None)
                 continue
             log.warning("step %d: alert %s: %s; try: %s", alert.step, alert.name, alert.seen,
                         alert.advice)
             self._write(alert.to_record())
-            if alert.name in self.stop_on and self.stopping_alert is None:
-                self.stopping_alert = alert
 
     def record_eval(self, step: int, scores: dict[str, float | int]) -> None:
         """Append evaluation scores as their own line (`step` plus the scores) and report them."""
