@@ -175,14 +175,17 @@ def _torchrun(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 def test_torchrun_two_processes_write_one_run_folder_and_resume(tmp_path: Path) -> None:
     args = [a for a in TINY if not a.startswith("train.batch_size")]
     proc = _torchrun(*args, "train.batch_size=16", "loss=wgan-gp", "hydra.run.dir=runs/first",
-                     cwd=tmp_path)
+                     "logger=tensorboard", cwd=tmp_path)
     run = tmp_path / "runs" / "first"
     assert proc.stdout.strip().splitlines() == [str(run)]  # rank 0 alone prints it
     assert sorted(p.name for p in tmp_path.iterdir()) == ["runs"]  # nothing else written here
     assert [p.name for p in (tmp_path / "runs").iterdir()] == ["first"]
     assert "2 processes (cpu)" in (run / "train.log").read_text()
     lines = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
-    assert [x["step"] for x in lines] == [5, 10, 15, 20]  # one line per logged step, not two
+    assert [x["step"] for x in lines if "loss_d" in x] == [5, 10, 15, 20]  # once, not twice
+    assert [x["step"] for x in lines if "preview_diversity" in x] == [10, 20]
+    events = list((run / "tensorboard").iterdir())  # rank 0 alone logs
+    assert len(events) == 1 and events[0].name.startswith("events.out.tfevents")
     assert (run / "samples" / "final.png").is_file()
     ckpt = load_checkpoint(run / "checkpoints" / "last.pt")
     assert ckpt["step"] == 20

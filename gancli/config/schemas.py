@@ -326,6 +326,41 @@ class TrainConfig:
     sync_batchnorm: bool = False
 
 
+# -- logger= (several at once: logger=[tensorboard,mlflow]) --------------------------------------
+
+
+@dataclass
+class TensorBoardLoggerConfig:
+    """TensorBoard event files in the run folder's `tensorboard/` (`tensorboard --logdir` the
+    run, or a sweep's folder to see every job)."""
+
+    # The sample grids (2D data: the scatter plots) as images at every `train.sample_every`.
+    images: bool = True
+
+
+@dataclass
+class MLflowLoggerConfig:
+    """An MLflow run per gancli run: params, metrics, sample grids and artifacts."""
+
+    # Where runs go; null: the SQLite store outputs/mlflow.db under the working directory
+    # (artifacts beside it in outputs/mlartifacts). `mlflow ui --backend-store-uri` reads it.
+    tracking_uri: str | None = None
+    # The experiment's name; null: a sweep's folder (every job of one `-m` in one experiment),
+    # else `gancli`.
+    experiment: str | None = None
+    # Upload checkpoints/last.pt as an artifact when the run ends.
+    log_checkpoint: bool = True
+
+
+@dataclass
+class LoggersConfig:
+    """Where a run's values go besides metrics.jsonl, which is always written: a logger is on
+    when its key is set (`conf/logger/<name>.yaml` sets it)."""
+
+    tensorboard: TensorBoardLoggerConfig | None = None
+    mlflow: MLflowLoggerConfig | None = None
+
+
 class Reference(str, Enum):
     """Which real split generated samples are compared with."""
 
@@ -371,6 +406,7 @@ class TrainAppConfig:
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalOptions = field(default_factory=EvalOptions)
+    logger: LoggersConfig = field(default_factory=LoggersConfig)
     # A run folder or a checkpoint file to continue from; `auto`: the run folder's own
     # checkpoint if it has one (a relaunch continues), else a fresh run.
     resume: str | None = None

@@ -39,6 +39,7 @@ from gancli.training.distributed import Distributed
 from gancli.training.fast import channels_last, compile_module
 from gancli.training.gan import build_gan
 from gancli.training.health import DETECTORS, Health
+from gancli.training.loggers import Loggers, chosen
 from gancli.training.monitor import Monitor
 from gancli.training.precision import build_precision
 from gancli.training.preview import Preview
@@ -79,7 +80,7 @@ class Trainer:
 
         data = load_dataset(cfg.data, "train")
         self.info = data.info
-        self.kind = data_kind(self.info, data.all)
+        self.kind = data_kind(self.info, data.spread)
         self.conditioning = build_conditioning(cfg, self.info,
                                                None if ckpt is None else ckpt.get("conditioning"))
         self.data, self.data_rng = self._place(data)
@@ -93,6 +94,7 @@ class Trainer:
         self.critic = CriticView(self.gan.D, augment, cfg.train.pack, call=self.D)
         self.preview = Preview(self.kind, self.conditioning, cfg)
 
+        chosen(cfg)  # a logger whose package is missing fails before the data is read
         self.health = Health(cfg.loss.name)
         for name in cfg.train.stop_on:
             DETECTORS.lookup(name)  # an unknown alert fails before any training
@@ -233,9 +235,10 @@ class Trainer:
         main = self.dist.is_main
         # A streamed dataset's reader thread ends with the run (an in-process sweep runs many).
         reader = closing(self.data.stream) if self.data.stream is not None else nullcontext()
+        loggers = Loggers.start(self.cfg, self.run_dir, self.step) if main else None
         with StopRequest() as stop, reader, Monitor(self.run_dir, self.step, t.steps, write=main,
-                                                    health=self.health,
-                                                    stop_on=t.stop_on) as monitor:
+                                                    health=self.health, stop_on=t.stop_on,
+                                                    loggers=loggers) as monitor:
             if self.step >= t.steps:
                 log.info("nothing to do: %s is finished (step %d of %d); raise train.steps to "
                          "train on", self.run_dir, self.step, t.steps)

@@ -1,5 +1,6 @@
 """What a run reports while it trains: one JSON line per `log_every` step in `metrics.jsonl`, a
-log line, and a rich progress bar when stdout is a terminal."""
+log line, a rich progress bar when stdout is a terminal, and the same values to the chosen
+loggers (`gancli.training.loggers`)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from types import TracebackType
 from gancli.files import atomic_write
 from gancli.log import console
 from gancli.training.health import Alert, Health
+from gancli.training.loggers import Loggers
 
 log = logging.getLogger("gancli.train")
 
@@ -44,11 +46,15 @@ def trim_metrics(path: Path, step: int) -> int:
 
 class Monitor:
     """Appends metrics records and shows progress from `start` to `total` steps; with
-    `write=False` (the ranks other than 0 under torchrun) it writes and shows nothing."""
+    `write=False` (the ranks other than 0 under torchrun) it writes and shows nothing.
+    `loggers` are told everything too, and ended with the run's status on leaving."""
 
     def __init__(self, run_dir: Path, start: int, total: int, write: bool = True,
-                 health: Health | None = None, stop_on: Sequence[str] = ()) -> None:
+                 health: Health | None = None, stop_on: Sequence[str] = (),
+                 loggers: Loggers | None = None) -> None:
+        self.run_dir = run_dir
         self.path = run_dir / "metrics.jsonl"
+        self.loggers = loggers or Loggers([])
         self.total = total
         self.health, self.stop_on = health, set(stop_on)
         # The first alert of `stop_on` seen, which asks the loop to stop.
@@ -85,6 +91,7 @@ class Monitor:
             self._progress.stop()
         if self._file is not None:
             self._file.close()
+        self.loggers.ended(exc_type, self.run_dir)
 
     def advance(self, step: int) -> None:
         if self._progress is not None:
@@ -106,10 +113,19 @@ class Monitor:
             log.warning("step %d: alert %s: %s; try: %s", alert.step, alert.name, alert.seen,
                         alert.advice)
             self._write(alert.to_record())
+            self.loggers.alert(alert)
+
+    def picture(self, path: Path, step: int) -> None:
+        """A training picture was written: to the loggers, `samples/step_*.png` as one image
+        series, `final.png` (or another) under its own name."""
+        stem = path.stem
+        self.loggers.image("samples" if stem.startswith("step_") else f"samples/{stem}", path,
+                           step)
 
     def record_eval(self, step: int, scores: dict[str, float | int]) -> None:
         """Append evaluation scores as their own line (`step` plus the scores) and report them."""
         self._write({"step": step, **scores})
+        self.loggers.metrics(step, "eval", scores)
         if self.health is not None:
             self.alerts(self.health.update({"step": step, **scores}))
         log.info("step %d  eval  %s", step, "  ".join(
@@ -118,6 +134,7 @@ class Monitor:
     def record(self, metrics: dict[str, float | int]) -> None:
         """Write one training-metrics line and report it."""
         self._write(metrics)
+        self.loggers.metrics(metrics["step"], "train", metrics)
         if self.health is not None:
             self.alerts(self.health.update(metrics))
         summary = (f"loss_d {metrics['loss_d']:.4f}  loss_g {metrics['loss_g']:.4f}  "

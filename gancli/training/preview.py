@@ -37,6 +37,7 @@ class Preview:
         out = generate(G, self.z, device, c=self.request.c)
         grid = self.conditioning.picture(out, self.request, self.request.nrow)
         scores = self.kind.preview(out, grid, path, step)
+        monitor.picture(path, step)
         if scores and step != self._scored_step:
             monitor.record_eval(step, scores)
             self._scored_step = step

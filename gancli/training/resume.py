@@ -42,7 +42,10 @@ def resumed(cfg: DictConfig, overrides: Sequence[tuple[str, Any]], run_dir: Path
         validate(cfg)  # the command did too; a Trainer built in-process is checked the same
         return cfg, None
     ckpt = load_checkpoint(cfg.resume)
-    return resume_config(ckpt, cfg.resume, overrides), ckpt
+    continued = resume_config(ckpt, cfg.resume, overrides)
+    # How a run is watched is this command line's choice, not the checkpoint's.
+    continued.logger = cfg.logger
+    return continued, ckpt
 
 
 def relaunch_config(ckpt: dict[str, Any], cfg: DictConfig, last: Path) -> DictConfig:
@@ -76,7 +79,7 @@ def resume_config(ckpt: dict[str, Any], resume: str,
     needs nothing from Hydra."""
     cfg = typed(OmegaConf.to_container(OmegaConf.create(ckpt["config"])), TrainAppConfig)
     for key, value in overrides:
-        if key == "resume" or key.startswith("hydra"):
+        if key == "resume" or key.startswith(("hydra", "logger")):
             continue
         if "." not in key and key not in cfg:  # a preset group such as experiment=...
             raise GancliError(f"cannot apply {key}={value} when resuming; start a new run instead")
