@@ -292,8 +292,8 @@ def bench_batch(model: str, batch: int, steps: int, rounds: int, device: torch.d
             params.add(n_params(trainer.gan.G) + n_params(trainer.gan.D))
         # The textbook loop holds the whole set as floats on the device, as gancli did before
         # it read uint8 batches from the memory-mapped prepared files.
-        step, tb_params = MODELS[model].textbook(trainers[0].data.all(), batch,
-                                                 trainer.cfg)
+        data = trainers[0].data
+        step, tb_params = MODELS[model].textbook(data.spread(len(data)), batch, trainer.cfg)
         contenders.insert(0, Contender("textbook", step, batch))
         if params != {tb_params}:
             raise SystemExit(f"model sizes differ: gancli {params}, textbook {tb_params}: the "

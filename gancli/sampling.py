@@ -63,7 +63,7 @@ def run_sample(cfg: DictConfig, out: Path) -> Path:
     validate(cfg)
     ckpt = load_checkpoint(cfg.ckpt)
     G, train_cfg, info, conditioning = load_generator(ckpt, cfg.sample.ema)
-    kind = data_kind(info, lambda: load_dataset(train_cfg.data, "train").all())
+    kind = data_kind(info, lambda n: load_dataset(train_cfg.data, "train").spread(n))
     device = resolve_device(cfg.sample.device)
     G.to(device)
     g = torch.Generator().manual_seed(cfg.seed)

@@ -25,8 +25,9 @@ def test_digits_range_shape_and_disjoint_splits() -> None:
     # Stored as uint8 N×H×W×C rows; the networks get floats in [-1, 1], N×C×H×W.
     assert train.rows.shape == (1438, 16, 16, 1) and train.rows.dtype == torch.uint8
     assert test.pixels().shape == (359, 1, 16, 16)
-    x = train.all()
+    x = train.spread(len(train))
     assert x.shape == (1438, 1, 16, 16) and x.dtype == torch.float32
+    assert torch.equal(train.spread(3), x[[0, 718, 1437]])  # first, middle, last
     assert x.min() == -1 and x.max() == 1
     assert set(train.y.tolist()) == set(range(10))
     native = load_dataset(data_cfg(), "train").pixels()
@@ -61,7 +62,7 @@ def test_mixtures_match_the_protocol_geometry(name, modes, std) -> None:
     data = load_dataset(data_cfg(name=name, num_points=20000), "train")
     centres, s = modes()
     assert s == std
-    d = torch.cdist(data.all(), centres).min(dim=1).values
+    d = torch.cdist(data.rows, centres).min(dim=1).values
     assert (d < 3 * std * 1.5).float().mean() > 0.99  # points sit on their modes
     counts = torch.bincount(data.y, minlength=len(centres)).float()
     assert counts.min() / counts.max() > 0.8  # equal weights

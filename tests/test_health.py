@@ -6,9 +6,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import torch
+
 from gancli.checkpoint import load_checkpoint
 from gancli.training.health import PATIENCE, Health
-from tests.conftest import TINY, run_cli
+from gancli.training.loop import Trainer
+from gancli.training.monitor import Monitor
+from tests.conftest import TINY, compose_train, run_cli
 
 
 def fired(health: Health, records: list[dict]) -> list[tuple[int, str]]:
@@ -55,6 +59,18 @@ def test_mode_collapse_from_the_pictures_scores() -> None:
     assert fired(health, scores) == [(2000, "mode_collapse")]
 
 
+def test_mode_collapse_of_images_from_the_training_pictures_diversity() -> None:
+    # The embedded default's pictures (sample_every=50): alike at first, then about 0.78 of
+    # the real digits' diversity. No alert: they rose, they did not fall.
+    start = [(50, 0.27), (100, 0.31), (150, 0.54), (200, 0.68), (250, 0.74), (300, 0.77)]
+    assert fired(Health("ns"), [{"step": s, "preview_diversity": r} for s, r in start]) == []
+    assert fired(Health("ns"), [{"step": s, "preview_diversity": 0.27} for s in range(9)]) == []
+    ratios = [(500, 0.78), (1000, 0.3), (1500, 0.2), (2000, 0.05), (2500, 0.7), (3000, 0.1),
+              (3500, 0.1), (4000, 0.1)]
+    assert fired(Health("ns"), [{"step": s, "preview_diversity": r} for s, r in ratios]) == [
+        (2000, "mode_collapse"), (4000, "mode_collapse")]
+
+
 def test_no_progress_of_the_primary_metric() -> None:
     health = Health("ns")
     values = [(10, 50.0, None), (20, 40.0, True), (30, 41.0, False), (40, 42.0, False),
@@ -95,3 +111,23 @@ def test_stop_on_ends_the_run_with_one_line_and_a_checkpoint(tmp_path: Path) -> 
     assert 20 <= load_checkpoint(run)["step"] < 200
     bad = run_cli("train", *TINY, "train.stop_on=[d_wons]", cwd=tmp_path, check=False)
     assert bad.returncode == 1 and "unknown alert (train.stop_on) 'd_wons'" in bad.stderr
+
+
+def test_a_generator_that_collapses_to_one_image_is_alerted(tmp_path: Path) -> None:
+    """The real path: the training picture's diversity, measured against the real digits,
+    recorded and watched."""
+    trainer = Trainer(compose_train(*TINY, "train.ema=0"), tmp_path)
+    with Monitor(tmp_path, 0, 10, health=trainer.health) as monitor:
+        with torch.no_grad():
+            for p in trainer.gan.sampler.parameters():
+                p.normal_()  # large random weights: each latent its own image
+            trainer.write_samples("step_0.png", monitor)
+            for p in trainer.gan.sampler.parameters():
+                p.zero_()  # G now draws one image whatever its latent
+        for trainer.step in range(1, 1 + PATIENCE):
+            trainer.write_samples(f"step_{trainer.step}.png", monitor)
+    lines = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    diversity = [x["preview_diversity"] for x in lines if "preview_diversity" in x]
+    assert diversity[0] > 0.4 and diversity[1:] == [0.0] * PATIENCE
+    assert [(x["step"], x["alert"]) for x in lines if "alert" in x] == [(PATIENCE,
+                                                                         "mode_collapse")]

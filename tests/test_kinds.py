@@ -21,8 +21,12 @@ RING = sample_mixture("ring8", 2000, seed=0)
 IMAGES = DataInfo("digits", "image", (1, 8, 8), 10)
 
 
-def never() -> torch.Tensor:
-    raise AssertionError("image pictures need no real data")
+def never(n: int) -> torch.Tensor:
+    raise AssertionError("writing samples needs no real data")
+
+
+def ring(n: int) -> torch.Tensor:
+    return RING.rows[:n]
 
 
 class Recorder:
@@ -34,21 +38,31 @@ class Recorder:
     def record_eval(self, step: int, scores: dict) -> None:
         self.lines.append((step, scores))
 
+    def picture(self, path: Path, step: int) -> None:
+        pass
+
 
 def test_the_kind_object_follows_the_data_info() -> None:
     assert isinstance(data_kind(IMAGES, never), ImageKind)
-    assert isinstance(data_kind(RING.info, lambda: RING.rows), PointsKind)
+    assert isinstance(data_kind(RING.info, ring), PointsKind)
 
 
-def test_image_preview_is_a_grid_and_scores_nothing(tmp_path: Path) -> None:
-    x = torch.rand(6, 1, 8, 8) * 2 - 1
-    kind = data_kind(IMAGES, never)
-    assert kind.preview(x, (x, 3), tmp_path / "p.png", step=7) == {}
+def test_image_preview_is_a_grid_and_scores_its_diversity_against_real_images(
+        tmp_path: Path) -> None:
+    real = torch.rand(300, 1, 8, 8) * 2 - 1
+    asked = []
+    kind = data_kind(IMAGES, lambda n: asked.append(n) or real[:n])
+    x = torch.rand(6, 1, 8, 8) * 2 - 1  # as varied as the real images
+    assert kind.preview(x, (x, 3), tmp_path / "p.png", step=7)["preview_diversity"] == \
+        pytest.approx(1.0, abs=0.1)
     assert Image.open(tmp_path / "p.png").size[0] > 3 * 8  # three columns with padding
+    one = x[:1].expand(6, -1, -1, -1)  # one image whatever the latent: collapsed
+    assert kind.preview(one, (one, 3), tmp_path / "q.png", step=8)["preview_diversity"] == 0
+    assert asked == [ImageKind.REAL_N]  # the real images' diversity is measured once
 
 
 def test_points_preview_is_a_scatter_with_the_mode_scores(tmp_path: Path) -> None:
-    kind = data_kind(RING.info, lambda: RING.rows)
+    kind = data_kind(RING.info, ring)
     scores = kind.preview(RING.rows[:500], (RING.rows[:500], None), tmp_path / "p.png", step=7)
     assert scores["modes_captured"] == 8 and scores["modes_total"] == 8
     assert Image.open(tmp_path / "p.png").size == (500, 500)  # the 5×5 in scatter at 100 dpi
@@ -63,7 +77,7 @@ def test_sample_output_per_kind(tmp_path: Path) -> None:
     assert saved["images"].dtype == np.uint8 and saved["images"].shape == (4, 8, 8, 1)
     assert saved["labels"].tolist() == [0, 1, 2, 3]
     assert len(list(images.write(x, tmp_path / "pngs", (x, None), {}).glob("*.png"))) == 4
-    points = data_kind(RING.info, lambda: RING.rows)
+    points = data_kind(RING.info, ring)
     saved = np.load(points.write(RING.rows[:10], tmp_path / "p.npz", (None, None), {}))
     assert saved["points"].dtype == np.float32 and saved["points"].shape == (10, 2)
     assert Image.open(points.write(RING.rows[:10], tmp_path / "p.png", (None, None), {})).size == (

@@ -69,7 +69,7 @@ def test_unknown_names_fail_with_the_registry_line() -> None:
                                                    "fp32, bf16, fp16")):
         build_precision("fp8", torch.device("cpu"))
     with pytest.raises(GancliError, match=one_line("kind of data", "voxels", "image, points")):
-        data_kind(DataInfo("cube", "voxels", (1, 4, 4, 4), 0), lambda: torch.zeros(1))
+        data_kind(DataInfo("cube", "voxels", (1, 4, 4, 4), 0), lambda n: torch.zeros(1))
 
 
 def test_fp16_needs_cuda_and_bf16_does_not() -> None:

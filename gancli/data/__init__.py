@@ -140,9 +140,10 @@ class TensorData:
         idx = self.indices(size, generator)
         return idx.to(self.device), self.take(idx)
 
-    def all(self) -> torch.Tensor:
-        """Every item in the networks' form: only for data known to be small (points)."""
-        return self.take(torch.arange(len(self)))
+    def spread(self, n: int) -> torch.Tensor:
+        """At most `n` items at even intervals through the set, like `take`: a sample of the
+        whole set with no randomness, whatever order it is stored in (sorted by class, say)."""
+        return self.take(torch.linspace(0, len(self) - 1, min(n, len(self))).round().long())
 
     def pixels(self) -> torch.Tensor:
         """Images as uint8 N×C×H×W on the CPU, what evaluation scores: a view of the stored rows

@@ -30,8 +30,9 @@ register_kind = DATA_KINDS.register
 class DataKind:
     """How samples of one kind of data are shown and written.
 
-    `real` returns the training items, for the kinds that draw samples over real data; it is
-    called only when a picture needs them, so `gancli sample` loads no data for images."""
+    `real(n)` returns at most `n` training items spread through the set (`TensorData.spread`),
+    for what compares samples with real data; it is called only when a picture needs them, so
+    `gancli sample` loads no data for images."""
 
     #: Samples per training picture when `train.sample_n` is not set.
     preview_n: int
@@ -40,7 +41,7 @@ class DataKind:
     #: Whether `train.channels_last` applies (NHWC layout of 4D image batches).
     has_layout: bool
 
-    def __init__(self, info: DataInfo, real: Callable[[], torch.Tensor]) -> None:
+    def __init__(self, info: DataInfo, real: Callable[[int], torch.Tensor]) -> None:
         self.info, self.real = info, real
 
     def preview(self, x: torch.Tensor, grid: Grid, path: Path, step: int) -> dict[str, float]:
@@ -75,17 +76,34 @@ class DataKind:
         raise NotImplementedError
 
 
+def diversity(x: torch.Tensor) -> float:
+    """Mean pairwise L2 distance of samples: how different from each other they are."""
+    return float(torch.pdist(x.detach().cpu().float().flatten(1)).mean())
+
+
 @register_kind("image")
 class ImageKind(DataKind):
-    """Images in [-1, 1]: grids, uint8 N×H×W×C arrays, one PNG per sample."""
+    """Images in [-1, 1]: grids, uint8 N×H×W×C arrays, one PNG per sample. Their training
+    pictures record `preview_diversity`: the samples' diversity over that of `REAL_N` real
+    images, near 1 for a healthy G, near 0 when G draws one image whatever its latent (mode
+    collapse, which the `mode_collapse` alert watches)."""
 
     preview_n = 64
     interpolates = True
     has_layout = True
+    REAL_N = 256
+
+    def __init__(self, info: DataInfo, real: Callable[[int], torch.Tensor]) -> None:
+        super().__init__(info, real)
+        self._real_diversity: float | None = None
 
     def preview(self, x: torch.Tensor, grid: Grid, path: Path, step: int) -> dict[str, float]:
         self.picture(x, grid, path)
-        return {}
+        if len(x) < 2:
+            return {}
+        if self._real_diversity is None:
+            self._real_diversity = diversity(self.real(self.REAL_N))
+        return {"preview_diversity": diversity(x) / max(self._real_diversity, 1e-12)}
 
     def arrays(self, x: torch.Tensor) -> dict[str, np.ndarray]:
         return {"images": to_uint8(x)}
@@ -99,7 +117,7 @@ class ImageKind(DataKind):
 
 @register_kind("points")
 class PointsKind(DataKind):
-    """2D points: scatter plots over (the first 5,000 of) the real points, float arrays. Their
+    """2D points: scatter plots over (5,000 of) the real points, float arrays. Their
     training pictures show 2,500 points, the VEEGAN/PacGAN protocol's count, and record that
     protocol's mode scores."""
 
@@ -124,9 +142,9 @@ class PointsKind(DataKind):
                           f"give out=FILE.png (scatter plot) or out=FILE.npz, not {out}")
 
     def _scatter(self, x: torch.Tensor, path: Path, title: str) -> Path:
-        return save_scatter(x, self.real()[:5000], path, title)
+        return save_scatter(x, self.real(5000), path, title)
 
 
-def data_kind(info: DataInfo, real: Callable[[], torch.Tensor]) -> DataKind:
+def data_kind(info: DataInfo, real: Callable[[int], torch.Tensor]) -> DataKind:
     """The object for `info.kind`; `real` returns the training items (see `DataKind`)."""
     return DATA_KINDS.lookup(info.kind)(info, real)
