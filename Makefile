@@ -30,7 +30,8 @@ bench:
 # Every loss on ring8 and grid25 (each preset's recipe with the loss swapped and COMPARE_STEPS
 # generator updates), 3 seeds; the Wasserstein losses once more with their own recipe (5 critic
 # updates per G update, Adam betas (0.5, 0.9), half the G updates: 2.5x the critic updates of
-# the others); then a table (outputs/compare/compare.md) and one scatter figure per loss. The
+# the others); then `gancli report`: a page per run and outputs/compare/report.html comparing
+# them (the table also in outputs/compare/compare.md, final scatters side by side). The
 # two datasets run as two single-threaded sweeps side by side (on 2 cores ~1.6x faster than one
 # sweep on both threads): about 75 minutes on a 2-core CPU.
 COMPARE_LOSSES ?= minimax,ns,lsgan,hinge,wgan-clip,wgan-gp,wgan-lp,wgan-sn
@@ -45,7 +46,7 @@ SWEEP := OMP_NUM_THREADS=1 $(BIN)/gancli train -m train.seed=$(COMPARE_SEEDS)
 # counts such runs as `stopped`, so the report runs whatever the sweeps' exit status.
 compare:
 	-$(MAKE) -j2 -k compare-ring8 compare-grid25
-	$(BIN)/python -m gancli.report $(COMPARE_DIR)
+	$(BIN)/gancli report $(COMPARE_DIR)
 
 compare-ring8 compare-grid25: compare-%:
 	-$(SWEEP) experiment=$* loss=$(COMPARE_LOSSES) train.steps=$(COMPARE_STEPS) \
@@ -56,17 +57,22 @@ compare-ring8 compare-grid25: compare-%:
 		train.steps=$$(( $(COMPARE_STEPS) / 2 )) hydra.sweep.dir=$(COMPARE_DIR)/$*/wgan
 
 # pix2pix's three objectives on one task (P2P_ARGS: the experiment=mnist_inpaint preset by
-# default, MNIST from ../shared/data): L1 only, GAN only, GAN + L1, the same settings otherwise;
-# then a table (outputs/compare-pix2pix/compare.md) and a figure of the three side by side.
+# default, MNIST from ../shared/data): L1 only, GAN only, GAN + L1, the same settings otherwise,
+# each scored at its last step (P2P_STEPS: the preset's) on P2P_EVAL_N test examples (L1, PSNR,
+# SSIM to the targets, FID of the outputs); then `gancli report`: outputs/compare-pix2pix/
+# report.html and compare.md (the table), the three runs' final pictures side by side.
 P2P_ARGS ?= experiment=mnist_inpaint data.root=$(abspath ../shared/data/mnist)
 P2P_DIR ?= outputs/compare-pix2pix
-P2P_TRAIN := $(BIN)/gancli train $(P2P_ARGS)
+P2P_STEPS ?= 1500
+P2P_EVAL_N ?= 10000
+P2P_TRAIN := $(BIN)/gancli train $(P2P_ARGS) train.steps=$(P2P_STEPS) \
+	train.eval_every=$(P2P_STEPS) 'eval.metrics=[translation,fid]' eval.n=$(P2P_EVAL_N)
 
 compare-pix2pix:
 	$(P2P_TRAIN) conditioning.adv_weight=0 hydra.run.dir=$(P2P_DIR)/l1
 	$(P2P_TRAIN) conditioning.l1_weight=0 hydra.run.dir=$(P2P_DIR)/gan
 	$(P2P_TRAIN) hydra.run.dir=$(P2P_DIR)/gan_l1
-	$(BIN)/python -m gancli.report_pix2pix $(P2P_DIR)
+	$(BIN)/gancli report $(P2P_DIR)/l1 $(P2P_DIR)/gan $(P2P_DIR)/gan_l1 --out $(P2P_DIR)
 
 clean:
 	rm -rf outputs build dist *.egg-info .pytest_cache .ruff_cache

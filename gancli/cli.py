@@ -24,6 +24,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("gancli.commands.eval", "score a checkpoint or a set of samples against real data"),
     "data": ("gancli.commands.data", "prepare a dataset once for fast training (`data prepare`), "
              "show one (`data info DIR`), verify one (`data check DIR`)"),
+    "report": ("gancli.commands.report", "HTML pages of run folders: curves, scores, samples; "
+               "a comparison table for a sweep"),
 }
 
 

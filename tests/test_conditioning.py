@@ -369,7 +369,7 @@ class RealImagesOf(nn.Module):
     def __init__(self, test: TensorData, class_of: Callable[[torch.Tensor], torch.Tensor],
                  shift: int) -> None:
         super().__init__()
-        self.by_class = [test.all()[test.y == k] for k in range(10)]
+        self.by_class = [test.spread(len(test))[test.y == k] for k in range(10)]
         self.class_of, self.shift = class_of, shift
 
     def forward(self, z: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
@@ -502,29 +502,6 @@ def test_unseen_phrasings_use_held_out_captions(tmp_path: Path) -> None:
         text = cond.captions.decode(tokens)
         pool = (cond.captions.held_out_captions if unseen else cond.captions.captions)(int(label))
         assert text in pool
-
-
-def test_pix2pix_comparison_report(tmp_path: Path) -> None:
-    """`make compare-pix2pix`'s report: a row per objective, a figure of input, three outputs
-    and target per example."""
-    from gancli.report_pix2pix import report
-
-    for name, weights in {"l1": ["conditioning.adv_weight=0"],
-                          "gan": ["conditioning.l1_weight=0"],
-                          "gan_l1": []}.items():
-        (tmp_path / name).mkdir()
-        Trainer(compose_train(*TINY, "data.resolution=16", "model.width=8", "train.steps=4",
-                              "conditioning=image", *weights), tmp_path / name).run()
-    table = report(tmp_path, n=100)
-    rows = [ln for ln in table.splitlines()
-            if ln.startswith("| ") and "objective" not in ln and "---" not in ln]
-    assert [r.split(" | ")[0] for r in rows] == ["| L1 only (adv_weight 0)",
-                                                 "| GAN only (l1_weight 0)",
-                                                 "| GAN + L1 (pix2pix)"]
-    assert (tmp_path / "compare.md").read_text() == table
-    figure = Image.open(tmp_path / "compare.png")
-    assert figure.size == (5 * 66 + 2, 8 * 66 + 2)  # input, 3 outputs, target; 8 examples
-    assert json.loads((tmp_path / "gan_l1" / "eval.json").read_text())["n_samples"] == 100
 
 
 def _image_tree(root: Path, classes: list[str], per_class: int = 10) -> list[str]:

@@ -31,7 +31,10 @@ def test_run_folder_has_every_artefact(tiny_run: Path) -> None:
 
 
 def test_metrics_jsonl_one_record_per_log_step(tiny_run: Path) -> None:
-    records = [json.loads(line) for line in (tiny_run / "metrics.jsonl").read_text().splitlines()]
+    lines = [json.loads(line) for line in (tiny_run / "metrics.jsonl").read_text().splitlines()]
+    # Each picture's diversity on its own line (final.png repeats step 20's picture: once).
+    assert [r["step"] for r in lines if "preview_diversity" in r] == [10, 20]
+    records = [r for r in lines if "preview_diversity" not in r]
     assert [r["step"] for r in records] == [5, 10, 15, 20]
     for r in records:
         assert METRIC_KEYS <= r.keys()
@@ -46,7 +49,8 @@ def test_metrics_jsonl_one_record_per_log_step(tiny_run: Path) -> None:
 def test_wgan_gp_logs_wasserstein_estimate(tmp_path: Path) -> None:
     proc = run_cli("train", *TINY, "loss=wgan-gp", "train.steps=5", cwd=tmp_path)
     run = Path(last_line(proc.stdout))
-    rec = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
+    rec = [r for x in (run / "metrics.jsonl").read_text().splitlines()
+           if "loss_d" in (r := json.loads(x))][-1]
     assert math.isclose(rec["divergence"], rec["d_real"] - rec["d_fake"], rel_tol=1e-4,
                         abs_tol=1e-6)
 
