@@ -296,7 +296,8 @@ def test_stacked_mnist_is_classified_channel_by_channel(mnist_root: Path) -> Non
 def test_inception_without_weights_says_both_ways() -> None:
     cfg = data_cfg()
     with pytest.raises(GancliError, match="inception_weights=PATH.*network access"):
-        Evaluator(opts(features="inception"), cfg, load_dataset(cfg, "train").info, CPU)
+        Evaluator(opts(features="inception", inception_source="torch_fidelity"), cfg,
+                  load_dataset(cfg, "train").info, CPU)
 
 
 class StandInInception(torch.nn.Module):
@@ -315,13 +316,17 @@ def test_inception_space_is_wired_through_every_metric(monkeypatch: pytest.Monke
     monkeypatch.setattr(inception, "load_inception", lambda weights: StandInInception())
     cfg = data_cfg()
     info = load_dataset(cfg, "train").info
-    ev = Evaluator(opts(features="inception", n=100), cfg, info, CPU)
+    ev = Evaluator(opts(features="inception", inception_source="torch_fidelity", n=100), cfg,
+                   info, CPU)
     result = ev(digits[1][:100])
     assert result["features"] == "inception" and "classifier_test_accuracy" not in result
+    assert result["inception_extractor"] == "torch-fidelity inception-v3-compat pool3+logits"
+    assert result["inception_weights"] == "pt_inception-2015-12-05-6726825d.pth"
     assert {"fid", "kid_mean", "is_mean", "precision", "density",
             "memorization_ratio"} <= result.keys()
     with pytest.raises(GancliError, match="use eval.features=classifier"):
-        Evaluator(opts(features="inception", metrics=["modes"]), cfg, info, CPU)
+        Evaluator(opts(features="inception", inception_source="torch_fidelity",
+                       metrics=["modes"]), cfg, info, CPU)
 
 
 # -- the command -----------------------------------------------------------------------------------

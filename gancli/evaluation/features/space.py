@@ -49,7 +49,9 @@ class FeatureSpace:
 
     `settings` identifies it for the cache (anything that changes its output); `classes` says
     whether its logits are the dataset's own classes (then confidence and class-based mode
-    counting apply); `extra` carries facts worth reporting (e.g. the classifier's test accuracy).
+    counting apply); `extra` carries facts worth reporting (e.g. the classifier's test accuracy);
+    `logits` says whether it has logits at all (a network cut at its features has none, and
+    the metrics that need them, IS, cannot be fed: `no_logits` then says what would feed them).
     """
 
     name: str
@@ -58,6 +60,8 @@ class FeatureSpace:
     device: torch.device
     classes: bool
     extra: dict
+    logits: bool = True
+    no_logits: str = ""
 
     @torch.no_grad()
     def extract(self, pixels: torch.Tensor, batch_size: int = 500) -> Features:
