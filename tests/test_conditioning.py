@@ -481,6 +481,7 @@ def test_intra_fid_separates_right_from_wrong_classes(digits_split: tuple) -> No
     assert same["intra_fid"] * 5 < swapped["intra_fid"]
 
 
+@pytest.mark.slow  # two classifiers trained on the digits: 39 s of `make test`'s 5 minutes
 def test_cas_is_high_for_real_labelled_images_and_chance_for_shuffled(digits_split: tuple
                                                                       ) -> None:
     train, test, _ = digits_split

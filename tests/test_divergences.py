@@ -162,6 +162,7 @@ def test_wgan_gp_critic_recovers_w1() -> None:
     assert abs(estimate - 1.0) < 0.1
 
 
+@pytest.mark.slow  # four critics trained to convergence: 35 s of `make test`'s 5 minutes
 def test_js_saturates_where_wasserstein_keeps_growing() -> None:
     """The lecture's argument for WGAN: for disjoint supports (N(0, 0.1²) vs N(d, 0.1²)), the
     JS estimate is log 2 whatever d, so it tells G nothing about how far off it is, while the
