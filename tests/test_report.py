@@ -235,6 +235,23 @@ def test_pages_say_what_a_run_lacks(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert "No training pictures" in page
 
 
+def test_a_resumed_run_is_read_with_its_last_segments_config(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """`gancli train resume=RUN train.steps=800` trains to 800 in RUN; the config it trained
+    with is the newest `.hydra/resumed-<time>/config.yaml`, not the first segment's (500)."""
+    run = fake_run(tmp_path / "run", lines=[train_line(500), train_line(800)])
+    for stamp, steps in (("2026-12-01_10-00-00", 700), ("2026-12-01_11-00-00", 800)):
+        segment = run / ".hydra" / f"resumed-{stamp}"
+        segment.mkdir()
+        cfg = yaml.safe_load((run / ".hydra" / "config.yaml").read_text())
+        cfg["train"]["steps"] = steps
+        (segment / "config.yaml").write_text(yaml.safe_dump(cfg))
+    code, out, err = report(run, capsys=capsys)
+    assert code == 0, err
+    page = Path(last_line(out)).read_text()
+    assert "finished 800 steps" in page and "steps: 800" in page
+
+
 def test_eval_json_and_the_final_scores_are_tables(tmp_path: Path,
                                                    capsys: pytest.CaptureFixture) -> None:
     run = fake_run(tmp_path / "run", lines=[

@@ -120,10 +120,13 @@ def is_run(folder: Path) -> bool:
 
 def _read_yaml(path: Path, default: object) -> object:
     """A YAML file's content; `default` when it is absent or empty."""
-    if not path.is_file():
-        return default
+    return _parse_yaml(path.read_text(), path, default) if path.is_file() else default
+
+
+def _parse_yaml(text: str, path: Path, default: object) -> object:
+    """`text` (read from `path`) as YAML; `default` when it is empty."""
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.safe_load(text)
     except yaml.YAMLError as err:
         raise GancliError(f"{path} is not valid YAML ({err.__class__.__name__}); "
                           f"{EXPECTED}") from None
@@ -135,14 +138,23 @@ def _sample_step(path: Path) -> int | None:
     return int(match.group(1)) if match else None
 
 
+def effective_config(hydra: Path) -> Path:
+    """The config the run last trained with: a resumed run's newest segment's
+    (`.hydra/resumed-<time>/config.yaml`, its checkpoint's config with that command line
+    applied: `train.steps` raised, say), else the first one's."""
+    segments = sorted(hydra.glob("resumed-*/config.yaml"))
+    return segments[-1] if segments else hydra / "config.yaml"
+
+
 def read_run(folder: Path) -> Run:
     """Read the run folder `folder` (`is_run(folder)` holds)."""
     hydra = folder / ".hydra"
-    config_text = (hydra / "config.yaml").read_text()
+    config_file = effective_config(hydra)
+    config_text = config_file.read_text()
     hydra_cfg = _read_yaml(hydra / "hydra.yaml", {})
     choices = (hydra_cfg.get("hydra", {}).get("runtime", {}).get("choices", {})
                if isinstance(hydra_cfg, dict) else {})
-    run = Run(folder=folder, config=_read_yaml(hydra / "config.yaml", {}),
+    run = Run(folder=folder, config=_parse_yaml(config_text, config_file, {}),
               config_text=config_text,
               overrides=[str(o) for o in _read_yaml(hydra / "overrides.yaml", [])],
               choices=choices or {})
