@@ -127,6 +127,10 @@ def test_a_logger_whose_package_is_missing_stops_the_run_before_it_reads_data(
     find_spec = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *a: None if name == "mlflow" else find_spec(name, *a))
+    def never(*a: object) -> None:
+        raise AssertionError("the data was read before the logger's check")
+
+    monkeypatch.setattr("gancli.training.loop.load_dataset", never)
     result = run_cli("train", *TINY, "logger=[tensorboard,mlflow]", cwd=tmp_path, check=False)
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1] == (

@@ -75,6 +75,7 @@ class Trainer:
         self.loss = build_loss(cfg.loss)
         augment = build_augment(cfg.augment)
         latent_distribution(cfg.latent)
+        chosen(cfg)  # a logger whose package is missing
         torch.manual_seed(cfg.train.seed)
         self.local_batch = self._local_batch()
 
@@ -94,7 +95,6 @@ class Trainer:
         self.critic = CriticView(self.gan.D, augment, cfg.train.pack, call=self.D)
         self.preview = Preview(self.kind, self.conditioning, cfg)
 
-        chosen(cfg)  # a logger whose package is missing fails before the data is read
         self.health = Health(cfg.loss.name)
         for name in cfg.train.stop_on:
             DETECTORS.lookup(name)  # an unknown alert fails before any training
