@@ -82,10 +82,10 @@ def test_the_catalogue_lists_every_metric_with_the_values_it_writes(digits_eval:
         "intra_fid": ["intra_fid", "intra_fid_classes"], "cas": ["cas"],
         "match": ["match_accuracy", "match_accuracy_seen", "match_accuracy_unseen"],
         "translation": ["l1", "psnr", "ssim"]}
-    # What the metrics write is what they declare (hq_fraction is 2D points' alone).
+    # What the metrics write is what they declare.
     written = set(digits_eval(digits[1][:500])) - set(digits_eval.metadata(0))
     declared = {key for name in digits_eval.metrics for key in METRICS[name].keys}
-    assert written == declared - {"hq_fraction"}
+    assert written == declared
 
 
 IMAGE_DEFAULTS = ["fid", "kid", "is", "pr", "dc", "modes", "confidence", "memorization"]

@@ -15,6 +15,7 @@ from gancli.data.points import (
     score_modes,
 )
 from gancli.errors import GancliError
+from gancli.evaluation.modes import PROTOCOLS, score_classes
 
 # P(chi2_2 <= 9): the HQ fraction of points drawn from the true mixture.
 TRUE_HQ = 1 - math.exp(-4.5)
@@ -81,3 +82,35 @@ def test_to_dict_and_bad_input() -> None:
         score_mixture(torch.zeros(4, 2), "mnist")
     with pytest.raises(GancliError, match="shape"):
         score_mixture(torch.zeros(4, 3), "ring8")
+
+
+# -- images: classes through a classifier --------------------------------------------------------
+
+
+def logits_for(classes: list[int], p: float, k: int) -> torch.Tensor:
+    """Logits whose softmax gives probability `p` to each listed class, the rest spread evenly."""
+    probs = torch.full((len(classes), k), (1 - p) / (k - 1), dtype=torch.double)
+    probs[torch.arange(len(classes)), torch.tensor(classes)] = p
+    return probs.log()
+
+
+def test_image_modes_count_confident_classes_and_kl_to_the_data() -> None:
+    # 4 classes, data 1:1:1:1; samples: class 0 twice (sure), class 1 once (sure), class 2 once
+    # (unsure: not a captured mode, but in the histogram).
+    logits = torch.cat([logits_for([0, 0, 1], 0.95, 4), logits_for([2], 0.5, 4)])
+    s = score_classes(logits, torch.tensor([5, 5, 5, 5]))
+    assert s["modes_captured"] == 2 and s["modes_total"] == 4
+    hist = torch.tensor([0.5, 0.25, 0.25])
+    assert s["reverse_kl"] == pytest.approx(float((hist * (hist / 0.25).log()).sum()))
+    assert s["hq_fraction"] == 0.75 and s["confidence"] == pytest.approx((3 * 0.95 + 0.5) / 4)
+
+
+def test_stacked_mnist_protocol_counts_every_class_seen_against_uniform() -> None:
+    # The published protocol: any sample captures its class, KL to uniform, not to the
+    # reference's (here skewed) counts.
+    logits = logits_for([0, 1, 2, 3], 0.5, 4)
+    skewed = torch.tensor([10, 1, 1, 1])
+    assert score_classes(logits, skewed)["modes_captured"] == 0
+    s = score_classes(logits, skewed, PROTOCOLS["stacked_mnist"])
+    assert s["modes_captured"] == 4 and s["reverse_kl"] == pytest.approx(0.0)
+    assert s["hq_fraction"] == 0.0

@@ -26,7 +26,7 @@ from gancli.data.points import score_mixture
 from gancli.evaluation import conditional, distribution, manifold
 from gancli.evaluation.features import Features
 from gancli.evaluation.memorization import memorization
-from gancli.evaluation.modes import score_classes
+from gancli.evaluation.modes import PROTOCOLS, ClassProtocol, score_classes
 from gancli.evaluation.translation import translation_scores
 from gancli.files import pixels_to_unit
 from gancli.registry import Registry
@@ -165,7 +165,8 @@ def modes(x: Inputs) -> dict:
     ev = x.evaluator
     if ev.info.kind == "points":
         return score_mixture(x.samples, ev.info.name).to_dict()
-    scores = score_classes(x.fake.logits, ev.class_prior)
+    scores = score_classes(x.fake.logits, ev.class_prior,
+                           PROTOCOLS.get(ev.info.name, ClassProtocol()))
     scores.pop("confidence")
     return scores
 
