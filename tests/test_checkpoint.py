@@ -96,10 +96,14 @@ def test_foreign_files_are_refused(tmp_path: Path) -> None:
     assert zipfile.is_zipfile(other)  # a real torch file, only not ours
 
 
-def test_resume_equals_one_long_run(tmp_path: Path) -> None:
-    """10 steps, then resume to 20, gives the same generator as 20 steps in one go."""
-    whole = Path(last_line(run_cli("train", *TINY, cwd=tmp_path).stdout))
-    half = Path(last_line(run_cli("train", *TINY, "train.steps=10", cwd=tmp_path).stdout))
+@pytest.mark.parametrize("extra", [[], ["loss.r1_gamma=1", "loss.r1_every=3"]],
+                         ids=["plain", "lazy-r1"])
+def test_resume_equals_one_long_run(extra: list[str], tmp_path: Path) -> None:
+    """10 steps, then resume to 20, gives the same generator as 20 steps in one go (with lazy
+    R1 too: the resumed run's penalty falls on D updates 12, 15, 18 as in the whole run's)."""
+    whole = Path(last_line(run_cli("train", *TINY, *extra, cwd=tmp_path).stdout))
+    half = Path(last_line(run_cli("train", *TINY, *extra, "train.steps=10",
+                                  cwd=tmp_path).stdout))
     proc = run_cli("train", f"resume={half}", "train.steps=20", "resume_in_place=false",
                    cwd=tmp_path)
     resumed = Path(last_line(proc.stdout))

@@ -34,7 +34,7 @@ class Const(nn.Module):
 def loss(name: str, **cfg: object):
     """The loss `name` with λ = 10 and no R1 unless `cfg` says otherwise."""
     return build_loss(OmegaConf.create({"name": name, "gp_weight": 10.0, "r1_gamma": 0.0,
-                                        **cfg}))
+                                        "r1_every": 1, **cfg}))
 
 
 real, fake = torch.ones(8, 1), -torch.ones(8, 1)
@@ -180,6 +180,28 @@ def test_r1_adds_half_gamma_times_squared_gradient_norm() -> None:
     assert loss("ns").discriminator_step(D, r, f).loss.item() == pytest.approx(plain.loss.item())
     with_r1.loss.backward()  # the penalty is differentiable in D's weights (double backprop)
     assert lin.weight.grad is not None
+
+
+def test_lazy_r1_falls_on_every_kth_d_update_scaled_by_k(tmp_path: Path) -> None:
+    """r1_every=4: updates 0, 4, 8 carry 4 × the penalty (here 4 × 6), the others none."""
+    lin = nn.Linear(2, 1, bias=False)
+    with torch.no_grad():
+        lin.weight.copy_(torch.tensor([[1.2, 1.6]]))
+    D = nn.Sequential(lin, nn.Flatten(0))
+    r, f = torch.randn(16, 2), torch.randn(16, 2)
+    plain = loss("ns").discriminator(D, r, f).loss.item()
+    lazy = loss("ns", r1_gamma=3.0, r1_every=4)
+    added = []
+    for _ in range(9):
+        added.append(round(lazy.discriminator_step(D, r, f).loss.item() - plain, 4))
+        lazy.discriminator_updated(D)
+    assert added == [24.0, 0, 0, 0, 24.0, 0, 0, 0, 24.0]
+    # The loop counts D updates, n_critic per step (resume: tests/test_checkpoint.py).
+    cfg = compose_train(*TINY, "train.n_critic=2", "loss.r1_gamma=1", "loss.r1_every=4")
+    trainer = Trainer(cfg, tmp_path)
+    trainer.train_step(measure=False)
+    trainer.train_step(measure=False)
+    assert trainer.loss.d_updates == 4
 
 
 def is_spectrally_normalised(D: nn.Module) -> bool:

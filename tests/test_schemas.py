@@ -105,7 +105,7 @@ def test_pix2pix_weights_belong_to_image_conditioning_not_to_losses() -> None:
 
 def test_train_help_shows_only_the_chosen_options_keys(tmp_path: Path) -> None:
     out = run_cli("train", "--help", cwd=tmp_path).stdout
-    assert "loss:\n  name: ns\n  r1_gamma: 0.0\n" in out
+    assert "loss:\n  name: ns\n  r1_gamma: 0.0\n  r1_every: 1\n" in out
     for other in ("gp_weight", "clip:", "divergence", "l1_weight", "num_points", "depth:"):
         assert other not in out
     assert "schema/" not in out  # the schemas are not groups to choose from
@@ -130,8 +130,8 @@ def one_error(result) -> str:  # noqa: ANN001 (conftest's Result)
 
 
 @pytest.mark.parametrize("args, line", [
-    (["loss=ns", "loss.clip=5"], "loss=ns has no key 'clip'; its keys: name, r1_gamma"),
-    (["+loss.clip=5"], "loss=ns has no key 'clip'; its keys: name, r1_gamma"),
+    (["loss=ns", "loss.clip=5"], "loss=ns has no key 'clip'; its keys: name, r1_gamma, r1_every"),
+    (["+loss.clip=5"], "loss=ns has no key 'clip'; its keys: name, r1_gamma, r1_every"),
     (["optim.lrr=1"], "optim=adam has no key 'lrr'; its keys: name, lr_g, lr_d, betas"),
     (["+optim.lrr=1"], "optim=adam has no key 'lrr'; its keys: name, lr_g, lr_d, betas"),
     (["model.depth=2"], "model=dcgan has no key 'depth'; its keys: name, width, spectral_norm"),
@@ -221,7 +221,7 @@ def test_a_checkpoint_config_of_the_union_schemas_is_upgraded() -> None:
     old["model"]["depth"] = 3
     cfg = typed(old, TrainAppConfig)
     assert OmegaConf.get_type(cfg.loss) is LossConfig
-    assert dict(cfg.loss) == {"name": "ns", "r1_gamma": 0.5}
+    assert dict(cfg.loss) == {"name": "ns", "r1_gamma": 0.5, "r1_every": 1}
     assert (cfg.conditioning.l1_weight, cfg.conditioning.adv_weight) == (7.0, 0.0)
     assert "depth" not in cfg.model
 

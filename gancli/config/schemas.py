@@ -138,6 +138,8 @@ class LossConfig:
     name: str = MISSING
     # R1 penalty gamma/2 * E||grad D(x_real)||^2, usable with every loss; 0 = off.
     r1_gamma: float = ranged(0.0, ge=0)
+    # Lazy R1: the penalty on every k-th D update only, times k (StyleGAN2 uses 16).
+    r1_every: int = ranged(1, ge=1)
 
 
 @dataclass

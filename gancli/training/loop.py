@@ -153,6 +153,7 @@ class Trainer:
         best evaluation so far."""
         self.gan.load_state_dict(ckpt)
         self.step = ckpt["step"]
+        self.loss.d_updates = self.step * self.cfg.train.n_critic
         self._restore_rng(ckpt)
         self.best = ckpt.get("eval_best")
         log.info("resumed from %s at step %d", self.cfg.resume, self.step)
@@ -202,7 +203,7 @@ class Trainer:
                 amp.unscale(self.gan.opt_d)
                 stats["grad_norm_d"] = _grad_norm(D)
             amp.step(self.gan.opt_d)
-            loss.after_discriminator_step(D)
+            loss.discriminator_updated(D)
 
         # G's update needs gradients through D, not for D's weights.
         with Distributed.frozen(D, self.D):
