@@ -82,8 +82,8 @@ class GANLoss(ABC):
         small D that backward dominates a step (an MLP on 2D points: 7x slower with R1 on
         every update)."""
         step = self.discriminator(D, real, fake)
-        gamma, every = self.cfg.r1_gamma, self.cfg.r1_every
-        if gamma > 0 and self.d_updates % every == 0:
+        gamma = self.cfg.r1_gamma
+        if gamma > 0 and self.d_updates % (every := self.cfg.r1_every) == 0:
             step.loss = step.loss + every * gamma / 2 * r1_penalty(D, real)
         return step
 
