@@ -174,7 +174,8 @@ class BenchModel:
 
 
 MODELS = {
-    "dcgan": BenchModel(["model=dcgan"], lambda x, batch, cfg: textbook_loop(x, batch), 1280),
+    "dcgan": BenchModel(["model=dcgan", "model.width=64"],
+                        lambda x, batch, cfg: textbook_loop(x, batch), 1280),
     "resnet": BenchModel(["model=resnet", "model.spectral_norm=true", "loss=hinge",
                           "latent.dim=128", "optim.lr_g=2e-4", "optim.lr_d=2e-4",
                           "optim.betas=[0.0,0.9]"], textbook_sngan_loop, 128),

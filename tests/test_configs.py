@@ -9,6 +9,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from omegaconf import DictConfig
 
 from gancli.conditioning import CONDITIONINGS
 from gancli.data import DATASETS
@@ -36,6 +37,23 @@ def test_defaults_are_the_embedded_run() -> None:
     cfg = compose_train()
     assert (cfg.data.name, cfg.model.name, cfg.loss.name) == ("digits", "dcgan", "ns")
     assert cfg.train.n_critic == 1 and cfg.latent.dim == 100
+
+
+def test_the_digits_dcgan_recipe_applies_to_that_pair_only_and_yields() -> None:
+    """conf/recipe/digits_dcgan.yaml and conf/augment/recipe/digits_dcgan.yaml tune the default
+    pair, whatever the loss; another data or model has no recipe (the schema's defaults, no
+    augmentation); a preset's keys and the command line win, `augment=none` included."""
+    def recipe(cfg: DictConfig) -> tuple:
+        return (cfg.model.width, cfg.train.steps, cfg.augment.name,
+                list(cfg.augment.get("policy", [])))
+
+    tuned = (32, 6000, "diffaug", ["translation"])
+    assert recipe(compose_train()) == recipe(compose_train("loss=hinge")) == tuned
+    assert recipe(compose_train("data=mnist")) == (64, 3000, "none", [])
+    assert recipe(compose_train("data=ring8", "model=mlp"))[1:] == (3000, "none", [])
+    assert recipe(compose_train("experiment=digits_class")) == (64, 2000, "none", [])
+    assert recipe(compose_train("augment=none", "model.width=48")) == (48, 6000, "none", [])
+    assert recipe(compose_train("augment=diffaug"))[3] == ["color", "translation", "cutout"]
 
 
 @pytest.fixture(scope="module")

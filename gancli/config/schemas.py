@@ -421,7 +421,8 @@ class TrainAppConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     latent: LatentConfig = field(default_factory=LatentConfig)
     conditioning: ConditioningConfig = field(default_factory=ConditioningConfig)
-    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    # `none` where train.yaml's augment=recipe/<data>_<model> finds no file.
+    augment: AugmentConfig = field(default_factory=lambda: AugmentConfig(name="none"))
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalOptions = field(default_factory=EvalOptions)
     logger: LoggersConfig = field(default_factory=LoggersConfig)
