@@ -104,3 +104,12 @@ def test_diffaug_trains_on_images(tmp_path) -> None:
     assert trainer.critic.augment is not None
     stats = trainer.train_step(measure=True)
     assert all(torch.isfinite(v) for v in stats.values())
+
+
+def test_diffaug_on_2d_points_is_refused_in_one_line(tmp_path) -> None:
+    from gancli.training.loop import Trainer
+    from tests.conftest import compose_train
+
+    cfg = compose_train("data=ring8", "model=mlp", "augment=diffaug", "data.num_points=512")
+    with pytest.raises(GancliError, match="data=ring8 is 2D points: use augment=none"):
+        Trainer(cfg, tmp_path)
