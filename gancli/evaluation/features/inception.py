@@ -144,7 +144,9 @@ def load_fid_helper(weights: Path | None, device: torch.device) -> Extractor:
                           f"({str(err).splitlines()[0]})") from None
 
     def network(pixels: torch.Tensor) -> tuple[torch.Tensor, None]:
-        feats = net(to_network_range(pixels))
+        # channels_last: 1.4x the images a second on the 2-core EPYC (4.6 -> 6.5, batch 50),
+        # features equal to 6e-6; FID on a CPU is bound by this network.
+        feats = net(to_network_range(pixels).contiguous(memory_format=torch.channels_last))
         if tuple(feats.shape) != (len(pixels), FEATURES):
             raise GancliError(f"{weights} is not the FID Inception's pool3: it gives "
                               f"{tuple(feats.shape)} for {len(pixels)} images, not N×{FEATURES}")
