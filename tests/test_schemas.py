@@ -147,7 +147,9 @@ def one_error(result) -> str:  # noqa: ANN001 (conftest's Result)
      "precision, channels_last, compile, sync_batchnorm"),
     (["loss=wgan-gpp"], "unknown loss 'wgan-gpp'; choose one of: fgan, hinge, lsgan, minimax, "
      "ns, wgan-clip, wgan-gp, wgan-lp, wgan-sn"),
-    (["train.device=tpu"], "expected one of [auto, cpu, cuda]"),
+    (["train.device=tpu"], "train.device=tpu is not a valid value: must be auto, cpu, cuda or "
+     "cuda:K"),
+    (["train.device=cuda:one"], "train.device=cuda:one is not a valid value"),
     (["train.steps=-1"], "train.steps=-1 is out of range: must be >= 1"),
     (["train.steps=0"], "train.steps=0 is out of range: must be >= 1"),
     (["train.batch_size=0"], "train.batch_size=0 is out of range: must be >= 1"),

@@ -90,7 +90,7 @@ def _validate_node(node: DictConfig, prefix: str) -> None:
         if bad:
             shown = OmegaConf.to_container(value) if isinstance(value, ListConfig) else value
             each = "each item " if isinstance(value, ListConfig) else ""
-            raise ConfigError(f"{path}={shown} is out of range: {each}must be {bounds}")
+            raise ConfigError(f"{path}={shown} is {bounds.refusal}: {each}must be {bounds}")
 
 
 def option_label(path: str, node: DictConfig) -> str:

@@ -1,12 +1,14 @@
-"""The allowed values of numeric config keys, declared beside each key's default.
+"""The allowed values of config keys, declared beside each key's default.
 
-OmegaConf checks types but not values, so a schema field carries its `Range` in its metadata
-(`ranged(3000, ge=1)`) and `gancli.config.checks.validate` enforces it before any work.
+OmegaConf checks types but not values, so a schema field carries its `Range` (numbers:
+`ranged(3000, ge=1)`) or `Pattern` (strings: `matching("auto", DEVICE)`) in its metadata and
+`gancli.config.checks.validate` enforces it before any work.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +19,9 @@ from omegaconf import MISSING
 class Range:
     """The values a numeric key allows: bounds inclusive (`ge`, `le`) or exclusive (`gt`,
     `lt`). A list key (`optim.betas`) applies it to every item; a null optional key passes."""
+
+    #: How a refused value is described.
+    refusal = "out of range"
 
     ge: float | None = None
     gt: float | None = None
@@ -46,3 +51,29 @@ def ranged(default: Any = MISSING, *, factory: Any = None, **bounds: float) -> A
     if factory is not None:
         return field(default_factory=factory, metadata=meta)
     return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """The strings a key allows: a regular expression the whole value matches, and how to say
+    it to the user. For keys whose values have a shape (`cuda:K`), which an Enum cannot list."""
+
+    regex: str
+    text: str
+    refusal = "not a valid value"
+
+    def allows(self, value: str) -> bool:
+        return re.fullmatch(self.regex, str(value)) is not None
+
+    def __str__(self) -> str:
+        return self.text
+
+
+#: `train.device`, `eval.device`, `sample.device`.
+DEVICE = Pattern(r"auto|cpu|cuda(:[0-9]+)?",
+                 "auto, cpu, cuda or cuda:K (K: the index of a visible GPU)")
+
+
+def matching(default: str, pattern: Pattern) -> Any:
+    """A dataclass string field with a default and a `Pattern`."""
+    return field(default=default, metadata={"range": pattern})

@@ -16,16 +16,7 @@ import yaml
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
-from gancli.config.ranges import ranged
-
-
-class Device(str, Enum):
-    """Where to run: `auto` picks CUDA when present."""
-
-    auto = "auto"
-    cpu = "cpu"
-    cuda = "cuda"
-
+from gancli.config.ranges import DEVICE, matching, ranged
 
 # -- data= --------------------------------------------------------------------------------------
 
@@ -297,7 +288,9 @@ class TrainConfig:
     # PacGAN (Lin et al. 2018): D judges `pack` samples at once, concatenated; 1 = off.
     pack: int = ranged(1, ge=1)
     seed: int = ranged(0, ge=0)
-    device: Device = Device.auto
+    # auto: a GPU when one is visible (in a sweep, one per job: see gancli.jobs), else the CPU;
+    # cuda:K: the K-th visible GPU.
+    device: str = matching("auto", DEVICE)
     log_every: int = ranged(100, ge=1)
     sample_every: int = ranged(500, ge=1)
     ckpt_every: int = ranged(500, ge=1)
@@ -408,7 +401,9 @@ class EvalOptions:
     ema: bool = True
     seed: int = ranged(0, ge=0)
     batch_size: int = ranged(500, ge=1)
-    device: Device = Device.auto
+    # auto: a GPU when one is visible (in a sweep, one per job: see gancli.jobs), else the CPU;
+    # cuda:K: the K-th visible GPU.
+    device: str = matching("auto", DEVICE)
 
 
 @dataclass
@@ -445,7 +440,9 @@ class SampleOptions:
     # Interpolation steps per row (with interpolate=true).
     steps: int = ranged(8, ge=2)
     batch_size: int = ranged(256, ge=1)
-    device: Device = Device.auto
+    # auto: a GPU when one is visible (in a sweep, one per job: see gancli.jobs), else the CPU;
+    # cuda:K: the K-th visible GPU.
+    device: str = matching("auto", DEVICE)
 
 
 @dataclass
