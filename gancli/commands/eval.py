@@ -23,9 +23,14 @@ def main(cfg: DictConfig) -> float:
 def eval_from_hydra(cfg: DictConfig) -> float:
     """`gancli eval`'s body: results in Hydra's run folder (scored with this command line's
     overrides), eval.json's path printed last; returns the primary metric for sweepers."""
+    from gancli.evaluation.metrics import higher_is_better
     from gancli.evaluation.run import run_eval  # torch, once cfg is valid
+    from gancli.jobs import JobDevices, job_record
 
     out_dir = run_folder()
-    result, primary = run_eval(cfg, out_dir, list(HydraConfig.get().overrides.task))
+    with JobDevices() as devices, job_record(out_dir, devices) as outcome:
+        result, primary = run_eval(cfg, out_dir, list(HydraConfig.get().overrides.task),
+                                   devices)
+        outcome.finish(primary, float(result[primary]), higher_is_better(primary))
     print_result(out_dir / "eval.json")
     return float(result[primary])

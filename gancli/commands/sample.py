@@ -24,7 +24,9 @@ def main(cfg: DictConfig) -> None:
 
 def sample_from_hydra(cfg: DictConfig) -> None:
     """`gancli sample`'s body: default output in the command's run folder; prints the path."""
+    from gancli.jobs import JobDevices
     from gancli.sampling import run_sample  # torch, once the config is known to be valid
 
     out = Path(cfg.out) if cfg.out else run_folder() / "samples.png"
-    print_result(run_sample(cfg, out))
+    with JobDevices() as devices:
+        print_result(run_sample(cfg, out, devices))

@@ -54,7 +54,9 @@ def main(cfg: DictConfig) -> float:
 def train_from_hydra(cfg: DictConfig) -> float:
     """`gancli train`'s body: train in Hydra's run folder with this command line's overrides
     (which a resumed run applies to its checkpoint's config), print that folder last."""
+    from gancli.evaluation.metrics import higher_is_better
     from gancli.files import atomic_write  # torch, once cfg is valid
+    from gancli.jobs import JobDevices, job_record
     from gancli.training.distributed import leave_process_group
     from gancli.training.loop import Trainer
 
@@ -63,23 +65,26 @@ def train_from_hydra(cfg: DictConfig) -> float:
     overrides = [(o.key_or_group, o.value())
                  for o in OverridesParser.create().parse_overrides(list(hydra_cfg.overrides.task))]
     segment = hydra_cfg.output_subdir
-    try:
+    # A sweep job's GPU is its own until the job ends (gancli.jobs).
+    with JobDevices() as devices, job_record(run_dir, devices) as outcome:
         try:
-            trainer = Trainer(cfg, run_dir, overrides)
-        except GancliError:
-            # A resume in place refused before any work leaves the run as it was: Hydra's
-            # record of this segment goes too.
-            if segment and segment.startswith(SEGMENT):
-                shutil.rmtree(run_dir / segment, ignore_errors=True)
-            raise
-        if segment and segment.startswith(SEGMENT) and trainer.dist.is_main:
-            # Hydra composed this segment's config from the defaults and the command line;
-            # what it trains with is the checkpoint's config with that command line applied.
-            atomic_write(run_dir / segment / "config.yaml",
-                         lambda f: f.write(OmegaConf.to_yaml(trainer.cfg).encode()))
-        result = trainer.run()
-    finally:
-        leave_process_group()
+            try:
+                trainer = Trainer(cfg, run_dir, overrides, devices)
+            except GancliError:
+                # A resume in place refused before any work leaves the run as it was: Hydra's
+                # record of this segment goes too.
+                if segment and segment.startswith(SEGMENT):
+                    shutil.rmtree(run_dir / segment, ignore_errors=True)
+                raise
+            if segment and segment.startswith(SEGMENT) and trainer.dist.is_main:
+                # Hydra composed this segment's config from the defaults and the command line;
+                # what it trains with is the checkpoint's config with that command line applied.
+                atomic_write(run_dir / segment / "config.yaml",
+                             lambda f: f.write(OmegaConf.to_yaml(trainer.cfg).encode()))
+            result = trainer.run()
+            outcome.finish(trainer.result_metric, result, higher_is_better(trainer.result_metric))
+        finally:
+            leave_process_group()
     if trainer.dist.is_main:
         print_result(run_dir)
     return result

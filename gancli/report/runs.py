@@ -3,8 +3,9 @@
 A run folder holds `.hydra/config.yaml` (the composed config), `.hydra/overrides.yaml` (the
 command line's overrides), `.hydra/hydra.yaml` (the config groups' choices), `metrics.jsonl`,
 `samples/step_<N>.png` and, once training completed, `samples/final.png`; maybe `eval.json`.
-`metrics.jsonl` mixes three kinds of line: training values (they have `loss_d`), alerts (they
-have `alert`) and evaluation scores (the rest). A crashed run may end on a half-written line;
+`metrics.jsonl` mixes four kinds of line: training values (they have `loss_d`), alerts (they
+have `alert`), where a segment of the run trained (they have `device`) and evaluation scores
+(the rest). A crashed run may end on a half-written line;
 such lines are skipped and counted, so the page can say so.
 """
 
@@ -48,6 +49,8 @@ class Run:
     alerts: list[dict] = field(default_factory=list)
     #: The training pictures, (step, path), in step order.
     samples: list[tuple[int, Path]] = field(default_factory=list)
+    #: Where each segment of the run trained: `step`, `device`, `gpu`, `threads`, `job`.
+    placements: list[dict] = field(default_factory=list)
     eval_json: dict | None = None
     #: Lines of metrics.jsonl that did not parse (a crash mid-write).
     skipped_lines: int = 0
@@ -161,6 +164,8 @@ def read_run(folder: Path) -> Run:
     for record in _records(folder / "metrics.jsonl", run):
         if "alert" in record:
             run.alerts.append(record)
+        elif "device" in record:
+            run.placements.append(record)
         elif "loss_d" in record:
             for key, value in record.items():
                 if key != "step" and isinstance(value, (int, float)):

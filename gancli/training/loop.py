@@ -28,6 +28,7 @@ from gancli.data.kinds import data_kind
 from gancli.data.stream import place
 from gancli.errors import GancliError
 from gancli.files import WriteFailed
+from gancli.jobs import JobDevice, JobDevices, sweep_job
 from gancli.losses import build_loss
 from gancli.models.latent import latent_distribution, sample_latent
 from gancli.runtime import resolve_device, rng_state, set_rng_state
@@ -56,9 +57,11 @@ class Trainer:
     """Builds data, players and loss from a `TrainAppConfig` and runs the loop in `run_dir`."""
 
     def __init__(self, cfg: DictConfig, run_dir: Path,
-                 overrides: Sequence[tuple[str, Any]] = ()) -> None:
+                 overrides: Sequence[tuple[str, Any]] = (),
+                 devices: JobDevices | None = None) -> None:
         """`overrides`: this command line's (key, value) pairs, which a resumed run applies to
-        its checkpoint's config."""
+        its checkpoint's config. `devices`: what resolves `train.device` (a sweep job's GPU
+        claim, held by the caller); None: `resolve_device`."""
         cfg, ckpt = resumed(cfg, overrides, Path(rank0_run_dir(str(run_dir))))
         self.cfg = cfg
         self.run_dir = Path(run_dir)
@@ -68,7 +71,12 @@ class Trainer:
         # The clock of `train.ckpt_minutes` (a test gives its own).
         self.clock = time.monotonic
         self.last_save = self.clock()
-        self.dist, self.device = Distributed.start(resolve_device(cfg.train.device))
+        resolve = devices.resolve if devices is not None else resolve_device
+        self.dist, self.device = Distributed.start(resolve(cfg.train.device, "train.device"))
+        claim = devices.chosen if devices is not None else None
+        #: Where this segment of the run trains, as metrics.jsonl records it.
+        self.placement = JobDevice(self.device, shared=claim is not None and claim.shared,
+                                   job=sweep_job())
         self.precision = build_precision(cfg.train.precision, self.device)
         # What the config names and needs no data is built first: a wrong name (loss.divergence,
         # augment.policy, latent.dist) fails before the data is read.
@@ -232,9 +240,13 @@ class Trainer:
         training-time proxy: lower means D tells real from generated less well)."""
         t = self.cfg.train
         last: dict[str, float] = {}
+        where = self.placement.describe()
         log.info("training %s on %s with loss=%s for %d steps on %s; run folder %s",
                  self.cfg.model.name, self.info.name, self.cfg.loss.name, t.steps,
-                 self.device if not self.dist.enabled else
+                 (f"{where['device']}" + (f" ({where['gpu']})" if where["gpu"] else "")
+                  + (", shared with another job" if where["gpu_shared"] else "")
+                  + (f", sweep job {where['job']}" if where["job"] is not None else ""))
+                 if not self.dist.enabled else
                  f"{self.dist.world_size} processes ({self.device.type})", self.run_dir)
         main = self.dist.is_main
         # A streamed dataset's reader thread ends with the run (an in-process sweep runs many).
@@ -243,6 +255,8 @@ class Trainer:
         with StopRequest() as stop, reader, Monitor(self.run_dir, self.step, t.steps, write=main,
                                                     health=self.health, stop_on=t.stop_on,
                                                     loggers=loggers) as monitor:
+            if main:
+                monitor.placement(self.step, where)
             if self.step >= t.steps:
                 log.info("nothing to do: %s is finished (step %d of %d); raise train.steps to "
                          "train on", self.run_dir, self.step, t.steps)
@@ -297,6 +311,11 @@ class Trainer:
                 self.write_samples("final.png", monitor)
         log.info("done: %d steps; samples %s", self.step, self.run_dir / "samples" / "final.png")
         return self._result(last)
+
+    @property
+    def result_metric(self) -> str:
+        """The name of what `run` returns: `eval.primary`'s metric, or the divergence proxy."""
+        return self.best["metric"] if self.best is not None else "divergence"
 
     def _result(self, last: dict[str, float]) -> float:
         """What `run` returns (see there)."""

@@ -122,6 +122,11 @@ class Monitor:
         self.loggers.image("samples" if stem.startswith("step_") else f"samples/{stem}", path,
                            step)
 
+    def placement(self, step: int, where: dict[str, object]) -> None:
+        """Record where this segment of the run trains (device, GPU, threads, sweep job) as a
+        `device` line of its own: a resumed run on another GPU adds a second."""
+        self._write({"step": step, **where})
+
     def record_eval(self, step: int, scores: dict[str, float | int]) -> None:
         """Append evaluation scores as their own line (`step` plus the scores) and report them."""
         self._write({"step": step, **scores})
