@@ -3,8 +3,9 @@
 A `GancliError` carries one line that names the problem and the fix. Commands wrap their body in
 `reported`, which logs that line (to stderr and the run's log file) and exits non-zero, instead of
 letting Hydra print a stack trace for what is a user's mistake, not a bug. In a sweep (`-m`) one
-failing job must not stop the others: the job's error is logged, it returns NaN (a failed trial
-for sweepers), and the command exits non-zero once the sweep is over.
+failing job must not stop the others: the job's error is logged, it returns NaN (for the Optuna
+sweeper the worst value instead: see `failed_value`), and the command exits non-zero once the
+sweep is over.
 """
 
 from __future__ import annotations
@@ -74,6 +75,21 @@ def _job() -> tuple[str | None, bool]:
     return hydra_cfg.runtime.output_dir, hydra_cfg.mode == RunMode.MULTIRUN
 
 
+def failed_value() -> float:
+    """What a failed sweep job returns: NaN, except to the Optuna sweeper, which gets the worst
+    value of its direction (+inf when minimising). The plugin (1.3) crashes the whole search
+    with a traceback on a NaN (it tells Optuna a failed trial *with* values, which Optuna
+    refuses); told the worst value, Optuna keeps the trial and its sampler steers away from
+    it, and the search goes on."""
+    from hydra.core.hydra_config import HydraConfig
+
+    sweeper = HydraConfig.get().sweeper if HydraConfig.initialized() else None
+    if sweeper is None or "optuna" not in str(sweeper.get("_target_", "")).lower():
+        return math.nan
+    return -math.inf if str(sweeper.get("direction", "minimize")).lower() == "maximize" \
+        else math.inf
+
+
 def reported(fn: Callable[..., T]) -> Callable[..., T]:
     """Turn a `GancliError` raised by `fn` into one logged line and a non-zero exit. A single
     run's folder is removed when the error came before any work (nothing but Hydra's
@@ -91,6 +107,6 @@ def reported(fn: Callable[..., T]) -> Callable[..., T]:
                     remove_empty_run(Path(job))
                 raise SystemExit(err.exit_code) from None
             failed_jobs.append(job)
-            return math.nan  # type: ignore[return-value]
+            return failed_value()  # type: ignore[return-value]
 
     return wrapper

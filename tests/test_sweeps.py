@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import importlib.util
+import json
+import os
 from pathlib import Path
 
 import pytest
@@ -19,31 +21,72 @@ def needs_plugin(module: str) -> None:
 
 
 def test_joblib_launcher_runs_two_jobs_in_parallel_processes(tmp_path: Path) -> None:
+    """Each job records where it ran (device, threads: loky gives each of n_jobs workers
+    cores // n_jobs), and the sweep ends with its summary."""
     needs_plugin("hydra_plugins.hydra_joblib_launcher")
     sweep = tmp_path / "sweep"
-    run_cli("train", "-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
-               "train.seed=0,1", *TINY, f"hydra.sweep.dir={sweep}", cwd=tmp_path)
+    result = run_cli("train", "-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
+                     "train.seed=0,1", *TINY, f"hydra.sweep.dir={sweep}", cwd=tmp_path)
     seeds = []
-    for job in ("0", "1"):
-        ckpt = torch.load(sweep / job / "checkpoints" / "last.pt", weights_only=True)
+    threads = max(1, (os.cpu_count() or 1) // 2)
+    for job in (0, 1):
+        folder = sweep / str(job)
+        ckpt = torch.load(folder / "checkpoints" / "last.pt", weights_only=True)
         assert ckpt["step"] == 20
         seeds.append(yaml.safe_load(ckpt["config"])["train"]["seed"])
+        where = json.loads((folder / "metrics.jsonl").read_text().splitlines()[0])
+        assert where == {"step": 0, "device": "cpu", "gpu": None, "gpu_shared": False,
+                         "threads": threads, "job": job}
+        record = json.loads((folder / "job.json").read_text())
+        assert record["status"] == "done" and record["device"] == "cpu"
+        assert record["metric"] == "divergence" and isinstance(record["value"], float)
     assert seeds == [0, 1]
+    summary = json.loads((sweep / "summary.json").read_text())
+    assert [j["job"] for j in summary["jobs"]] == [0, 1]
+    values = {j["folder"]: j["value"] for j in summary["jobs"]}
+    assert summary["best"] == min(values, key=values.get)
+    assert f"best run (*): {summary['best']}" in result.stderr
 
 
-def test_optuna_search_runs_trials_and_reports_the_best(tmp_path: Path) -> None:
+def test_optuna_runs_parallel_trials_on_a_study_that_a_second_search_continues(
+        tmp_path: Path) -> None:
+    """hydra.sweeper.n_jobs=2: two trials at once (joblib processes) on the default SQLite
+    study; the same command again adds its trials to that study."""
     needs_plugin("hydra_plugins.hydra_optuna_sweeper")
-    sweep = tmp_path / "search"
-    run_cli("train", "hparams_search=optuna", "hydra.sweeper.n_trials=3", *TINY,
-               f"hydra.sweep.dir={sweep}", cwd=tmp_path)
-    jobs = sorted(p.name for p in sweep.iterdir() if p.is_dir())
-    assert jobs == ["0", "1", "2"]
-    trials = [yaml.safe_load((sweep / j / ".hydra" / "config.yaml").read_text()) for j in jobs]
+    import optuna
+
+    first, second = tmp_path / "search", tmp_path / "again"
+    run_cli("train", "hparams_search=optuna", "hydra.sweeper.n_trials=2",
+            "hydra.sweeper.n_jobs=2", *TINY, f"hydra.sweep.dir={first}", cwd=tmp_path)
+    trials = [yaml.safe_load((first / j / ".hydra" / "config.yaml").read_text())
+              for j in ("0", "1")]
     for cfg in trials:  # the search space of conf/hparams_search/optuna.yaml
         assert 1e-5 <= cfg["optim"]["lr_g"] <= 1e-3 and 1e-5 <= cfg["optim"]["lr_d"] <= 1e-3
         assert cfg["train"]["n_critic"] in (1, 2, 5)
-    assert len({c["optim"]["lr_g"] for c in trials}) == 3  # a search, not one point
-    best = yaml.safe_load((sweep / "optimization_results.yaml").read_text())
+    assert trials[0]["optim"]["lr_g"] != trials[1]["optim"]["lr_g"]  # a search, not one point
+    pids = {json.loads((first / j / "job.json").read_text())["pid"] for j in ("0", "1")}
+    assert len(pids) == 2 and os.getpid() not in pids  # two worker processes, not this one
+    storage = f"sqlite:///{tmp_path}/outputs/optuna/gancli-digits-dcgan-ns.db"
+    assert len(optuna.load_study(study_name="gancli-digits-dcgan-ns",
+                                 storage=storage).trials) == 2
+
+    run_cli("train", "hparams_search=optuna", "hydra.sweeper.n_trials=1", *TINY,
+            f"hydra.sweep.dir={second}", cwd=tmp_path)
+    study = optuna.load_study(study_name="gancli-digits-dcgan-ns", storage=storage)
+    assert [t.state.name for t in study.trials] == ["COMPLETE"] * 3
+    best = yaml.safe_load((second / "optimization_results.yaml").read_text())
     assert set(best["best_params"]) == {"optim.lr_g", "optim.lr_d", "train.n_critic",
                                         "loss.r1_gamma"}
-    assert isinstance(best["best_value"], float)
+    assert best["best_value"] == min(t.value for t in study.trials)  # over both searches
+
+
+@pytest.mark.skipif(torch.cuda.device_count() < 2, reason="needs two GPUs")
+def test_parallel_jobs_train_on_separate_gpus(tmp_path: Path) -> None:
+    """The real thing, where a machine has the GPUs: two joblib jobs, device=auto, two GPUs."""
+    needs_plugin("hydra_plugins.hydra_joblib_launcher")
+    sweep = tmp_path / "sweep"
+    run_cli("train", "-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
+            "train.seed=0,1", *[a for a in TINY if a != "train.device=cpu"],
+            f"hydra.sweep.dir={sweep}", cwd=tmp_path)
+    devices = {json.loads((sweep / j / "job.json").read_text())["device"] for j in ("0", "1")}
+    assert devices == {"cuda:0", "cuda:1"}
