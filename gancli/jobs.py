@@ -1,14 +1,16 @@
 """Where one job of a sweep runs on a machine it shares with the sweep's other jobs.
 
-Hydra's local parallel launcher (`hydra/launcher=joblib`) starts every job on the same default
-GPU (hydra #1331, #2757): nothing tells a job which of the machine's GPUs is its own. Here, in a
-multirun, `device=auto` gives job *j* a GPU of its own: it prefers GPU *j* mod the visible count
-and claims it with an advisory lock, one file per GPU named by the GPU's UUID (so two sweeps on
-the machine, or two `CUDA_VISIBLE_DEVICES` orders of the same GPUs, agree); when another job
-holds that one it takes the next free one. The OS drops a lock when its process dies, so a
-killed job frees its GPU. With more running jobs than GPUs none is free: job *j* then shares
-GPU *j* mod count, with a warning. Schedulers do this with resources of their own (Slurm's gres,
-Ray's GPU ids); nothing does it for plain processes on one machine, hence the few lines here.
+Hydra's local parallel launcher (`hydra/launcher=joblib`) starts every job on the same default GPU (hydra
+#1331, #2757): nothing tells a job which of the machine's GPUs is its own. Here, in a sweep
+whose jobs run at once, `device=auto` gives job *j* a GPU of its own: it prefers GPU *j* mod the
+visible count and claims it with an advisory lock, one file per GPU named by the GPU's UUID (so
+two sweeps on the machine, or two `CUDA_VISIBLE_DEVICES` orders of the same GPUs, agree); when
+another job holds that one it takes the next free one. The OS drops a lock when its process
+dies, so a killed job frees its GPU. With more running jobs than GPUs none is free: job *j* then
+shares GPU *j* mod count, with a warning. Jobs run one after the other in one process (Hydra's
+basic launcher) each start from GPU 0 instead, so that the process holds one CUDA context.
+Schedulers do this with resources of their own (Slurm's gres, Ray's GPU ids); nothing does it
+for plain processes on one machine, hence the few lines here.
 
 `CUDA_VISIBLE_DEVICES` set by the user or a scheduler is respected: it decides which GPUs are
 visible and their order, and only those are shared out. On the CPU nothing is claimed: joblib's
@@ -73,6 +75,20 @@ def sweep_job() -> int | None:
         return None
     hydra_cfg = HydraConfig.get()
     return int(hydra_cfg.job.num) if hydra_cfg.mode == RunMode.MULTIRUN else None
+
+
+def parallel_sweep() -> bool:
+    """Whether this sweep's jobs run at the same time, in processes of their own: joblib with
+    n_jobs other than 1, or a launcher other than Hydra's basic one (submitit, ...). The basic
+    launcher, and joblib with one job (which joblib runs in this process), run them one after
+    the other here."""
+    from hydra.core.hydra_config import HydraConfig
+
+    launcher = HydraConfig.get().launcher
+    target = str(launcher.get("_target_", ""))
+    if target.endswith("BasicLauncher"):
+        return False
+    return launcher.get("n_jobs", -1) != 1 if "joblib" in target else True
 
 
 def gpu_order(job: int, count: int) -> list[int]:
@@ -151,8 +167,11 @@ class JobDevices:
             self.chosen = JobDevice(resolve_device(choice, key), job=job)
             return self.chosen.device
         count = torch.cuda.device_count()
+        # Jobs run one after the other in this process start from GPU 0 each time (one CUDA
+        # context), still stepping round a GPU that another sweep's job holds.
+        slot = job if parallel_sweep() else 0
         index, shared = self._claims.enter_context(
-            claimed_gpu(job, [gpu_uuid(k) for k in range(count)], lock_folder()))
+            claimed_gpu(slot, [gpu_uuid(k) for k in range(count)], lock_folder()))
         if shared:
             log.warning("job %d shares cuda:%d: each of the %d visible GPUs is held by another "
                         "job; run at most %d jobs at once (hydra.launcher.n_jobs) for a GPU "

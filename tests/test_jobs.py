@@ -38,8 +38,10 @@ def gpus(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> SimpleNamespace:
     return fake
 
 
-def as_job(monkeypatch: pytest.MonkeyPatch, num: int | None) -> None:
+def as_job(monkeypatch: pytest.MonkeyPatch, num: int | None, parallel: bool = True) -> None:
+    """Make this process job `num` of a sweep whose jobs run at once (`parallel`) or not."""
     monkeypatch.setattr(jobs, "sweep_job", lambda: num)
+    monkeypatch.setattr(jobs, "parallel_sweep", lambda: parallel)
 
 
 def test_gpu_order_starts_at_job_mod_count_and_wraps() -> None:
@@ -96,6 +98,34 @@ def test_more_jobs_than_gpus_share_predictably(gpus: SimpleNamespace,
             held.append((devices.resolve("auto", "train.device"), devices.chosen.shared))
     assert held == [(torch.device("cuda", 0), False), (torch.device("cuda", 1), False),
                     (torch.device("cuda", 0), True)]
+
+
+def test_jobs_run_one_after_another_start_from_gpu_0(gpus: SimpleNamespace,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    for job in (1, 2):
+        as_job(monkeypatch, job, parallel=False)
+        with JobDevices() as devices:
+            assert devices.resolve("auto", "train.device") == torch.device("cuda", 0)
+            as_job(monkeypatch, 4, parallel=True)  # another sweep's job, running now: it
+            with JobDevices() as other:            # prefers GPU 4 mod 4, held, so takes 1
+                assert other.resolve("auto", "train.device") == torch.device("cuda", 1)
+
+
+@pytest.mark.parametrize(("launcher", "parallel"), [
+    ({"_target_": "hydra._internal.core_plugins.basic_launcher.BasicLauncher"}, False),
+    ({"_target_": "hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher",
+      "n_jobs": 1}, False),
+    ({"_target_": "hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher",
+      "n_jobs": -1}, True),
+    ({"_target_": "hydra_plugins.hydra_submitit_launcher.submitit_launcher.LocalLauncher"}, True),
+])
+def test_which_launchers_run_jobs_at_once(launcher: dict, parallel: bool,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from hydra.core.hydra_config import HydraConfig
+
+    monkeypatch.setattr(HydraConfig, "get",
+                        staticmethod(lambda: OmegaConf.create({"launcher": launcher})))
+    assert jobs.parallel_sweep() is parallel
 
 
 def test_outside_a_sweep_or_with_an_explicit_device_nothing_is_claimed(
