@@ -1,7 +1,7 @@
 """Where one job of a sweep runs on a machine it shares with the sweep's other jobs.
 
-Hydra's local parallel launcher (`hydra/launcher=joblib`) starts every job on the same default GPU (hydra
-#1331, #2757): nothing tells a job which of the machine's GPUs is its own. Here, in a sweep
+Hydra's local parallel launcher (`hydra/launcher=joblib`) starts every job on the same default
+GPU (hydra #1331, #2757): nothing tells a job which of the machine's GPUs is its own. Here, in a sweep
 whose jobs run at once, `device=auto` gives job *j* a GPU of its own: it prefers GPU *j* mod the
 visible count and claims it with an advisory lock, one file per GPU named by the GPU's UUID (so
 two sweeps on the machine, or two `CUDA_VISIBLE_DEVICES` orders of the same GPUs, agree); when
