@@ -1,16 +1,16 @@
 """Where one job of a sweep runs on a machine it shares with the sweep's other jobs.
 
 Hydra's local parallel launcher (`hydra/launcher=joblib`) starts every job on the same default
-GPU (hydra #1331, #2757): nothing tells a job which of the machine's GPUs is its own. Here, in a sweep
-whose jobs run at once, `device=auto` gives job *j* a GPU of its own: it prefers GPU *j* mod the
-visible count and claims it with an advisory lock, one file per GPU named by the GPU's UUID (so
-two sweeps on the machine, or two `CUDA_VISIBLE_DEVICES` orders of the same GPUs, agree); when
-another job holds that one it takes the next free one. The OS drops a lock when its process
-dies, so a killed job frees its GPU. With more running jobs than GPUs none is free: job *j* then
-shares GPU *j* mod count, with a warning. Jobs run one after the other in one process (Hydra's
-basic launcher) each start from GPU 0 instead, so that the process holds one CUDA context.
-Schedulers do this with resources of their own (Slurm's gres, Ray's GPU ids); nothing does it
-for plain processes on one machine, hence the few lines here.
+GPU (hydra #1331, #2757): nothing tells a job which of the machine's GPUs is its own. Here, in a
+sweep whose jobs run at once, `device=auto` gives job *j* a GPU of its own: it prefers GPU *j*
+mod the visible count and claims it with an advisory lock, one file per GPU named by the GPU's
+UUID (so two sweeps on the machine, or two `CUDA_VISIBLE_DEVICES` orders of the same GPUs,
+agree); when another job holds that one it takes the next free one. The OS drops a lock when its
+process dies, so a killed job frees its GPU. With more running jobs than GPUs none is free: job
+*j* then shares GPU *j* mod count, with a warning. Jobs run one after the other in one process
+(Hydra's basic launcher) each start from GPU 0 instead, so that the process holds one CUDA
+context. Schedulers do this with resources of their own (Slurm's gres, Ray's GPU ids); nothing
+does it for plain processes on one machine, hence the few lines here.
 
 `CUDA_VISIBLE_DEVICES` set by the user or a scheduler is respected: it decides which GPUs are
 visible and their order, and only those are shared out. On the CPU nothing is claimed: joblib's
