@@ -101,7 +101,11 @@ def gpu_order(job: int, count: int) -> list[int]:
 
 def lock_folder() -> Path:
     """The folder of GPU locks: $GANCLI_GPU_LOCKS, else one per user in the temp folder."""
-    default = Path(tempfile.gettempdir()) / f"gancli-gpu-locks-{getpass.getuser()}"
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # a uid with no passwd entry (containers run as -u N)
+        user = str(os.getuid())
+    default = Path(tempfile.gettempdir()) / f"gancli-gpu-locks-{user}"
     path = Path(os.environ.get(LOCKS_ENV) or default)
     path.mkdir(parents=True, exist_ok=True)
     return path
