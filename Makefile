@@ -14,7 +14,7 @@ install:
 # One pytest-xdist worker per core (tests/conftest.py gives each one thread): about 3 minutes
 # on the 2-core machine instead of 5 on one process.
 test:
-	$(BIN)/python -m pytest -n auto
+	$(BIN)/python -m pytest -n auto --dist worksteal
 
 test-slow:
 	$(BIN)/python -m pytest -n auto -m slow
