@@ -59,6 +59,13 @@ class JobDevice:
     shared: bool = False
     job: int | None = None
 
+    def __str__(self) -> str:
+        """As the training log names it: `cuda:1 (NVIDIA H200), sweep job 3`."""
+        where = self.describe()
+        return (f"{where['device']}" + (f" ({where['gpu']})" if where["gpu"] else "")
+                + (", shared with another job" if self.shared else "")
+                + (f", sweep job {self.job}" if self.job is not None else ""))
+
     def describe(self) -> dict[str, object]:
         """What `metrics.jsonl` and `job.json` record of it."""
         gpu = torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else None

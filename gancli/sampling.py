@@ -20,7 +20,6 @@ from gancli.data.kinds import data_kind
 from gancli.errors import GancliError
 from gancli.jobs import JobDevices
 from gancli.models.latent import interpolation_latents, sample_latent
-from gancli.runtime import resolve_device
 
 log = logging.getLogger("gancli.sample")
 
@@ -61,13 +60,13 @@ def load_generator(ckpt: dict, use_ema: bool
 
 def run_sample(cfg: DictConfig, out: Path, devices: JobDevices | None = None) -> Path:
     """`gancli sample`: draw `cfg.n` samples with seed `cfg.seed` and write them to `out`.
-    `devices` resolves `sample.device` (a sweep job's GPU claim); None: `resolve_device`."""
+    `devices` resolves `sample.device` (a sweep job's GPU claim); None: one of its own
+    (outside a sweep: `resolve_device`)."""
     validate(cfg)
     ckpt = load_checkpoint(cfg.ckpt)
     G, train_cfg, info, conditioning = load_generator(ckpt, cfg.sample.ema)
     kind = data_kind(info, lambda n: load_dataset(train_cfg.data, "train").spread(n))
-    device = (devices.resolve if devices is not None else resolve_device)(cfg.sample.device,
-                                                                           "sample.device")
+    device = (devices or JobDevices()).resolve(cfg.sample.device, "sample.device")
     G.to(device)
     g = torch.Generator().manual_seed(cfg.seed)
     req = conditioning.request(cfg, cfg.n)

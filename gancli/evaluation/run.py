@@ -21,7 +21,6 @@ from gancli.evaluation.evaluate import Evaluator
 from gancli.files import atomic_write, quantize
 from gancli.jobs import JobDevices
 from gancli.models.latent import sample_latent
-from gancli.runtime import resolve_device
 from gancli.sampling import generate, load_generator
 
 log = logging.getLogger("gancli.eval")
@@ -118,13 +117,12 @@ def run_eval(cfg: DictConfig, out_dir: Path, overrides: list[str],
              devices: JobDevices | None = None) -> tuple[dict, str]:
     """Score `cfg.ckpt`'s generator or the samples at `cfg.samples`; write `out_dir/eval.json`.
     Returns the results and the name of the primary metric. `devices` resolves `eval.device`
-    (a sweep job's GPU claim); None: `resolve_device`."""
+    (a sweep job's GPU claim); None: one of its own (outside a sweep: `resolve_device`)."""
     validate(cfg)
     if bool(cfg.ckpt) == bool(cfg.samples):
         raise GancliError("give exactly one of ckpt=PATH (a run folder or checkpoint) or "
                           "samples=PATH data=NAME (an .npz or a folder of PNGs)")
-    device = (devices.resolve if devices is not None else resolve_device)(cfg.eval.device,
-                                                                           "eval.device")
+    device = (devices or JobDevices()).resolve(cfg.eval.device, "eval.device")
     opts = cfg.eval
     if cfg.ckpt:
         ckpt = load_checkpoint(cfg.ckpt)

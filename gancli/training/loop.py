@@ -14,6 +14,7 @@ import math
 import time
 from collections.abc import Sequence
 from contextlib import closing, nullcontext
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +29,10 @@ from gancli.data.kinds import data_kind
 from gancli.data.stream import place
 from gancli.errors import GancliError
 from gancli.files import WriteFailed
-from gancli.jobs import JobDevice, JobDevices, sweep_job
+from gancli.jobs import JobDevices
 from gancli.losses import build_loss
 from gancli.models.latent import latent_distribution, sample_latent
-from gancli.runtime import resolve_device, rng_state, set_rng_state
+from gancli.runtime import rng_state, set_rng_state
 from gancli.sampling import run_generator
 from gancli.torchrun import rank0_run_dir
 from gancli.training.augment import build_augment
@@ -61,7 +62,7 @@ class Trainer:
                  devices: JobDevices | None = None) -> None:
         """`overrides`: this command line's (key, value) pairs, which a resumed run applies to
         its checkpoint's config. `devices`: what resolves `train.device` (a sweep job's GPU
-        claim, held by the caller); None: `resolve_device`."""
+        claim, held by the caller); None: one of its own (outside a sweep: `resolve_device`)."""
         cfg, ckpt = resumed(cfg, overrides, Path(rank0_run_dir(str(run_dir))))
         self.cfg = cfg
         self.run_dir = Path(run_dir)
@@ -71,12 +72,12 @@ class Trainer:
         # The clock of `train.ckpt_minutes` (a test gives its own).
         self.clock = time.monotonic
         self.last_save = self.clock()
-        resolve = devices.resolve if devices is not None else resolve_device
-        self.dist, self.device = Distributed.start(resolve(cfg.train.device, "train.device"))
-        claim = devices.chosen if devices is not None else None
-        #: Where this segment of the run trains, as metrics.jsonl records it.
-        self.placement = JobDevice(self.device, shared=claim is not None and claim.shared,
-                                   job=sweep_job())
+        devices = devices or JobDevices()
+        self.dist, self.device = Distributed.start(devices.resolve(cfg.train.device,
+                                                                   "train.device"))
+        #: Where this segment of the run trains (torchrun's rank may have moved it to its own
+        #: GPU), as metrics.jsonl records it.
+        self.placement = replace(devices.chosen, device=self.device)
         self.precision = build_precision(cfg.train.precision, self.device)
         # What the config names and needs no data is built first: a wrong name (loss.divergence,
         # augment.policy, latent.dist) fails before the data is read.
@@ -240,13 +241,9 @@ class Trainer:
         training-time proxy: lower means D tells real from generated less well)."""
         t = self.cfg.train
         last: dict[str, float] = {}
-        where = self.placement.describe()
         log.info("training %s on %s with loss=%s for %d steps on %s; run folder %s",
                  self.cfg.model.name, self.info.name, self.cfg.loss.name, t.steps,
-                 (f"{where['device']}" + (f" ({where['gpu']})" if where["gpu"] else "")
-                  + (", shared with another job" if where["gpu_shared"] else "")
-                  + (f", sweep job {where['job']}" if where["job"] is not None else ""))
-                 if not self.dist.enabled else
+                 self.placement if not self.dist.enabled else
                  f"{self.dist.world_size} processes ({self.device.type})", self.run_dir)
         main = self.dist.is_main
         # A streamed dataset's reader thread ends with the run (an in-process sweep runs many).
@@ -256,7 +253,7 @@ class Trainer:
                                                     health=self.health, stop_on=t.stop_on,
                                                     loggers=loggers) as monitor:
             if main:
-                monitor.placement(self.step, where)
+                monitor.placement(self.step, self.placement.describe())
             if self.step >= t.steps:
                 log.info("nothing to do: %s is finished (step %d of %d); raise train.steps to "
                          "train on", self.run_dir, self.step, t.steps)
