@@ -42,37 +42,54 @@ def usage() -> str:
 
 def run_app(app_main: Callable[[], object]) -> int:
     """Run a command's Hydra app; a config that does not compose (a key the option's schema
-    lacks, an unknown option, a value of the wrong type) becomes one line and exit status 1.
+    lacks, an unknown option, a value of the wrong type, an override Hydra cannot read) or a
+    run folder Hydra cannot make becomes one line and exit status 1.
 
-    Hydra prints such errors itself over several lines unless HYDRA_FULL_ERROR is set, in which
-    case it raises them: gancli sets it to word them itself. A user who set it gets Hydra's
-    traceback as usual. Only Hydra's own (composition) errors are caught: an OmegaConf error
-    raised by gancli's code while it runs is a bug, and keeps its traceback."""
+    Hydra prints such errors itself over several lines unless HYDRA_FULL_ERROR=1, in which
+    case it raises them: gancli sets it to word them itself. A user who set it to 1 gets
+    Hydra's traceback as usual (any other value, as for Hydra, asks for none). Only Hydra's
+    own errors are caught: an OmegaConf error or OSError raised by gancli's code while it runs
+    is a bug, and keeps its traceback."""
     from hydra.errors import HydraException
 
     from gancli.config import config_error_line
 
-    user_wants_trace = "HYDRA_FULL_ERROR" in os.environ
+    before = os.environ.get("HYDRA_FULL_ERROR")
+    user_wants_trace = before == "1"
     os.environ["HYDRA_FULL_ERROR"] = "1"
     try:
         app_main()
     except HydraException as err:
         if user_wants_trace:
             raise
-        sys.stderr.write(f"gancli: error: {config_error_line(err)}\n")
+        sys.stderr.write(f"gancli: error: {config_error_line(err, sys.argv[1:])}\n")
         return 1
-    except (FileExistsError, NotADirectoryError, PermissionError) as err:
-        # Hydra making the run folder where a file stands, or where it may not write.
-        if user_wants_trace or not err.filename:
+    except OSError as err:
+        if user_wants_trace or not err.filename or not _raised_by_hydra(err):
             raise
         sys.stderr.write(f"gancli: error: cannot make the run folder {err.filename}: "
-                         f"{err.strerror} (a file is in the way, or the folder is not "
-                         "writable); choose another hydra.run.dir\n")
+                         f"{err.strerror} (a file is in the way, or the place is not "
+                         "writable); choose another hydra.run.dir (hydra.sweep.dir with -m)\n")
         return 1
     finally:
-        if not user_wants_trace:
+        if before is None:
             del os.environ["HYDRA_FULL_ERROR"]
+        else:
+            os.environ["HYDRA_FULL_ERROR"] = before
     return 0
+
+
+def _raised_by_hydra(err: BaseException) -> bool:
+    """Whether Hydra itself (making the run folder, writing its `.hydra/` copies) raised `err`
+    through the standard library: the innermost frame outside the standard library is Hydra's,
+    not gancli's."""
+    import sysconfig
+    import traceback
+
+    stdlib = sysconfig.get_paths()["stdlib"]
+    frames = [f.filename for f in traceback.extract_tb(err.__traceback__)
+              if not f.filename.startswith(stdlib)]
+    return bool(frames) and f"{os.sep}hydra{os.sep}" in frames[-1]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -88,7 +105,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     command, rest = args[0], args[1:]
     if command not in COMMANDS:
-        sys.stderr.write(f"gancli: unknown command '{command}'\n\n{usage()}")
+        from gancli.errors import did_you_mean
+        from gancli.registry import unknown_name
+
+        sys.stderr.write(f"gancli: error: {unknown_name('command', command, COMMANDS)}"
+                         f"{did_you_mean(command, COMMANDS)}\n")
         return 2
     app = importlib.import_module(COMMANDS[command][0])
     if hasattr(app, "dispatch"):  # a command with sub-commands reads its own arguments

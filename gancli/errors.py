@@ -10,12 +10,13 @@ sweep is over.
 
 from __future__ import annotations
 
+import difflib
 import functools
 import logging
 import math
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TypeVar
 
@@ -35,6 +36,13 @@ class GancliError(Exception):
 
 class ConfigError(GancliError):
     """A setting the schemas refuse (unknown key, value out of range), found before any work."""
+
+
+def did_you_mean(word: object, choices: Iterable[object], shown: str = "{}") -> str:
+    """`; did you mean X?` for the choice `word` is a likely typo of (difflib's closest, when
+    close enough), written as `shown` formats it (`loss={}`, `train.{}`); `""` when none is."""
+    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1)
+    return f"; did you mean {shown.format(close[0])}?" if close else ""
 
 
 #: When this process started, to tell the files it wrote from those that were there before.

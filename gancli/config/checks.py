@@ -9,12 +9,18 @@ multi-line errors as the one line a user reads.
 from __future__ import annotations
 
 import dataclasses
+import shlex
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from gancli.config.schemas import SCHEMAS, option_schema
-from gancli.errors import ConfigError
+from gancli.errors import ConfigError, did_you_mean
 from gancli.registry import unknown_name
+
+if TYPE_CHECKING:
+    from hydra.errors import OverrideParseException
 
 #: Keys every option of a group had before each option got its own schema (gancli 0.1's union
 #: schemas): checkpoints written then carry them all, most meaningless for their option.
@@ -106,21 +112,83 @@ def unknown_key_line(full_key: str, parent: DictConfig | None) -> str:
     schema = OmegaConf.get_type(parent) if parent is not None else None
     known = ([f.name for f in dataclasses.fields(schema)] if dataclasses.is_dataclass(schema)
              else list(parent or []))
-    keys = ", ".join(str(k) for k in known if k != "hydra")
+    known = [str(k) for k in known if k != "hydra"]
+    guess = did_you_mean(key, known, ".".join([*where, "{}"]))
     if not where:
-        return f"'{key}' is not a setting of this command; its settings: {keys}"
+        return f"'{key}' is not a setting of this command; its settings: {', '.join(known)}{guess}"
     label = option_label(".".join(where), parent) if parent is not None else ".".join(where)
-    return f"{label} has no key '{key}'; its keys: {keys}"
+    return f"{label} has no key '{key}'; its keys: {', '.join(known)}{guess}"
 
 
-def config_error_line(err: BaseException) -> str:
-    """One line for an OmegaConf or Hydra composition error (the exception or its cause)."""
-    from hydra.errors import MissingConfigException
+def override_error_line(err: OverrideParseException, args: Sequence[str] = ()) -> str:
+    """One line for an override Hydra's grammar cannot read, with the way to write it: a value
+    with `~`, non-ASCII letters or `=` quoted (and the whole override in shell quotes), a value
+    the shell split at a space joined again. `args` is the command line, to find what the
+    shell split."""
+    key, eq, value = err.override.partition("=")
+    if not eq:
+        return not_an_override_line(err.override, args)
+    quoted = f'{key}="{value}"'
+    if '"' in value or not _parses(quoted):
+        return f"cannot read the override {err.override!r}: {_grammar_refusal(err)} ({GRAMMAR})"
+    return (f"cannot read the override {err.override!r}: {_grammar_refusal(err)}; quote the "
+            f"value, and the whole override for the shell: {shlex.quote(quoted)}")
+
+
+#: Where Hydra documents how overrides are written.
+GRAMMAR = "see https://hydra.cc/docs/advanced/override_grammar/basic"
+
+
+def not_an_override_line(word: str, args: Sequence[str]) -> str:
+    """`word` has no `=`: most often the rest of a value the shell split at a space (with
+    the words after it up to the next override), to be quoted with the override before it."""
+    at = list(args).index(word) if word in args else 0
+    start = next((i for i in range(at - 1, -1, -1) if "=" in args[i]), None)
+    if start is None or args[start].startswith("-"):
+        return f"{word!r} is not an override: write group=option or key=value ({GRAMMAR})"
+    end = next((i for i in range(at, len(args)) if "=" in args[i]), len(args))
+    joined = " ".join(args[start:end])
+    return (f"{word!r} is not an override (key=value); if it is the rest of a value with a "
+            f"space, quote the whole override for the shell: {shlex.quote(joined)}")
+
+
+def _grammar_refusal(err: OverrideParseException) -> str:
+    """What Hydra's grammar refused: the character its lexer stopped at, or the parser's
+    first line."""
+    first, *rest = err.message.splitlines()
+    prefix = "LexerNoViableAltException: "
+    if first.startswith(prefix) and rest and "^" in rest[0]:
+        at = rest[0].index("^") - len(prefix)
+        if 0 <= at < len(err.override):
+            where = "a value" if at > err.override.find("=") >= 0 else "a key"
+            return f"{err.override[at]!r} cannot stand unquoted in {where}"
+    return first.removeprefix(f"Error parsing override '{err.override}' ").strip()
+
+
+def _parses(override: str) -> bool:
+    """Whether Hydra's grammar reads `override`."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
+    try:
+        OverridesParser.create().parse_override(override)
+    except HydraException:
+        return False
+    return True
+
+
+def config_error_line(err: BaseException, args: Sequence[str] = ()) -> str:
+    """One line for an OmegaConf or Hydra composition error (the exception or its cause).
+    `args`: the command line, for an override the shell split at a space."""
+    from hydra.errors import MissingConfigException, OverrideParseException
     from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
 
+    if isinstance(err, OverrideParseException):
+        return override_error_line(err, args)
     if isinstance(err, MissingConfigException) and err.missing_cfg_file and err.options:
         group, _, option = err.missing_cfg_file.rpartition("/")
-        return unknown_name(group or "config", option, err.options)
+        return (unknown_name(group or "config", option, err.options)
+                + did_you_mean(option, err.options, f"{group}={{}}" if group else "{}"))
     cause = err if isinstance(err, OmegaConfBaseException) else err.__cause__
     if isinstance(cause, ConfigKeyError | ConfigAttributeError) and cause.full_key:
         parent = cause.parent_node if isinstance(cause.parent_node, DictConfig) else None
