@@ -43,11 +43,20 @@ def _help_groups_from_one_repository() -> None:
                 yield from groups(name)
 
         lines = []
-        for group in sorted(g for g in groups() if predicate(g)):
+        for group in sorted(g for g in groups() if predicate(g) and composed(g)):
             options = sorted(repo.get_group_options(group, ObjectType.CONFIG))
             lines.append(f"{group}: {', '.join(options)}" if compact else
                          f"{group}:\n" + "\n".join(f"  {o}" for o in options))
         return "".join(line + "\n" for line in lines)
+
+    def composed(group: str) -> bool:
+        """Whether the command's config composes `group` (Hydra records each group its
+        defaults chose in hydra.runtime.choices, before it formats the help): `sample --help`
+        lists none of train's groups, `eval --help` only `data`."""
+        from hydra.core.hydra_config import HydraConfig
+
+        return (not HydraConfig.initialized() or group.startswith("hydra")
+                or group in HydraConfig.get().runtime.choices)
 
     format_config_groups._gancli = True  # type: ignore[attr-defined]
     Hydra.format_config_groups = format_config_groups  # type: ignore[method-assign]
