@@ -67,9 +67,10 @@ def run_app(app_main: Callable[[], object]) -> int:
     except OSError as err:
         if user_wants_trace or not err.filename or not _raised_by_hydra(err):
             raise
+        key = "hydra.sweep.dir" if {"-m", "--multirun"} & set(sys.argv) else "hydra.run.dir"
         sys.stderr.write(f"gancli: error: cannot make the run folder {err.filename}: "
-                         f"{err.strerror} (a file is in the way, or the place is not "
-                         "writable); choose another hydra.run.dir (hydra.sweep.dir with -m)\n")
+                         f"{err.strerror} (a file is in the way, or the folder is not "
+                         f"writable); choose another {key}\n")
         return 1
     finally:
         if before is None:
