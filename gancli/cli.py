@@ -15,6 +15,11 @@ from collections.abc import Callable
 
 from gancli.torchrun import torchrun_overrides
 
+# OpenMP's waiting threads sleep instead of spinning: with spinning, a run whose other core is
+# taken by another process slows down many times (gancli.threads). libgomp reads this once, when
+# torch loads it, so it is set here, before any command imports torch; a user's value stands.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 # command -> (module holding its Hydra app, one-line summary)
 COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("gancli.commands.train", "train a GAN; writes a run folder (config, log, metrics, "
@@ -87,10 +92,12 @@ def _raised_by_hydra(err: BaseException) -> bool:
     import sysconfig
     import traceback
 
+    import hydra
+
     stdlib = sysconfig.get_paths()["stdlib"]
     frames = [f.filename for f in traceback.extract_tb(err.__traceback__)
               if not f.filename.startswith(stdlib)]
-    return bool(frames) and f"{os.sep}hydra{os.sep}" in frames[-1]
+    return bool(frames) and frames[-1].startswith(os.path.dirname(hydra.__file__) + os.sep)
 
 
 def main(argv: list[str] | None = None) -> int:
