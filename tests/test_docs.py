@@ -119,11 +119,12 @@ class Composer:
     def __call__(self, config: str, overrides: list[str]) -> DictConfig:
         parsed = OverridesParser.create().parse_overrides(overrides)
         is_group = ["/" in o.key_or_group or o.key_or_group in GROUPS for o in parsed]
-        groups = tuple(o.input_line for o, g in zip(parsed, is_group, strict=True) if g)
-        if (config, *groups) not in self.chosen:
-            self.chosen[(config, *groups)] = compose(config_name=config, overrides=list(groups),
-                                                     return_hydra_config=True)
-        cfg = copy.deepcopy(self.chosen[(config, *groups)])
+        groups = [o.input_line for o, g in zip(parsed, is_group, strict=True) if g]
+        chosen = (config, *sorted(groups))  # choices of different groups commute
+        if chosen not in self.chosen:
+            self.chosen[chosen] = compose(config_name=config, overrides=groups,
+                                          return_hydra_config=True)
+        cfg = copy.deepcopy(self.chosen[chosen])
         ConfigLoaderImpl._apply_overrides_to_config(
             [o for o, g in zip(parsed, is_group, strict=True) if not g], cfg)
         with open_dict(cfg):
