@@ -1,9 +1,9 @@
 """The README and docs/*.md are read by people who copy their commands: every `gancli ...` line
 in their shell code blocks must run as written. Hydra commands (train, sample, eval, data
-prepare) must compose and pass gancli's own checks, as `gancli <command> ... --cfg job` would
-and as the command does before any work; `report` and `data info/check` must parse. Composing
-in this process (one Hydra context, each distinct command line once) keeps the whole check to a
-few seconds, against 4 s of imports per line for a real `--cfg job` process.
+prepare) must compose, as `gancli <command> ... --cfg job` checks, and pass `validate`, as the
+command does before any work; `report` and `data info/check` must parse. Composing in this
+process keeps the whole check to seconds, against 4 s of imports per line for a real
+`--cfg job` process.
 
 A sweep (`-m key=a,b,c`) is checked with each swept key's first value: the other values are of
 the same key, which composition checks by name.
