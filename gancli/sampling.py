@@ -20,6 +20,7 @@ from gancli.data.kinds import data_kind
 from gancli.errors import GancliError
 from gancli.jobs import JobDevices
 from gancli.models.latent import interpolation_latents, sample_latent
+from gancli.threads import choose_threads
 
 log = logging.getLogger("gancli.sample")
 
@@ -67,6 +68,7 @@ def run_sample(cfg: DictConfig, out: Path, devices: JobDevices | None = None) ->
     G, train_cfg, info, conditioning = load_generator(ckpt, cfg.sample.ema)
     kind = data_kind(info, lambda n: load_dataset(train_cfg.data, "train").spread(n))
     device = (devices or JobDevices()).resolve(cfg.sample.device, "sample.device")
+    threads = choose_threads(cfg.sample.threads, "sample.threads", device)
     G.to(device)
     g = torch.Generator().manual_seed(cfg.seed)
     req = conditioning.request(cfg, cfg.n)
@@ -94,4 +96,5 @@ def run_sample(cfg: DictConfig, out: Path, devices: JobDevices | None = None) ->
     log.info("wrote %d samples of %s (step %d, %s generator) to %s", len(x), info.name,
              ckpt["step"], "EMA" if cfg.sample.ema and ckpt.get("G_ema") is not None else "raw",
              path)
+    log.info("%s", threads)
     return path

@@ -209,9 +209,10 @@ def test_best_run_of_a_higher_is_better_metric() -> None:
 
 def test_single_runs_write_no_job_record(tiny_run: Path) -> None:
     assert not (tiny_run / "job.json").exists()
-    assert json.loads((tiny_run / "metrics.jsonl").read_text().splitlines()[0]) == {
-        "step": 0, "device": "cpu", "gpu": None, "gpu_shared": False,
-        "threads": torch.get_num_threads(), "job": None}
+    first = json.loads((tiny_run / "metrics.jsonl").read_text().splitlines()[0])
+    assert first.pop("threads_choice").startswith("auto: ")  # gancli.threads (test_threads.py)
+    assert first == {"step": 0, "device": "cpu", "gpu": None, "gpu_shared": False,
+                     "threads": torch.get_num_threads(), "job": None}
 
 
 OPTUNA = "hydra_plugins.hydra_optuna_sweeper.optuna_sweeper.OptunaSweeper"

@@ -74,6 +74,10 @@ DEVICE = Pattern(r"auto|cpu|cuda(:[0-9]+)?",
                  "auto, cpu, cuda or cuda:K (K: the index of a visible GPU)")
 
 
+#: `train.threads`, `eval.threads`, `sample.threads`, `data prepare`'s `threads` (gancli.threads).
+THREADS = Pattern(r"auto|[1-9][0-9]*", "auto or a whole number of threads >= 1")
+
+
 def matching(default: str, pattern: Pattern) -> Any:
     """A dataclass string field with a default and a `Pattern`."""
     return field(default=default, metadata={"range": pattern})

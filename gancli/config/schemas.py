@@ -16,7 +16,7 @@ import yaml
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
-from gancli.config.ranges import DEVICE, matching, ranged
+from gancli.config.ranges import DEVICE, THREADS, matching, ranged
 
 # -- data= --------------------------------------------------------------------------------------
 
@@ -291,6 +291,10 @@ class TrainConfig:
     # auto: a GPU when one is visible (in a sweep, one per job: see gancli.jobs), else the CPU;
     # cuda:K: the K-th visible GPU.
     device: str = matching("auto", DEVICE)
+    # CPU threads torch computes with; auto: measured at the start (1, 2, 4, ... up to
+    # OMP_NUM_THREADS or the cores; a tie goes to fewer, which never collapse when another
+    # process takes a core: gancli.threads). metrics.jsonl's first line records the choice.
+    threads: str = matching("auto", THREADS)
     log_every: int = ranged(100, ge=1)
     sample_every: int = ranged(500, ge=1)
     ckpt_every: int = ranged(500, ge=1)
@@ -404,6 +408,9 @@ class EvalOptions:
     # auto: a GPU when one is visible (in a sweep, one per job: see gancli.jobs), else the CPU;
     # cuda:K: the K-th visible GPU.
     device: str = matching("auto", DEVICE)
+    # `gancli eval`'s CPU threads (training's evaluations use train.threads); auto: every core
+    # (OMP_NUM_THREADS when set): large batches split well (gancli.threads). In eval.json.
+    threads: str = matching("auto", THREADS)
 
 
 @dataclass
@@ -443,6 +450,9 @@ class SampleOptions:
     # auto: a GPU when one is visible (in a sweep, one per job: see gancli.jobs), else the CPU;
     # cuda:K: the K-th visible GPU.
     device: str = matching("auto", DEVICE)
+    # CPU threads; auto: every core (OMP_NUM_THREADS when set): large batches split well
+    # (gancli.threads).
+    threads: str = matching("auto", THREADS)
 
 
 @dataclass
@@ -494,6 +504,9 @@ class PrepareAppConfig:
     strict: bool = False
     # Decoding processes; 0: one per CPU core.
     workers: int = ranged(0, ge=0)
+    # CPU threads of this process's torch work (resizing a built-in dataset); auto: every
+    # core (OMP_NUM_THREADS when set; gancli.threads).
+    threads: str = matching("auto", THREADS)
     data: DataConfig = field(default_factory=DataConfig)
 
 

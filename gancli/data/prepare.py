@@ -8,10 +8,12 @@ dataset from its original files.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
 from omegaconf import DictConfig
 from rich import progress as rp
 from rich.table import Table
@@ -22,6 +24,9 @@ from gancli.data.sources import SOURCES, Progress
 from gancli.errors import ConfigError
 from gancli.log import console
 from gancli.registry import unknown_name
+from gancli.threads import choose_threads
+
+log = logging.getLogger("gancli")
 
 #: Skipped files named in the summary; the rest are counted (the manifest names them all).
 SHOWN_SKIPPED = 10
@@ -108,8 +113,10 @@ def prepare(cfg: DictConfig, command: str) -> Path:
     data = data_to_prepare(cfg)
     out = Path(cfg.out).expanduser()
     check_out(out, cfg.overwrite)  # before any decoding
+    threads = choose_threads(cfg.threads, "threads", torch.device("cpu"))
     started = time.perf_counter()
     with Bar(workers=cfg.workers, strict=cfg.strict) as bar:
         path = prepare_into(data, out, bar, overwrite=cfg.overwrite, command=command)
     console().print(summary_table(read_manifest(path), time.perf_counter() - started))
+    log.info("%s", threads)
     return path

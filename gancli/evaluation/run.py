@@ -22,6 +22,7 @@ from gancli.files import atomic_write, quantize
 from gancli.jobs import JobDevices
 from gancli.models.latent import sample_latent
 from gancli.sampling import generate, load_generator
+from gancli.threads import choose_threads
 
 log = logging.getLogger("gancli.eval")
 
@@ -123,6 +124,7 @@ def run_eval(cfg: DictConfig, out_dir: Path, overrides: list[str],
         raise GancliError("give exactly one of ckpt=PATH (a run folder or checkpoint) or "
                           "samples=PATH data=NAME (an .npz or a folder of PNGs)")
     device = (devices or JobDevices()).resolve(cfg.eval.device, "eval.device")
+    threads = choose_threads(cfg.eval.threads, "eval.threads", device)
     opts = cfg.eval
     if cfg.ckpt:
         ckpt = load_checkpoint(cfg.ckpt)
@@ -148,11 +150,12 @@ def run_eval(cfg: DictConfig, out_dir: Path, overrides: list[str],
                               f"data={info.name} is {info.kind}s: pick the dataset they came from")
         source = {"samples": str(Path(cfg.samples).expanduser().resolve()), "checkpoint": None}
     evaluator = Evaluator(opts, data_cfg, info, device, condition)
-    result = {**generated.score(evaluator, out_dir), **source}
+    result = {**generated.score(evaluator, out_dir), **source, **threads.record()}
     out = atomic_write(out_dir / "eval.json",
                        lambda f: f.write(json.dumps(result, indent=2).encode() + b"\n"))
     show(result, evaluator.primary)
     log.info("wrote %s", out)
+    log.info("%s", threads)
     return result, evaluator.primary
 
 
@@ -170,7 +173,7 @@ def show(result: dict, primary: str) -> None:
     table.add_column("metric")
     table.add_column("value", justify="right")
     skip = {"n_samples", "dataset", "features", "reference", "n_reference", "checkpoint",
-            "samples", "step", "generator"}
+            "samples", "step", "generator", "threads", "threads_choice"}
     for key, value in result.items():
         if key in skip:
             continue

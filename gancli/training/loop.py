@@ -9,10 +9,11 @@ Under torchrun every rank runs this loop on its share of each batch and rank 0 a
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import closing, nullcontext
 from dataclasses import replace
 from pathlib import Path
@@ -34,6 +35,7 @@ from gancli.losses import build_loss
 from gancli.models.latent import latent_distribution, sample_latent
 from gancli.runtime import rng_state, set_rng_state
 from gancli.sampling import run_generator
+from gancli.threads import choose_threads
 from gancli.torchrun import rank0_run_dir
 from gancli.training.augment import build_augment
 from gancli.training.critic import CriticView
@@ -233,6 +235,32 @@ class Trainer:
                      d_fake=d_step.d_fake, divergence=d_step.divergence)
         return stats
 
+    def _thread_probe(self) -> Callable[[], None] | None:
+        """What `train.threads=auto` times (`gancli.threads`): G's forward pass and the backward
+        pass through D and G, at this run's batch, on copies of the players, so that the run's
+        weights, batch-norm statistics and random streams stay as they were. None for compiled
+        players (a copy would compile anew) or no batch to draw."""
+        if self.cfg.train.compile:
+            return None
+        pack = self.cfg.train.pack
+        with torch.random.fork_rng(devices=[]):
+            c = self.conditioning.eval_request(self.local_batch,
+                                               torch.Generator().manual_seed(0)).c
+            n = self.local_batch if c is None else len(c) - len(c) % pack
+            z = sample_latent(n, self.cfg.latent, device=self.device)
+        if n == 0:
+            return None
+        c = None if c is None else c[:n].to(self.device)
+        G, critic = copy.deepcopy(self.gan.G), CriticView(copy.deepcopy(self.gan.D), None, pack)
+        critic.condition = c
+
+        def probe() -> None:
+            with self.precision.autocast():
+                score = critic(run_generator(G, z, c))
+            score.mean().backward()
+
+        return probe
+
     # -- the loop -------------------------------------------------------------------------------
 
     def run(self) -> float:
@@ -241,6 +269,8 @@ class Trainer:
         training-time proxy: lower means D tells real from generated less well)."""
         t = self.cfg.train
         last: dict[str, float] = {}
+        threads = choose_threads(t.threads, "train.threads", self.device, self._thread_probe)
+        log.info("%s", threads)
         log.info("training %s on %s with loss=%s for %d steps on %s; run folder %s",
                  self.cfg.model.name, self.info.name, self.cfg.loss.name, t.steps,
                  self.placement if not self.dist.enabled else
@@ -253,7 +283,7 @@ class Trainer:
                                                     health=self.health, stop_on=t.stop_on,
                                                     loggers=loggers) as monitor:
             if main:
-                monitor.placement(self.step, self.placement.describe())
+                monitor.placement(self.step, {**self.placement.describe(), **threads.record()})
             if self.step >= t.steps:
                 log.info("nothing to do: %s is finished (step %d of %d); raise train.steps to "
                          "train on", self.run_dir, self.step, t.steps)

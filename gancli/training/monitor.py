@@ -1,6 +1,6 @@
 """What a run reports while it trains: one JSON line per `log_every` step in `metrics.jsonl`, a
-log line, a rich progress bar when stdout is a terminal, and the same values to the chosen
-loggers (`gancli.training.loggers`)."""
+log line with the time left (`eta`), a rich progress bar with it when stdout is a terminal, and
+the same values to the chosen loggers (`gancli.training.loggers`)."""
 
 from __future__ import annotations
 
@@ -44,6 +44,22 @@ def trim_metrics(path: Path, step: int) -> int:
     return dropped
 
 
+def format_eta(seconds: float) -> str:
+    """Time left as a clock reads it: `2:05` (minutes and seconds), `1:02:05` past an hour,
+    `?` while there is nothing to estimate from."""
+    if not math.isfinite(seconds) or seconds < 0:
+        return "?"
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def eta_seconds(elapsed: float, done: int, left: int) -> float:
+    """The time `left` more steps take at the pace of the `done` steps in `elapsed` seconds
+    (pictures, checkpoints and evaluations included, which recur as the run goes on)."""
+    return elapsed / done * left if done > 0 else math.nan
+
+
 class Monitor:
     """Appends metrics records and shows progress from `start` to `total` steps; with
     `write=False` (the ranks other than 0 under torchrun) it writes and shows nothing.
@@ -55,7 +71,7 @@ class Monitor:
         self.run_dir = run_dir
         self.path = run_dir / "metrics.jsonl"
         self.loggers = loggers or Loggers([])
-        self.total = total
+        self.start, self.total = start, total
         self.health, self.stop_on = health, set(stop_on)
         # The first alert of `stop_on` seen, which asks the loop to stop.
         self.stopping_alert: Alert | None = None
@@ -142,9 +158,12 @@ class Monitor:
         self.loggers.metrics(metrics["step"], "train", metrics)
         if self.health is not None:
             self.alerts(self.health.update(metrics))
+        eta = format_eta(eta_seconds(metrics.get("elapsed_s", math.nan),
+                                     metrics["step"] - self.start, self.total - metrics["step"]))
         summary = (f"loss_d {metrics['loss_d']:.4f}  loss_g {metrics['loss_g']:.4f}  "
                    f"D(x) {metrics['d_real']:.3f}  D(G(z)) {metrics['d_fake']:.3f}  "
-                   f"div {metrics['divergence']:.4f}  {metrics['imgs_per_s']:.0f} img/s")
+                   f"div {metrics['divergence']:.4f}  {metrics['imgs_per_s']:.0f} img/s  "
+                   f"eta {eta}")
         if self._progress is not None:
             self._progress.update(self._task, status=(
                 f"D {metrics['loss_d']:.3f} G {metrics['loss_g']:.3f} "
