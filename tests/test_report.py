@@ -16,6 +16,9 @@ import yaml
 from PIL import Image
 
 from gancli import cli
+from gancli.report import plots
+from gancli.report.compare import group_runs
+from gancli.report.runs import read_run
 from tests.conftest import last_line
 
 
@@ -59,19 +62,32 @@ def report(*args: str | Path, capsys: pytest.CaptureFixture) -> tuple[int, str, 
 
 
 class Links(HTMLParser):
-    """Every `<img src>` and `<a href>` of a page."""
+    """Every `<img src>` (with its `width`) and `<a href>` of a page; its title and `<h1>`."""
 
     def __init__(self) -> None:
         super().__init__()
         self.images: list[str] = []
+        self.widths: dict[str, int] = {}
         self.links: list[str] = []
+        self.title = self.h1 = ""
+        self._in: str | None = None
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         attr = dict(attrs)
         if tag == "img":
             self.images.append(attr["src"])
+            if attr.get("width"):
+                self.widths[unquote(attr["src"])] = int(attr["width"])
         elif tag == "a":
             self.links.append(attr["href"])
+        self._in = tag if tag in ("title", "h1") else None
+
+    def handle_data(self, data: str) -> None:
+        if self._in:
+            setattr(self, self._in, getattr(self, self._in) + data)
+
+    def handle_endtag(self, tag: str) -> None:
+        self._in = None
 
 
 def check_links(page: Path) -> Links:
@@ -150,9 +166,10 @@ def test_2d_sweep_ranks_by_reverse_kl_and_counts_stopped_runs(
     assert code == 0, err
     md = (tmp_path / "ring8" / "compare.md").read_text()
     assert md.splitlines()[2] == ("| loss | loss.divergence | seeds | stopped | reverse KL ↓ | "
-                                  "modes ↑ | HQ % ↑ | time s |")
-    assert rows(md) == ["| fgan | kl | 2 | 1 | 0.0500 | 8.0 / 8 | 100.0 | 12 |",
-                        "| ns | — | 2 | 0 | 0.2000 ± 0.1414 | 7.0 ± 1.4 / 8 | 80.0 ± 14.1 | "
+                                  "modes ↑ | HQ fraction ↑ | time s |")
+    # A fraction is written as one, as the console writes it (never 80.0 for 0.8).
+    assert rows(md) == ["| fgan | kl | 2 | 1 | 0.0500 | 8.0 / 8 | 1.000 | 12 |",
+                        "| ns | — | 2 | 0 | 0.2000 ± 0.1414 | 7.0 ± 1.4 / 8 | 0.8000 ± 0.1414 | "
                         "13 ± 1 |",
                         "| lsgan | — | 1 | 1 | — | — | — | — |"]
     page = tmp_path / "ring8" / "report.html"
@@ -174,16 +191,21 @@ def test_a_higher_is_better_primary_ranks_highest_first(
     assert "ranked by precision ↑" in md
 
 
-def test_without_evaluations_runs_rank_by_the_last_divergence(
+def test_without_evaluations_no_run_is_ranked_by_divergence_estimates(
         tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Two losses' divergence estimates are different quantities: shown, in sweep order (ns
+    first though hinge's estimate is lower), and the header says how to get a score."""
     for job, (loss, divergence) in enumerate({"ns": 0.9, "hinge": 0.3}.items()):
         fake_run(tmp_path / str(job), overrides=[f"loss={loss}"],
                  config={"loss": {"name": loss}},
                  lines=[train_line(10, divergence=5.0), train_line(20, divergence=divergence)])
     assert report(tmp_path, capsys=capsys)[0] == 0
     md = (tmp_path / "compare.md").read_text()
-    assert rows(md) == ["| hinge | 1 | 0 | 0.3000 | 12 |", "| ns | 1 | 0 | 0.9000 | 12 |"]
-    assert "no evaluations: ranked by the last divergence estimate" in md
+    assert md.splitlines()[2] == "| loss | seeds | stopped | divergence (last) | time s |"
+    assert rows(md) == ["| ns | 1 | 0 | 0.9000 | 12 |", "| hinge | 1 | 0 | 0.3000 | 12 |"]
+    assert "no comparable score, so not ranked" in md and "train.eval_every=N" in md
+    assert "ranked by" not in md.replace("not ranked", "")
+    assert 'class="num primary"' not in (tmp_path / "report.html").read_text()
 
 
 def test_pix2pix_objectives_grouped_by_their_weights(
@@ -252,18 +274,80 @@ def test_a_resumed_run_is_read_with_its_last_segments_config(
     assert "finished 800 steps" in page and "steps: 800" in page
 
 
-def test_eval_json_and_the_final_scores_are_tables(tmp_path: Path,
-                                                   capsys: pytest.CaptureFixture) -> None:
+def test_every_evaluation_of_the_run_is_shown_as_the_console_writes_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Training's last scores, `gancli eval`'s folders (eval/<time>/eval.json, newest first,
+    with their memorization.png) and an older gancli's RUN/eval.json; a folder an eval left
+    without results is no evaluation; no "No evaluation" beside them."""
     run = fake_run(tmp_path / "run", lines=[
         train_line(500), {"step": 500, "fid": 612.6482, "kid_mean": 407.316, "kid_std": 8.129,
                           "modes_captured": 10, "modes_total": 10, "n_samples": 10000}])
     (run / "eval.json").write_text(json.dumps({"fid": 30.5, "dataset": "digits"}))
+    for stamp, fid in (("2026-01-01_00-00-00", 12.3456), ("2026-01-02_00-00-00", 9.87)):
+        folder = run / "eval" / stamp
+        folder.mkdir(parents=True)
+        (folder / "eval.json").write_text(json.dumps({
+            "fid": fid, "hq_fraction": 0.7515, "memorization_flag": False, "n_samples": 500,
+            "checkpoint": str((run / "checkpoints" / "best.pt").resolve()), "step": 400,
+            "primary": "fid"}))
+    Image.new("RGB", (20, 20)).save(run / "eval" / "2026-01-01_00-00-00" / "memorization.png")
+    (run / "eval" / "2026-01-03_00-00-00").mkdir()  # an eval that failed before its results
     assert report(run, capsys=capsys)[0] == 0
     page = (run / "report.html").read_text()
+    parsed = check_links(run / "report.html")
+    assert "eval/2026-01-01_00-00-00/memorization.png" in parsed.images
+    assert "eval/2026-01-02_00-00-00/eval.json" in parsed.links
+    assert page.index("eval/2026-01-02_00-00-00") < page.index("eval/2026-01-01_00-00-00")
+    assert "2026-01-03" not in page and "No evaluation" not in page
+    assert "Scored checkpoints/best.pt: step 400, memorization_flag false, n_samples 500." in page
+    assert "dataset digits." in page  # RUN/eval.json, which names no checkpoint
+    assert "<td>fid ↓ (primary)</td><td class=\"num\">12.35</td>" in page
+    assert "<td>HQ fraction ↑</td><td class=\"num\">0.7515</td>" in page  # not 75.2
+    assert "<td>fid ↓ (primary)</td><td class=\"num\">30.50</td>" in page  # RUN/eval.json
+    # Training's last evaluation.
     assert "<td>fid ↓ (primary)</td><td class=\"num\">612.6</td>" in page
     assert "407.3 ± 8.1" in page and "10 / 10" in page
-    assert "<td>dataset</td><td class=\"num\">digits</td>" in page  # eval.json
     assert "n_samples 10000" in page
+
+
+def test_pages_are_titled_by_the_run_and_show_grids_large(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """The title names the run (a sweep job with its sweep; Hydra's date and time folders
+    with the command), not the absolute path; grids at twice the width they had (340 px)."""
+    sweep = tmp_path / "train" / "2026-12-04" / "15-28-11"
+    for job in (0, 1):
+        fake_run(sweep / str(job), overrides=[f"train.seed={job}"],
+                 config={"train": {"seed": job, "steps": 500}}, lines=[train_line(500)])
+    assert report(sweep, capsys=capsys)[0] == 0
+    job_page = Links()
+    job_page.feed((sweep / "0" / "report.html").read_text())
+    assert job_page.title == "train/2026-12-04/15-28-11/0" == job_page.h1
+    assert job_page.widths["samples/final.png"] >= 2 * 340
+    assert job_page.widths["samples/step_10.png"] >= 2 * 170
+    compare_page = Links()
+    compare_page.feed((sweep / "report.html").read_text())
+    assert compare_page.title == "Comparison: train/2026-12-04/15-28-11"
+    assert all(width >= 2 * 340 for width in compare_page.widths.values())
+
+
+def test_every_panel_names_its_axes_and_a_single_point_shows_its_value(
+        tmp_path: Path) -> None:
+    """Training, evaluation and comparison figures: x and y labelled on each panel; a curve
+    of one point (one evaluation, one preview) is a marker with its value beside it."""
+    run = read_run(fake_run(tmp_path / "run", lines=[
+        train_line(10), train_line(20), {"step": 20, "fid": 12.5, "preview_diversity": 0.23}]))
+    figures = [plots.training_figure(run), plots.eval_figure(run),
+               plots.compare_figure(group_runs([run], []), "fid")]
+    panels = [ax for fig in figures for ax in fig.axes]
+    assert len(panels) == 5 + 1 + 3
+    for ax in panels:
+        assert ax.get_xlabel() == "step" and ax.get_ylabel(), ax.get_title()
+        for line in ax.get_lines():
+            if len(line.get_xdata()) == 1:
+                assert line.get_marker() not in (None, "", "None"), ax.get_title()
+                assert ax.texts, f"{ax.get_title()}: a point without its value"
+    fid = figures[1].axes[0]
+    assert fid.get_ylabel() == "fid" and fid.texts[0].get_text() == "12.50 at step 20"
 
 
 def test_help_imports_no_torch(tmp_path: Path) -> None:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass, field
 
+from gancli.evaluation import display
+from gancli.evaluation.metrics import higher_is_better
 from gancli.report import scores
 from gancli.report.runs import Run
 
@@ -18,6 +20,10 @@ from gancli.report.runs import Run
 #: between runs without changing what is compared.
 NOT_GROUPED = ("train.seed", "data.root", "resume", "eval.inception_weights")
 MISSING = "—"
+#: The header's words when no run was evaluated: what is missing, and how to get it.
+NO_SCORE = ("no comparable score, so not ranked (no run was evaluated while training, and "
+            "the last divergence estimates of different losses are different quantities; "
+            "train.eval_every=N evaluates every N steps, ranking by eval.primary)")
 
 
 def override_key(override: str) -> str:
@@ -71,18 +77,19 @@ def group_runs(runs: list[Run], keys: list[str]) -> list[Group]:
     return list(groups.values())
 
 
-def primary_of(runs: list[Run]) -> str:
-    """What the comparison ranks by: the primary most runs were evaluated by, or, when none
-    has an evaluation, the last divergence estimate."""
+def primary_of(runs: list[Run]) -> str | None:
+    """What the comparison ranks by: the primary most runs were evaluated by; None when no run
+    was evaluated. Never the loss's divergence estimate: one loss's estimate (a JS estimate)
+    is another quantity than another's (a hinge gap), so ranking by it crowns no one fairly."""
     found = [p for p in map(scores.primary, runs) if p is not None]
-    return statistics.mode(found) if found else scores.DIVERGENCE
+    return statistics.mode(found) if found else None
 
 
 def final_value(run: Run, key: str) -> float | None:
     """The run's final `key`: an evaluation score, or the last logged training value."""
-    if key in (scores.ELAPSED, scores.DIVERGENCE):
+    if key in display.UNRANKED:
         return run.last(key)
-    value = scores.scores(run.final_scores).get(key)
+    value = display.scores(run.final_scores).get(key)
     return None if value is None else float(value)
 
 
@@ -90,8 +97,9 @@ def mean_std(values: list[float], key: str) -> str:
     """`mean ± std` (sample std; the mean alone for one value)."""
     mean = statistics.mean(values)
     if len(values) < 2:
-        return scores.number(key, mean)
-    return f"{scores.number(key, mean)} ± {scores.number(key, statistics.stdev(values), mean)}"
+        return display.number(key, mean)
+    return (f"{display.number(key, mean)} ± "
+            f"{display.number(key, statistics.stdev(values), mean)}")
 
 
 @dataclass
@@ -100,24 +108,27 @@ class Row:
 
     group: Group
     cells: dict[str, str]
-    #: The mean primary value over the finished runs (None: no finished run has one).
+    #: The mean primary value over the finished runs (None: no finished run has one, or the
+    #: table ranks nothing).
     rank: float | None
 
 
 @dataclass
 class Table:
-    """The comparison: grouping keys, metric columns (the primary first), ranked rows, and the
-    line saying what was compared."""
+    """The comparison: grouping keys, metric columns (the primary first), rows ranked by the
+    primary (None: no run has a comparable score, rows in sweep order), and the line saying
+    what was compared."""
 
     keys: list[str]
     metrics: list[str]
-    primary: str
+    primary: str | None
     rows: list[Row]
     header: str
 
 
-def row(group: Group, metrics: list[str]) -> Row:
-    """One group's cells: each metric's mean ± std over its finished runs."""
+def row(group: Group, metrics: list[str], primary: str | None) -> Row:
+    """One group's cells: each metric's mean ± std over its finished runs; its rank, the mean
+    of `primary`."""
     cells, rank = {}, None
     for key in metrics:
         values = [v for r in group.finished if (v := final_value(r, key)) is not None]
@@ -125,9 +136,9 @@ def row(group: Group, metrics: list[str]) -> Row:
             cells[key] = MISSING
             continue
         cells[key] = mean_std(values, key)
-        if key == metrics[0]:
+        if key == primary:
             rank = statistics.mean(values)
-        if total := scores.TOTALS.get(key):
+        if total := display.TOTALS.get(key):
             totals = [v for r in group.runs if (v := final_value(r, total)) is not None]
             cells[key] += f" / {max(totals):.0f}" if totals else ""
     return Row(group, cells, rank)
@@ -135,30 +146,34 @@ def row(group: Group, metrics: list[str]) -> Row:
 
 def compare(runs: list[Run], source: str) -> Table:
     """The comparison of `runs` (found under `source`): groups ranked by the primary in its
-    better direction, groups without a value last."""
+    better direction, groups without a value last; without any evaluation, unranked groups
+    with the last divergence estimate shown, not compared."""
     keys = grouping_keys(runs)
     groups = group_runs(runs, keys)
     primary = primary_of(runs)
-    found = dict.fromkeys(k for r in runs if r.finished for k in scores.scores(r.final_scores))
-    evaluated = [] if primary == scores.DIVERGENCE else scores.columns(list(found))
-    metrics = [primary, *(k for k in evaluated if k != primary), scores.ELAPSED]
-    sign = -1 if scores.better_high(primary) else 1
-    rows = sorted((row(g, metrics) for g in groups),
+    found = dict.fromkeys(k for r in runs if r.finished for k in display.scores(r.final_scores))
+    if primary is None:
+        metrics = [display.DIVERGENCE, display.ELAPSED]
+    else:
+        metrics = [primary, *(k for k in display.columns(list(found)) if k != primary),
+                   display.ELAPSED]
+    sign = -1 if primary is not None and higher_is_better(primary) else 1
+    rows = sorted((row(g, metrics, primary) for g in groups),
                   key=lambda r: (r.rank is None, sign * (r.rank or 0)))
     return Table(keys, metrics, primary, rows, header(runs, groups, keys, primary, source))
 
 
-def header(runs: list[Run], groups: list[Group], keys: list[str], primary: str,
+def header(runs: list[Run], groups: list[Group], keys: list[str], primary: str | None,
            source: str) -> str:
     """What was compared, from what, and at which step: the line above the table."""
     seeds = sorted({str(r.seed) for r in runs})
-    if primary == scores.DIVERGENCE:
+    if primary is None:
         steps = {r.last_step for r in runs if r.finished}
-        what = "no evaluations: ranked by the last divergence estimate"
+        what = NO_SCORE
     else:
         steps = {max(e["step"] for e in evals) for r in runs
                  if r.finished and (evals := scores.scored(r))}
-        what = f"final evaluation ranked by {scores.label(primary)}"
+        what = f"final evaluation ranked by {display.label(primary)}"
     at = (f"step {min(steps)}" if len(steps) == 1 else
           f"steps {min(steps)}–{max(steps)}" if steps else "no finished run")
     by = f"{len(groups)} groups by {', '.join(keys)}" if keys else "one group"
@@ -169,7 +184,7 @@ def header(runs: list[Run], groups: list[Group], keys: list[str], primary: str,
 
 def markdown(table: Table) -> str:
     """compare.md: the header line, then the table."""
-    names = [*table.keys, "seeds", "stopped", *map(scores.label, table.metrics)]
+    names = [*table.keys, "seeds", "stopped", *map(display.label, table.metrics)]
     lines = [table.header, "", "| " + " | ".join(names) + " |",
              "| " + " | ".join(["---"] * len(table.keys) + ["---:"] * (len(names)
                                                                        - len(table.keys)))

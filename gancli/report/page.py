@@ -7,21 +7,25 @@ runs can be copied or zipped with its report and still show.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
+from gancli.evaluation import display
 from gancli.files import atomic_write
 from gancli.report import plots, scores
 from gancli.report.compare import Table
-from gancli.report.runs import Run, lookup
+from gancli.report.runs import EVAL_FOLDER, Evaluation, Run, lookup, run_name
 
 PAGE = "report.html"
 #: The folder beside a page that holds its figures.
 FIGURES = "report"
+#: The width in CSS pixels sample grids are shown at (an 8×8 grid of 28×28 digits is 242
+#: pixels: shown larger, pixelated, each digit can be judged), and the training pictures.
+GRID_WIDTH = 680
+THUMB_WIDTH = 340
 
 ENV = Environment(loader=PackageLoader("gancli.report", "templates"), autoescape=True,
                   undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
@@ -55,9 +59,10 @@ def missing(run: Run) -> list[str]:
     if run.skipped_lines:
         lines.append(f"{run.skipped_lines} line(s) of metrics.jsonl could not be read (written "
                      "half when the run was cut off) and are left out.")
-    if not scores.scores(run.final_scores):
-        lines.append("No evaluation: metrics.jsonl has no scores (train.eval_every=N with "
-                     "eval.metrics evaluates while training).")
+    if not (display.scores(run.final_scores) or run.evaluations):
+        lines.append(f"No evaluation: metrics.jsonl has no scores and {EVAL_FOLDER}/ holds no "
+                     "eval.json (gancli eval ckpt=RUN writes one there; train.eval_every=N "
+                     "evaluates while training).")
     if not run.finished:
         lines.append(f"No final samples: {stopped_at(run)}.")
     if not run.samples:
@@ -77,60 +82,70 @@ def summary(run: Run) -> str:
         parts.append(f"conditioning {lookup(cfg, 'conditioning.name')}")
     parts.append(f"seed {run.seed}")
     parts.append(f"finished {run.steps} steps" if run.finished else stopped_at(run))
-    elapsed = run.last(scores.ELAPSED)
+    elapsed = run.last(display.ELAPSED)
     if elapsed is not None:
         parts.append(f"{elapsed:.0f} s")
     return " · ".join(parts)
 
 
-def score_rows(run: Run) -> list[tuple[str, str, bool]]:
-    """(name, value, is primary) of each final score; a `_mean` with its `_std`, modes with
-    their total."""
-    final, primary = run.final_scores, scores.primary(run)
-    rows = []
-    for key in scores.columns(list(scores.scores(final))):
-        text = scores.number(key, final[key])
-        spread = final.get(key.removesuffix("_mean") + "_std") if key.endswith("_mean") else None
-        if isinstance(spread, (int, float)):
-            text += f" ± {scores.number(key, spread, final[key])}"
-        if (total := scores.TOTALS.get(key)) in final:
-            text += f" / {final[total]}"
-        rows.append((scores.label(key), text, key == primary))
-    return rows
+def values_line(values: list[tuple[str, str]]) -> str:
+    """`key value, key value`: the bookkeeping beside a table of scores."""
+    return ", ".join(f"{key} {value}" for key, value in values)
 
 
-def eval_json_text(key: str, value: object) -> str:
-    """A value of eval.json or an evaluation line as text: numbers as the tables write them."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return scores.number(key, value)
-    return value if isinstance(value, str) else json.dumps(value)
+def scored(run: Run, result: dict) -> str | None:
+    """What an evaluation scored: its checkpoint as a path in the run where it is one (the
+    run folder itself: its checkpoints/last.pt); None where eval.json does not say."""
+    source = result.get("checkpoint") or result.get("samples")
+    if not isinstance(source, str):
+        return None
+    path, root = Path(source), run.folder.resolve()
+    if path == root:
+        return "checkpoints/last.pt"
+    return path.relative_to(root).as_posix() if path.is_relative_to(root) else source
+
+
+def evaluation(run: Run, found: Evaluation) -> dict:
+    """What the page shows of one `gancli eval` of the run: its folder, what it scored, its
+    scores as the console wrote them, its bookkeeping, its eval.json and memorization
+    picture."""
+    result = found.result
+    memorization = found.file("memorization.png")
+    return {"name": href(found.folder, run.folder) if found.folder != run.folder else
+            "eval.json in the run folder",
+            "scored": scored(run, result),
+            "rows": display.score_rows(result, display.primary(result, result.get("primary"))),
+            "other": values_line(sorted(
+                display.other_values(result, leave_out=("checkpoint", "samples", "primary")),
+                key=lambda kv: kv[0] not in ("step", "generator"))),
+            "json": href(found.folder / "eval.json", run.folder),
+            "memorization": None if memorization is None else href(memorization, run.folder)}
 
 
 def run_page(run: Run) -> Path:
     """RUN/report.html and its figures in RUN/report/."""
     figures = run.folder / FIGURES
-    training = plots.training_figure(run, figures / "training.png")
-    evaluation = plots.eval_figure(run, figures / "eval.png")
+    training = plots.save(plots.training_figure(run), figures / "training.png")
+    over_steps = plots.save(plots.eval_figure(run), figures / "eval.png")
     final = run.final_samples
     evals = scores.scored(run)
     last_eval = evals[-1] if evals else {}
-    bookkeeping = ", ".join(f"{k} {eval_json_text(k, v)}" for k, v in last_eval.items()
-                            if k != "step" and not k.endswith("_std")
-                            and not scores.is_score(k, v))
+    bookkeeping = values_line(display.other_values(last_eval, leave_out=("step",)))
 
     def link(path: Path | None) -> str | None:
         return None if path is None else href(path, run.folder)
 
     return render(
-        "run.html.j2", run.folder / PAGE, title=str(run.folder), summary=summary(run),
-        missing=missing(run), final_scores=score_rows(run),
-        final_step=last_eval.get("step"),
-        evaluated_with=bookkeeping,
-        eval_json=[(k, eval_json_text(k, v)) for k, v in (run.eval_json or {}).items()],
-        alerts=run.alerts, training_png=link(training), eval_png=link(evaluation),
+        "run.html.j2", run.folder / PAGE, title=run_name(run.folder), folder=str(run.folder),
+        summary=summary(run), missing=missing(run),
+        final_scores=display.score_rows(run.final_scores, scores.primary(run)),
+        final_step=last_eval.get("step"), evaluated_with=bookkeeping,
+        evaluations=[evaluation(run, e) for e in reversed(run.evaluations)],
+        alerts=run.alerts, training_png=link(training), eval_png=link(over_steps),
         final_png=link(final), no_final=f"No final samples: {stopped_at(run)}.",
         timeline=[(step, link(path)) for step, path in run.samples],
-        overrides=" ".join(run.overrides), config_text=run.config_text)
+        overrides=" ".join(run.overrides), config_text=run.config_text,
+        grid_width=GRID_WIDTH, thumb_width=THUMB_WIDTH)
 
 
 def compare_page(table: Table, text: str, out: Path, pages: dict[Path, Path]) -> Path:
@@ -138,7 +153,8 @@ def compare_page(table: Table, text: str, out: Path, pages: dict[Path, Path]) ->
     `pages`: each run's own page."""
     md = atomic_write(out / "compare.md", lambda f: f.write(text.encode()))
     groups = [r.group for r in table.rows]
-    curves = plots.compare_figure(groups, table.primary, out / FIGURES / "compare.png")
+    curves = plots.save(plots.compare_figure(groups, table.primary),
+                        out / FIGURES / "compare.png")
     rows = []
     for r in table.rows:
         stopped = len(r.group.runs) - len(r.group.finished)
@@ -160,7 +176,8 @@ def compare_page(table: Table, text: str, out: Path, pages: dict[Path, Path]) ->
             samples.append((group.label, None,
                             f"no final samples: all {len(group.runs)} run(s) stopped"))
     return render(
-        "compare.html.j2", out / PAGE, title=f"Comparison: {out}", header=table.header,
-        markdown=href(md, out),
-        columns=[*table.keys, "seeds", "stopped", *map(scores.label, table.metrics)],
-        rows=rows, curves_png=None if curves is None else href(curves, out), samples=samples)
+        "compare.html.j2", out / PAGE, title=f"Comparison: {run_name(out)}",
+        folder=str(out), header=table.header, markdown=href(md, out),
+        columns=[*table.keys, "seeds", "stopped", *map(display.label, table.metrics)],
+        rows=rows, curves_png=None if curves is None else href(curves, out), samples=samples,
+        grid_width=GRID_WIDTH)

@@ -2,7 +2,9 @@
 
 A run folder holds `.hydra/config.yaml` (the composed config), `.hydra/overrides.yaml` (the
 command line's overrides), `.hydra/hydra.yaml` (the config groups' choices), `metrics.jsonl`,
-`samples/step_<N>.png` and, once training completed, `samples/final.png`; maybe `eval.json`.
+`samples/step_<N>.png` and, once training completed, `samples/final.png`; and one folder per
+`gancli eval ckpt=RUN`, `eval/<date>_<time>/` with its `eval.json` (an older gancli's evaluation
+may sit in the run folder itself: `RUN/eval.json`).
 `metrics.jsonl` mixes four kinds of line: training values (they have `loss_d`), alerts (they
 have `alert`), where a segment of the run trained (they have `device`) and evaluation scores
 (the rest). A crashed run may end on a half-written line;
@@ -31,6 +33,22 @@ EXPECTED = ("expected a run folder (with metrics.jsonl and .hydra/config.yaml, a
 #: twice, and the later line is the one the run went on from.
 Series = dict[int, float]
 
+#: Where `gancli eval ckpt=RUN` writes its results: a folder per evaluation below it.
+EVAL_FOLDER = "eval"
+
+
+@dataclass
+class Evaluation:
+    """One `gancli eval` of the run: its folder and its eval.json."""
+
+    folder: Path
+    result: dict
+
+    def file(self, name: str) -> Path | None:
+        """A file the evaluation wrote (`memorization.png`), None when it did not."""
+        path = self.folder / name
+        return path if path.is_file() else None
+
 
 @dataclass
 class Run:
@@ -51,7 +69,8 @@ class Run:
     samples: list[tuple[int, Path]] = field(default_factory=list)
     #: Where each segment of the run trained: `step`, `device`, `gpu`, `threads`, `job`.
     placements: list[dict] = field(default_factory=list)
-    eval_json: dict | None = None
+    #: `gancli eval`'s evaluations of the run, oldest first.
+    evaluations: list[Evaluation] = field(default_factory=list)
     #: Lines of metrics.jsonl that did not parse (a crash mid-write).
     skipped_lines: int = 0
 
@@ -174,14 +193,31 @@ def read_run(folder: Path) -> Run:
             run.evals.append(record)
     pictures = ((_sample_step(p), p) for p in (folder / "samples").glob("step_*.png"))
     run.samples = sorted((step, p) for step, p in pictures if step is not None)
-    eval_json = folder / "eval.json"
-    if eval_json.is_file():
-        try:
-            loaded = json.loads(eval_json.read_text())
-        except json.JSONDecodeError:
-            loaded = None
-        run.eval_json = loaded if isinstance(loaded, dict) else None
+    files = [folder / "eval.json", *sorted((folder / EVAL_FOLDER).glob("*/eval.json"))]
+    run.evaluations = [Evaluation(f.parent, result) for f in files
+                       if (result := _read_json(f)) is not None]
     return run
+
+
+def _read_json(path: Path) -> dict | None:
+    """A JSON object file's content; None when it is absent, unreadable or no object (an
+    evaluation cut off before it wrote its results)."""
+    try:
+        loaded = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return loaded if isinstance(loaded, dict) else None
+
+
+def run_name(folder: Path) -> str:
+    """What a page calls a run folder: its name, with the parents it needs to say something
+    (a sweep job `3` → `sweep/3`; Hydra's `train/2026-12-04/15-28-11` as it is), never the
+    absolute path, which says where the report was made rather than what the run is."""
+    parts = folder.resolve().parts
+    start = len(parts) - 1
+    while start > 1 and re.fullmatch(r"[\d_:.-]+", parts[start]):  # numbers, dates, times
+        start -= 1
+    return "/".join(parts[start:])
 
 
 def _records(path: Path, run: Run) -> Iterator[dict]:
