@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -20,10 +21,11 @@ from gancli.config import EvalOptions
 from gancli.data import DataInfo, load_dataset
 from gancli.data.points import sample_mixture
 from gancli.errors import GancliError
-from gancli.evaluation import cache, distribution, manifold
+from gancli.evaluation import cache, display, distribution, manifold
 from gancli.evaluation.evaluate import Evaluator, default_metrics, default_primary, is_better
 from gancli.evaluation.features import Features
 from gancli.evaluation.features.classifier import load_classifier
+from gancli.evaluation.memorization import pairs_figure
 from gancli.evaluation.metrics import METRICS
 from gancli.evaluation.run import generated_samples, read_samples
 from gancli.files import pixels_to_unit, quantize
@@ -224,6 +226,10 @@ def test_training_images_are_flagged_as_memorized_and_test_images_are_not(
     assert fresh["memorization_ratio"] == pytest.approx(1.0, abs=1e-6)
     pairs = Image.open(tmp_path / "memorization.png")
     assert pairs.width < pairs.height  # 8 rows of (generated, training) pairs
+    fig = pairs_figure(train[:2], test[:2], [0.0, 0.5])
+    assert [ax.get_title() for ax in fig.axes] == ["generated", "nearest\ntraining image",
+                                                   "", ""]
+    assert fig.axes[2].get_ylabel() == "distance\n0.500"
 
 
 # -- modes -----------------------------------------------------------------------------------------
@@ -343,19 +349,63 @@ def eval_json(proc) -> dict:
     return json.loads(Path(last_line(proc.stdout)).read_text())
 
 
-def test_eval_of_a_checkpoint_writes_eval_json(tiny_run: Path, tmp_path: Path) -> None:
-    out = tmp_path / "ev"
-    proc = run_cli("eval", f"ckpt={tiny_run}", "eval.n=300", f"hydra.run.dir={out}",
-                      cwd=tmp_path)
+def console_value(stderr: str, row: str) -> str:
+    """The value cell of the console table's row that starts with `row`."""
+    line = next(ln for ln in stderr.splitlines() if ln.lstrip("│ ").startswith(row))
+    return line.split("│")[-2].strip()
+
+
+def test_eval_of_a_run_writes_into_it_and_its_report_shows_what_the_console_did(
+        tiny_run: Path, tmp_path: Path) -> None:
+    """`gancli eval ckpt=RUN` keeps its results in RUN/eval/<date>_<time>/; `gancli report
+    RUN` lists them, each value written as the console wrote it."""
+    run = shutil.copytree(tiny_run, tmp_path / "run")  # the fixture is shared
+    proc = run_cli("eval", f"ckpt={run}", "eval.n=300", cwd=tmp_path)
+    out = Path(last_line(proc.stdout)).parent
+    assert out.parent == run / "eval" and (out / "eval.json").is_file()
+    assert not (tmp_path / "outputs").exists()
     result = eval_json(proc)
-    assert Path(last_line(proc.stdout)) == out / "eval.json"
     assert KEYS <= result.keys()
     assert result["n_samples"] == 300 and result["features"] == "classifier"
     assert result["reference"] == "test" and result["dataset"] == "digits"
     # The checkpoint as it was named (here the run folder), made absolute; the step it holds.
-    assert result["checkpoint"] == str(tiny_run.resolve()) and result["step"] == 20
+    assert result["checkpoint"] == str(run.resolve()) and result["step"] == 20
+    assert result["primary"] == "fid"
     assert (out / "memorization.png").is_file()
-    assert "fid (primary)" in proc.stderr and "features=classifier" in proc.stderr
+    assert "features=classifier" in proc.stderr
+    fid, kid = console_value(proc.stderr, "fid ↓ (primary)"), console_value(proc.stderr,
+                                                                            "kid_mean ↓")
+    assert fid == display.number("fid", result["fid"]) and " ± " in kid
+    run_cli("report", str(run), cwd=tmp_path)
+    page = (run / "report.html").read_text()
+    assert f"eval/{out.name}" in page and "No evaluation" not in page
+    assert f'<td class="num">{fid}</td>' in page and f'<td class="num">{kid}</td>' in page
+
+
+def test_a_shape_mismatch_fails_before_a_classifier_trains(
+        png_samples: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GANCLI_CACHE", str(tmp_path / "cache"))
+    proc = run_cli("eval", f"samples={png_samples}", "data.resolution=16", cwd=tmp_path,
+                   check=False)
+    assert proc.returncode == 1
+    assert "samples are 1×8×8 (C×H×W) but digits here is 1×16×16" in proc.stderr
+    assert "classifier" not in proc.stderr
+    assert not list((tmp_path / "cache").glob("classifier-*"))
+
+
+@pytest.mark.parametrize("data, trained", [("data=ring8", "digits"),
+                                           ("data.resolution=16", "digits with resolution=8")])
+def test_a_checkpoint_is_not_scored_against_other_data_silently(
+        data: str, trained: str, tiny_run: Path, tmp_path: Path) -> None:
+    """A data= the checkpoint was not trained on is refused in one line, before any work, and
+    the run keeps no folder for it."""
+    run = shutil.copytree(tiny_run, tmp_path / "run")
+    proc = run_cli("eval", f"ckpt={run}", data, cwd=tmp_path, check=False)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    error = [ln for ln in proc.stderr.splitlines() if "error" in ln]
+    assert len(error) == 1 and f"the data it was trained on ({trained}), not {data}" in error[0]
+    assert f"gancli eval samples=s.npz {data}" in error[0]
+    assert not (run / "eval").exists()
 
 
 def test_samples_score_the_same_from_g_a_png_folder_and_an_npz(tiny_run: Path,

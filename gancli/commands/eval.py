@@ -1,15 +1,39 @@
 """`gancli eval`: score a checkpoint or a set of samples against real data
-(see `gancli.evaluation`)."""
+(see `gancli.evaluation`).
+
+The results of a run's checkpoint go into that run, `RUN/eval/<date>_<time>/`, so the run folder
+stays the one thing a user keeps and `gancli report RUN` shows them; conf/eval.yaml sets
+Hydra's run folder so through the resolver `gancli.eval_dir` (a `hydra.run.dir=` given wins).
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import hydra
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from gancli.commands import print_result, run_folder
 from gancli.config import validate
 from gancli.errors import reported
+from gancli.report.runs import EVAL_FOLDER
+
+
+def eval_dir(ckpt: str | None, default: str, stamp: str) -> str:
+    """`gancli eval`'s run folder: `RUN/eval/<stamp>` when `ckpt` names a run folder (one with
+    metrics.jsonl, as `gancli train` writes) or a checkpoint in its `checkpoints/`; else
+    `default` (outputs/eval/<date>/<time>: a loose checkpoint file, or samples)."""
+    if not ckpt:
+        return default
+    path = Path(ckpt).expanduser()
+    run = path if path.is_dir() else path.parent.parent
+    if not path.is_dir() and path.parent.name != "checkpoints":
+        return default
+    return str(run / EVAL_FOLDER / stamp) if (run / "metrics.jsonl").is_file() else default
+
+
+OmegaConf.register_new_resolver("gancli.eval_dir", eval_dir, replace=True)
 
 
 @hydra.main(version_base="1.3", config_path="pkg://gancli.conf", config_name="eval")

@@ -71,6 +71,16 @@ def is_better(key: str, value: float, best: float | None) -> bool:
     return value > best if higher_is_better(key) else value < best
 
 
+def check_shape(info: DataInfo, shape: tuple[int, ...]) -> None:
+    """Samples and the dataset must agree on channels and resolution: `gancli eval` asks this
+    of a samples file before any work (a classifier trained for samples it cannot score)."""
+    if info.kind == "image" and tuple(shape) != tuple(info.shape):
+        raise GancliError(
+            f"samples are {'×'.join(map(str, shape))} (C×H×W) but {info.name} here is "
+            f"{'×'.join(map(str, info.shape))}: set data.resolution (and data=) to "
+            "what the samples were generated at")
+
+
 def asked_for(metrics: list[str], need: str) -> list[str]:
     """Those of `metrics` that need `need`, sorted for messages."""
     return sorted(name for name in metrics if need in METRICS[name].needs)
@@ -96,6 +106,10 @@ class Evaluator:
             raise GancliError(f"{info.name} is 2D points: only eval.metrics=[{applies}] applies "
                               f"(asked for {', '.join(self.metrics)})")
         self.primary = opts.primary or default_primary(self.metrics)
+        written = [key for name in self.metrics for key in METRICS[name].keys]
+        if self.primary not in written:  # before any data is read or a classifier trained
+            raise GancliError(f"eval.primary={self.primary} is not among the values eval.metrics "
+                              f"computes ({', '.join(written)}); pick one of them")
         self.space: FeatureSpace | None = None
         self.real: Features | None = None
         self._test: TensorData | None = None
@@ -104,7 +118,7 @@ class Evaluator:
             return
         self.split = getattr(opts.reference, "value", opts.reference)
         self.reference = load_dataset(data_cfg, self.split)
-        self.check_shape(tuple(self.reference.info.shape))
+        check_shape(info, tuple(self.reference.info.shape))
         # Class frequencies, where the data has classes (paired data's `y` holds input images).
         self.class_prior = (torch.bincount(self.reference.y, minlength=info.num_classes).double()
                             if info.num_classes > 0 and not self.reference.y.is_floating_point()
@@ -132,14 +146,6 @@ class Evaluator:
                               f"eval.features={self.space.name} does not give "
                               f"({self.space.no_logits}): leave them out")
         self.metrics = [name for name in self.metrics if name not in need]
-
-    def check_shape(self, shape: tuple[int, ...]) -> None:
-        """Samples and the dataset must agree on channels and resolution."""
-        if self.info.kind == "image" and tuple(shape) != tuple(self.info.shape):
-            raise GancliError(
-                f"samples are {'×'.join(map(str, shape))} (C×H×W) but {self.info.name} here is "
-                f"{'×'.join(map(str, self.info.shape))}: set data.resolution (and data=) to "
-                "what the samples were generated at")
 
     def reference_features(self, ref: TensorData) -> Features:
         """Features of the reference split, from the cache when this space has seen it."""
@@ -177,7 +183,7 @@ class Evaluator:
         if self.info.kind == "image":
             if samples.dtype != torch.uint8:
                 raise TypeError("image samples must be uint8 pixels (gancli.files.quantize)")
-            self.check_shape(tuple(samples.shape[1:]))
+            check_shape(self.info, tuple(samples.shape[1:]))
         fake = self.space.extract(samples) if self.space is not None else None
         inputs = Inputs(samples, fake, self.real, self, out_dir, labels, unseen, targets)
         result: dict = {}

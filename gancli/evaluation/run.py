@@ -1,5 +1,9 @@
 """`gancli eval`'s body: get samples (from a checkpoint's generator, or a file or folder), score
-them with an `Evaluator`, write `eval.json` in the command's run folder and show a table."""
+them with an `Evaluator`, write `eval.json` in the command's run folder and show a table.
+
+What can be checked without work is checked first: a samples file's shape against the data, a
+checkpoint's data against a `data=` on the command line, `eval.primary` against `eval.metrics`,
+before a generator runs or a classifier trains."""
 
 from __future__ import annotations
 
@@ -17,7 +21,8 @@ from gancli.conditioning import Conditioning
 from gancli.config import validate
 from gancli.data import DataInfo, load_dataset
 from gancli.errors import GancliError
-from gancli.evaluation.evaluate import Evaluator
+from gancli.evaluation import display
+from gancli.evaluation.evaluate import Evaluator, check_shape
 from gancli.files import atomic_write, quantize
 from gancli.jobs import JobDevices
 from gancli.models.latent import sample_latent
@@ -129,6 +134,7 @@ def run_eval(cfg: DictConfig, out_dir: Path, overrides: list[str],
     if cfg.ckpt:
         ckpt = load_checkpoint(cfg.ckpt)
         G, train_cfg, info, conditioning = load_generator(ckpt, opts.ema)
+        check_data(cfg, train_cfg.data, overrides)
         data_cfg = train_cfg.data
         if any(o.startswith("data.root=") for o in overrides):  # the data moved since training
             data_cfg = OmegaConf.merge(data_cfg, {"root": cfg.data.root})
@@ -148,9 +154,11 @@ def run_eval(cfg: DictConfig, out_dir: Path, overrides: list[str],
             raise GancliError(f"samples={cfg.samples} hold "
                               f"{'images' if samples.dtype == torch.uint8 else '2D points'} but "
                               f"data={info.name} is {info.kind}s: pick the dataset they came from")
+        check_shape(info, tuple(samples.shape[1:]))
         source = {"samples": str(Path(cfg.samples).expanduser().resolve()), "checkpoint": None}
     evaluator = Evaluator(opts, data_cfg, info, device, condition)
-    result = {**generated.score(evaluator, out_dir), **source, **threads.record()}
+    result = {**generated.score(evaluator, out_dir), **source, "primary": evaluator.primary,
+              **threads.record()}
     out = atomic_write(out_dir / "eval.json",
                        lambda f: f.write(json.dumps(result, indent=2).encode() + b"\n"))
     show(result, evaluator.primary)
@@ -159,8 +167,34 @@ def run_eval(cfg: DictConfig, out_dir: Path, overrides: list[str],
     return result, evaluator.primary
 
 
+def plain(value: object) -> object:
+    """A config value as the YAML of a checkpoint holds it (an enum by its value)."""
+    return getattr(value, "value", value)
+
+
+def check_data(cfg: DictConfig, trained: DictConfig, overrides: list[str]) -> None:
+    """A checkpoint is scored against the data it was trained on (`data.root=` says where that
+    data is now). A `data=` or `data.KEY=` on the command line that names other data is refused
+    rather than ignored: scoring against other data is `gancli eval samples=FILE data=...`."""
+    for override in overrides:
+        key = override.lstrip("+~").split("=", 1)[0]
+        if key == "data.root" or not (key == "data" or key.startswith("data.")):
+            continue
+        path = "name" if key == "data" else key.removeprefix("data.")
+        value = plain(OmegaConf.select(trained, path))
+        if plain(OmegaConf.select(cfg.data, path)) == value:
+            continue
+        data = trained.name if path == "name" else f"{trained.name} with {path}={value}"
+        raise GancliError(
+            f"ckpt={cfg.ckpt} is scored against the data it was trained on ({data}), not "
+            f"{override}: leave {key}= out (data.root= says where the data is now), or score "
+            f"its samples against other data: gancli sample ckpt={cfg.ckpt} out=s.npz, then "
+            f"gancli eval samples=s.npz {override}")
+
+
 def show(result: dict, primary: str) -> None:
-    """The results as a rich table on stderr, titled with what they were computed from."""
+    """The results as a rich table on stderr, titled with what they were computed from: each
+    score as the report's pages write it (`gancli.evaluation.display`), then the other values."""
     from rich.table import Table
 
     from gancli.log import console
@@ -169,15 +203,15 @@ def show(result: dict, primary: str) -> None:
     if "features" in result:
         labels += [f"features={result['features']}", f"reference={result['reference']} "
                    f"(n={result['n_reference']})"]
+    if "step" in result:
+        labels.append(f"step {result['step']} ({result['generator']} generator)")
     table = Table(title="gancli eval: " + ", ".join(labels))
     table.add_column("metric")
     table.add_column("value", justify="right")
-    skip = {"n_samples", "dataset", "features", "reference", "n_reference", "checkpoint",
-            "samples", "step", "generator", "threads", "threads_choice"}
-    for key, value in result.items():
-        if key in skip:
-            continue
-        text = f"{value:.4f}" if isinstance(value, float) else str(value)
-        table.add_row(f"[bold]{key}[/bold] (primary)" if key == primary else key, text)
+    for name, value, is_primary in display.score_rows(result, primary):
+        table.add_row(f"[bold]{name}[/bold] (primary)" if is_primary else name, value)
+    shown = ("n_samples", "dataset", "features", "reference", "n_reference", "checkpoint",
+             "samples", "step", "generator", "primary", "threads", "threads_choice")
+    for key, value in display.other_values(result, leave_out=shown):
+        table.add_row(key, value)
     console().print(table)
-
