@@ -1,6 +1,13 @@
 """The table at the end of a sweep: each job's device, wall time, result and status, and the
 best run's folder; also `summary.json` in the sweep folder.
 
+The best run is the best by an evaluation score (`eval.primary`: the value `gancli eval`
+returns, and `gancli train` when `train.eval_every` evaluated it). A training job without one
+returns its loss's last divergence estimate, which crowns no run: one loss's estimate (a JS
+estimate) and another's (a hinge gap) are different quantities, and even for one loss it
+measures D's view of the moment, not the samples. The summary then says so and how to get a
+score.
+
 A Hydra callback (`conf/hydra/gancli.yaml`), called in the process that launched the sweep once
 every job has returned. It reads the `job.json` each job wrote (`gancli.jobs.job_record`): under
 a parallel launcher the jobs ran in other processes, and Hydra hands callbacks no job's return
@@ -28,6 +35,11 @@ from omegaconf import DictConfig, OmegaConf
 from gancli.errors import failed_jobs
 
 SQLITE = "sqlite:///"
+#: What training jobs that evaluated nothing return (`gancli.training.loop`): not a score.
+DIVERGENCE = "divergence"
+NO_SCORE = ("best run: none, no comparable score (the jobs returned their losses' divergence "
+            "estimates, which are not comparable; set train.eval_every=N to rank the runs by "
+            "eval.primary)")
 
 
 def read_jobs(sweep_dir: Path) -> list[dict[str, Any]]:
@@ -51,11 +63,11 @@ def read_jobs(sweep_dir: Path) -> list[dict[str, Any]]:
 
 
 def best_job(jobs: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The finished job with the best value: lower is better unless its metric says otherwise
+    """The finished job with the best score: lower is better unless its metric says otherwise
     (`higher`); jobs of different metrics are not compared with each other, so the metric of
-    most finished jobs decides."""
+    most finished jobs decides. None when no job has a score (a divergence estimate is none)."""
     done = [j for j in jobs if j.get("status") == "done" and isinstance(j.get("value"), float)
-            and math.isfinite(j["value"])]
+            and math.isfinite(j["value"]) and j.get("metric") != DIVERGENCE]
     if not done:
         return None
     metrics = [j.get("metric") for j in done]
@@ -94,7 +106,9 @@ def render(jobs: list[dict[str, Any]], best: dict[str, Any] | None) -> str:
     Console(file=out, width=140, color_system=None).print(table)
     text = out.getvalue()
     errors = [f"job {j.get('job', '?')}: {j['error']}" for j in jobs if j.get("error")]
-    tail = f"best run (*): {best['folder']}" if best is not None else "no job finished with a value"
+    unscored = any(j.get("status") == "done" and j.get("metric") == DIVERGENCE for j in jobs)
+    tail = (f"best run (*): {best['folder']}" if best is not None else
+            NO_SCORE if unscored else "no job finished with a value")
     return "\n".join([text.rstrip(), *errors, tail])
 
 

@@ -12,6 +12,7 @@ import pytest
 import torch
 import yaml
 
+from gancli.sweep_summary import NO_SCORE, best_job, render
 from tests.conftest import TINY, run_cli
 
 
@@ -43,9 +44,21 @@ def test_joblib_launcher_runs_two_jobs_in_parallel_processes(tmp_path: Path) -> 
     assert seeds == [0, 1]
     summary = json.loads((sweep / "summary.json").read_text())
     assert [j["job"] for j in summary["jobs"]] == [0, 1]
-    values = {j["folder"]: j["value"] for j in summary["jobs"]}
-    assert summary["best"] == min(values, key=values.get)
-    assert f"best run (*): {summary['best']}" in result.stderr
+    # Without train.eval_every the jobs return divergence estimates: no best run.
+    assert summary["best"] is None and NO_SCORE in result.stderr
+
+
+def test_divergence_estimates_crown_no_run_and_scores_do() -> None:
+    """A JS estimate and a hinge gap are different quantities: jobs that returned them are
+    not ranked, and the summary says how to get a score; jobs with eval.primary are."""
+    jobs = [{"folder": f, "job": i, "status": "done", "metric": "divergence", "higher": False,
+             "value": v, "overrides": [f"loss={f}"]}
+            for i, (f, v) in enumerate((("ns", 0.3), ("hinge", 0.01)))]
+    assert best_job(jobs) is None
+    assert render(jobs, None).endswith(NO_SCORE) and "train.eval_every" in NO_SCORE
+    scored = {"folder": "wgan", "job": 2, "status": "done", "metric": "fid", "higher": False,
+              "value": 40.0, "overrides": ["loss=wgan"]}
+    assert best_job([*jobs, scored]) is scored
 
 
 def test_optuna_runs_parallel_trials_on_a_study_that_a_second_search_continues(
