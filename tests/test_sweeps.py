@@ -36,6 +36,8 @@ def test_joblib_launcher_runs_two_jobs_in_parallel_processes(tmp_path: Path) -> 
         assert ckpt["step"] == 20
         seeds.append(yaml.safe_load(ckpt["config"])["train"]["seed"])
         where = json.loads((folder / "metrics.jsonl").read_text().splitlines()[0])
+        # train.threads=auto keeps within loky's OMP_NUM_THREADS (gancli.threads)
+        assert where.pop("threads_choice").startswith(f"auto: {threads} (")
         assert where == {"step": 0, "device": "cpu", "gpu": None, "gpu_shared": False,
                          "threads": threads, "job": job}
         record = json.loads((folder / "job.json").read_text())
