@@ -466,6 +466,8 @@ class SampleAppConfig:
     # `.png` grid (or scatter for 2D data), `.npz` arrays, or a folder of PNGs. Default:
     # `samples.png` in this command's run folder.
     out: str | None = None
+    # Replace a folder `out` that holds files (refused otherwise: old samples would mix in).
+    overwrite: bool = False
     # Class-conditional checkpoints: `label=K` draws n samples of class K, `labels=[a,b]` n of
     # each (a row per label); neither: one row per class.
     label: int | None = ranged(None, ge=0)
