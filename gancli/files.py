@@ -83,12 +83,13 @@ def save_image_grid(images: torch.Tensor, path: str | Path, nrow: int | None = N
     return atomic_write(path, lambda f: save_image(grid, f, format="png"))
 
 
-def save_image_folder(images: torch.Tensor, folder: str | Path) -> Path:
-    """One PNG per image, `000000.png`, ..., at native size (lossless, for evaluation)."""
+def save_image_folder(images: torch.Tensor, folder: str | Path, first: int = 0) -> Path:
+    """One PNG per image, `000000.png`, ..., at native size (lossless, for evaluation);
+    numbered from `first` (a chunk of a larger set)."""
     from PIL import Image
 
     folder = Path(folder)
-    for i, pixels in enumerate(to_uint8(images)):
+    for i, pixels in enumerate(to_uint8(images), first):
         img = Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels)
         atomic_write(folder / f"{i:06d}.png", lambda f, img=img: img.save(f, format="PNG"))
     return folder

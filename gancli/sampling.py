@@ -1,11 +1,14 @@
 """Drawing from a generator: batched generation, a checkpoint's generator rebuilt, and `gancli
 sample`, which writes a checkpoint's samples as its data's kind writes them (a PNG grid or a
-scatter plot for 2D data, an `.npz`, or a folder of PNGs). Latents: `gancli.models.latent`."""
+scatter plot for 2D data, an `.npz`, or a folder of PNGs). An `.npz` or folder is generated and
+written `sample.batch_size` samples at a time, so any `n` fits in memory; a grid holds them all,
+and one too large to open is refused before any is drawn. Latents: `gancli.models.latent`."""
 
 from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import torch
@@ -16,7 +19,8 @@ from gancli.checkpoint import load_checkpoint
 from gancli.conditioning import Conditioning, build_conditioning
 from gancli.config import validate
 from gancli.data import DataInfo, load_dataset
-from gancli.data.kinds import data_kind
+from gancli.data.kinds import data_kind, out_format
+from gancli.data.prepared import check_out
 from gancli.errors import GancliError
 from gancli.jobs import JobDevices
 from gancli.models.latent import interpolation_latents, sample_latent
@@ -46,6 +50,16 @@ def generate(G: nn.Module, z: torch.Tensor, device: torch.device, batch_size: in
         G.train(was_training)
 
 
+def generated(G: nn.Module, latents: Iterable[torch.Tensor], c: torch.Tensor | None,
+              device: torch.device) -> Iterator[torch.Tensor]:
+    """G's samples (on the CPU) of each chunk of `latents`, with the chunk's rows of `c`: one
+    chunk in memory at a time, whatever the number of samples."""
+    start = 0
+    for z in latents:
+        yield generate(G, z, device, len(z), None if c is None else c[start:start + len(z)])
+        start += len(z)
+
+
 def load_generator(ckpt: dict, use_ema: bool
                    ) -> tuple[nn.Module, DictConfig, DataInfo, Conditioning]:
     """Rebuild a checkpoint's generator (its EMA weights if asked and present) and the
@@ -64,6 +78,9 @@ def run_sample(cfg: DictConfig, out: Path, devices: JobDevices | None = None) ->
     `devices` resolves `sample.device` (a sweep job's GPU claim); None: one of its own
     (outside a sweep: `resolve_device`)."""
     validate(cfg)
+    fmt = out_format(out)
+    if fmt == "folder":  # a folder of older samples would be mixed with the new ones
+        check_out(out, cfg.overwrite, "the samples")
     ckpt = load_checkpoint(cfg.ckpt)
     G, train_cfg, info, conditioning = load_generator(ckpt, cfg.sample.ema)
     kind = data_kind(info, lambda n: load_dataset(train_cfg.data, "train").spread(n))
@@ -71,6 +88,7 @@ def run_sample(cfg: DictConfig, out: Path, devices: JobDevices | None = None) ->
     threads = choose_threads(cfg.sample.threads, "sample.threads", device)
     G.to(device)
     g = torch.Generator().manual_seed(cfg.seed)
+    chunk = cfg.sample.batch_size  # generated, converted and written at a time
     req = conditioning.request(cfg, cfg.n)
     c, nrow = req.c, req.nrow
     if cfg.sample.interpolate:
@@ -88,12 +106,21 @@ def run_sample(cfg: DictConfig, out: Path, devices: JobDevices | None = None) ->
             if req.labels is not None:
                 req.labels = req.labels[first].repeat_interleave(nrow)
         z = interpolation_latents(rows, nrow, train_cfg.latent, g)
+        count, latents = len(z), z.split(chunk)
     else:
-        z = sample_latent(cfg.n if c is None else len(c), train_cfg.latent, g)
-    x = generate(G, z, device, cfg.sample.batch_size, c)
-    arrays = {} if req.labels is None else {"labels": req.labels.numpy()}
-    path = kind.write(x, out, conditioning.picture(x, req, nrow), arrays)
-    log.info("wrote %d samples of %s (step %d, %s generator) to %s", len(x), info.name,
+        count = cfg.n if c is None else len(c)
+        # Drawn chunk by chunk: sample i depends on the seed and i only (`sample_latent`).
+        latents = (sample_latent(min(chunk, count - i), train_cfg.latent, g)
+                   for i in range(0, count, chunk))
+    chunks = generated(G, latents, c, device)
+    if fmt == "png":
+        kind.check_picture(count)
+        x = torch.cat(list(chunks))
+        path = kind.picture(x, conditioning.picture(x, req, nrow), out)
+    else:
+        arrays = {} if req.labels is None else {"labels": req.labels.numpy()}
+        path = kind.write(chunks, count, out, arrays)
+    log.info("wrote %d samples of %s (step %d, %s generator) to %s", count, info.name,
              ckpt["step"], "EMA" if cfg.sample.ema and ckpt.get("G_ema") is not None else "raw",
              path)
     log.info("%s", threads)

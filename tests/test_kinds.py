@@ -73,19 +73,20 @@ def test_points_preview_is_a_scatter_with_the_mode_scores(tmp_path: Path) -> Non
 def test_sample_output_per_kind(tmp_path: Path) -> None:
     x = torch.rand(4, 1, 8, 8) * 2 - 1
     images = data_kind(IMAGES, never)
-    saved = np.load(images.write(x, tmp_path / "s.npz", (x, None), {"labels": np.arange(4)}))
+    saved = np.load(images.write(x.split(3), 4, tmp_path / "s.npz", {"labels": np.arange(4)}))
     assert saved["images"].dtype == np.uint8 and saved["images"].shape == (4, 8, 8, 1)
+    assert np.array_equal(saved["images"], images.arrays(x)["images"])  # chunks in order
     assert saved["labels"].tolist() == [0, 1, 2, 3]
-    assert len(list(images.write(x, tmp_path / "pngs", (x, None), {}).glob("*.png"))) == 4
+    assert len(list(images.write(x.split(3), 4, tmp_path / "pngs", {}).glob("*.png"))) == 4
     points = data_kind(RING.info, ring)
-    saved = np.load(points.write(RING.rows[:10], tmp_path / "p.npz", (None, None), {}))
+    saved = np.load(points.write([RING.rows[:10]], 10, tmp_path / "p.npz", {}))
     assert saved["points"].dtype == np.float32 and saved["points"].shape == (10, 2)
-    assert Image.open(points.write(RING.rows[:10], tmp_path / "p.png", (None, None), {})).size == (
+    assert Image.open(points.picture(RING.rows[:10], (None, None), tmp_path / "p.png")).size == (
         500, 500)
     with pytest.raises(GancliError, match="^2D point samples cannot be written as a folder"):
-        points.write(RING.rows[:10], tmp_path / "folder", (None, None), {})
+        points.write([RING.rows[:10]], 10, tmp_path / "folder", {})
     with pytest.raises(GancliError, match="^cannot write samples as '.jpg'"):
-        images.write(x, tmp_path / "s.jpg", (x, None), {})
+        images.write([x], 4, tmp_path / "s.jpg", {})
 
 
 @pytest.mark.parametrize("overrides, n", [(TINY, 64),

@@ -6,16 +6,29 @@ registered subclass of `DataKind`."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import itertools
+import math
+import zipfile
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import BinaryIO, Literal
 
 import numpy as np
 import torch
+from PIL import Image
 
 from gancli.data import DataInfo
 from gancli.data.points import score_mixture
+from gancli.data.prepared import folder_writer
 from gancli.errors import GancliError
-from gancli.files import save_image_folder, save_image_grid, save_npz, save_scatter, to_uint8
+from gancli.files import (
+    MIN_CELL,
+    atomic_write,
+    save_image_folder,
+    save_image_grid,
+    save_scatter,
+    to_uint8,
+)
 from gancli.registry import Registry
 
 #: The picture of a set of samples: the images of the grid and its row length (what
@@ -49,31 +62,66 @@ class DataKind:
         length); returns the scores it measured on them, for metrics.jsonl."""
         raise NotImplementedError
 
-    def write(self, x: torch.Tensor, out: Path, grid: Grid,
+    def write(self, chunks: Iterable[torch.Tensor], n: int, out: Path,
               arrays: dict[str, np.ndarray]) -> Path:
-        """Write samples in the format `out` names: `.png` (a picture; `grid` for images),
-        `.npz` (the samples plus `arrays`, e.g. their labels), or a folder of files."""
-        if out.suffix == ".npz":
-            return save_npz(out, **self.arrays(x), **arrays)
-        if out.suffix == ".png":
-            return self.picture(x, grid, out)
-        if out.suffix == "" or out.is_dir():
-            return self.folder(x, out)
-        raise GancliError(f"cannot write samples as '{out.suffix}': use out=FILE.png (grid), "
-                          "out=FILE.npz (arrays) or out=FOLDER (one PNG per sample); "
-                          "JPEG is not offered since it distorts evaluation")
+        """Write the `n` samples that `chunks` yields, one chunk at a time, so that any `n`
+        fits in memory: as `.npz` (the samples plus `arrays`, e.g. their labels) or a folder of
+        files, as `out` names (`out_format`). A picture holds them all at once: `picture`."""
+        if out_format(out) == "npz":
+            return atomic_write(out, lambda f: write_npz(f, map(self.arrays, chunks), n, arrays))
+        return self.folder(chunks, out)
 
     def arrays(self, x: torch.Tensor) -> dict[str, np.ndarray]:
-        """The samples as the `.npz` arrays evaluation reads."""
+        """The samples as the `.npz` array evaluation reads (one array)."""
         raise NotImplementedError
+
+    def check_picture(self, n: int) -> None:
+        """Refuse, before any sample is drawn, a picture of `n` samples that could not be
+        written or opened (the kinds whose pictures grow with `n`)."""
 
     def picture(self, x: torch.Tensor, grid: Grid, out: Path) -> Path:
         """The samples as one PNG."""
         raise NotImplementedError
 
-    def folder(self, x: torch.Tensor, out: Path) -> Path:
-        """The samples as a folder of files."""
+    def folder(self, chunks: Iterable[torch.Tensor], out: Path) -> Path:
+        """The samples as a folder of files, written chunk by chunk into a hidden folder that
+        replaces `out` at the end."""
         raise NotImplementedError
+
+
+def out_format(out: Path) -> Literal["npz", "png", "folder"]:
+    """What `gancli sample out=...` writes, from the name: `.npz` arrays, a `.png` picture,
+    or a folder (no suffix, or an existing folder)."""
+    if out.suffix in (".npz", ".png"):
+        return out.suffix[1:]  # type: ignore[return-value]
+    if out.suffix == "" or out.is_dir():
+        return "folder"
+    raise GancliError(f"cannot write samples as '{out.suffix}': use out=FILE.png (grid), "
+                      "out=FILE.npz (arrays) or out=FOLDER (one PNG per sample); "
+                      "JPEG is not offered since it distorts evaluation")
+
+
+def write_npz(f: BinaryIO, chunks: Iterator[dict[str, np.ndarray]], n: int,
+              arrays: dict[str, np.ndarray]) -> None:
+    """An `.npz` as `np.savez` writes it (a zip of `.npy` files), whose first array has `n`
+    rows that arrive in `chunks` (dicts of that one array): each chunk is written as it comes,
+    so the whole array is never in memory. `arrays` follow, whole."""
+    with zipfile.ZipFile(f, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
+        first = next(chunks)
+        (name, rows), = first.items()
+        header = {"descr": np.lib.format.dtype_to_descr(rows.dtype), "fortran_order": False,
+                  "shape": (n, *rows.shape[1:])}
+        written = 0
+        with zf.open(f"{name}.npy", "w", force_zip64=True) as member:
+            np.lib.format.write_array_header_2_0(member, header)
+            for chunk in itertools.chain([first], chunks):
+                member.write(np.ascontiguousarray(chunk[name]).tobytes())
+                written += len(chunk[name])
+        if written != n:  # the header announced n rows
+            raise ValueError(f"{name}: {written} rows written, {n} announced")
+        for key, value in arrays.items():
+            with zf.open(f"{key}.npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.asarray(value), allow_pickle=False)
 
 
 def diversity(x: torch.Tensor) -> float:
@@ -108,11 +156,28 @@ class ImageKind(DataKind):
     def arrays(self, x: torch.Tensor) -> dict[str, np.ndarray]:
         return {"images": to_uint8(x)}
 
+    def check_picture(self, n: int) -> None:
+        """A grid's cells are enlarged to `MIN_CELL` pixels and padded by 2 (`grid_image`); one
+        beyond PIL's limit (`Image.MAX_IMAGE_PIXELS`, 89M pixels) would not open again."""
+        side = self.info.shape[-1]
+        cell = side * max(1, math.ceil(MIN_CELL / side)) + 2
+        limit = Image.MAX_IMAGE_PIXELS or math.inf
+        if n * cell * cell > limit:
+            raise GancliError(
+                f"n={n} samples make a grid of {n * cell * cell / 1e6:.0f}M pixels, more than "
+                f"image viewers open ({limit / 1e6:.0f}M): give n={int(limit // cell ** 2)} or "
+                "less for out=FILE.png, or write any n to out=FOLDER/ or out=FILE.npz")
+
     def picture(self, x: torch.Tensor, grid: Grid, out: Path) -> Path:
         return save_image_grid(grid[0], out, grid[1])
 
-    def folder(self, x: torch.Tensor, out: Path) -> Path:
-        return save_image_folder(x, out)
+    def folder(self, chunks: Iterable[torch.Tensor], out: Path) -> Path:
+        with folder_writer(out, "the samples") as tmp:
+            first = 0
+            for x in chunks:
+                save_image_folder(x, tmp, first)
+                first += len(x)
+        return out
 
 
 @register_kind("points")
@@ -137,7 +202,7 @@ class PointsKind(DataKind):
     def picture(self, x: torch.Tensor, grid: Grid, out: Path) -> Path:
         return self._scatter(x, out, f"{self.info.name}: {len(x)} samples")
 
-    def folder(self, x: torch.Tensor, out: Path) -> Path:
+    def folder(self, chunks: Iterable[torch.Tensor], out: Path) -> Path:
         raise GancliError(f"2D point samples cannot be written as a folder of images: "
                           f"give out=FILE.png (scatter plot) or out=FILE.npz, not {out}")
 

@@ -24,6 +24,8 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -163,13 +165,7 @@ class PreparedWriter:
         self.shape: tuple[int, int, int] | None = None  # H×W×C, set by the first split done
         self.out = Path(self.out).expanduser()
         check_out(self.out, self.overwrite)
-        self.tmp = self.out.with_name(f".{self.out.name}.partial-{os.getpid()}")
-        shutil.rmtree(self.tmp, ignore_errors=True)
-        try:
-            self.tmp.mkdir(parents=True)
-        except OSError as err:
-            raise WriteFailed(f"cannot write the prepared dataset beside {self.out}: "
-                              f"{err.strerror or err}") from None
+        self.tmp = partial_folder(self.out, "the prepared dataset")
 
     def __enter__(self) -> PreparedWriter:
         return self
@@ -220,20 +216,49 @@ class PreparedWriter:
         }
         atomic_write(self.tmp / MANIFEST,
                      lambda f: f.write(json.dumps(manifest, indent=1).encode()))
-        old = None
-        if self.out.exists():
-            old = self.out.with_name(f".{self.out.name}.old-{os.getpid()}")
-            os.replace(self.out, old)
-        os.replace(self.tmp, self.out)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        replace_folder(self.tmp, self.out)
         return self.out
 
 
-def check_out(out: Path, overwrite: bool) -> None:
-    """Refuse to write over something that holds files, unless `overwrite`."""
+def replace_folder(done: Path, out: Path) -> None:
+    """Move the finished folder `done` to `out`, replacing what `out` held: the old folder is
+    moved aside first and removed after, so `out` is always the whole old or the whole new."""
+    old = None
+    if out.exists():
+        old = out.with_name(f".{out.name}.old-{os.getpid()}")
+        os.replace(out, old)
+    os.replace(done, out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def partial_folder(out: Path, what: str) -> Path:
+    """A new hidden folder beside `out` to write `what` into before it takes `out`'s place."""
+    tmp = out.with_name(f".{out.name}.partial-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        tmp.mkdir(parents=True)
+    except OSError as err:
+        raise WriteFailed(f"cannot write {what} beside {out}: {err.strerror or err}") from None
+    return tmp
+
+
+@contextmanager
+def folder_writer(out: Path, what: str) -> Iterator[Path]:
+    """A hidden folder beside `out` to write `what` into, which replaces `out` when the block
+    ends and is removed if it raises (Ctrl-C included): `out` is never half written."""
+    tmp = partial_folder(out, what)
+    try:
+        yield tmp
+        replace_folder(tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def check_out(out: Path, overwrite: bool, what: str = "the prepared dataset") -> None:
+    """Refuse to write `what` over something that holds files, unless `overwrite`."""
     if out.is_file():
-        raise GancliError(f"out={out} is a file: give a folder for the prepared dataset")
+        raise GancliError(f"out={out} is a file: give a folder for {what}")
     if out.is_dir() and any(out.iterdir()) and not overwrite:
         raise GancliError(f"out={out} exists and is not empty: choose another folder, or add "
                           "overwrite=true to replace it")
