@@ -12,6 +12,7 @@ from omegaconf import OmegaConf
 from gancli.data import DATASETS, load_dataset
 from gancli.data.points import grid25_modes, ring8_modes
 from gancli.errors import GancliError
+from tests.conftest import TINY, run_cli
 
 
 def data_cfg(**kw):
@@ -54,6 +55,32 @@ def test_mnist_missing_and_corrupt_files_are_named(mnist_root: Path, tmp_path: P
         load_dataset(data_cfg(name="mnist", root=str(tmp_path)), "test")
     with pytest.raises(GancliError, match="data.root is not set"):
         load_dataset(data_cfg(name="mnist"), "test")
+
+
+@pytest.mark.parametrize("name, root, other", [("mnist", "fashion-mnist", "fashion_mnist"),
+                                               ("fashion_mnist", "mnist", "mnist")])
+def test_another_datasets_files_are_named_not_called_corrupt(
+        name: str, root: str, other: str, mnist_root: Path, fashion_root: Path) -> None:
+    """The four files of MNIST and Fashion-MNIST have the same names and format; each file's
+    MD5 says which dataset it is."""
+    titles = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
+    folder = mnist_root.parent / root
+    with pytest.raises(GancliError) as err:
+        load_dataset(data_cfg(name=name, root=str(folder), resolution=8), "train")
+    assert str(err.value) == (
+        f"data={name}: {folder / 'train-images-idx3-ubyte.gz'} is {titles[other]}'s "
+        f"train-images-idx3-ubyte.gz, not {titles[name]}'s: use data={other}, or set data.root "
+        f"to a folder of the {titles[name]} files")
+
+
+def test_a_resolution_the_model_cannot_take_fails_before_the_data_is_cached(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GANCLI_CACHE", str(tmp_path / "cache"))
+    proc = run_cli("train", *TINY, "data.resolution=12", cwd=tmp_path, check=False)
+    assert proc.returncode == 1 and proc.stderr.splitlines() == [
+        "gancli: error: model=dcgan needs a square image side that is a power of 2 and at "
+        "least 8, got 12: set data.resolution (e.g. 32)"]
+    assert not (tmp_path / "cache").exists() and not (tmp_path / "outputs").exists()
 
 
 @pytest.mark.parametrize("name, modes, std", [("ring8", ring8_modes, 0.01),

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import torch
 from omegaconf import DictConfig
-from torchvision.datasets import MNIST, FashionMNIST
+from torchvision.datasets import KMNIST, MNIST, FashionMNIST
 from torchvision.datasets.mnist import read_image_file, read_label_file
-from torchvision.datasets.utils import check_integrity, extract_archive
+from torchvision.datasets.utils import calculate_md5, extract_archive
 
 from gancli.data.cache import register_source
 from gancli.data.prepared import PreparedWriter
@@ -52,6 +52,8 @@ class IDXSource(Source):
     reuse torchvision's IDX readers."""
 
     name: str
+    #: The dataset's name for a person ("Fashion-MNIST").
+    title: str
     resources: list[tuple[str, str]]
     classes: list[str]
 
@@ -76,14 +78,25 @@ class IDXSource(Source):
         prefix = "train" if split == "train" else "t10k"
         wanted = [(p, md5) for p, md5 in self.files(cfg) if p.name.startswith(prefix)]
         for path, md5 in wanted:
-            if not check_integrity(str(path), md5):
-                raise GancliError(f"{self.name}: {path} is corrupt (MD5 is not {md5}); replace "
-                                  "it with the original file")
+            if (found := calculate_md5(path)) != md5:
+                raise GancliError(self.wrong_file(path, found, md5))
         (images_gz, _), (labels_gz, _) = wanted
         with tempfile.TemporaryDirectory(prefix="gancli-idx-") as tmp:
             images = read_image_file(extract_archive(str(images_gz), tmp))
             labels = read_label_file(extract_archive(str(labels_gz), tmp))
         return images.unsqueeze(1).float() / 255.0, labels.numpy().astype(np.int64)
+
+    def wrong_file(self, path: Path, found: str, md5: str) -> str:
+        """The line for a file whose MD5 is `found`, not `md5`: another MNIST-format dataset's
+        original (same names, same format) is named as such, anything else is corrupt."""
+        other = KNOWN_IDX.get(found)
+        if other is None:
+            return (f"{self.name}: {path} is corrupt (MD5 is not {md5}); replace it with the "
+                    "original file")
+        title, fname, name = other
+        use = f"use data={name}, or " if name else ""
+        return (f"data={self.name}: {path} is {title}'s {fname}, not {self.title}'s: {use}set "
+                f"data.root to a folder of the {self.title} files")
 
     def write(self, cfg: DictConfig, writer: PreparedWriter, progress: Progress) -> Written:
         for split in ("train", "test"):
@@ -96,7 +109,7 @@ class IDXSource(Source):
 class Mnist(IDXSource):
     """MNIST: 60,000 training and 10,000 test digits, 28×28 grey."""
 
-    name, resources, classes = "mnist", MNIST.resources, DIGIT_CLASSES
+    name, title, resources, classes = "mnist", "MNIST", MNIST.resources, DIGIT_CLASSES
 
 
 @register_source("fashion_mnist")
@@ -104,4 +117,17 @@ class FashionMnist(IDXSource):
     """Fashion-MNIST: a drop-in replacement for MNIST (same IDX files, sizes and 10 classes) of
     Zalando article photos, harder to fit than digits."""
 
-    name, resources, classes = "fashion_mnist", FashionMNIST.resources, FashionMNIST.classes
+    name, title, resources = "fashion_mnist", "Fashion-MNIST", FashionMNIST.resources
+    classes = FashionMNIST.classes
+
+
+#: The original files of the MNIST-format datasets by MD5: (dataset, file name, its `data=`
+#: name or None), so that one dataset's files given as another's are named, not called corrupt
+#: (their names and format are the same; the MD5 of each is computed anyway).
+KNOWN_IDX: dict[str, tuple[str, str, str | None]] = {
+    md5: (title, fname, name)
+    for title, name, resources in (("MNIST", "mnist", MNIST.resources),
+                                   ("Fashion-MNIST", "fashion_mnist", FashionMNIST.resources),
+                                   ("Kuzushiji-MNIST", None, KMNIST.resources))
+    for fname, md5 in resources
+}
