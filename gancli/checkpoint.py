@@ -91,11 +91,13 @@ def resolve_checkpoint(path: str | Path) -> Path:
     return p
 
 
-def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Load and validate a gancli checkpoint onto the CPU, refusing anything else."""
+def load_checkpoint(path: str | Path, mmap: bool = False) -> dict[str, Any]:
+    """Load and validate a gancli checkpoint onto the CPU, refusing anything else. `mmap`
+    maps the tensors instead of reading them: what only wants the step and config reads a
+    few kilobytes of the file."""
     p = resolve_checkpoint(path)
     try:
-        ckpt = torch.load(p, map_location="cpu", weights_only=True)
+        ckpt = torch.load(p, map_location="cpu", weights_only=True, mmap=mmap)
     except pickle.UnpicklingError as err:
         if "Weights only load failed" in str(err):
             raise GancliError(f"{p} contains pickled Python objects that could run code "

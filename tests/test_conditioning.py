@@ -597,7 +597,8 @@ def test_pix2pix_trains_on_a_paired_folder(tmp_path: Path) -> None:
         Image.fromarray(np.full((16, 16, 3), 200 - 10 * i, np.uint8)).save(
             root / "target" / f"{i}.png")
     trainer = Trainer(compose_train(*TINY, "data=paired_folder", f"data.root={root}",
-                                    "data.resolution=16", "conditioning=image"), tmp_path / "run")
+                                    "data.resolution=16", "conditioning=image",
+                                    "train.batch_size=8"), tmp_path / "run")
     batch = trainer.conditioning.draw(trainer.data, 8, torch.Generator().manual_seed(0))
     # Each input is its own target's partner: 10·i in, 200 - 10·i out (in [-1, 1] units).
     got_in = (batch.c.mean((1, 2, 3)) + 1) * 127.5

@@ -75,6 +75,8 @@ def test_ctrl_c_finishes_the_step_saves_it_and_exits_130(monkeypatch: pytest.Mon
                    f"hydra.run.dir={run}", cwd=tmp_path, check=False)
     assert proc.returncode == INTERRUPTED
     assert "stopped at step 7 of" in proc.stderr and f"resume={run}" in proc.stderr
+    # The relaunch it names works: test_long_runs.test_resume_auto_starts_continues_and_finishes
+    assert f"the same command with resume=auto hydra.run.dir={run})" in proc.stderr
     assert load_checkpoint(run)["step"] == 7
     assert signal.getsignal(signal.SIGINT) is handler
 
@@ -91,3 +93,29 @@ def test_ctrl_c_to_the_process_exits_130_without_a_traceback(tmp_path: Path) -> 
     stopped = re.search(r"stopped at step (\d+) of", err)
     assert stopped and int(stopped.group(1)) >= 5
     assert load_checkpoint(run)["step"] == int(stopped.group(1))
+
+
+def test_a_batch_larger_than_the_training_split_is_one_line(tmp_path: Path) -> None:
+    proc = run_cli("train", *TINY, "train.batch_size=2000", cwd=tmp_path, check=False)
+    assert proc.returncode == 1 and proc.stderr.splitlines()[-1] == (
+        "gancli: error: train.batch_size=2000 is larger than the training split of data=digits "
+        "(1438 items): give train.batch_size=1438 or less")
+    assert "Traceback" not in proc.stderr and not (tmp_path / "outputs").exists()
+
+
+def test_a_batch_that_cannot_be_allocated_is_one_line(monkeypatch: pytest.MonkeyPatch,
+                                                       tmp_path: Path) -> None:
+    """What torch's CPU allocator raises at the first step (a GPU's OutOfMemoryError reads
+    "Tried to allocate 2.00 GiB") names train.batch_size and the size; nothing is written."""
+
+    def no_memory(self: Trainer, measure: bool) -> dict[str, torch.Tensor]:
+        raise RuntimeError("[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: "
+                           "can't allocate memory: you tried to allocate 25600000000 bytes. "
+                           "Error code 12 (Cannot allocate memory)")
+
+    monkeypatch.setattr(Trainer, "train_step", no_memory)
+    proc = run_cli("train", *TINY, cwd=tmp_path, check=False)
+    assert proc.returncode == 1 and proc.stderr.splitlines()[-1] == (
+        "gancli: error: train.batch_size=16 does not fit in the memory of cpu: the first step "
+        "could not allocate 25.6 GB; give a smaller train.batch_size")
+    assert "Traceback" not in proc.stderr and not (tmp_path / "outputs").exists()

@@ -19,6 +19,7 @@ from omegaconf import OmegaConf
 from gancli.checkpoint import load_checkpoint
 from gancli.data.cache import prepare_into
 from gancli.training.loop import Trainer
+from gancli.training.resume import auto_without_folder
 from gancli.training.stopping import INTERRUPTED, PREEMPTED
 from tests.conftest import GANCLI, TINY, compose_train, last_line, run_cli, signal_when
 from tests.test_distributed import TORCHRUN
@@ -94,9 +95,55 @@ def test_resume_auto_starts_continues_and_finishes(whole: Path, tmp_path: Path) 
     again = run_cli("train", *args, cwd=tmp_path)  # finished: nothing to do
     assert again.returncode == 0 and "nothing to do" in again.stderr
     assert Path(last_line(again.stdout)) == run and steps_of(run) == [5, 10, 15, 20]
+    # The continuation is a segment of its own; the idle relaunch left none.
+    segments = list((run / ".hydra").glob("resumed-*"))
+    assert len(segments) == 1 and OmegaConf.load(segments[0] / "config.yaml").train.steps == 20
     changed = run_cli("train", *args, "loss=hinge", cwd=tmp_path, check=False)
     assert changed.returncode == 1
     assert "resume=auto" in changed.stderr and "loss.name=ns" in changed.stderr
+
+
+def test_resume_auto_without_a_run_folder_names_the_run_it_would_continue(
+        tiny_run: Path) -> None:
+    """Each launch gets a new time-stamped folder: resume=auto never starts a new run there,
+    it names the newest unfinished run of the same config both ways, or says there is none."""
+    cwd = tiny_run.parents[3]  # tiny_run is outputs/train/<date>/<time> below it
+    before = sorted(cwd.rglob("*"))
+    run = tiny_run.relative_to(cwd)
+    more = run_cli("train", *TINY, "train.steps=22", "resume=auto", cwd=cwd, check=False)
+    assert more.returncode == 1 and more.stderr.splitlines() == [
+        f"gancli: error: resume=auto needs the run folder: add hydra.run.dir={run} (the newest "
+        f"unfinished run of this config, at step 20 of 22) or give resume={run}"]
+    assert sorted(cwd.rglob("*")) == before  # no run started, nothing written
+    runs = str(cwd / "outputs" / "train" / "*" / "*")
+    for other in (["model.width=16", "train.steps=22"], []):  # another model; 20 of 20 done
+        refusal = auto_without_folder(compose_train(*TINY, *other), runs)
+        assert str(refusal) == (
+            f"resume=auto found no unfinished run of this config in {runs} to continue: drop "
+            "resume=auto to start a new run, or give resume=RUN (or hydra.run.dir=RUN) for "
+            "the run to continue")
+
+
+@pytest.mark.parametrize("args, line", [
+    (["model.width=16", "data.resolution=16"],
+     "cannot change what the run is when resuming: data.resolution: checkpoint 8, now 16; "
+     "model.width: checkpoint 8, now 16; drop those keys, or start a new run without resume"),
+    (["train.steps=10"], "train.steps=10 is below step 20, which {run} has reached: give "
+     "train.steps above 20 to train on"),
+    (["train.steps=20"], None),  # finished already: nothing to do
+], ids=["changed-model", "steps-below", "finished"])
+def test_a_refused_or_idle_resume_leaves_the_run_as_it_was(args: list[str], line: str | None,
+                                                          tiny_run: Path,
+                                                          tmp_path: Path) -> None:
+    before = sorted(p.relative_to(tiny_run) for p in tiny_run.rglob("*"))
+    proc = run_cli("train", f"resume={tiny_run}", *args, cwd=tmp_path, check=False)
+    if line is None:
+        assert proc.returncode == 0 and "nothing to do" in proc.stderr
+    else:
+        assert proc.returncode == 1
+        assert proc.stderr.splitlines() == ["gancli: error: " + line.format(run=tiny_run)]
+    # No .hydra/resumed-* record of a segment that trained nothing.
+    assert sorted(p.relative_to(tiny_run) for p in tiny_run.rglob("*")) == before
 
 
 def test_preemption_signal_checkpoints_and_resume_auto_is_exact(tmp_path: Path) -> None:

@@ -436,7 +436,7 @@ def test_train_on_a_prepared_dataset(tmp_path: Path) -> None:
     out = prepare_small(tmp_path)
     tiny = [o for o in TINY if not o.startswith(("data.", "train.steps", "train.log_every"))]
     proc = run_cli("train", "data=prepared", f"data.root={out}", *tiny, "train.steps=2",
-                   "train.log_every=1", cwd=tmp_path)
+                   "train.log_every=1", "train.batch_size=8", cwd=tmp_path)
     assert "step 2/2" in proc.stderr and Path(last_line(proc.stdout)).is_dir()
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import logging
 import math
+import re
 import time
 from collections.abc import Callable, Sequence
 from contextlib import closing, nullcontext
@@ -99,6 +100,10 @@ class Trainer:
         self.conditioning = build_conditioning(cfg, self.info,
                                                None if ckpt is None else ckpt.get("conditioning"))
         self.data, self.data_rng = self._place(data)
+        if cfg.train.batch_size > len(data):  # drawn with replacement, a batch would repeat
+            raise GancliError(f"train.batch_size={cfg.train.batch_size} is larger than the "
+                              f"training split of data={data.info.name} ({len(data)} items): "
+                              f"give train.batch_size={len(data)} or less")
         self.gan = build_gan(cfg, self.conditioning, self.device, self.loss.needs_spectral_norm)
         if self.dist.enabled:
             # The players start equal on every rank (DDP copies rank 0's weights); from here on
@@ -290,10 +295,19 @@ class Trainer:
                 return self._result(last)
             run_start = window_start = time.perf_counter()
             self.last_save = self.clock()
-            window_steps = 0
+            window_steps, first = 0, self.step
             while self.step < t.steps:
                 measure = (self.step + 1) % t.log_every == 0 or self.step + 1 == t.steps
-                stats = self.train_step(measure)
+                try:
+                    stats = self.train_step(measure)
+                except (RuntimeError, MemoryError) as err:
+                    tried = allocation_failed(err)
+                    if self.step > first or tried is None:
+                        raise
+                    raise GancliError(f"train.batch_size={t.batch_size} does not fit in the "
+                                      f"memory of {self.device}: the first step could not "
+                                      f"allocate {tried}; give a smaller train.batch_size"
+                                      ) from None
                 self.step += 1
                 window_steps += 1
                 stopping = self.dist.should_stop(
@@ -331,7 +345,8 @@ class Trainer:
                     stop.hand_over()  # a launcher's own handler (submitit: requeue)
                     log.warning("stopped at step %d of %d; checkpoint %s; continue with: "
                                 "gancli train resume=%s (or the same command with "
-                                "resume=auto)", self.step, t.steps, self.ckpt_path, self.run_dir)
+                                "resume=auto hydra.run.dir=%s)", self.step, t.steps,
+                                self.ckpt_path, self.run_dir, self.run_dir)
                     raise SystemExit(stop.exit_status)
             self.save()
             if main:
@@ -454,6 +469,22 @@ class Trainer:
         """The preview picture `samples/<name>` of the sampling generator at this step."""
         self.preview.write(self.gan.sampler, self.device, self.run_dir / "samples" / name,
                            self.step, monitor)
+
+
+def allocation_failed(err: BaseException) -> str | None:
+    """What an allocation that failed tried to take ("25.6 GB"; "memory" where the error does
+    not say), or None for an error that is not a failed allocation: torch's OutOfMemoryError,
+    the CPU allocator's RuntimeError ("DefaultCPUAllocator: can't allocate memory: you tried to
+    allocate 25600000000 bytes"), Python's MemoryError."""
+    text = str(err)
+    if not (isinstance(err, (torch.OutOfMemoryError, MemoryError))
+            or "can't allocate memory" in text or "out of memory" in text):
+        return None
+    if found := re.search(r"allocate (\d+) bytes", text):
+        return f"{int(found[1]) / 1e9:.1f} GB"
+    if found := re.search(r"[Tt]ried to allocate ([\d.]+ \w+)", text):
+        return found[1]
+    return "memory"
 
 
 def _grad_norm(module: torch.nn.Module) -> torch.Tensor:
