@@ -98,3 +98,23 @@ def test_d_state_dict_keys_are_those_of_earlier_checkpoints(name: str) -> None:
     assert all(k.startswith("net.") for k in keys)
     x = torch.randn(3, 1, 8, 8)
     assert torch.allclose(D.score(D.features(x)), D(x))
+
+
+@pytest.mark.parametrize("d_norm, norm", [("batch", torch.nn.BatchNorm2d),
+                                          ("layer", torch.nn.GroupNorm), ("none", None)])
+def test_d_norm_sets_the_critics_normalisation(d_norm: str, norm: type | None) -> None:
+    """model.d_norm replaces D's batch norm: with layer norm or none each sample's score depends
+    on that sample alone (a per-sample gradient penalty's premise), with batch norm on the
+    batch; G keeps its batch norm, and D's other weights keep their checkpoint keys."""
+    info = DataInfo("x", "image", (1, 16, 16), 10)
+    model = OmegaConf.create({"name": "dcgan", "width": 8, "d_norm": d_norm})
+    G, D = build_models(model, info, 16)
+    kinds = {type(m) for m in D.modules()}
+    assert {torch.nn.BatchNorm2d, torch.nn.GroupNorm} & kinds == ({norm} if norm else set())
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in G.modules())
+    convs = [f"{name}.weight" for name, m in build_models(cfg("dcgan"), info, 16)[1]
+             .named_modules() if isinstance(m, torch.nn.Conv2d)]
+    assert set(convs) <= set(D.state_dict())
+    x = torch.randn(6, 1, 16, 16)
+    alone = torch.cat([D(x[i:i + 1]) for i in range(len(x))])
+    assert torch.allclose(D(x), alone, atol=1e-5) == (d_norm != "batch")

@@ -100,6 +100,19 @@ class PointsDataConfig(DataConfig):
 # -- model= -------------------------------------------------------------------------------------
 
 
+class DNorm(str, Enum):
+    """What D's batch-norm layers become (`gancli.models.D_NORMS`), where D has any (dcgan,
+    pix2pix's PatchGAN; the mlp and resnet critics have no normalisation layers)."""
+
+    # Kept: the architecture as published.
+    batch = "batch"
+    # GroupNorm(1, C), layer norm over C, H, W: each sample normalised on its own, so D(x)
+    # depends on x alone, as a gradient penalty per sample needs (Gulrajani et al. 2017, 4).
+    layer = "layer"
+    # Removed.
+    none = "none"
+
+
 @dataclass
 class ModelConfig:
     """An architecture from the registry in `gancli.models`."""
@@ -109,6 +122,8 @@ class ModelConfig:
     width: int = ranged(64, ge=1)
     # Spectrally normalise every layer of D (Miyato et al. 2018); usable with every loss.
     spectral_norm: bool = False
+    # D's normalisation (DNorm); the Wasserstein losses' recipes (conf/recipe/loss) set layer.
+    d_norm: DNorm = DNorm.batch
 
 
 @dataclass

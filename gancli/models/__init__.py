@@ -16,6 +16,7 @@ from omegaconf import DictConfig
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
+from gancli.config.schemas import DNorm
 from gancli.data import DataInfo
 from gancli.errors import GancliError
 from gancli.registry import Registry
@@ -26,9 +27,31 @@ MODELS: Registry[Builder] = Registry("model")
 register_model = MODELS.register
 
 
+#: What `model.d_norm` makes of each batch-norm layer of D, from its channel count (None: kept).
+D_NORMS: dict[DNorm, Callable[[int], nn.Module] | None] = {
+    DNorm.batch: None,
+    DNorm.layer: lambda channels: nn.GroupNorm(1, channels),
+    DNorm.none: lambda channels: nn.Identity(),
+}
+
+
 def build_models(cfg: DictConfig, info: DataInfo, latent_dim: int) -> tuple[nn.Module, nn.Module]:
-    """The (generator, discriminator) pair for `cfg.name`, sized to the data."""
-    return MODELS.lookup(cfg.name)(cfg, info, latent_dim)
+    """The (generator, discriminator) pair for `cfg.name`, sized to the data, D's normalisation
+    as `cfg.d_norm` says (batch in the saved configs of a gancli that had no such key)."""
+    G, D = MODELS.lookup(cfg.name)(cfg, info, latent_dim)
+    make = D_NORMS[DNorm(cfg.get("d_norm", DNorm.batch))]
+    return G, D if make is None else replace_batch_norm(D, make)
+
+
+def replace_batch_norm(module: nn.Module, make: Callable[[int], nn.Module]) -> nn.Module:
+    """`module` with each BatchNorm1d/2d below it replaced, in place, by `make(channels)`.
+    Done after building, as spectral norm is, so that every architecture's D gets it alike."""
+    for name, child in module.named_children():
+        if isinstance(child, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            setattr(module, name, make(child.num_features))
+        else:
+            replace_batch_norm(child, make)
+    return module
 
 
 def square_images(info: DataInfo, model: str) -> tuple[int, int]:

@@ -1,5 +1,7 @@
 """DCGAN (Radford et al. 2016) as in pytorch/examples: transposed convolutions with batch norm in
-G, strided convolutions with LeakyReLU and batch norm in D, N(0, 0.02) initialisation.
+G, strided convolutions with LeakyReLU and batch norm in D, N(0, 0.02) initialisation. D's batch
+norm is what `model.d_norm` makes of it (`gancli.models.build_models`): the Wasserstein losses'
+recipes replace it with layer norm or nothing.
 
 pytorch/examples fixes 64×64; here the number of stages follows the resolution (4·2^k) so the same
 recipe serves 8×8 digits up to 64×64 images: G starts at 4×4 with width·2^(k-1) channels and halves
