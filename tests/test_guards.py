@@ -103,17 +103,23 @@ def test_a_batch_larger_than_the_training_split_is_one_line(tmp_path: Path) -> N
     assert "Traceback" not in proc.stderr and not (tmp_path / "outputs").exists()
 
 
+@pytest.mark.parametrize("where", ["first step", "threads probe"])
 def test_a_batch_that_cannot_be_allocated_is_one_line(monkeypatch: pytest.MonkeyPatch,
-                                                       tmp_path: Path) -> None:
+                                                       tmp_path: Path, where: str) -> None:
     """What torch's CPU allocator raises at the first step (a GPU's OutOfMemoryError reads
-    "Tried to allocate 2.00 GiB") names train.batch_size and the size; nothing is written."""
+    "Tried to allocate 2.00 GiB") names train.batch_size and the size; nothing is written. The
+    same where `train.threads=auto` first times a whole batch, before the first step."""
 
-    def no_memory(self: Trainer, measure: bool) -> dict[str, torch.Tensor]:
+    def no_memory(*args: object) -> dict[str, torch.Tensor]:
         raise RuntimeError("[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: "
                            "can't allocate memory: you tried to allocate 25600000000 bytes. "
                            "Error code 12 (Cannot allocate memory)")
 
-    monkeypatch.setattr(Trainer, "train_step", no_memory)
+    if where == "first step":
+        monkeypatch.setattr(Trainer, "train_step", no_memory)
+    else:  # two threads to choose from, so auto measures
+        monkeypatch.setenv("OMP_NUM_THREADS", "2")
+        monkeypatch.setattr(Trainer, "_thread_probe", lambda self: no_memory)
     proc = run_cli("train", *TINY, cwd=tmp_path, check=False)
     assert proc.returncode == 1 and proc.stderr.splitlines()[-1] == (
         "gancli: error: train.batch_size=16 does not fit in the memory of cpu: the first step "

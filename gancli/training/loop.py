@@ -274,7 +274,17 @@ class Trainer:
         training-time proxy: lower means D tells real from generated less well)."""
         t = self.cfg.train
         last: dict[str, float] = {}
-        threads = choose_threads(t.threads, "train.threads", self.device, self._thread_probe)
+        if self.step >= t.steps:
+            log.info("nothing to do: %s is finished (step %d of %d); raise train.steps to "
+                     "train on", self.run_dir, self.step, t.steps)
+            return self._result(last)
+        try:  # the probe of `auto` is the first allocation of a whole batch
+            threads = choose_threads(t.threads, "train.threads", self.device, self._thread_probe)
+        except (RuntimeError, MemoryError) as err:
+            error = batch_error(err, t.batch_size, self.device)
+            if error is None:
+                raise
+            raise error from None
         log.info("%s", threads)
         log.info("training %s on %s with loss=%s for %d steps on %s; run folder %s",
                  self.cfg.model.name, self.info.name, self.cfg.loss.name, t.steps,
@@ -289,10 +299,6 @@ class Trainer:
                                                     loggers=loggers) as monitor:
             if main:
                 monitor.placement(self.step, {**self.placement.describe(), **threads.record()})
-            if self.step >= t.steps:
-                log.info("nothing to do: %s is finished (step %d of %d); raise train.steps to "
-                         "train on", self.run_dir, self.step, t.steps)
-                return self._result(last)
             run_start = window_start = time.perf_counter()
             self.last_save = self.clock()
             window_steps, first = 0, self.step
@@ -301,13 +307,10 @@ class Trainer:
                 try:
                     stats = self.train_step(measure)
                 except (RuntimeError, MemoryError) as err:
-                    tried = allocation_failed(err)
-                    if self.step > first or tried is None:
+                    error = batch_error(err, t.batch_size, self.device)
+                    if self.step > first or error is None:
                         raise
-                    raise GancliError(f"train.batch_size={t.batch_size} does not fit in the "
-                                      f"memory of {self.device}: the first step could not "
-                                      f"allocate {tried}; give a smaller train.batch_size"
-                                      ) from None
+                    raise error from None
                 self.step += 1
                 window_steps += 1
                 stopping = self.dist.should_stop(
@@ -469,6 +472,18 @@ class Trainer:
         """The preview picture `samples/<name>` of the sampling generator at this step."""
         self.preview.write(self.gan.sampler, self.device, self.run_dir / "samples" / name,
                            self.step, monitor)
+
+
+def batch_error(err: BaseException, batch_size: int,
+                device: torch.device) -> GancliError | None:
+    """The one-line error for a batch that does not fit (see `allocation_failed`), or None when
+    `err` is another failure."""
+    tried = allocation_failed(err)
+    if tried is None:
+        return None
+    return GancliError(f"train.batch_size={batch_size} does not fit in the memory of {device}: "
+                       f"the first step could not allocate {tried}; give a smaller "
+                       "train.batch_size")
 
 
 def allocation_failed(err: BaseException) -> str | None:
