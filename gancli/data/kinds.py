@@ -193,7 +193,8 @@ class PointsKind(DataKind):
     def preview(self, x: torch.Tensor, grid: Grid, path: Path, step: int) -> dict[str, float]:
         score = score_mixture(x, self.info.name)
         self._scatter(x, path, f"{self.info.name}, step {step}: {score.modes_captured}/"
-                               f"{score.modes_total} modes, {100 * score.hq_fraction:.1f}% HQ")
+                               f"{score.modes_total} modes, HQ fraction "
+                               f"{score.hq_fraction:.3f}")
         return score.to_dict()
 
     def arrays(self, x: torch.Tensor) -> dict[str, np.ndarray]:
