@@ -408,6 +408,23 @@ def test_a_checkpoint_is_not_scored_against_other_data_silently(
     assert not (run / "eval").exists()
 
 
+def test_a_runs_checkpoint_composes_with_its_own_data_so_data_root_can_move_it(
+        tiny_run: Path, tmp_path: Path) -> None:
+    """`gancli eval ckpt=RUN data.root=DIR` for a run trained on MNIST: eval's default data
+    (digits) has no `root`, so the run's own data option is chosen from Hydra's record of the
+    run before composing; a `data=` of the user's is left to the check above."""
+    run = shutil.copytree(tiny_run, tmp_path / "run")
+    hydra_yaml = run / ".hydra" / "hydra.yaml"
+    recorded = OmegaConf.load(hydra_yaml)
+    recorded.hydra.runtime.choices.data = "mnist"
+    OmegaConf.save(recorded, hydra_yaml)
+    proc = run_cli("eval", f"ckpt={run}", "data.root=/data/mnist", "--cfg", "job", cwd=tmp_path)
+    composed = OmegaConf.create(proc.stdout)
+    assert composed.data.name == "mnist" and composed.data.root == "/data/mnist"
+    given = run_cli("eval", f"ckpt={run}", "data=ring8", "--cfg", "job", cwd=tmp_path)
+    assert OmegaConf.create(given.stdout).data.name == "ring8"
+
+
 def test_samples_score_the_same_from_g_a_png_folder_and_an_npz(tiny_run: Path,
                                                                tmp_path: Path) -> None:
     """G's output, its PNGs and its .npz go through one conversion: identical numbers."""

@@ -20,17 +20,38 @@ from gancli.errors import reported
 from gancli.report.runs import EVAL_FOLDER
 
 
-def eval_dir(ckpt: str | None, default: str, stamp: str) -> str:
-    """`gancli eval`'s run folder: `RUN/eval/<stamp>` when `ckpt` names a run folder (one with
-    metrics.jsonl, as `gancli train` writes) or a checkpoint in its `checkpoints/`; else
-    `default` (outputs/eval/<date>/<time>: a loose checkpoint file, or samples)."""
+def run_of(ckpt: str | None) -> Path | None:
+    """The run folder `ckpt` names: a folder with metrics.jsonl (as `gancli train` writes), or
+    the run of a checkpoint in its `checkpoints/`; None for a loose checkpoint file."""
     if not ckpt:
-        return default
-    path = Path(ckpt).expanduser()
-    run = path if path.is_dir() else path.parent.parent
+        return None
+    path = Path(ckpt.strip("'\"")).expanduser()
     if not path.is_dir() and path.parent.name != "checkpoints":
-        return default
-    return str(run / EVAL_FOLDER / stamp) if (run / "metrics.jsonl").is_file() else default
+        return None
+    run = path if path.is_dir() else path.parent.parent
+    return run if (run / "metrics.jsonl").is_file() else None
+
+
+def eval_dir(ckpt: str | None, default: str, stamp: str) -> str:
+    """`gancli eval`'s run folder: `RUN/eval/<stamp>` for a run's checkpoint (`run_of`); else
+    `default` (outputs/eval/<date>/<time>: a loose checkpoint file, or samples)."""
+    run = run_of(ckpt)
+    return default if run is None else str(run / EVAL_FOLDER / stamp)
+
+
+def command_line(args: list[str]) -> list[str]:
+    """A run's checkpoint is scored against the data it was trained on, so without a `data=` of
+    the user's the run's own data option is chosen (Hydra's record of the run's choices), and
+    `data.root=` then composes for an MNIST run as for the default digits, whose schema has no
+    `root`. A loose checkpoint or samples: the command line as given. Needs no torch: the
+    dispatcher calls it."""
+    values = dict(a.split("=", 1) for a in args if "=" in a)
+    run = run_of(values.get("ckpt"))
+    if run is None or "data" in values or not (run / ".hydra" / "hydra.yaml").is_file():
+        return args
+    choice = OmegaConf.select(OmegaConf.load(run / ".hydra" / "hydra.yaml"),
+                              "hydra.runtime.choices.data")
+    return args if choice is None else [f"data={choice}", *args]
 
 
 OmegaConf.register_new_resolver("gancli.eval_dir", eval_dir, replace=True)
