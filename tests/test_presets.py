@@ -21,7 +21,8 @@ from omegaconf import OmegaConf
 
 from gancli.checkpoint import load_checkpoint
 from gancli.losses import LOSSES
-from tests.conftest import REPO, compose_train, last_line, run_cli
+from gancli.training.loop import Trainer
+from tests.conftest import REPO, TINY, compose_train, last_line, run_cli
 
 EXPERIMENTS = REPO / "conf" / "experiment"
 PRESETS = sorted(p.stem for p in EXPERIMENTS.glob("*.yaml"))
@@ -118,3 +119,64 @@ def test_preset_trains_two_steps_and_keeps_its_choices(name: str, tmp_path: Path
     assert all(math.isfinite(r["loss_d"]) and math.isfinite(r["loss_g"]) for r in losses)
     assert (run / "samples" / "final.png").is_file()
     assert all(torch.isfinite(v).all() for v in ckpt["G"].values() if v.is_floating_point())
+
+
+# -- the Wasserstein losses' recipes (conf/recipe/loss, conf/recipe/wgan) -----------------------
+
+#: What each loss trains with where no data/model recipe tunes it (data=mnist): (n_critic,
+#: lr, betas, d_norm), each Wasserstein loss its paper's; the others the schema's defaults.
+PAPER_RECIPES = {
+    "wgan-gp": (5, 1e-4, [0.0, 0.9], "layer"),   # Gulrajani et al. 2017, Algorithm 1
+    "wgan-lp": (5, 1e-4, [0.0, 0.9], "layer"),   # Petzka et al. 2018: WGAN-GP's setting
+    "wgan-clip": (5, 5e-5, [0.0, 0.99], "batch"),  # Arjovsky et al. 2017: RMSProp 5e-5
+    "wgan-sn": (5, 2e-4, [0.0, 0.9], "none"),    # Miyato et al. 2018: SNGAN's
+    "ns": (1, 2e-4, [0.5, 0.999], "batch"),
+}
+
+
+def training_recipe(cfg: Any) -> tuple:
+    return (cfg.train.n_critic, cfg.optim.lr_d, list(cfg.optim.betas), cfg.model.d_norm.value)
+
+
+@pytest.mark.parametrize("loss", PAPER_RECIPES)
+def test_each_wasserstein_loss_brings_its_papers_recipe(loss: str) -> None:
+    cfg = compose_train("data=mnist", f"loss={loss}")
+    assert training_recipe(cfg) == PAPER_RECIPES[loss]
+    assert cfg.optim.lr_g == cfg.optim.lr_d and cfg.train.steps == 3000
+
+
+def test_the_loss_recipe_yields_to_the_command_line_and_to_presets() -> None:
+    """The command line wins key by key; a preset keeps its own keys (ring8: lr 1e-4, betas
+    (0.5, 0.999), 8,000 steps) and takes the recipe's others; `~recipe/loss` drops it."""
+    cfg = compose_train("loss=wgan-gp", "train.n_critic=2", "optim.betas=[0.5,0.999]")
+    assert (cfg.train.n_critic, list(cfg.optim.betas), cfg.model.d_norm.value) == (
+        2, [0.5, 0.999], "layer")
+    ring8 = compose_train("experiment=ring8", "loss=wgan-gp")
+    assert training_recipe(ring8) == (5, 1e-4, [0.5, 0.999], "layer")
+    assert ring8.train.steps == 8000
+    assert training_recipe(compose_train("loss=wgan-gp", "~recipe/loss")) == (
+        1, 2e-4, [0.5, 0.999], "batch")
+
+
+@pytest.mark.parametrize("loss", ["wgan-gp", "wgan-lp", "wgan-clip", "wgan-sn"])
+def test_the_wasserstein_recipes_fit_the_default_runs_time_on_its_data(loss: str) -> None:
+    """On data=digits with model=dcgan (conf/recipe/wgan/digits_dcgan.yaml) five critic updates
+    per G update get fewer G steps, at a learning rate that learns in them (the embedded
+    default's own 6,000 steps: tests/test_configs.py)."""
+    cfg = compose_train(f"loss={loss}")
+    assert (cfg.train.steps, cfg.train.n_critic, cfg.optim.lr_g, cfg.optim.lr_d) == (
+        900, 5, 5e-4, 5e-4)
+    assert list(cfg.optim.betas) == PAPER_RECIPES[loss][2]
+
+
+def test_wgan_gp_trains_with_its_recipe(tmp_path: Path) -> None:
+    """Two steps of `loss=wgan-gp` on 16×16 digits (where DCGAN's D has a normalisation layer):
+    D has layer norm and no batch norm anywhere, and is updated five times per G update."""
+    trainer = Trainer(compose_train("loss=wgan-gp", *TINY, "data.resolution=16"), tmp_path)
+    for _ in range(STEPS):
+        stats = trainer.train_step(measure=True)
+    assert all(math.isfinite(float(v)) for v in stats.values())
+    kinds = {type(m) for m in trainer.gan.D.modules()}
+    assert torch.nn.GroupNorm in kinds and torch.nn.BatchNorm2d not in kinds
+    assert {int(s["step"]) for s in trainer.gan.opt_d.state_dict()["state"].values()} == {
+        STEPS * 5}
