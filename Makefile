@@ -28,10 +28,12 @@ bench:
 	$(BIN)/python benchmarks/bench_eval.py
 
 # Every loss on ring8 and grid25 (each preset's recipe with the loss swapped and COMPARE_STEPS
-# generator updates), 3 seeds; the Wasserstein losses once more with their own recipe (5 critic
-# updates per G update, Adam betas (0.5, 0.9), half the G updates: 2.5x the critic updates of
-# the others); then `gancli report`: a page per run and outputs/compare/report.html comparing
-# them (the table also in outputs/compare/compare.md, final scatters side by side). The
+# generator updates; `~recipe/loss` leaves out the Wasserstein losses' own recipes), 3 seeds;
+# the Wasserstein losses once more with their recipe (conf/recipe/loss: 5 critic updates per G
+# update; the preset's learning rate, Adam betas (0.5, 0.9) since a preset's betas win over the
+# recipe's, half the G updates: 2.5x the critic updates of the others); then `gancli report`:
+# a page per run and outputs/compare/report.html comparing them (the table also in
+# outputs/compare/compare.md, final scatters side by side). The
 # two datasets run as two single-threaded sweeps side by side (on 2 cores ~1.6x faster than one
 # sweep on both threads): about 75 minutes on a 2-core CPU. ring8's R1 is switched off
 # (loss.r1_gamma=0): the table compares the objectives themselves, not the objectives rescued by
@@ -51,11 +53,11 @@ compare:
 	$(BIN)/gancli report $(COMPARE_DIR)
 
 compare-ring8 compare-grid25: compare-%:
-	-$(SWEEP) experiment=$* loss=$(COMPARE_LOSSES) train.steps=$(COMPARE_STEPS) \
+	-$(SWEEP) experiment=$* loss=$(COMPARE_LOSSES) '~recipe/loss' train.steps=$(COMPARE_STEPS) \
 		hydra.sweep.dir=$(COMPARE_DIR)/$*/losses
 	-$(SWEEP) experiment=$* loss=fgan loss.divergence=$(COMPARE_DIVERGENCES) \
 		train.steps=$(COMPARE_STEPS) hydra.sweep.dir=$(COMPARE_DIR)/$*/fgan
-	$(SWEEP) experiment=$* loss=$(COMPARE_WGAN) train.n_critic=5 'optim.betas=[0.5,0.9]' \
+	$(SWEEP) experiment=$* loss=$(COMPARE_WGAN) 'optim.betas=[0.5,0.9]' \
 		train.steps=$$(( $(COMPARE_STEPS) / 2 )) hydra.sweep.dir=$(COMPARE_DIR)/$*/wgan
 
 # pix2pix's three objectives on one task (P2P_ARGS: the experiment=mnist_inpaint preset by
