@@ -1,4 +1,4 @@
-"""The README's results against their targets (slow: minutes to an hour each): the embedded
+"""The results of docs/results.md against their targets (slow: minutes to an hour each): the embedded
 default and the WGAN-GP line draw recognisable digits of every class, and the Stacked MNIST
 preset covers the modes on the VEEGAN / PacGAN protocol. The 2D presets' targets are in
 tests/test_presets_quality.py."""
@@ -49,7 +49,7 @@ def test_the_wgan_gp_line_draws_recognisable_digits_of_every_class(tmp_path: Pat
 #: What seed 0 of experiment=stacked_mnist reaches today, below which it has regressed: more
 #: modes and a lower KL than every published baseline but PacGAN's (DCGAN 99 / 3.4, VEEGAN
 #: 150 / 2.95). Issue 16's target, 1,000 modes at KL ≤ 0.05 (PacDCGAN2: 1,000 / 0.06), is not
-#: met yet: see the README's results.
+#: met yet: see docs/results.md.
 STACKED_MODES, STACKED_KL = 990, 0.5
 
 
