@@ -113,3 +113,12 @@ def test_a_training_step_never_waits_for_the_gpu(extra: list[str], tmp_path: Pat
             trainer.train_step(measure=False)
     finally:
         torch.cuda.set_sync_debug_mode("default")
+
+
+def test_channels_last_applies_to_the_ema_copy(tmp_path: Path) -> None:
+    """The EMA copy is made before G is converted: it must be converted too, or every update
+    mixes layouts."""
+    trainer = Trainer(compose_train(*TINY, "train.channels_last=true", "train.ema=0.9"),
+                      tmp_path)
+    weights = [p for p in trainer.gan.G_ema.module.parameters() if p.dim() == 4]
+    assert weights and all(p.is_contiguous(memory_format=torch.channels_last) for p in weights)

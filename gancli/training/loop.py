@@ -160,7 +160,8 @@ class Trainer:
             gan.G = Distributed.sync_batchnorm(gan.G, self.device)
             gan.D = Distributed.sync_batchnorm(gan.D, self.device)
         if t.channels_last and self.kind.has_layout:
-            for module in (gan.G, gan.D):
+            # The EMA copy too: its update's fused kernels need G's layout to match its own.
+            for module in (gan.G, gan.D, gan.sampler):
                 channels_last(module)
         if t.compile:
             compile_module(gan.G, "G")
