@@ -21,6 +21,7 @@ from gancli.config import (
     TrainAppConfig,
     option_schema,
     typed,
+    validate,
 )
 from gancli.errors import ConfigError
 from tests.conftest import REPO, compose_train, run_cli
@@ -166,6 +167,11 @@ def one_error(result) -> str:  # noqa: ANN001 (conftest's Result)
     (["augment=diffaug", "augment.policy=[zoom]"], "unknown DiffAugment policy"),
     (["latent.dist=cauchy"], "unknown latent distribution"),
     (["train.precision=fp8"], "unknown precision"),
+    # SyncBatchNorm has no double backward, which the penalties on D's gradient need.
+    (["train.sync_batchnorm=true", "loss.r1_gamma=10"], "train.sync_batchnorm=true with "
+     "loss.r1_gamma=10.0 cannot train: the penalty's double backward is not supported by "
+     "SyncBatchNorm, which D keeps (model.d_norm=batch); set model.d_norm=layer or "
+     "train.sync_batchnorm=false"),
 ])
 def test_bad_train_input_is_one_line_and_leaves_no_run_folder(args: list[str], line: str,
                                                                tmp_path: Path) -> None:
@@ -173,6 +179,26 @@ def test_bad_train_input_is_one_line_and_leaves_no_run_folder(args: list[str], l
     error = one_error(result)
     assert error.startswith("gancli: error: ") and line in error
     assert not (tmp_path / "outputs").exists()  # nothing written: no half a run
+
+
+@pytest.mark.parametrize("args, refused", [
+    (["loss=wgan-gp", "model.d_norm=batch"], "loss.gp_weight=10.0"),
+    (["loss=wgan-lp", "model.d_norm=batch"], "loss.gp_weight=10.0"),
+    (["loss=hinge", "loss.r1_gamma=1"], "loss.r1_gamma=1.0"),
+    (["loss=wgan-gp"], None),  # its recipe's layer norm leaves D no batch norm to convert
+    (["loss.r1_gamma=10", "model.d_norm=layer"], None),
+    (["loss=wgan-gp", "model.d_norm=batch", "loss.gp_weight=0"], None),
+    (["loss=ns"], None),
+])
+def test_sync_batchnorm_is_refused_only_with_a_double_backward_through_batch_norm(
+        args: list[str], refused: str | None) -> None:
+    cfg = compose_train("model=dcgan", "train.sync_batchnorm=true", *args)
+    if refused is None:
+        validate(cfg)
+        return
+    with pytest.raises(ConfigError, match=f"with {refused} cannot train: .* set "
+                       "model.d_norm=layer or train.sync_batchnorm=false"):
+        validate(cfg)
 
 
 def test_a_sweep_with_one_bad_value_fails_that_job_only(tmp_path: Path) -> None:

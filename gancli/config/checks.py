@@ -71,8 +71,25 @@ def typed(cfg: DictConfig | dict, app: type) -> DictConfig:
 def validate(cfg: DictConfig) -> None:
     """Refuse what composition lets through: keys appended with Hydra's `+key=value` that no
     schema has, and values outside their key's `Range`. One line naming the key, the value and
-    what is allowed."""
+    what is allowed; and combinations that cannot train (`_refuse_sync_batchnorm_penalty`)."""
     _validate_node(cfg, "")
+    _refuse_sync_batchnorm_penalty(cfg)
+
+
+def _refuse_sync_batchnorm_penalty(cfg: DictConfig) -> None:
+    """SyncBatchNorm's backward is not twice differentiable, so a penalty on D's input gradient
+    (R1, WGAN-GP/LP's) crashes its double backward under `train.sync_batchnorm` on a D that
+    keeps batch norm. Refused here rather than on the GPUs, after the start-up."""
+    if not OmegaConf.select(cfg, "train.sync_batchnorm", default=False) \
+            or OmegaConf.select(cfg, "model.d_norm", default=None) != "batch":
+        return
+    penalties = [f"loss.{key}={value}" for key in ("r1_gamma", "gp_weight")
+                 if (value := OmegaConf.select(cfg, f"loss.{key}", default=0)) > 0]
+    if penalties:
+        raise ConfigError(f"train.sync_batchnorm=true with {penalties[0]} cannot train: the "
+                          "penalty's double backward is not supported by SyncBatchNorm, which "
+                          "D keeps (model.d_norm=batch); set model.d_norm=layer or "
+                          "train.sync_batchnorm=false")
 
 
 def _validate_node(node: DictConfig, prefix: str) -> None:
