@@ -158,7 +158,7 @@ def run_eval(cfg: DictConfig, out_dir: Path, overrides: list[str],
         source = {"samples": str(Path(cfg.samples).expanduser().resolve()), "checkpoint": None}
     evaluator = Evaluator(opts, data_cfg, info, device, condition)
     result = {**generated.score(evaluator, out_dir), **source, "primary": evaluator.primary,
-              **threads.record()}
+              "device": str(device), **threads.record()}
     out = atomic_write(out_dir / "eval.json",
                        lambda f: f.write(json.dumps(result, indent=2).encode() + b"\n"))
     show(result, evaluator.primary)
