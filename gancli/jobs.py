@@ -175,7 +175,10 @@ class JobDevices:
     def resolve(self, choice: str, key: str) -> torch.device:
         job = sweep_job()
         if choice != "auto" or job is None or not torch.cuda.is_available():
-            self.chosen = JobDevice(resolve_device(choice, key), job=job)
+            device = resolve_device(choice, key)
+            if device.type == "cuda":  # `cuda:K` current too: `.cuda()`, NCCL, streams use it
+                torch.cuda.set_device(device)
+            self.chosen = JobDevice(device, job=job)
             return self.chosen.device
         count = torch.cuda.device_count()
         # Jobs run one after the other in this process start from GPU 0 each time (one CUDA

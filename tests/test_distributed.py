@@ -93,6 +93,26 @@ def test_sync_batchnorm_is_refused_on_the_cpu() -> None:
         Distributed.sync_batchnorm(nn.BatchNorm2d(3), torch.device("cpu"))
 
 
+@pytest.mark.parametrize("visible, device", [(1, 0), (4, 3)])
+def test_each_rank_takes_its_gpu_or_the_only_one_it_sees(
+        visible: int, device: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """LOCAL_RANK=3's GPU: cuda:3 of the machine's 4, or cuda:0 when a scheduler shows each
+    task its own GPU only (Slurm's --gpus-per-task); made the current device either way."""
+    current: list[torch.device] = []
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: visible)
+    monkeypatch.setattr(torch.cuda, "set_device", current.append)
+    monkeypatch.setattr(torch.distributed, "is_initialized", lambda: True)
+    monkeypatch.setenv("WORLD_SIZE", "4")
+    monkeypatch.setenv("RANK", "3")
+    monkeypatch.setenv("LOCAL_RANK", "3")
+    dist, chosen = Distributed.start(torch.device("cuda", 0))
+    assert (dist.rank, dist.world_size) == (3, 4)
+    assert chosen == torch.device("cuda", device) and current == [chosen]
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    with pytest.raises(GancliError, match="rank 3 wants GPU 3 but 2 are visible"):
+        Distributed.start(torch.device("cuda", 0))
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

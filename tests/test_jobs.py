@@ -136,6 +136,7 @@ def test_outside_a_sweep_or_with_an_explicit_device_nothing_is_claimed(
     as_job(monkeypatch, 1)
     with JobDevices() as devices:
         assert devices.resolve("cuda:3", "train.device") == torch.device("cuda", 3)
+        assert gpus.current == torch.device("cuda", 3)  # what names no index goes there too
         assert devices.resolve("cpu", "train.device") == torch.device("cpu")
     assert not (tmp_path / "locks").exists() or not any((tmp_path / "locks").iterdir())
 

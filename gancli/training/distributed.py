@@ -54,16 +54,17 @@ class Distributed:
     def start(cls, device: torch.device) -> tuple[Distributed, torch.device]:
         """Join the process group torchrun describes in the environment, if any, and return
         the device this rank trains on: `cuda:LOCAL_RANK` on GPUs (NCCL), the CPU otherwise
-        (gloo)."""
+        (gloo). A rank that sees one GPU only trains on it: a scheduler that gives each task
+        its own GPU (Slurm's `--gpus-per-task`) shows it as cuda:0 whatever the LOCAL_RANK."""
         world = world_size()
         if world <= 1:
             return cls(), device
-        rank, local = this_rank(), local_rank()
+        rank, local, count = this_rank(), local_rank(), torch.cuda.device_count()
         if device.type == "cuda":
-            if local >= torch.cuda.device_count():
-                raise GancliError(f"rank {rank} wants GPU {local} but {torch.cuda.device_count()}"
-                                  " are visible: lower --nproc_per_node to the number of GPUs")
-            device = torch.device("cuda", local)
+            if count > 1 and local >= count:
+                raise GancliError(f"rank {rank} wants GPU {local} but {count} are visible: "
+                                  "lower --nproc_per_node to the number of GPUs")
+            device = torch.device("cuda", local if count > 1 else 0)
             torch.cuda.set_device(device)
         if not dist.is_initialized():
             dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
