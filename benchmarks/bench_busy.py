@@ -32,7 +32,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from machine import emit_table, load_average, machine
+from machine import emit_table, load_average, machine, spread
 
 GANCLI = Path(sys.executable).with_name("gancli")
 #: The busy process: one core's worth of arithmetic, whichever library a user's job runs.
@@ -117,8 +117,7 @@ def main() -> None:
             rows.append(f"| {datetime.date.today()} | {machine()}, {cpu_flags()} | {threads} "
                         f"| {'/'.join(map(str, chosen[0]))} ({'/'.join(map(str, chosen[1]))}) "
                         f"| {statistics.median(alone):.0f} | {statistics.median(busy):.0f} "
-                        f"| {statistics.median(ratios):.2f} ({min(ratios):.2f}–"
-                        f"{max(ratios):.2f}) |")
+                        f"| {spread(ratios)} |")
     print(f"at the end: {load_average()}")
     emit_table(TABLE_HEADER, rows, args.markdown_out)
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 from hydra import compose, initialize_config_module
-from machine import emit_table, load_average, machine
+from machine import emit_table, load_average, machine, spread
 
 from gancli.config import register_configs
 from gancli.training.loop import Trainer
@@ -73,8 +73,7 @@ def main() -> None:
     for name, times in seconds.items():
         ratios = [t / ref for t, ref in zip(times, seconds["jsonl"], strict=True)]
         rows.append(f"| {datetime.date.today()} | {machine()} | {args.steps} | {args.log_every} "
-                    f"| {name} | {statistics.median(times):.2f} | {statistics.median(ratios):.2f}"
-                    f" ({min(ratios):.2f}–{max(ratios):.2f}) |")
+                    f"| {name} | {statistics.median(times):.2f} | {spread(ratios)} |")
     print(f"at the end: {load_average()}")
     emit_table(TABLE_HEADER, rows, args.markdown_out)
 

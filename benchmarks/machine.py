@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import platform
+import statistics
 from pathlib import Path
 
 
@@ -29,6 +30,13 @@ def load_average() -> str:
     cores slows every loop by far more than its share (their thread pools contend), and the
     figures of such a run, ratios included, are not worth quoting."""
     return f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs"
+
+
+def spread(ratios: list[float], digits: int = 2) -> str:
+    """A table's ratio cell: the median, then the range over the rounds, `1.03 (0.76–1.30)`:
+    one run's ratio is noise, the range says how much."""
+    low, mid, high = min(ratios), statistics.median(ratios), max(ratios)
+    return f"{mid:.{digits}f} ({low:.{digits}f}–{high:.{digits}f})"
 
 
 def emit_table(header: str, rows: list[str], markdown_out: Path | None) -> None:
