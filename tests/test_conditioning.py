@@ -15,6 +15,7 @@ from PIL import Image
 from torch import nn
 
 from gancli.conditioning import build_conditioning
+from gancli.conditioning.tasks import make_inputs
 from gancli.data import TensorData, load_dataset
 from gancli.errors import GancliError
 from gancli.evaluation import conditional
@@ -147,6 +148,22 @@ def test_image_conditioning_trains_on_each_task(task: str, tmp_path: Path) -> No
     trainer = Trainer(compose_train(*TINY, "data.resolution=16", "conditioning=image",
                                     f"conditioning.task={task}"), tmp_path)
     assert finite(trainer.train_step(measure=True))
+
+
+@pytest.mark.parametrize("task", ["colorize", "edges"])
+def test_grey_input_tasks_build_their_constants_once_per_device(
+        task: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A tensor made from Python numbers on a GPU is a host→device copy each batch would wait
+    for: the luma weights and Sobel kernels are built on the first batch only."""
+    first = make_inputs(task, torch.rand(2, 3, 8, 8) * 2 - 1)
+    built = []
+    make = torch.tensor
+    monkeypatch.setattr(torch, "tensor", lambda *a, **k: built.append(a) or make(*a, **k))
+    targets = torch.rand(2, 3, 8, 8) * 2 - 1
+    with torch.inference_mode():
+        again = make_inputs(task, targets)
+    assert built == [] and again.shape == first.shape == (2, 1, 8, 8)
+    assert torch.allclose(again, make_inputs(task, targets.requires_grad_()).detach())
 
 
 def test_pix2pix_generator_loss_is_adv_plus_weighted_l1(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ improves error messages (`data=cifar10 has ...` instead of `this dataset has ...
 
 from __future__ import annotations
 
+import functools
 from typing import Protocol
 
 import torch
@@ -58,8 +59,25 @@ def luminance(images: torch.Tensor, task: str, data_name: str | None = None) -> 
     if channels != 3:
         raise GancliError(f"conditioning.task={task} needs grey (1 channel) or RGB (3 channel) "
                           f"images; {_dataset(data_name)} has {channels} channels")
-    w = torch.tensor(LUMA_WEIGHTS, dtype=images.dtype, device=images.device)
-    return (images * w.view(1, 3, 1, 1)).sum(1, keepdim=True)
+    return (images * _luma_weights(images.device, images.dtype)).sum(1, keepdim=True)
+
+
+@functools.cache
+def _luma_weights(device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """`LUMA_WEIGHTS` as 1×3×1×1, built once per device and dtype: a tensor made from Python
+    numbers on a GPU is a host→device copy, which each batch would otherwise wait for."""
+    with torch.inference_mode(False):  # usable outside inference mode if first made inside it
+        return torch.tensor(LUMA_WEIGHTS, dtype=dtype, device=device).view(1, 3, 1, 1)
+
+
+@functools.cache
+def _sobel_kernels(device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """Sobel's d/dx and d/dy kernels, 2×1×3×3, built once per device and dtype (as
+    `_luma_weights`)."""
+    with torch.inference_mode(False):
+        sobel_x = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]],
+                               dtype=dtype, device=device)
+        return torch.stack([sobel_x, sobel_x.T]).unsqueeze(1)
 
 
 @TASKS.register("inpaint")
@@ -108,9 +126,7 @@ def edges(targets: torch.Tensor, data_name: str | None = None) -> torch.Tensor:
     on. A step between two pixels lights both of them (a two-pixel-wide line): thin enough at
     the resolutions here, so there is no non-maximum suppression or threshold."""
     luma = luminance(targets, "edges", data_name)
-    sobel_x = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]],
-                           dtype=targets.dtype, device=targets.device)
-    kernels = torch.stack([sobel_x, sobel_x.T]).unsqueeze(1)  # 2×1×3×3: d/dx, d/dy
+    kernels = _sobel_kernels(targets.device, targets.dtype)
     grad = F.conv2d(F.pad(luma, (1, 1, 1, 1), mode="replicate"), kernels)
     magnitude = grad.square().sum(1, keepdim=True).sqrt()
     # Edges from 8-bit images are at least ~0.008; the floor only stops 0/0 on flat images.
