@@ -34,7 +34,7 @@ from gancli.files import WriteFailed
 from gancli.jobs import JobDevices
 from gancli.losses import build_loss
 from gancli.models.latent import latent_distribution, sample_latent
-from gancli.runtime import rng_state, set_rng_state
+from gancli.runtime import data_state_fits, rng_state, set_rng_state
 from gancli.sampling import run_generator
 from gancli.threads import choose_threads
 from gancli.torchrun import rank0_run_dir
@@ -180,10 +180,17 @@ class Trainer:
 
     def _restore_rng(self, ckpt: dict) -> None:
         """Continue each rank's random streams where the checkpoint left them. A checkpoint
-        from another number of processes has no state for this rank: it then starts fresh
+        from another number of processes has no state for this rank, one from another kind of
+        device (CPU or CUDA) no data stream this generator can take: the run then starts fresh
         streams from the seed, rank and step, so ranks still draw different batches."""
         ranks = ckpt.get("rng_ranks") or [ckpt["rng"]]
-        if len(ranks) == self.dist.world_size:
+        world = self.dist.world_size
+        if len(ranks) != world:
+            why = f"the checkpoint was written by {len(ranks)} process(es), this run has {world}"
+        elif not data_state_fits(ranks[self.dist.rank], self.data_rng):
+            why = (f"the checkpoint's data stream was drawn on another kind of device than "
+                   f"{self.device.type}")
+        else:
             state = ranks[self.dist.rank]
             set_rng_state(state, self.data_rng)
             if self.data.stream is not None and "stream" in state:
@@ -194,8 +201,7 @@ class Trainer:
         self.data_rng.manual_seed(seed)
         if self.data.stream is not None:
             self.data.stream.load_state(torch.Generator().manual_seed(seed).get_state())
-        log.warning("the checkpoint was written by %d process(es), this run has %d: random "
-                    "streams start afresh from the seed", len(ranks), self.dist.world_size)
+        log.warning("%s: random streams start afresh from the seed", why)
 
     # -- one step -------------------------------------------------------------------------------
 
