@@ -14,7 +14,12 @@ from omegaconf import OmegaConf
 
 from gancli.checkpoint import FORMAT, load_checkpoint, save_checkpoint
 from gancli.errors import GancliError
-from tests.conftest import TINY, last_line, run_cli
+from gancli.training import loop
+from gancli.training.loop import Trainer
+from gancli.training.precision import Float16, Precision
+from tests import test_trainer
+from tests.conftest import TINY, compose_train, last_line, run_cli
+from tests.test_trainer import POINTS
 
 
 def test_checkpoint_holds_the_whole_state(tiny_run: Path) -> None:
@@ -128,3 +133,33 @@ def test_resume_refuses_changing_the_model(tiny_run: Path, tmp_path: Path) -> No
     proc = run_cli("train", f"resume={tiny_run}", "loss=wgan-gp", cwd=tmp_path, check=False)
     assert proc.returncode == 1
     assert "cannot change loss when resuming" in proc.stderr
+
+
+class _CpuFloat16(Float16):
+    """fp16 with its gradient scalers on the CPU (torch.amp.GradScaler("cpu")), which the
+    command refuses (`test_fp16_needs_cuda`): the scalers' checkpointing, tested without a GPU."""
+
+    def __init__(self, device: torch.device) -> None:
+        Precision.__init__(self, device)
+        self.scalers = {}
+
+
+def test_fp16_scalers_resume_at_their_scale(tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """A resumed fp16 run goes on at the scale its scalers had reached, not 65,536 again."""
+    monkeypatch.setattr(loop, "build_precision", lambda name, device: _CpuFloat16(device))
+    first = test_trainer.run(tmp_path / "first", "train.steps=2")
+    ckpt_path = tmp_path / "first" / "checkpoints" / "last.pt"
+    ckpt = load_checkpoint(ckpt_path)
+    scaler_g = first.precision._scaler(first.gan.opt_g)
+    assert ckpt["scalers"]["opt_g"] == scaler_g.state_dict()
+    ckpt["scalers"]["opt_d"] |= {"scale": 512.0, "_growth_tracker": 7}
+    save_checkpoint(ckpt_path, ckpt)
+    resumed = Trainer(compose_train(*POINTS, f"resume={ckpt_path}"), tmp_path / "again")
+    assert resumed.precision._scaler(resumed.gan.opt_d).state_dict()["scale"] == 512.0
+    assert resumed.precision._scaler(resumed.gan.opt_d).state_dict()["_growth_tracker"] == 7
+    # A checkpoint from before scalers were kept still resumes, its scalers afresh.
+    del ckpt["scalers"]
+    save_checkpoint(ckpt_path, ckpt)
+    older = Trainer(compose_train(*POINTS, f"resume={ckpt_path}"), tmp_path / "older")
+    assert older.precision._scaler(older.gan.opt_d).get_scale() == 65536.0

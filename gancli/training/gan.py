@@ -28,6 +28,11 @@ class GAN:
         """The generator to draw pictures from: the EMA one when there is one."""
         return self.G_ema.module if self.G_ema is not None else self.G
 
+    @property
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        """The optimizers by their checkpoint keys (a precision's scalers are kept under them)."""
+        return {"opt_g": self.opt_g, "opt_d": self.opt_d}
+
     def state_dict(self) -> dict:
         return {
             "G": self.G.state_dict(),

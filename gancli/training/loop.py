@@ -169,9 +169,11 @@ class Trainer:
         return self.dist.wrap(gan.G, self.device), self.dist.wrap(gan.D, self.device)
 
     def _restore(self, ckpt: dict) -> None:
-        """Continue from a checkpoint: its weights, optimizer states, step, random streams and
-        best evaluation so far."""
+        """Continue from a checkpoint: its weights, optimizer states, gradient scalers, step,
+        random streams and best evaluation so far."""
         self.gan.load_state_dict(ckpt)
+        # A checkpoint from before scalers were kept has none: they start afresh.
+        self.precision.load_state_dict(ckpt.get("scalers") or {}, self.gan.optimizers)
         self.step = ckpt["step"]
         self.loss.d_updates = self.step * self.cfg.train.n_critic
         self._restore_rng(ckpt)
@@ -472,6 +474,7 @@ class Trainer:
             "rng": states[0],
             "rng_ranks": states if self.dist.enabled else None,
             "conditioning": self.conditioning.state(),
+            "scalers": self.precision.state_dict(self.gan.optimizers),
             **self.gan.state_dict(),
         })
 

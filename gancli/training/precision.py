@@ -50,6 +50,15 @@ class Precision:
     def step(self, opt: torch.optim.Optimizer) -> None:
         opt.step()
 
+    def state_dict(self, opts: dict[str, torch.optim.Optimizer]) -> dict[str, dict]:
+        """What a checkpoint keeps to continue this arithmetic, by the names of `opts`: nothing
+        but a gradient scaler's state."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, dict],
+                        opts: dict[str, torch.optim.Optimizer]) -> None:
+        """Continue from `state_dict`'s `state` (empty from a run in another precision)."""
+
 
 @register_precision("bf16")
 class BFloat16(Precision):
@@ -82,6 +91,17 @@ class Float16(Precision):
         scaler = self._scaler(opt)
         scaler.step(opt)  # skipped when the scaled gradients overflowed
         scaler.update()
+
+    def state_dict(self, opts: dict[str, torch.optim.Optimizer]) -> dict[str, dict]:
+        """Each scaler's scale and growth count, so that a resumed run goes on at the scale it
+        had found instead of 65,536 again (and its overflows, skipped steps, again)."""
+        return {name: self._scaler(opt).state_dict() for name, opt in opts.items()}
+
+    def load_state_dict(self, state: dict[str, dict],
+                        opts: dict[str, torch.optim.Optimizer]) -> None:
+        for name, saved in state.items():
+            if name in opts and saved:  # a disabled scaler saved nothing
+                self._scaler(opts[name]).load_state_dict(saved)
 
 
 def build_precision(name: str, device: torch.device) -> Precision:
