@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 from omegaconf import DictConfig, OmegaConf
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from gancli.conditioning.base import Request
 from gancli.conditioning.captions import SOURCES, captions_from_state, new_source
@@ -442,6 +443,23 @@ def test_text_encoder_shape_padding_and_distinct_outputs() -> None:
         torch.testing.assert_close(enc(padded)[0], out[0], rtol=1e-5, atol=1e-5)
     wide = torch.cat([b.vocab.encode(p, 20).unsqueeze(0) for p in prompts])
     torch.testing.assert_close(enc(wide), out, rtol=1e-5, atol=1e-5)
+
+
+def test_text_encoder_reads_nothing_on_the_host_and_matches_packed_sequences(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The lengths stay on the device (packing needs them on the host: a sync on every call),
+    and the embeddings are those of the packed GRU the encoder was first trained with."""
+    torch.manual_seed(0)
+    enc = TextEncoder(10, out_dim=4, embed_dim=6, hidden=8).eval()
+    tokens = torch.tensor([[1, 2, 3, 0, 0], [4, 5, 6, 7, 8], [9, 0, 0, 0, 0], [0, 0, 0, 0, 0]])
+    lengths = (tokens != 0).sum(1).clamp(min=1)
+    packed = pack_padded_sequence(enc.embed(tokens), lengths, batch_first=True,
+                                  enforce_sorted=False)
+    out = pad_packed_sequence(enc.rnn(packed)[0], batch_first=True)[0]
+    packed_embedding = enc.norm(enc.proj(out.sum(1) / lengths[:, None]))
+    for read in ("cpu", "item", "tolist", "numpy"):
+        monkeypatch.setattr(torch.Tensor, read, lambda *a, **k: pytest.fail("a host read"))
+    torch.testing.assert_close(enc(tokens), packed_embedding, rtol=1e-5, atol=1e-5)
 
 
 def test_text_encoder_gradients_reach_the_embedding() -> None:

@@ -5,18 +5,18 @@ is small and trained jointly with the GAN from the captions of `gancli.condition
 It is recurrent rather than a bag of words because word order carries meaning: "red seven green
 one blue four" and "red one green seven blue four" are different Stacked MNIST classes made of
 the same words, and "t shirt" is not "shirt". A bidirectional GRU reads the caption both ways, and
-the mean of its outputs over the caption's words (padding excluded: the sequence is packed, so the
-same caption padded to any length gives the same embedding) is projected to `out_dim` and
-layer-normalised. The normalisation matters: trained by G's loss alone, an unnormalised embedding
-grew without bound, and as the input of conditional batch norm's scales it drove G to one
-constant image within 150 steps on digits; normalised, the same run trains.
+the mean of its outputs over the caption's words (padding excluded, and each direction starts at
+the caption's first or last word, so the same caption padded to any length gives the same
+embedding) is projected to `out_dim` and layer-normalised. The normalisation matters: trained by
+G's loss alone, an unnormalised embedding grew without bound, and as the input of conditional
+batch norm's scales it drove G to one constant image within 150 steps on digits; normalised, the
+same run trains.
 """
 
 from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 PAD = 0
 
@@ -35,11 +35,17 @@ class TextEncoder(nn.Module):
         self.norm = nn.LayerNorm(out_dim, elementwise_affine=False)
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        # A row of only padding counts as one (padding) word rather than breaking packing.
-        lengths = (tokens != PAD).sum(dim=1).clamp(min=1)
-        # Packing needs the lengths on the CPU (a small device→host copy on GPU).
-        packed = pack_padded_sequence(self.embed(tokens), lengths.cpu(), batch_first=True,
-                                      enforce_sorted=False)
-        out, _ = pad_packed_sequence(self.rnn(packed)[0], batch_first=True)  # zeros past length
-        mean = out.sum(dim=1) / lengths.unsqueeze(1).to(out.dtype)
-        return self.norm(self.proj(mean))
+        n, length = tokens.shape
+        # A row of only padding counts as one (padding) word, as it would packed.
+        lengths = (tokens != PAD).sum(dim=1, keepdim=True).clamp(min=1)
+        steps = torch.arange(length, device=tokens.device)
+        words = (steps < lengths).unsqueeze(2)  # N×L×1: each caption's words, from the left
+        # Each GRU direction must start at a word of the caption, not in its padding: left to
+        # right on the captions as given, right to left on the same captions padded on the left.
+        # Both batches go through the GRU in one call, and nothing about the lengths is read on
+        # the host, as packing the sequences would (a device→host sync on every call).
+        left_padded = tokens.gather(1, (steps - length + lengths) % length)
+        out, _ = self.rnn(self.embed(torch.cat([tokens, left_padded])))
+        rightward, leftward = out[:n, :, :self.rnn.hidden_size], out[n:, :, self.rnn.hidden_size:]
+        total = torch.cat([(rightward * words).sum(1), (leftward * words.flip(1)).sum(1)], dim=1)
+        return self.norm(self.proj(total / lengths.to(out.dtype)))
