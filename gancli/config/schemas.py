@@ -336,7 +336,7 @@ class TrainConfig:
     channels_last: bool = False
     compile: bool = False
     # Under torchrun with several GPUs: batch norm statistics over the global batch instead of
-    # each rank's share (CUDA only).
+    # each rank's share (CUDA only; not with R1 or a gradient penalty on a D with batch norm).
     sync_batchnorm: bool = False
 
 
