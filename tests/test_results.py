@@ -1,5 +1,5 @@
-"""The results of docs/results.md against their targets (slow: minutes to an hour each): the embedded
-default and the WGAN-GP line draw recognisable digits of every class, and the Stacked MNIST
+"""The results of docs/results.md against their targets (slow: minutes to an hour each): the
+embedded default and the WGAN-GP line draw recognisable digits of every class, and the Stacked MNIST
 preset covers the modes on the VEEGAN / PacGAN protocol. The 2D presets' targets are in
 tests/test_presets_quality.py."""
 
