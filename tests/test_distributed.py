@@ -1,7 +1,7 @@
 """Training on several processes: sharded sampling, what each rank's command line becomes, the
 collectives, gradient averaging through the gradient penalty's double backward, and a real
 2-process `torchrun ... -m gancli train` on the CPU (gloo) that writes one run folder and
-resumes."""
+resumes, and two torchrun nodes (`--nnodes=2`) on this machine that train one run."""
 
 from __future__ import annotations
 
@@ -227,3 +227,48 @@ def test_torchrun_two_processes_write_one_run_folder_and_resume(tmp_path: Path) 
     run_cli("eval", f"ckpt={resumed}", *scoring, "hydra.run.dir=alone", cwd=tmp_path)
     alone = json.loads((tmp_path / "alone" / "eval.json").read_text())
     assert evals[0]["fid"] == pytest.approx(alone["fid"], rel=1e-4)
+
+
+def _node(rank: int, port: int, *args: str, cwd: Path, env: dict[str, str]) -> subprocess.Popen:
+    """One torchrun agent of a two-node job, each node one process, meeting at a c10d
+    rendezvous on this machine: what `--nnodes=2` does across two machines."""
+    cmd = [str(TORCHRUN), "--nnodes=2", "--nproc_per_node=1", f"--node-rank={rank}",
+           "--rdzv-backend=c10d", f"--rdzv-endpoint=127.0.0.1:{port}", "--rdzv-id=two-nodes",
+           "-m", "gancli", "train", *args]
+    return subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+@pytest.mark.skipif(not TORCHRUN.exists(), reason="torchrun is not installed beside python")
+def test_two_nodes_train_one_run_and_it_resumes_on_one(tmp_path: Path) -> None:
+    """Two torchrun nodes train one run: one run folder, metrics written once, one prepared copy
+    of the data in the cache they share (the ranks take turns on its lock). The run then resumes
+    in place on one node of one process, with fresh random streams and a warning saying why."""
+    cache = tmp_path / "cache"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "GANCLI_CACHE": str(cache)}
+    args = [*TINY, "train.log_every=2", "train.ckpt_every=2", "train.sample_every=4",
+            "train.steps=4", "hydra.run.dir=run"]
+    port = _free_port()
+    nodes = [_node(rank, port, *args, cwd=tmp_path, env=env) for rank in (0, 1)]
+    outs = [node.communicate(timeout=300) for node in nodes]
+    for node, (_, err) in zip(nodes, outs, strict=True):
+        assert node.returncode == 0, err[-3000:]
+    run = tmp_path / "run"
+    assert [o.strip() for o, _ in outs] == [str(run), ""]  # rank 0 alone prints the run
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "run"]
+    assert "2 processes (cpu)" in (run / "train.log").read_text()
+    lines = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [x["step"] for x in lines if "loss_d" in x] == [2, 4]  # one writer
+    ckpt = load_checkpoint(run / "checkpoints" / "last.pt")
+    assert ckpt["step"] == 4 and len(ckpt["rng_ranks"]) == 2
+    # One copy and the lock the nodes took turns on: no partial or replaced copy left behind.
+    copy = next((cache / "data").glob("digits-*"))
+    assert sorted(p.name for p in (cache / "data").iterdir()) == [f".{copy.name}.lock", copy.name]
+
+    resumed = run_cli("train", f"resume={run}", "train.steps=6", cwd=tmp_path)
+    assert resumed.stdout.strip().splitlines()[-1] == str(run)  # in place
+    assert ("written by 2 process(es), this run has 1: random streams start afresh"
+            in resumed.stderr)
+    assert load_checkpoint(run / "checkpoints" / "last.pt")["step"] == 6
+    lines = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [x["step"] for x in lines if "loss_d" in x] == [2, 4, 6]
