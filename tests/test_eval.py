@@ -23,7 +23,7 @@ from gancli.data.points import sample_mixture
 from gancli.errors import GancliError
 from gancli.evaluation import cache, display, distribution, manifold
 from gancli.evaluation.evaluate import Evaluator, default_metrics, default_primary, is_better
-from gancli.evaluation.features import Features
+from gancli.evaluation.features import Features, classifier
 from gancli.evaluation.features.classifier import load_classifier
 from gancli.evaluation.memorization import pairs_figure
 from gancli.evaluation.metrics import METRICS
@@ -534,3 +534,43 @@ def test_train_eval_every_logs_metrics_and_keeps_the_best_checkpoint(
     assert best["step"] == winner["step"]
     assert best["eval_best"] == {"metric": primary, "value": pytest.approx(winner[primary]),
                                  "step": winner["step"]}
+
+
+# -- the classifier's numerics ---------------------------------------------------------------------
+
+
+def test_the_classifier_trains_on_the_cpu_and_real_features_follow_the_devices_numerics(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Asked for another device ("meta" stands in for a GPU this machine lacks), the classifier
+    still trains on the CPU, so every device shares one cached classifier (one feature space),
+    while the real-feature key follows the device and CUDA's TF32 switches."""
+    monkeypatch.setenv("GANCLI_CACHE", str(tmp_path))
+    monkeypatch.setitem(classifier.RECIPE, "min_steps", 2)  # a fresh entry, trained in moments
+    monkeypatch.setitem(classifier.RECIPE, "epochs", 0)
+    trained_on: set[str] = set()
+    forward = classifier.DomainClassifier.forward
+
+    def spy(self: classifier.DomainClassifier, x: torch.Tensor) -> tuple:
+        if self.training:
+            trained_on.add(x.device.type)
+        return forward(self, x)
+
+    monkeypatch.setattr(classifier.DomainClassifier, "forward", spy)
+    cfg = data_cfg(resolution=8)
+    info = load_dataset(cfg, "train").info
+    elsewhere = classifier.classifier_space(cfg, info, opts(), torch.device("meta"))
+    here = classifier.classifier_space(cfg, info, opts(), CPU)
+    assert trained_on == {"cpu"} and len(list(tmp_path.glob("classifier-*.pt"))) == 1
+    assert here.settings["classifier"] == elsewhere.settings["classifier"]
+    assert here.settings["numerics"] == {"device": "cpu"}
+    assert (cache.cache_key("features", here.settings)
+            != cache.cache_key("features", elsewhere.settings))
+    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    cuda = []
+    try:  # the switches are settable without a GPU; monkeypatch cannot restore cuBLAS's
+        for tf32 in (False, True):
+            torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = tf32
+            cuda.append(cache.numerics(torch.device("cuda")))
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+    assert cuda[0] != cuda[1] and cuda[1]["tf32_cudnn"] and cuda[0]["device"] == "cuda"

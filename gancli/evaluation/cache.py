@@ -38,6 +38,18 @@ def content_hash(data: TensorData) -> str:
     return h.hexdigest()[:16]
 
 
+def numerics(device: torch.device) -> dict:
+    """What besides its settings changes a network's output: the device type and, on CUDA,
+    whether float32 matrix products and convolutions may round through TF32 (10-bit mantissa;
+    cuDNN's switch is on by default). Features differ between these in their third or fourth
+    significant digit, so real features cached from one are reused only where generated features
+    come out the same way; FID between sets of differing numerics would carry that difference."""
+    if device.type != "cuda":
+        return {"device": device.type}
+    return {"device": device.type, "tf32_matmul": torch.backends.cuda.matmul.allow_tf32,
+            "tf32_cudnn": torch.backends.cudnn.allow_tf32}
+
+
 def cache_key(kind: str, settings: dict) -> str:
     """A file name for `settings` (a JSON-able dict): readable kind, then a hash of the rest."""
     text = json.dumps({"version": CACHE_VERSION, **settings}, sort_keys=True, default=str)
