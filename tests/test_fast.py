@@ -5,6 +5,7 @@ the platform lacks support."""
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from torch import nn
 from gancli.errors import GancliError
 from gancli.losses.base import input_gradient
 from gancli.training.loop import Trainer
-from tests.conftest import TINY, compose_train
+from tests.conftest import TINY, compose_train, run_cli
 
 
 def finite(stats: dict) -> bool:
@@ -95,6 +96,48 @@ def test_compile_really_compiles_and_trains(tmp_path: Path) -> None:
         stats = trainer.train_step(measure=True)
     assert finite(stats)
     assert trainer.gan.G._compiled_call_impl is not None  # nn.Module.compile took effect
+
+
+def compile_with(monkeypatch: pytest.MonkeyPatch, backend: object) -> None:
+    """nn.Module.compile with `backend` instead of inductor, whose C++ compilation takes a
+    minute here; dynamo's caches are emptied so that no other test's graphs are reused."""
+    compile = nn.Module.compile
+    monkeypatch.setattr(nn.Module, "compile",
+                        lambda self, **kwargs: compile(self, **kwargs, backend=backend))
+    torch._dynamo.reset()
+
+
+@pytest.mark.parametrize("penalty", ["loss=wgan-gp", "loss.r1_gamma=1"])
+def test_compile_trains_with_a_gradient_penalty(penalty: str, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """aot_eager compiles through aot_autograd like inductor does, and its backward cannot be
+    differentiated again: the penalty's call of D runs eagerly, the others compiled."""
+    compile_with(monkeypatch, "aot_eager")
+    proc = run_cli("train", *TINY, "train.steps=2", "train.compile=true", penalty, cwd=tmp_path)
+    assert re.search(r"compile: [1-9]\d* graphs compiled", proc.stderr)
+
+
+def test_compile_says_when_nothing_was_compiled(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """suppress_errors turns a failed compilation into an eager run: the log says so."""
+    def broken(graph, inputs):
+        raise RuntimeError("no C++ compiler")
+
+    compile_with(monkeypatch, broken)
+    proc = run_cli("train", *TINY, "train.steps=2", "train.compile=true", cwd=tmp_path)
+    assert "compile: nothing compiled (errors suppressed: " in proc.stderr
+
+
+def test_compile_leaves_a_penalised_d_uncompiled_without_set_stance(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+        ) -> None:
+    """torch < 2.6 cannot run the penalty's D eagerly inside a compiled run: D stays eager."""
+    monkeypatch.delattr(torch.compiler, "set_stance")
+    with caplog.at_level(logging.WARNING, logger="gancli.train"):
+        trainer = Trainer(compose_train(*TINY, "train.compile=true", "loss=wgan-lp"), tmp_path)
+    assert "cannot compile D under a gradient penalty" in caplog.text
+    assert trainer.gan.D._compiled_call_impl is None
+    assert trainer.gan.G._compiled_call_impl is not None
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="host synchronisation is a GPU matter")

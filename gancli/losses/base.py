@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 
 import torch
@@ -25,13 +26,23 @@ class DiscriminatorStep:
     divergence: torch.Tensor
 
 
+def uncompiled() -> AbstractContextManager:
+    """A region where compiled modules run eagerly (`torch.compiler.set_stance`, torch >= 2.6;
+    with older torch nothing, and `gancli.training.fast.compile_module` leaves a penalised D
+    uncompiled instead). For double backpropagation: aot_autograd's compiled backward cannot be
+    differentiated again, so `train.compile` crashed any gradient penalty at its first step."""
+    set_stance = getattr(torch.compiler, "set_stance", None)
+    return set_stance("force_eager") if set_stance is not None else nullcontext()
+
+
 def input_gradient(D: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """∇ₓ D(x) per sample, flattened to N×features, kept in the graph so that a penalty on it
     can be minimised (double backpropagation). Computed in fp32 even inside an autocast region
     (`train.precision`): the penalties square its distance from a target, which low-precision
-    arithmetic would swamp with rounding."""
+    arithmetic would swamp with rounding. D runs eagerly here under `train.compile`
+    (`uncompiled`); its other calls stay compiled."""
     x = x.detach().float().requires_grad_(True)
-    with torch.autocast(x.device.type, enabled=False):
+    with torch.autocast(x.device.type, enabled=False), uncompiled():
         (grad,) = torch.autograd.grad(D(x).float().sum(), x, create_graph=True)
     return grad.flatten(1)
 
@@ -70,6 +81,12 @@ class GANLoss(ABC):
     @abstractmethod
     def generator(self, D: nn.Module, fake: torch.Tensor) -> torch.Tensor:
         """G's loss to minimise."""
+
+    @property
+    def double_backward(self) -> bool:
+        """Whether D's loss differentiates D's input gradient (R1 here, a subclass's gradient
+        penalty): `train.compile` must then run that call of D eagerly (`uncompiled`)."""
+        return self.cfg.r1_gamma > 0
 
     def discriminator_step(self, D: nn.Module, real: torch.Tensor,
                            fake: torch.Tensor) -> DiscriminatorStep:

@@ -68,6 +68,10 @@ class WGANGPLoss(WassersteinLoss):
 
     one_sided = False
 
+    @property
+    def double_backward(self) -> bool:
+        return super().double_backward or self.cfg.gp_weight > 0
+
     def penalty(self, D: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         return self.cfg.gp_weight * gradient_penalty(D, real, fake, self.one_sided)
 

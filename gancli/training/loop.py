@@ -41,7 +41,7 @@ from gancli.torchrun import rank0_run_dir
 from gancli.training.augment import build_augment
 from gancli.training.critic import CriticView
 from gancli.training.distributed import Distributed
-from gancli.training.fast import channels_last, compile_module
+from gancli.training.fast import channels_last, compile_counts, compile_module, log_compiled
 from gancli.training.gan import build_gan
 from gancli.training.health import DETECTORS, Health
 from gancli.training.loggers import Loggers, chosen
@@ -163,9 +163,11 @@ class Trainer:
             # The EMA copy too: its update's fused kernels need G's layout to match its own.
             for module in (gan.G, gan.D, gan.sampler):
                 channels_last(module)
+        #: dynamo's totals before compiling, for `log_compiled` after the first step.
+        self.compile_before = compile_counts()
         if t.compile:
             compile_module(gan.G, "G")
-            compile_module(gan.D, "D")
+            compile_module(gan.D, "D", double_backward=self.loss.double_backward)
         return self.dist.wrap(gan.G, self.device), self.dist.wrap(gan.D, self.device)
 
     def _restore(self, ckpt: dict) -> None:
@@ -322,6 +324,8 @@ class Trainer:
                     raise error from None
                 self.step += 1
                 window_steps += 1
+                if t.compile and self.step == first + 1:
+                    log_compiled(self.compile_before)
                 stopping = self.dist.should_stop(
                     stop.requested or monitor.stopping_alert is not None, measure, self.device)
                 # Reading a loss waits for the device, so the check runs only where the loop
