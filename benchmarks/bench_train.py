@@ -11,7 +11,9 @@ pytorch/examples DCGAN recipe written out below; for `model=resnet` it is the pl
 (hinge loss, spectrally normalised D, Adam betas (0, 0.9)) of the common PyTorch SNGAN
 re-implementations, on gancli's own ResNet modules (the architecture is the same by
 construction; the step is what is compared). `Trainer.train_step` is what `gancli train` runs
-each step (without the logging, sampling and checkpointing around it).
+each step (without the logging, sampling and checkpointing around it). MNIST is read where
+gancli finds it (`$GANCLI_DATA/mnist`) or from the repository's `../shared/data/mnist`; without
+it, the bundled digits stand in.
 
     .venv/bin/python benchmarks/bench_train.py [--models dcgan,resnet] [--batches 64,256]
                                   [--steps N] [--rounds R] [--device cpu|cuda] [--fast]
@@ -46,13 +48,18 @@ from gancli.config import register_configs
 from gancli.data import TensorData, load_dataset
 
 REPO = Path(__file__).resolve().parents[1]
-MNIST_ROOT = REPO.parent / "shared" / "data" / "mnist"
+SHARED_MNIST = REPO.parent / "shared" / "data" / "mnist"
 RESOLUTION = 32
 LATENT_DIM = 100
 SEED = 0
 # Untimed steps per loop before the first round: the first steps allocate buffers and pick
 # convolution algorithms, which is start-up cost, not throughput.
 WARMUP_STEPS = 3
+# On a GPU a step takes milliseconds and is launched asynchronously: a few steps time the launch
+# queue and cuDNN's autotuning, not throughput, so the defaults there are longer (a few seconds a
+# window). Explicit --steps/--warmup still win, for a quick check.
+CUDA_WARMUP_STEPS = 20
+CUDA_MIN_STEPS = 200
 TABLE_HEADER = ("| date | machine | torch | threads | config | gancli img/s | textbook img/s "
                 "| ratio gancli/textbook (min–max) | peak MiB |\n"
                 "|---|---|---|---:|---|---:|---:|---|---:|")
@@ -188,12 +195,27 @@ def n_params(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
+def mnist_roots() -> list[Path]:
+    """Where MNIST is looked for: where gancli itself finds it (data=mnist's data.root,
+    `$GANCLI_DATA/mnist`, else `data/mnist` under the working directory), then the repository's
+    `../shared/data/mnist`."""
+    return [Path(compose_train(["data=mnist"]).data.root).resolve(), SHARED_MNIST]
+
+
 def data_overrides() -> tuple[list[str], str]:
-    """Real MNIST at 32×32 when the shared files are there, else the bundled digits upsampled to
+    """Real MNIST at 32×32 when its files are found, else the bundled digits upsampled to
     32×32 (same model and tensor sizes, far fewer distinct images); and a note saying which."""
-    if (MNIST_ROOT / "train-images-idx3-ubyte.gz").is_file():
-        return ["data=mnist", f"data.root={MNIST_ROOT}", f"data.resolution={RESOLUTION}"], "mnist"
+    for root in mnist_roots():
+        if (root / "train-images-idx3-ubyte.gz").is_file():
+            return ["data=mnist", f"data.root={root}", f"data.resolution={RESOLUTION}"], "mnist"
     return ["data=digits", f"data.resolution={RESOLUTION}"], "digits (MNIST not found)"
+
+
+def default_steps(model: str, batch: int, device: torch.device) -> int:
+    """Timed steps per window without --steps: the model's images per run, and at least
+    `CUDA_MIN_STEPS` on a GPU."""
+    steps = max(1, math.ceil(MODELS[model].images_per_run / batch))
+    return max(steps, CUDA_MIN_STEPS) if device.type == "cuda" else steps
 
 
 def share_dataset(data: TensorData) -> None:
@@ -257,8 +279,25 @@ def device_machine(device: torch.device) -> str:
     return machine(torch.cuda.get_device_name(device) if device.type == "cuda" else None)
 
 
+def reset_peak_rss() -> None:
+    """Start a new peak-RSS window, so that each row reports its own peak rather than the
+    largest row's so far (Linux: writing 5 to /proc/self/clear_refs resets VmHWM to the current
+    RSS). Elsewhere the peak stays the process's."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+
+
 def peak_rss_mib() -> float:
-    """Peak resident memory of this process so far (Linux reports KiB)."""
+    """Peak resident memory since `reset_peak_rss` (Linux's VmHWM), else since the process
+    started (getrusage; Linux reports KiB)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -277,6 +316,7 @@ def bench_batch(model: str, batch: int, steps: int, rounds: int, device: torch.d
     overrides = [*base, *MODELS[model].overrides, f"train.batch_size={batch}",
                  f"train.device={device.type}", f"train.seed={SEED}"]
     default_ema = compose_train(overrides).train.ema
+    reset_peak_rss()
     variants = {"ema=0": ["train.ema=0"], f"ema={default_ema:g} (default)": [],
                 "streamed (data.placement=stream)": ["data.placement=stream"]}
     if fast:
@@ -333,10 +373,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="comma-separated batch sizes, one pair of rows each (default 64,256)")
     p.add_argument("--steps", type=int,
                    help="timed steps per loop per round (default: about 1280 images' worth "
-                        "for dcgan, e.g. 20 steps at batch 64, and 128 for resnet)")
+                        "for dcgan, e.g. 20 steps at batch 64, and 128 for resnet; at least "
+                        f"{CUDA_MIN_STEPS} on cuda)")
     p.add_argument("--rounds", type=int, default=5, help="alternating rounds (default 5)")
-    p.add_argument("--warmup", type=int, default=WARMUP_STEPS,
-                   help=f"untimed steps per loop first (default {WARMUP_STEPS})")
+    p.add_argument("--warmup", type=int,
+                   help=f"untimed steps per loop first (default {WARMUP_STEPS}; "
+                        f"{CUDA_WARMUP_STEPS} on cuda)")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     p.add_argument("--markdown-out", type=Path, help="append the table rows to this file")
     p.add_argument("--fast", action="store_true",
@@ -358,7 +400,10 @@ def main(argv: list[str] | None = None) -> None:
     register_configs()
     base, data_note = data_overrides()
     if data_note != "mnist":
-        print(f"note: {MNIST_ROOT} has no MNIST files; using data=digits data.resolution=32")
+        print(f"note: no MNIST files in {' or '.join(map(str, mnist_roots()))} (set "
+              "GANCLI_DATA to the folder above mnist/); using data=digits data.resolution=32")
+    warmup = args.warmup if args.warmup is not None else (
+        CUDA_WARMUP_STEPS if device.type == "cuda" else WARMUP_STEPS)
     share_dataset(load_dataset(compose_train(base).data, "train"))
     print(f"{device_machine(device)}; torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads; python {platform.python_version()}; "
@@ -367,15 +412,15 @@ def main(argv: list[str] | None = None) -> None:
     rows = []
     for model in args.models:
         for batch in args.batches:
-            steps = args.steps or max(1, math.ceil(MODELS[model].images_per_run / batch))
+            steps = args.steps or default_steps(model, batch, device)
             rows += bench_batch(model, batch, steps, args.rounds, device, base, data_note,
-                                args.fast, args.warmup)
+                                args.fast, warmup)
 
     print(f"\nat the end: {load_average()}"
           "\nimg/s: median over rounds; ratio: median of per-round ratios (min–max over rounds);"
-          "\npeak MiB: on a GPU, the most memory that row's gancli steps allocated; on the CPU,"
-          "\nthe whole process's peak RSS so far (the textbook's float copy of the data, all"
-          "\nloops).\n")
+          "\npeak MiB: on a GPU, the most memory allocated while that row's gancli steps ran; on"
+          "\nthe CPU, the process's peak RSS during that row (the shared dataset, the textbook's"
+          "\nfloat copy of it, all its loops).\n")
     emit_table(TABLE_HEADER, rows, args.markdown_out)
 
 
