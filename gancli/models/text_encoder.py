@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 PAD = 0
 
@@ -35,17 +36,30 @@ class TextEncoder(nn.Module):
         self.norm = nn.LayerNorm(out_dim, elementwise_affine=False)
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        # A row of only padding counts as one (padding) word rather than breaking packing.
+        lengths = (tokens != PAD).sum(dim=1).clamp(min=1)
+        total = (self._packed(tokens, lengths) if tokens.device.type == "cpu"
+                 else self._unpacked(tokens, lengths))
+        return self.norm(self.proj(total / lengths.unsqueeze(1).to(total.dtype)))
+
+    def _packed(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """The sum of the GRU's outputs over each caption's words, through packed sequences:
+        the GRU reads no padding. Packing takes the lengths on the host, free on the CPU; on
+        an accelerator that copy would sync every call (`_unpacked` avoids it)."""
+        packed = pack_padded_sequence(self.embed(tokens), lengths.cpu(), batch_first=True,
+                                      enforce_sorted=False)
+        out, _ = pad_packed_sequence(self.rnn(packed)[0], batch_first=True)  # zeros past length
+        return out.sum(dim=1)
+
+    def _unpacked(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """`_packed`'s values with nothing read on the host, at the price of a GRU pass over
+        twice the batch (2x the CPU time, hence the CPU packs). Each GRU direction must start
+        at a word of the caption, not in its padding: left to right on the captions as given,
+        right to left on the same captions padded on the left, both in one call."""
         n, length = tokens.shape
-        # A row of only padding counts as one (padding) word, as it would packed.
-        lengths = (tokens != PAD).sum(dim=1, keepdim=True).clamp(min=1)
         steps = torch.arange(length, device=tokens.device)
-        words = (steps < lengths).unsqueeze(2)  # N×L×1: each caption's words, from the left
-        # Each GRU direction must start at a word of the caption, not in its padding: left to
-        # right on the captions as given, right to left on the same captions padded on the left.
-        # Both batches go through the GRU in one call, and nothing about the lengths is read on
-        # the host, as packing the sequences would (a device→host sync on every call).
-        left_padded = tokens.gather(1, (steps - length + lengths) % length)
+        words = (steps < lengths.unsqueeze(1)).unsqueeze(2)  # N×L×1: each caption's words
+        left_padded = tokens.gather(1, (steps - length + lengths.unsqueeze(1)) % length)
         out, _ = self.rnn(self.embed(torch.cat([tokens, left_padded])))
         rightward, leftward = out[:n, :, :self.rnn.hidden_size], out[n:, :, self.rnn.hidden_size:]
-        total = torch.cat([(rightward * words).sum(1), (leftward * words.flip(1)).sum(1)], dim=1)
-        return self.norm(self.proj(total / lengths.to(out.dtype)))
+        return torch.cat([(rightward * words).sum(1), (leftward * words.flip(1)).sum(1)], dim=1)
