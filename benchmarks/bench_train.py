@@ -3,21 +3,34 @@
 Absolute images/s depend on the machine, its load and torch's build, so the figure to quote is
 the *ratio* gancli/textbook: both loops run in the same process on the same data with the same
 architecture, and they alternate in rounds so that a change of machine load (other jobs,
-frequency scaling) hits both. The textbook loop holds the whole set as one float tensor on the
-device (as gancli did before it had prepared data); gancli gathers uint8 batches from the
-memory-mapped prepared files (`data.placement=device`) or streams them from the file
-(`data.placement=stream`, its own row). For `model=dcgan` the textbook loop is the
-pytorch/examples DCGAN recipe written out below; for `model=resnet` it is the plain SNGAN step
-(hinge loss, spectrally normalised D, Adam betas (0, 0.9)) of the common PyTorch SNGAN
-re-implementations, on gancli's own ResNet modules (the architecture is the same by
-construction; the step is what is compared). `Trainer.train_step` is what `gancli train` runs
-each step (without the logging, sampling and checkpointing around it). MNIST is read where
-gancli finds it (`$GANCLI_DATA/mnist`) or from the repository's `../shared/data/mnist`; without
-it, the bundled digits stand in.
+frequency scaling) hits both. The textbook loops are fp32 and eager, and hold the whole set as
+one float tensor on the device (as gancli did before it had prepared data); gancli gathers
+uint8 batches from the memory-mapped prepared files (`data.placement=device`) or streams them
+from the file (`data.placement=stream`, its own row).
+
+gancli's default step is what `train.precision=auto` and `train.channels_last=auto` choose on
+the machine (bf16 autocast on a CPU with AMX or AVX512-BF16 or a GPU that computes bf16, fp32
+elsewhere; the memory layout that measured faster): the default row's label says what they
+chose, and the row "fp32 eager" (`train.precision=fp32 train.channels_last=false`) shows how
+much of the gain is gancli's loop and how much the arithmetic.
+
+For `model=dcgan` the textbook loop is the pytorch/examples DCGAN recipe written out below;
+`--losses` picks the objectives (`TEXTBOOK_LOSSES`): `ns` (that recipe), `wgan-gp` (Gulrajani
+et al.'s step on the same DCGAN, its critic with layer norm as gancli's loss recipe has it) and
+`r1` (the DCGAN step plus the R1 penalty on real images at every D update). For `model=resnet`
+it is the plain SNGAN step (hinge loss, spectrally normalised D, Adam betas (0, 0.9)) of the
+common PyTorch SNGAN re-implementations, on gancli's own ResNet modules (the architecture is
+the same by construction; the step is what is compared), whatever `--losses` says.
+`Trainer.train_step` is what `gancli train` runs each step (without the logging, sampling and
+checkpointing around it). MNIST is read where gancli finds it (`$GANCLI_DATA/mnist`) or from
+the repository's `../shared/data/mnist`; without it, the bundled digits stand in.
 
     .venv/bin/python benchmarks/bench_train.py [--models dcgan,resnet] [--batches 64,256]
-                                  [--steps N] [--rounds R] [--device cpu|cuda] [--fast]
-                                  [--markdown-out FILE]
+                                  [--losses ns,wgan-gp,r1] [--steps N] [--rounds R]
+                                  [--warmup N] [--device cpu|cuda] [--fast] [--markdown-out FILE]
+
+gancli's default step against the textbook loop at 32×32, batch 64, for the three objectives:
+`--models dcgan --batches 64 --losses ns,wgan-gp,r1 --rounds 5`.
 
 This prints figures; it asserts nothing about them.
 """
@@ -60,6 +73,10 @@ WARMUP_STEPS = 3
 # window). Explicit --steps/--warmup still win, for a quick check.
 CUDA_WARMUP_STEPS = 20
 CUDA_MIN_STEPS = 200
+#: The textbook's penalty weights: R1's γ (gancli's rows: loss.r1_gamma) and WGAN-GP's λ (the
+#: paper's 10, gancli's loss.gp_weight default).
+R1_GAMMA = 10.0
+GP_LAMBDA = 10.0
 TABLE_HEADER = ("| date | machine | torch | threads | config | gancli img/s | textbook img/s "
                 "| ratio gancli/textbook (min–max) | peak MiB |\n"
                 "|---|---|---|---:|---|---:|---:|---|---:|")
@@ -75,8 +92,11 @@ def weights_init(m: nn.Module) -> None:
         nn.init.zeros_(m.bias)
 
 
-def textbook_models(nc: int, ngf: int = 64, ndf: int = 64) -> tuple[nn.Module, nn.Module]:
-    """G: 1→4→8→16→32 pixels, widths 4·ngf, 2·ngf, ngf; D mirrors it, no final sigmoid."""
+def textbook_models(nc: int, ngf: int = 64, ndf: int = 64,
+                    d_norm: Callable[[int], nn.Module] = nn.BatchNorm2d
+                    ) -> tuple[nn.Module, nn.Module]:
+    """G: 1→4→8→16→32 pixels, widths 4·ngf, 2·ngf, ngf; D mirrors it, no final sigmoid, its
+    normalisation layers `d_norm(channels)` (WGAN-GP: layer norm, as gancli's recipe has it)."""
     netG = nn.Sequential(
         nn.ConvTranspose2d(LATENT_DIM, ngf * 4, 4, 1, 0, bias=False), nn.BatchNorm2d(ngf * 4),
         nn.ReLU(True),
@@ -86,9 +106,9 @@ def textbook_models(nc: int, ngf: int = 64, ndf: int = 64) -> tuple[nn.Module, n
         nn.ConvTranspose2d(ngf, nc, 4, 2, 1, bias=False), nn.Tanh())
     netD = nn.Sequential(
         nn.Conv2d(nc, ndf, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, inplace=True),
-        nn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 2),
+        nn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias=False), d_norm(ndf * 2),
         nn.LeakyReLU(0.2, inplace=True),
-        nn.Conv2d(ndf * 2, ndf * 4, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 4),
+        nn.Conv2d(ndf * 2, ndf * 4, 4, 2, 1, bias=False), d_norm(ndf * 4),
         nn.LeakyReLU(0.2, inplace=True),
         nn.Conv2d(ndf * 4, 1, 4, 1, 0, bias=False), nn.Flatten(0))
     netG.apply(weights_init)
@@ -96,12 +116,14 @@ def textbook_models(nc: int, ngf: int = 64, ndf: int = 64) -> tuple[nn.Module, n
     return netG, netD
 
 
-def textbook_loop(x: torch.Tensor, batch: int, seed: int = SEED
+def textbook_loop(x: torch.Tensor, batch: int, r1_gamma: float = 0.0, seed: int = SEED
                   ) -> tuple[Callable[[], None], int]:
     """One-iteration closure of the textbook loop over the images `x`, and its parameter count.
 
     Real batches are random rows of the in-memory tensor, as gancli draws them, so the data path
-    costs the same on both sides.
+    costs the same on both sides. `r1_gamma` > 0 adds the R1 penalty γ/2·E[||∇ₓD(x)||²] on the
+    real batch at every D update, written as Mescheder et al.'s code does: the input gradient of
+    the D(real) that the loss already computed, differentiated again in the same backward.
     """
     device = x.device
     torch.manual_seed(seed)
@@ -113,10 +135,15 @@ def textbook_loop(x: torch.Tensor, batch: int, seed: int = SEED
 
     def step() -> None:
         real = x[torch.randint(len(x), (batch,), generator=rng, device=device)]
+        real.requires_grad_(r1_gamma > 0)
         label = torch.full((batch,), 1.0, device=device)
         # (1) update D: maximise log D(x) + log(1 - D(G(z)))
         netD.zero_grad()
-        errD_real = criterion(netD(real), label)
+        out = netD(real)
+        errD_real = criterion(out, label)
+        if r1_gamma > 0:
+            (grad,) = torch.autograd.grad(out.sum(), real, create_graph=True)
+            errD_real = errD_real + r1_gamma / 2 * grad.pow(2).flatten(1).sum(1).mean()
         errD_real.backward()
         fake = netG(torch.randn(batch, LATENT_DIM, 1, 1, device=device))
         label.fill_(0.0)
@@ -131,6 +158,53 @@ def textbook_loop(x: torch.Tensor, batch: int, seed: int = SEED
         errG = criterion(netD(fake), label)
         errG.backward()
         optG.step()
+
+    return step, n_params(netG) + n_params(netD)
+
+
+def textbook_wgan_gp_loop(x: torch.Tensor, batch: int, cfg: DictConfig, seed: int = SEED
+                          ) -> tuple[Callable[[], None], int]:
+    """One-iteration closure of Gulrajani et al.'s improved WGAN training (Algorithm 1) on the
+    DCGAN players with a layer-normalised critic, as the common PyTorch re-implementations write
+    it: `cfg.train.n_critic` critic updates (the recipe's 5), each on a fresh real batch and a
+    fresh fake one made without a graph, with the gradient penalty λ·E[(||∇D(x̂)|| - 1)²] on
+    random interpolates x̂ through torch.autograd.grad(create_graph=True); then one G update,
+    -D(G(z)) on a fresh forward pass of G, with D's weights frozen. Adam 1e-4, betas (0, 0.9).
+
+    One call is one G update, as one gancli step is; both sides count `batch` images a step
+    (not n_critic·batch real images), so the ratio compares G updates per second."""
+    device = x.device
+    torch.manual_seed(seed)
+    netG, netD = (m.to(device) for m in textbook_models(
+        x.shape[1], d_norm=lambda channels: nn.GroupNorm(1, channels)))
+    optD = torch.optim.Adam(netD.parameters(), lr=1e-4, betas=(0.0, 0.9))
+    optG = torch.optim.Adam(netG.parameters(), lr=1e-4, betas=(0.0, 0.9))
+    rng = torch.Generator(device).manual_seed(seed)
+    n_critic = cfg.train.n_critic
+
+    def noise() -> torch.Tensor:
+        return torch.randn(batch, LATENT_DIM, 1, 1, device=device)
+
+    def step() -> None:
+        for _ in range(n_critic):
+            real = x[torch.randint(len(x), (batch,), generator=rng, device=device)]
+            with torch.no_grad():
+                fake = netG(noise())
+            alpha = torch.rand(batch, 1, 1, 1, device=device)
+            interpolates = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
+            (grad,) = torch.autograd.grad(netD(interpolates).sum(), interpolates,
+                                          create_graph=True)
+            penalty = GP_LAMBDA * ((grad.flatten(1).norm(2, dim=1) - 1) ** 2).mean()
+            loss_d = netD(fake).mean() - netD(real).mean() + penalty
+            optD.zero_grad()
+            loss_d.backward()
+            optD.step()
+        netD.requires_grad_(False)
+        loss_g = -netD(netG(noise())).mean()
+        optG.zero_grad()
+        loss_g.backward()
+        optG.step()
+        netD.requires_grad_(True)
 
     return step, n_params(netG) + n_params(netD)
 
@@ -168,24 +242,52 @@ def textbook_sngan_loop(x: torch.Tensor, batch: int, cfg: DictConfig, seed: int 
     return step, n_params(netG) + n_params(netD)
 
 
+#: A textbook loop's factory: (images, batch, gancli's composed config) → (step, parameters).
+Textbook = Callable[[torch.Tensor, int, DictConfig], tuple[Callable[[], None], int]]
+
+
 @dataclass(frozen=True)
-class BenchModel:
-    """gancli's overrides for a model (the same recipe as its textbook loop), that loop, and
-    how many images a timed run covers without --steps: a batch-256 row then takes no longer
-    than a batch-64 one (dcgan: 20 steps at 64, 5 at 256), and the SNGAN ResNet, about 40
-    times the DCGAN's work per image, still fits in minutes on a CPU."""
+class BenchLoss:
+    """gancli's overrides for an objective (its loss recipe applies as in `gancli train`) and
+    the textbook loop that trains the same players with it."""
 
     overrides: list[str]
-    textbook: Callable[..., tuple[Callable[[], None], int]]
+    textbook: Textbook
+
+
+#: `--losses`, for model=dcgan.
+TEXTBOOK_LOSSES = {
+    "ns": BenchLoss(["loss=ns"], lambda x, batch, cfg: textbook_loop(x, batch)),
+    "wgan-gp": BenchLoss(["loss=wgan-gp"], textbook_wgan_gp_loop),
+    # gancli's R1 is on every D update unless loss.r1_every asks for lazy R1, as the textbook's.
+    "r1": BenchLoss(["loss=ns", f"loss.r1_gamma={R1_GAMMA:g}"],
+                    lambda x, batch, cfg: textbook_loop(x, batch, r1_gamma=R1_GAMMA)),
+}
+
+
+@dataclass(frozen=True)
+class BenchModel:
+    """gancli's overrides for a model, the objectives it is compared with (`--losses` picks
+    among them; a model with a single one of its own always runs that), and how many images a
+    timed run covers without --steps: a batch-256 row then takes no longer than a batch-64 one
+    (dcgan: 20 steps at 64, 5 at 256), and the SNGAN ResNet, about 40 times the DCGAN's work
+    per image, still fits in minutes on a CPU."""
+
+    overrides: list[str]
+    losses: dict[str, BenchLoss]
     images_per_run: int
+
+    def chosen_losses(self, requested: list[str]) -> list[str]:
+        """Those of `requested` this model has a textbook loop for, else its own single one."""
+        return [name for name in requested if name in self.losses] or (
+            list(self.losses) if len(self.losses) == 1 else [])
 
 
 MODELS = {
-    "dcgan": BenchModel(["model=dcgan", "model.width=64"],
-                        lambda x, batch, cfg: textbook_loop(x, batch), 1280),
-    "resnet": BenchModel(["model=resnet", "model.spectral_norm=true", "loss=hinge",
-                          "latent.dim=128", "optim.lr_g=2e-4", "optim.lr_d=2e-4",
-                          "optim.betas=[0.0,0.9]"], textbook_sngan_loop, 128),
+    "dcgan": BenchModel(["model=dcgan", "model.width=64"], TEXTBOOK_LOSSES, 1280),
+    "resnet": BenchModel(["model=resnet", "model.spectral_norm=true", "latent.dim=128",
+                          "optim.lr_g=2e-4", "optim.lr_d=2e-4", "optim.betas=[0.0,0.9]"],
+                         {"hinge": BenchLoss(["loss=hinge"], textbook_sngan_loop)}, 128),
 }
 
 
@@ -301,40 +403,62 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-#: `--fast`: the fast path's switches, each with the default EMA (compare with its row).
-FAST_VARIANTS = {"bf16": ["train.precision=bf16"],
-                 "channels_last": ["train.channels_last=true"],
-                 "bf16 + channels_last": ["train.precision=bf16", "train.channels_last=true"]}
+#: Each gancli row's overrides, by label; "{auto}" in a label becomes what `train.precision=auto`
+#: and `train.channels_last=auto` chose for that row's Trainer (`choices`).
+VARIANTS = {"fp32 eager (train.precision=fp32 train.channels_last=false)":
+            ["train.precision=fp32", "train.channels_last=false"],
+            "ema=0, {auto}": ["train.ema=0"],
+            "default: {auto}, ema={ema}": [],
+            "streamed (data.placement=stream), {auto}": ["data.placement=stream"]}
+#: `--fast`: the fast path's switches one by one, each pinning the other, with the default EMA.
+FAST_VARIANTS = {"bf16 (train.precision=bf16 train.channels_last=false)":
+                 ["train.precision=bf16", "train.channels_last=false"],
+                 "channels_last (train.precision=fp32 train.channels_last=true)":
+                 ["train.precision=fp32", "train.channels_last=true"],
+                 "bf16 + channels_last (train.precision=bf16 train.channels_last=true)":
+                 ["train.precision=bf16", "train.channels_last=true"]}
 
 
-def bench_batch(model: str, batch: int, steps: int, rounds: int, device: torch.device,
-                base: list[str], data_note: str, fast: bool = False,
+def choices(trainer: loop.Trainer) -> str:
+    """What the Trainer's precision and layout came to, e.g. "bf16 + channels_last (auto)"."""
+    precision, layout = trainer.precision, trainer.layout
+    auto = "auto" in (precision.how[:4], layout.how[:4])
+    return (f"{precision.name} + {'channels_last' if layout.on else 'contiguous'}"
+            f"{' (auto)' if auto else ''}")
+
+
+def bench_batch(model: str, loss: str, batch: int, steps: int, rounds: int,
+                device: torch.device, base: list[str], data_note: str, fast: bool = False,
                 warmup: int = WARMUP_STEPS) -> list[str]:
-    """Time textbook, gancli with ema=0 and gancli with its default EMA (and, with `fast`, the
-    fast path's switches) for one model at one batch size; returns one markdown row per gancli
-    variant."""
-    overrides = [*base, *MODELS[model].overrides, f"train.batch_size={batch}",
-                 f"train.device={device.type}", f"train.seed={SEED}"]
+    """Time the textbook loop and gancli's variants (`VARIANTS`, and with `fast` the fast
+    path's switches) for one model, objective and batch size; returns one markdown row per
+    gancli variant."""
+    bench_loss = MODELS[model].losses[loss]
+    overrides = [*base, *MODELS[model].overrides, *bench_loss.overrides,
+                 f"train.batch_size={batch}", f"train.device={device.type}", f"train.seed={SEED}"]
     default_ema = compose_train(overrides).train.ema
     reset_peak_rss()
-    variants = {"ema=0": ["train.ema=0"], f"ema={default_ema:g} (default)": [],
-                "streamed (data.placement=stream)": ["data.placement=stream"]}
-    if fast:
-        variants.update(FAST_VARIANTS)
-    contenders, params, trainers = [], set(), []
+    variants = {**VARIANTS, **(FAST_VARIANTS if fast else {})}
+    contenders, params, labels, notes, trainers = [], set(), [], [], []
     with tempfile.TemporaryDirectory(prefix="gancli-bench-") as tmp:
-        for i, (label, extra) in enumerate(variants.items()):
+        for i, (template, extra) in enumerate(variants.items()):
             trainer = loop.Trainer(compose_train([*overrides, *extra]),
                                    run_dir=Path(tmp) / f"run{i}")
             trainers.append(trainer)
+            label = template.format(auto=choices(trainer), ema=f"{default_ema:g}")
+            labels.append(label)
+            if not extra:
+                notes.append(f"  default: train.precision={trainer.precision.name} "
+                             f"({trainer.precision.how}); {trainer.layout}")
             contenders.append(Contender(f"gancli {label}",
                                         functools.partial(trainer.train_step, measure=False),
                                         batch))
             params.add(n_params(trainer.gan.G) + n_params(trainer.gan.D))
-        # The textbook loop holds the whole set as floats on the device, as gancli did before
-        # it read uint8 batches from the memory-mapped prepared files.
+        # The textbook loop holds the whole set as floats on the device, as gancli did before it
+        # read uint8 batches from the memory-mapped prepared files: the first variant's data,
+        # placed on the device in the contiguous layout.
         data = trainers[0].data
-        step, tb_params = MODELS[model].textbook(data.spread(len(data)), batch, trainer.cfg)
+        step, tb_params = bench_loss.textbook(data.spread(len(data)), batch, trainers[0].cfg)
         contenders.insert(0, Contender("textbook", step, batch))
         if params != {tb_params}:
             raise SystemExit(f"model sizes differ: gancli {params}, textbook {tb_params}: the "
@@ -342,17 +466,19 @@ def bench_batch(model: str, batch: int, steps: int, rounds: int, device: torch.d
         rates = measure(contenders, steps, rounds, device, warmup)
 
     tb = rates["textbook"]
-    config = f"{model} {RESOLUTION}×{RESOLUTION} {data_note}, batch {batch}"
+    config = f"{model} {RESOLUTION}×{RESOLUTION} {data_note}, {' '.join(bench_loss.overrides)}, " \
+             f"batch {batch}"
     rows = []
-    print(f"\n{model}, batch {batch}: {steps} steps × {rounds} rounds, {tb_params:,} "
-          "parameters (G+D); img/s per round:")
+    print(f"\n{model}, {' '.join(bench_loss.overrides)}, batch {batch}: {steps} steps × "
+          f"{rounds} rounds, {tb_params:,} parameters (G+D); img/s per round:")
+    print("\n".join(notes))
     width = max(map(len, rates))
     for name, values in rates.items():
         print(f"  {name:<{width}}  {' '.join(f'{v:8.1f}' for v in values)}")
     peaks = {c.name: c.peak_mib for c in contenders}
     if device.type == "cuda":
         print("  peak GPU MiB: " + ", ".join(f"{k} {v:.0f}" for k, v in peaks.items()))
-    for label in variants:
+    for label in labels:
         g = rates[f"gancli {label}"]
         peak = peaks[f"gancli {label}"] if device.type == "cuda" else peak_rss_mib()
         ratios = [a / b for a, b in zip(g, tb, strict=True)]
@@ -370,7 +496,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help=f"comma-separated, of {', '.join(MODELS)} (default dcgan,resnet)")
     p.add_argument("--batch", type=int, help="one batch size (same as --batches N)")
     p.add_argument("--batches", default="64,256",
-                   help="comma-separated batch sizes, one pair of rows each (default 64,256)")
+                   help="comma-separated batch sizes, one set of rows each (default 64,256)")
+    p.add_argument("--losses", default="ns",
+                   help=f"comma-separated objectives for model=dcgan, of "
+                        f"{', '.join(TEXTBOOK_LOSSES)}, one set of rows each (default ns); "
+                        "model=resnet always runs its SNGAN hinge comparison")
     p.add_argument("--steps", type=int,
                    help="timed steps per loop per round (default: about 1280 images' worth "
                         "for dcgan, e.g. 20 steps at batch 64, and 128 for resnet; at least "
@@ -382,13 +512,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     p.add_argument("--markdown-out", type=Path, help="append the table rows to this file")
     p.add_argument("--fast", action="store_true",
-                   help="also time the fast path: bf16 autocast, channels_last, both")
+                   help="also time the fast path's switches given explicitly: bf16 autocast, "
+                        "channels_last, both")
     args = p.parse_args(argv)
     args.batches = [args.batch] if args.batch else [int(b) for b in args.batches.split(",")]
     args.models = args.models.split(",")
     unknown = set(args.models) - set(MODELS)
     if unknown:
         p.error(f"unknown model(s) {', '.join(sorted(unknown))}; choose from {', '.join(MODELS)}")
+    args.losses = args.losses.split(",")
+    unknown = set(args.losses) - set(TEXTBOOK_LOSSES)
+    if unknown:
+        p.error(f"unknown loss(es) {', '.join(sorted(unknown))}; choose from "
+                f"{', '.join(TEXTBOOK_LOSSES)}")
     return args
 
 
@@ -411,10 +547,16 @@ def main(argv: list[str] | None = None) -> None:
 
     rows = []
     for model in args.models:
-        for batch in args.batches:
-            steps = args.steps or default_steps(model, batch, device)
-            rows += bench_batch(model, batch, steps, args.rounds, device, base, data_note,
-                                args.fast, warmup)
+        losses = MODELS[model].chosen_losses(args.losses)
+        skipped = [name for name in args.losses if name not in losses]
+        if skipped:
+            print(f"note: model={model} is compared with its own textbook step "
+                  f"({', '.join(losses)}), not --losses {','.join(skipped)}")
+        for loss in losses:
+            for batch in args.batches:
+                steps = args.steps or default_steps(model, batch, device)
+                rows += bench_batch(model, loss, batch, steps, args.rounds, device, base,
+                                    data_note, args.fast, warmup)
 
     print(f"\nat the end: {load_average()}"
           "\nimg/s: median over rounds; ratio: median of per-round ratios (min–max over rounds);"
