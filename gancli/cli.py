@@ -100,6 +100,14 @@ def _raised_by_hydra(err: BaseException) -> bool:
     return bool(frames) and frames[-1].startswith(os.path.dirname(hydra.__file__) + os.sep)
 
 
+def shown_config(args: list[str]) -> bool:
+    """Whether Hydra printed the command's config (`--cfg job` or `--cfg all`, `-c` too)."""
+    for flag, value in zip(args, [*args[1:], ""], strict=True):
+        if flag in ("--cfg", "-c") and value in ("job", "all"):
+            return True
+    return any(a in ("--cfg=job", "--cfg=all") for a in args)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Dispatch `gancli <command> ...`; returns the process exit status."""
     args = sys.argv[1:] if argv is None else argv
@@ -137,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     status = run_app(app.main)
     if status:
         return status
+    if hasattr(app, "after_show_cfg") and shown_config(rest):
+        app.after_show_cfg()
     if failed_jobs:
         sys.stderr.write(f"gancli: {len(failed_jobs)} job(s) of the sweep failed: "
                          f"{', '.join(failed_jobs)}\n")

@@ -33,6 +33,7 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import TypeVar
 
 import torch
 
@@ -104,22 +105,33 @@ def measure(counts: list[int], seconds: Callable[[int], float]) -> dict[int, flo
     kernel choice), the most threads first: when that call is slower than `SLOW_CALL_S` the
     others are not timed. Then rounds of one call per count, interleaved so that a change of
     the machine's load hits every count, until `MIN_ROUNDS` are done and the calls have taken
-    `BUDGET_S` (or `MAX_ROUNDS`). The median, not the fastest: a count that is slow most of the
-    time on a busy machine but sometimes lucky should not win."""
+    `BUDGET_S` (or `MAX_ROUNDS`): `interleaved_medians`."""
     order = sorted(counts, reverse=True)
     first = seconds(order[0])
     if first > SLOW_CALL_S:
         return {order[0]: first}
     for n in order[1:]:
         seconds(n)
-    samples: dict[int, list[float]] = {n: [] for n in order}
+    return interleaved_medians(order, seconds)
+
+
+K = TypeVar("K")
+
+
+def interleaved_medians(keys: list[K], seconds: Callable[[K], float]) -> dict[K, float]:
+    """The median of `seconds(key)` for each key, over rounds of one call per key (after the
+    caller's untimed first calls): at least `MIN_ROUNDS`, then more until the calls have taken
+    `BUDGET_S` (at most `MAX_ROUNDS`). Interleaved, so that a change of the machine's load hits
+    every key; the median, so that a key slow most of the time but sometimes lucky loses. Also
+    what `train.channels_last=auto` compares layouts with (`gancli.training.fast`)."""
+    samples: dict[K, list[float]] = {k: [] for k in keys}
     spent, rounds = 0.0, 0
     while rounds < MIN_ROUNDS or (spent < BUDGET_S and rounds < MAX_ROUNDS):
-        for n in order:
-            samples[n].append(seconds(n))
-            spent += samples[n][-1]
+        for k in keys:
+            samples[k].append(seconds(k))
+            spent += samples[k][-1]
         rounds += 1
-    return {n: statistics.median(times) for n, times in samples.items()}
+    return {k: statistics.median(times) for k, times in samples.items()}
 
 
 def pick(times: dict[int, float]) -> int:

@@ -4,6 +4,7 @@ the platform lacks support."""
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from pathlib import Path
@@ -12,10 +13,15 @@ import pytest
 import torch
 from torch import nn
 
+from gancli.conditioning.tasks import make_inputs
 from gancli.errors import GancliError
 from gancli.losses.base import input_gradient
+from gancli.training import fast, precision
 from gancli.training.loop import Trainer
-from tests.conftest import TINY, compose_train, run_cli
+from tests.conftest import TINY, compose_train, last_line, run_cli
+
+#: TINY without its pinned fp32 and contiguous layout: the defaults, `auto` both.
+AUTO = [a for a in TINY if not a.startswith(("train.precision=", "train.channels_last="))]
 
 
 def finite(stats: dict) -> bool:
@@ -47,6 +53,93 @@ def test_gradient_penalty_is_computed_in_fp32_under_autocast() -> None:
     with torch.autocast("cpu", dtype=torch.bfloat16):
         under = input_gradient(D, x)
     assert under.dtype == torch.float32 and torch.allclose(under, exact)
+
+
+@pytest.mark.parametrize("flags, expected", [
+    ({"_is_amx_tile_supported": True, "_is_avx512_bf16_supported": True}, ("bf16", "AMX")),
+    ({"_is_amx_tile_supported": False, "_is_avx512_bf16_supported": True},
+     ("bf16", "AVX512-BF16")),
+    ({"_is_amx_tile_supported": False, "_is_avx512_bf16_supported": False},
+     ("fp32", "emulated")),
+])
+def test_auto_precision_is_bf16_where_the_cpu_computes_it(
+        flags: dict[str, bool], expected: tuple[str, str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in flags.items():
+        monkeypatch.setattr(torch.cpu, name, lambda value=value: value)
+    name, how = precision.auto_precision(torch.device("cpu"))
+    assert name == expected[0] and expected[1] in how and how.startswith("auto: ")
+    # 2D points stay fp32 whatever the CPU: bf16 cannot tell ring8's modes apart.
+    assert precision.auto_precision(torch.device("cpu"), reduced_ok=False)[0] == "fp32"
+
+
+def test_auto_precision_without_torchs_cpu_checks_is_fp32(monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    for name in ("_is_amx_tile_supported", "_is_avx512_bf16_supported"):
+        monkeypatch.delattr(torch.cpu, name, raising=False)
+    assert precision.auto_precision(torch.device("cpu"))[0] == "fp32"
+
+
+def test_an_unknown_precision_names_auto_among_the_choices(tmp_path: Path) -> None:
+    with pytest.raises(GancliError, match=r"'bf32'; choose one of: auto, fp32, bf16, fp16"):
+        Trainer(compose_train(*TINY, "train.precision=bf32"), tmp_path)
+
+
+def sleeper(seconds: dict[bool, float]):
+    """A layout probe factory whose calls take `seconds[channels_last]`."""
+    import time
+
+    return lambda layout: (lambda: time.sleep(seconds[layout]))
+
+
+@pytest.mark.parametrize("seconds, on", [({True: 0.002, False: 0.008}, True),
+                                         ({True: 0.008, False: 0.002}, False),
+                                         ({True: 0.004, False: 0.004}, False)])
+def test_auto_layout_takes_channels_last_only_where_it_measures_faster(
+        seconds: dict[bool, float], on: bool) -> None:
+    choice = fast.choose_layout("auto", True, torch.device("cpu"), sleeper(seconds))
+    assert choice.on is on and choice.how.startswith(f"auto: {'on' if on else 'off'} (measured")
+    assert choice.record() == {"channels_last": on, "channels_last_choice": choice.how}
+
+
+@pytest.mark.parametrize("setting, has_layout, on", [("True", True, True), ("false", True, False),
+                                                     ("auto", False, False),
+                                                     ("true", False, False)])
+def test_a_given_layout_is_taken_and_points_have_none(setting: str, has_layout: bool,
+                                                      on: bool) -> None:
+    def never(layout: bool):
+        raise AssertionError("nothing is measured")
+
+    assert fast.choose_layout(setting, has_layout, torch.device("cpu"), never).on is on
+
+
+def test_the_defaults_record_their_fast_path_choice(tmp_path: Path) -> None:
+    """`auto` both: the choice, how it was made and the reason are in metrics.jsonl's first
+    line; the precision follows the CPU's instructions, the layout what was measured."""
+    run = Path(last_line(run_cli("train", *AUTO, "train.steps=2", cwd=tmp_path).stdout))
+    first = json.loads((run / "metrics.jsonl").read_text().splitlines()[0])
+    native = precision.native_bf16(torch.device("cpu"))
+    assert first["precision"] == ("fp32" if native is None else "bf16")
+    assert first["precision_choice"].startswith(f"auto: {first['precision']} (")
+    assert isinstance(first["channels_last"], bool)
+    assert first["channels_last_choice"].startswith(
+        f"auto: {'on' if first['channels_last'] else 'off'} (measured ")
+
+
+def test_points_train_in_fp32_without_a_layout(tmp_path: Path) -> None:
+    trainer = Trainer(compose_train("data=ring8", "model=mlp", "model.width=16",
+                                    "train.device=cpu", "train.batch_size=32"), tmp_path)
+    assert (trainer.precision.name, trainer.layout.on) == ("fp32", False)
+    assert "2D points" in trainer.precision.how and "2D points" in trainer.layout.how
+
+
+def test_cfg_job_says_what_auto_chooses_here(tmp_path: Path) -> None:
+    proc = run_cli("train", "--cfg", "job", cwd=tmp_path)
+    native = precision.native_bf16(torch.device("cpu"))
+    assert f"# train.precision=auto is {'fp32' if native is None else 'bf16'} on this " \
+        in proc.stdout
+    assert "# train.channels_last=auto is measured at the run's start" in proc.stdout
+    assert "precision: auto" in proc.stdout  # the config itself is printed as it was
 
 
 def test_fp16_needs_cuda(tmp_path: Path) -> None:
@@ -141,11 +234,17 @@ def test_compile_leaves_a_penalised_d_uncompiled_without_set_stance(
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="host synchronisation is a GPU matter")
-@pytest.mark.parametrize("extra", [[], ["loss=wgan-gp", "train.n_critic=2"],
-                                   ["conditioning=class"]])
+@pytest.mark.parametrize("extra", [
+    [], ["loss=wgan-gp", "train.n_critic=2"], ["loss.r1_gamma=1"], ["conditioning=class"],
+    ["conditioning=text"], ["data.resolution=16", "conditioning=image", "conditioning.task=edges"],
+    ["train.precision=fp16", "loss.r1_gamma=1"],
+    ["train.precision=bf16", "train.channels_last=true"],
+    ["train.precision=auto", "train.channels_last=auto"],
+], ids=["ns", "wgan-gp", "r1", "class", "text", "edges", "fp16-r1", "bf16-nhwc", "auto"])
 def test_a_training_step_never_waits_for_the_gpu(extra: list[str], tmp_path: Path) -> None:
-    """Batches, latents, augmentation, losses, optimizers and the EMA all stay on the device:
-    a step that reads nothing (measure=False) must not synchronise with it."""
+    """Batches, latents, augmentation, losses, optimizers, gradient scalers and the EMA all stay
+    on the device, for every conditioning mode (the text encoder's lengths, the image tasks'
+    constants): a step that reads nothing (measure=False) must not synchronise with it."""
     cfg = [a for a in TINY if a != "train.device=cpu"]
     trainer = Trainer(compose_train(*cfg, "train.device=cuda", "augment=diffaug", *extra),
                       tmp_path)
@@ -154,6 +253,20 @@ def test_a_training_step_never_waits_for_the_gpu(extra: list[str], tmp_path: Pat
     try:
         for _ in range(2):
             trainer.train_step(measure=False)
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="host synchronisation is a GPU matter")
+@pytest.mark.parametrize("task", ["colorize", "edges"])
+def test_image_task_inputs_never_wait_for_the_gpu(task: str) -> None:
+    """colorize needs colour data, which the tests have none of on disk: its inputs are made
+    from a random colour batch, as each training batch's are."""
+    targets = torch.rand(4, 3, 16, 16, device="cuda") * 2 - 1
+    make_inputs(task, targets)  # the first batch builds the constants on the device
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        make_inputs(task, targets)
     finally:
         torch.cuda.set_sync_debug_mode("default")
 

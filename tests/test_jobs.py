@@ -213,7 +213,9 @@ def test_single_runs_write_no_job_record(tiny_run: Path) -> None:
     first = json.loads((tiny_run / "metrics.jsonl").read_text().splitlines()[0])
     assert first.pop("threads_choice").startswith("auto: ")  # gancli.threads (test_threads.py)
     assert first == {"step": 0, "device": "cpu", "gpu": None, "gpu_shared": False,
-                     "threads": torch.get_num_threads(), "job": None}
+                     "threads": torch.get_num_threads(), "job": None, "precision": "fp32",
+                     "precision_choice": "given", "channels_last": False,
+                     "channels_last_choice": "given"}
 
 
 OPTUNA = "hydra_plugins.hydra_optuna_sweeper.optuna_sweeper.OptunaSweeper"

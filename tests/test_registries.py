@@ -66,7 +66,7 @@ def test_unknown_names_fail_with_the_registry_line() -> None:
                                                    "cauchy", "normal, uniform")):
         sample_latent(4, OmegaConf.create({"dim": 3, "dist": "cauchy"}))
     with pytest.raises(GancliError, match=one_line("precision (train.precision)", "fp8",
-                                                   "fp32, bf16, fp16")):
+                                                   "auto, fp32, bf16, fp16")):
         build_precision("fp8", torch.device("cpu"))
     with pytest.raises(GancliError, match=one_line("kind of data", "voxels", "image, points")):
         data_kind(DataInfo("cube", "voxels", (1, 4, 4, 4), 0), lambda n: torch.zeros(1))

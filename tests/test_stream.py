@@ -102,7 +102,8 @@ def test_placement_auto_keeps_small_data_on_the_device(prepared_digits: Path) ->
 
 
 def test_batches_are_floats_in_the_players_layout(prepared_digits: Path) -> None:
-    data = place(open_prepared(prepared_digits, "train"), CPU, "device", True, 0)
+    data = place(open_prepared(prepared_digits, "train"), CPU, "device", 0)
+    data.use_channels_last()
     idx, x = data.draw(16, torch.Generator().manual_seed(0))
     assert x.shape == (16, 1, 8, 8) and x.dtype == torch.float32
     assert x.is_contiguous(memory_format=torch.channels_last)
@@ -112,7 +113,7 @@ def test_batches_are_floats_in_the_players_layout(prepared_digits: Path) -> None
 
 def test_stream_reads_the_rows_it_draws_and_resumes_exactly(prepared_digits: Path) -> None:
     data = open_prepared(prepared_digits, "train").shard(1, 2)
-    streamed = place(data, CPU, "stream", False, seed=3)
+    streamed = place(data, CPU, "stream", seed=3)
     assert streamed.stream is not None
     batches = []
     for _ in range(5):
@@ -122,7 +123,7 @@ def test_stream_reads_the_rows_it_draws_and_resumes_exactly(prepared_digits: Pat
         batches.append(idx)
         if len(batches) == 2:
             state = streamed.stream.state()  # as a checkpoint after two batches saves it
-    again = place(data, CPU, "stream", False, seed=99)
+    again = place(data, CPU, "stream", seed=99)
     again.stream.load_state(state)
     for want in batches[2:]:
         assert torch.equal(again.draw(32, torch.Generator())[0], want)
@@ -137,7 +138,7 @@ def test_stream_reports_a_file_truncated_after_opening(prepared_digits: Path,
     copy = tmp_path / "copy"
     shutil.copytree(prepared_digits, copy)
     data = open_prepared(copy, "train")
-    reader = Prefetcher(place(data, CPU, "device", False, 0), torch.Generator())
+    reader = Prefetcher(place(data, CPU, "device", 0), torch.Generator())
     with open(copy / "train-pixels.npy", "r+b") as f:
         f.truncate(1000)
     with pytest.raises(GancliError, match="is truncated; run gancli data check"):

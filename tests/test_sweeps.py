@@ -39,7 +39,9 @@ def test_joblib_launcher_runs_two_jobs_in_parallel_processes(tmp_path: Path) -> 
         # train.threads=auto keeps within loky's OMP_NUM_THREADS (gancli.threads)
         assert where.pop("threads_choice").startswith(f"auto: {threads} (")
         assert where == {"step": 0, "device": "cpu", "gpu": None, "gpu_shared": False,
-                         "threads": threads, "job": job}
+                         "threads": threads, "job": job, "precision": "fp32",
+                         "precision_choice": "given", "channels_last": False,
+                         "channels_last_choice": "given"}
         record = json.loads((folder / "job.json").read_text())
         assert record["status"] == "done" and record["device"] == "cpu"
         assert record["metric"] == "divergence" and isinstance(record["value"], float)

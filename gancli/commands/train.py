@@ -57,6 +57,28 @@ def main(cfg: DictConfig) -> float:
     return train_from_hydra(cfg)
 
 
+def after_show_cfg() -> None:
+    """After `gancli train --cfg job` printed the config: what its `auto` fast-path keys
+    choose on this machine, as YAML comments (the output stays valid YAML). The config is
+    composed again from Hydra's record of the command line, as the run would compose it."""
+    from hydra import compose, initialize_config_module
+
+    from gancli.runtime import resolve_device
+    from gancli.training.precision import auto_precision
+
+    with initialize_config_module("gancli.conf", version_base="1.3"):
+        cfg = compose("train", overrides=list(HydraConfig.get().overrides.task))
+    device = resolve_device(cfg.train.device)
+    if cfg.train.precision == "auto":
+        images, _ = auto_precision(device)
+        points, _ = auto_precision(device, reduced_ok=False)
+        print(f"# train.precision=auto is {images} on this machine's {device}"
+              + ("" if images == points else f" for images, {points} for 2D points"))
+    if str(cfg.train.channels_last).lower() == "auto":
+        print("# train.channels_last=auto is measured at the run's start (metrics.jsonl's "
+              "first line records both choices)")
+
+
 def train_from_hydra(cfg: DictConfig) -> float:
     """`gancli train`'s body: train in Hydra's run folder with this command line's overrides
     (which a resumed run applies to its checkpoint's config), print that folder last."""

@@ -78,6 +78,11 @@ DEVICE = Pattern(r"auto|cpu|cuda(:[0-9]+)?",
 THREADS = Pattern(r"auto|[1-9][0-9]*", "auto or a whole number of threads >= 1")
 
 
+#: A switch that can also be chosen by measuring (`train.channels_last`). A bool given on the
+#: command line arrives as `True`/`False` in a string key.
+SWITCH = Pattern(r"(?i:auto|true|false)", "auto, true or false")
+
+
 def matching(default: str, pattern: Pattern) -> Any:
     """A dataclass string field with a default and a `Pattern`."""
     return field(default=default, metadata={"range": pattern})

@@ -16,7 +16,7 @@ import yaml
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
-from gancli.config.ranges import DEVICE, THREADS, matching, ranged
+from gancli.config.ranges import DEVICE, SWITCH, THREADS, matching, ranged
 
 # -- data= --------------------------------------------------------------------------------------
 
@@ -329,11 +329,14 @@ class TrainConfig:
     # Run `eval.metrics` every this many steps (0 = never): results go to metrics.jsonl and the
     # best checkpoint by `eval.primary` to checkpoints/best.pt.
     eval_every: int = ranged(0, ge=0)
-    # The fast path, all off by default: autocast precision (fp32, bf16 also on CPUs, fp16 with
-    # a gradient scaler, CUDA only), NHWC memory layout, torch.compile of G and D (falls back to
-    # eager with a warning where unsupported).
-    precision: str = "fp32"
-    channels_last: bool = False
+    # The fast path. Autocast precision: fp32, bf16 (also on CPUs), fp16 (with a gradient
+    # scaler, CUDA only) or auto: bf16 where the CPU or GPU computes it natively (AMX,
+    # AVX512-BF16, a bf16 GPU), else fp32; 2D points fp32 (gancli.training.precision).
+    # NHWC memory layout: true, false, or auto: measured at the start, on where faster
+    # (gancli.training.fast). metrics.jsonl's first line records both choices.
+    # torch.compile of G and D (falls back to eager with a warning where unsupported).
+    precision: str = "auto"
+    channels_last: str = matching("auto", SWITCH)
     compile: bool = False
     # Under torchrun with several GPUs: batch norm statistics over the global batch instead of
     # each rank's share (CUDA only; not with R1 or a gradient penalty on a D with batch norm).

@@ -110,6 +110,13 @@ class TensorData:
         drawn = torch.randint(count, (size,), generator=generator, device=generator.device)
         return drawn if n == 1 else drawn * n + k
 
+    def use_channels_last(self) -> None:
+        """Batches in NHWC layout from now on (`train.channels_last`), for images; points have
+        no layout. The players' layout is chosen after the data is placed (it is measured on
+        players built for this data), so it is set here rather than by `place`."""
+        if self.rows.dim() == 4:
+            self.memory_format = torch.channels_last
+
     def take(self, idx: torch.Tensor) -> torch.Tensor:
         """Items `idx` in the networks' form on `device`: gathered where the rows live, moved
         as uint8, converted there."""

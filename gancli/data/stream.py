@@ -66,13 +66,11 @@ def choose(data: TensorData, device: torch.device, placement: str) -> str:
     return "device" if size <= budget else "stream"
 
 
-def place(data: TensorData, device: torch.device, placement: str, channels_last: bool,
-          seed: int) -> TensorData:
+def place(data: TensorData, device: torch.device, placement: str, seed: int) -> TensorData:
     """`data` as a run on `device` draws its batches from it (see the module docstring);
     `seed` starts a streamed run's index generator."""
-    fmt = torch.channels_last if channels_last and data.rows.dim() == 4 else torch.contiguous_format
     where = choose(data, device, placement)
-    placed = replace(data, device=device, memory_format=fmt, y=data.y.to(device))
+    placed = replace(data, device=device, y=data.y.to(device))
     if where == "device":
         placed.rows = data.rows.to(device)
         if data.inputs is not None:

@@ -14,8 +14,8 @@ import logging
 import math
 import re
 import time
-from collections.abc import Callable, Sequence
-from contextlib import closing, nullcontext
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import closing, contextmanager, nullcontext
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -38,10 +38,17 @@ from gancli.runtime import data_state_fits, rng_state, set_rng_state
 from gancli.sampling import run_generator
 from gancli.threads import choose_threads
 from gancli.torchrun import rank0_run_dir
+from gancli.training import fast
 from gancli.training.augment import build_augment
 from gancli.training.critic import CriticView
 from gancli.training.distributed import Distributed
-from gancli.training.fast import channels_last, compile_counts, compile_module, log_compiled
+from gancli.training.fast import (
+    LayoutChoice,
+    choose_layout,
+    compile_counts,
+    compile_module,
+    log_compiled,
+)
 from gancli.training.gan import build_gan
 from gancli.training.health import DETECTORS, Health
 from gancli.training.loggers import Loggers, chosen
@@ -81,7 +88,6 @@ class Trainer:
         #: Where this segment of the run trains (torchrun's rank may have moved it to its own
         #: GPU), as metrics.jsonl records it.
         self.placement = replace(devices.chosen, device=self.device)
-        self.precision = build_precision(cfg.train.precision, self.device)
         # What the config names and needs no data is built first: a wrong name (loss.divergence,
         # augment.policy, latent.dist) fails before the data is read.
         self.loss = build_loss(cfg.loss)
@@ -97,6 +103,8 @@ class Trainer:
             raise GancliError(f"augment={cfg.augment.name} augments images and "
                               f"data={self.info.name} is 2D points: use augment=none")
         self.kind = data_kind(self.info, data.spread)
+        self.precision = build_precision(cfg.train.precision, self.device,
+                                         self.kind.reduced_precision)
         self.conditioning = build_conditioning(cfg, self.info,
                                                None if ckpt is None else ckpt.get("conditioning"))
         self.data, self.data_rng = self._place(data)
@@ -105,6 +113,8 @@ class Trainer:
                               f"training split of data={data.info.name} ({len(data)} items): "
                               f"give train.batch_size={len(data)} or less")
         self.gan = build_gan(cfg, self.conditioning, self.device, self.loss.needs_spectral_norm)
+        with first_batch(cfg.train.batch_size, self.device):  # its probe allocates one
+            self.layout = self._choose_layout()
         if self.dist.enabled:
             # The players start equal on every rank (DDP copies rank 0's weights); from here on
             # each rank draws its own latents and augmentations.
@@ -146,8 +156,7 @@ class Trainer:
         shown to the conditioning mode; and the generator that draws this rank's batches."""
         seed = self.cfg.train.seed + self.dist.rank
         placed = place(data.shard(self.dist.rank, self.dist.world_size), self.device,
-                       self.cfg.data.get("placement", "auto"),
-                       self.cfg.train.channels_last and self.kind.has_layout, seed)
+                       self.cfg.data.get("placement", "auto"), seed)
         self.conditioning.attach(placed)
         return placed, torch.Generator(self.device).manual_seed(seed)
 
@@ -159,10 +168,11 @@ class Trainer:
         if self.dist.enabled and t.sync_batchnorm:
             gan.G = Distributed.sync_batchnorm(gan.G, self.device)
             gan.D = Distributed.sync_batchnorm(gan.D, self.device)
-        if t.channels_last and self.kind.has_layout:
+        if self.layout.on:
             # The EMA copy too: its update's fused kernels need G's layout to match its own.
             for module in (gan.G, gan.D, gan.sampler):
-                channels_last(module)
+                fast.channels_last(module)
+            self.data.use_channels_last()
         #: dynamo's totals before compiling, for `log_compiled` after the first step.
         self.compile_before = compile_counts()
         if t.compile:
@@ -252,12 +262,25 @@ class Trainer:
         return stats
 
     def _thread_probe(self) -> Callable[[], None] | None:
-        """What `train.threads=auto` times (`gancli.threads`): G's forward pass and the backward
-        pass through D and G, at this run's batch, on copies of the players, so that the run's
-        weights, batch-norm statistics and random streams stay as they were. None for compiled
-        players (a copy would compile anew) or no batch to draw."""
-        if self.cfg.train.compile:
-            return None
+        """What `train.threads=auto` times (`gancli.threads`): `_probe` of the players as they
+        are. None for compiled players (a copy would compile anew)."""
+        return None if self.cfg.train.compile else self._probe()
+
+    def _choose_layout(self) -> LayoutChoice:
+        """`train.channels_last` (`gancli.training.fast`): `auto` times `_probe` in both layouts
+        on the main process, whose choice every process takes (DDP sums gradients bucket by
+        bucket, so the ranks' layouts must agree)."""
+        choice = None
+        if self.dist.is_main:
+            choice = choose_layout(self.cfg.train.channels_last, self.kind.has_layout,
+                                   self.device, self._probe)
+        return self.dist.broadcast(choice)
+
+    def _probe(self, channels_last: bool | None = None) -> Callable[[], None] | None:
+        """G's forward pass and the backward pass through D and G, at this run's batch, on
+        copies of the players (in NHWC layout if `channels_last`, else as they are), so that
+        the run's weights, batch-norm statistics and random streams stay as they were. None
+        when there is no batch to draw."""
         pack = self.cfg.train.pack
         with torch.random.fork_rng(devices=[]):
             c = self.conditioning.eval_request(self.local_batch,
@@ -267,7 +290,10 @@ class Trainer:
         if n == 0:
             return None
         c = None if c is None else c[:n].to(self.device)
-        G, critic = copy.deepcopy(self.gan.G), CriticView(copy.deepcopy(self.gan.D), None, pack)
+        G, D = copy.deepcopy(self.gan.G), copy.deepcopy(self.gan.D)
+        if channels_last:
+            G, D = fast.channels_last(G), fast.channels_last(D)
+        critic = CriticView(D, None, pack)
         critic.condition = c
 
         def probe() -> None:
@@ -289,14 +315,11 @@ class Trainer:
             log.info("nothing to do: %s is finished (step %d of %d); raise train.steps to "
                      "train on", self.run_dir, self.step, t.steps)
             return self._result(last)
-        try:  # the probe of `auto` is the first allocation of a whole batch
+        with first_batch(t.batch_size, self.device):  # the probe of `auto` allocates one
             threads = choose_threads(t.threads, "train.threads", self.device, self._thread_probe)
-        except (RuntimeError, MemoryError) as err:
-            error = batch_error(err, t.batch_size, self.device)
-            if error is None:
-                raise
-            raise error from None
         log.info("%s", threads)
+        log.info("%s; train.precision: %s, %s", self.layout, self.precision.name,
+                 self.precision.how)
         log.info("training %s on %s with loss=%s for %d steps on %s; run folder %s",
                  self.cfg.model.name, self.info.name, self.cfg.loss.name, t.steps,
                  self.placement if not self.dist.enabled else
@@ -309,7 +332,8 @@ class Trainer:
                                                     health=self.health, stop_on=t.stop_on,
                                                     loggers=loggers) as monitor:
             if main:
-                monitor.placement(self.step, {**self.placement.describe(), **threads.record()})
+                monitor.placement(self.step, {**self.placement.describe(), **threads.record(),
+                                              **self.precision.record(), **self.layout.record()})
             run_start = window_start = time.perf_counter()
             self.last_save = self.clock()
             window_steps, first = 0, self.step
@@ -486,6 +510,19 @@ class Trainer:
         """The preview picture `samples/<name>` of the sampling generator at this step."""
         self.preview.write(self.gan.sampler, self.device, self.run_dir / "samples" / name,
                            self.step, monitor)
+
+
+@contextmanager
+def first_batch(batch_size: int, device: torch.device) -> Iterator[None]:
+    """Where a whole batch is first allocated (the layout and thread probes, the first step):
+    a batch that does not fit becomes `batch_error`'s one line."""
+    try:
+        yield
+    except (RuntimeError, MemoryError) as err:
+        error = batch_error(err, batch_size, device)
+        if error is None:
+            raise
+        raise error from None
 
 
 def batch_error(err: BaseException, batch_size: int,

@@ -6,6 +6,12 @@ unscaled before the optimizer step (`torch.amp.GradScaler`), which only CUDA sup
 Penalties on D's input gradient (WGAN-GP, R1) are computed in fp32 whatever this says
 (`gancli.losses.base.input_gradient`): a gradient norm in bf16 has 3 significant digits, too few
 for a term that is the square of its distance from 1. A new precision is one registered class.
+
+`auto` (the default) is bf16 where the hardware computes it natively and fp32 elsewhere: on a
+CPU with AMX or AVX512-BF16 (oneDNN's bf16 convolutions; the default run's step is 1.24x
+faster on the 2-core EPYC with AVX512-BF16, a 32x32 DCGAN's 1.75x), on a GPU that supports
+bf16. Without those instructions bf16 is emulated and slower than fp32. 2D points stay fp32
+whatever the hardware: bf16 spaces values 0.016 apart near 2, coarser than ring8's modes.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from collections.abc import Iterator
 import torch
 
 from gancli.errors import GancliError
-from gancli.registry import Registry
+from gancli.registry import Registry, unknown_name
 
 PRECISIONS: Registry[type[Precision]] = Registry("precision (train.precision)")
 #: Class decorator: make a precision available as `train.precision=<name>`.
@@ -29,9 +35,17 @@ class Precision:
     optimizer step every precision goes through, so the loop never asks which one it has."""
 
     dtype: torch.dtype | None = None
+    #: The registered name, and how it was chosen (`given`, or `auto: ...` with the reason),
+    #: as the log and metrics.jsonl's first line say; set by `build_precision`.
+    name = "fp32"
+    how = "given"
 
     def __init__(self, device: torch.device) -> None:
         self.device = device
+
+    def record(self) -> dict[str, object]:
+        """What metrics.jsonl's first line keeps of the choice."""
+        return {"precision": self.name, "precision_choice": self.how}
 
     @contextlib.contextmanager
     def autocast(self) -> Iterator[None]:
@@ -104,6 +118,41 @@ class Float16(Precision):
                 self._scaler(opts[name]).load_state_dict(saved)
 
 
-def build_precision(name: str, device: torch.device) -> Precision:
-    """The precision `name` (`train.precision`)."""
-    return PRECISIONS.lookup(name)(device)
+def native_bf16(device: torch.device) -> str | None:
+    """What computes bf16 natively on `device` (`AMX`, `AVX512-BF16`, the GPU's name), or None
+    where bf16 would be emulated. torch's CPU checks are private functions, hence the getattr:
+    a torch without them is taken to have neither."""
+    if device.type == "cpu":
+        for what, check in (("AMX", "_is_amx_tile_supported"),
+                            ("AVX512-BF16", "_is_avx512_bf16_supported")):
+            if getattr(torch.cpu, check, lambda: False)():
+                return what
+        return None
+    if device.type == "cuda" and torch.cuda.is_bf16_supported(including_emulation=False):
+        return torch.cuda.get_device_name(device)
+    return None
+
+
+def auto_precision(device: torch.device, reduced_ok: bool = True) -> tuple[str, str]:
+    """`train.precision=auto` on `device`: the precision's name and why (see the module's
+    docstring). `reduced_ok`: whether the data tolerates bf16 (images do, 2D points do not)."""
+    if not reduced_ok:
+        return "fp32", ("auto: fp32 (2D points: bf16's 3 significant digits are coarser than "
+                        "the modes)")
+    native = native_bf16(device)
+    if native is None:
+        return "fp32", (f"auto: fp32 (bf16 would be emulated on this {device.type}, slower "
+                        "than fp32)")
+    return "bf16", f"auto: bf16 ({device.type} computes it natively: {native})"
+
+
+def build_precision(name: str, device: torch.device, reduced_ok: bool = True) -> Precision:
+    """The precision `name` (`train.precision`; `auto`: `auto_precision`'s choice)."""
+    how = "given"
+    if name == "auto":
+        name, how = auto_precision(device, reduced_ok)
+    elif name not in PRECISIONS:
+        raise GancliError(unknown_name(PRECISIONS.kind, name, ["auto", *PRECISIONS]))
+    precision = PRECISIONS[name](device)
+    precision.name, precision.how = name, how
+    return precision
