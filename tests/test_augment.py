@@ -37,6 +37,33 @@ def test_cutout_zeroes_a_square_of_half_the_side() -> None:
     assert torch.equal(out[:, 0], out[:, 1])  # same mask for every channel
 
 
+def reference_cutout(x: torch.Tensor, ratio: float = 0.5) -> torch.Tensor:
+    """DiffAugment_pytorch.py's rand_cutout, as the authors wrote it (index_put of the square's
+    clamped indices)."""
+    n, _, h, w = x.shape
+    ch, cw = int(h * ratio + 0.5), int(w * ratio + 0.5)
+    ox = torch.randint(0, h + (1 - ch % 2), size=(n, 1, 1))
+    oy = torch.randint(0, w + (1 - cw % 2), size=(n, 1, 1))
+    gb, gx, gy = torch.meshgrid(torch.arange(n), torch.arange(ch), torch.arange(cw),
+                                indexing="ij")
+    gx = torch.clamp(gx + ox - ch // 2, min=0, max=h - 1)
+    gy = torch.clamp(gy + oy - cw // 2, min=0, max=w - 1)
+    mask = torch.ones(n, h, w, dtype=x.dtype)
+    mask[gb, gx, gy] = 0
+    return x * mask.unsqueeze(1)
+
+
+@pytest.mark.parametrize("side", [8, 9, 16, 32])
+def test_cutout_is_the_references_mask_without_index_put(side: int) -> None:
+    """The same random draws give the same squares as the reference's index_put (which waits
+    for a GPU), at even and odd sides, near every border."""
+    x = torch.rand(256, 1, side, side) + 0.5
+    torch.manual_seed(side)
+    expected = reference_cutout(x)
+    torch.manual_seed(side)
+    assert torch.equal(cutout(x), expected)
+
+
 def test_color_is_per_image_and_differentiable() -> None:
     x = images().requires_grad_(True)
     out = color(x)

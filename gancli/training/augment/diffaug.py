@@ -63,19 +63,19 @@ def translation(x: torch.Tensor, ratio: float = 0.125) -> torch.Tensor:
 
 @POLICIES.register("cutout")
 def cutout(x: torch.Tensor, ratio: float = 0.5) -> torch.Tensor:
-    """Zero one random square of `ratio` of the image's side per image."""
+    """Zero one random square of `ratio` of the image's side per image. The reference writes
+    the square's clamped pixel indices into a mask (`mask[b, x, y] = 0`), an index_put that
+    waits for the GPU; comparing each pixel's row and column with the square's edges gives the
+    same mask without waiting (the square always overlaps the image, so clamping its indices
+    to the border only repeats pixels already inside it)."""
     n, _, h, w = x.shape
     ch, cw = int(h * ratio + 0.5), int(w * ratio + 0.5)
-    ox = torch.randint(0, h + (1 - ch % 2), size=(n, 1, 1), device=x.device)
-    oy = torch.randint(0, w + (1 - cw % 2), size=(n, 1, 1), device=x.device)
-    gb, gx, gy = torch.meshgrid(torch.arange(n, device=x.device),
-                                torch.arange(ch, device=x.device),
-                                torch.arange(cw, device=x.device), indexing="ij")
-    gx = torch.clamp(gx + ox - ch // 2, min=0, max=h - 1)
-    gy = torch.clamp(gy + oy - cw // 2, min=0, max=w - 1)
-    mask = torch.ones(n, h, w, dtype=x.dtype, device=x.device)
-    mask[gb, gx, gy] = 0
-    return x * mask.unsqueeze(1)
+    top = torch.randint(0, h + (1 - ch % 2), size=(n, 1, 1), device=x.device) - ch // 2
+    left = torch.randint(0, w + (1 - cw % 2), size=(n, 1, 1), device=x.device) - cw // 2
+    rows = torch.arange(h, device=x.device).view(1, h, 1)
+    cols = torch.arange(w, device=x.device).view(1, 1, w)
+    inside = (rows >= top) & (rows < top + ch) & (cols >= left) & (cols < left + cw)
+    return x * (~inside).unsqueeze(1).to(x.dtype)
 
 
 @register_augment("diffaug")
