@@ -37,6 +37,36 @@ def test_cutout_zeroes_a_square_of_half_the_side() -> None:
     assert torch.equal(out[:, 0], out[:, 1])  # same mask for every channel
 
 
+def reference_translation(x: torch.Tensor, ratio: float = 0.125) -> torch.Tensor:
+    """DiffAugment_pytorch.py's rand_translation, as the authors wrote it."""
+    n, _, h, w = x.shape
+    sx, sy = int(h * ratio + 0.5), int(w * ratio + 0.5)
+    tx = torch.randint(-sx, sx + 1, size=(n, 1, 1))
+    ty = torch.randint(-sy, sy + 1, size=(n, 1, 1))
+    gb, gx, gy = torch.meshgrid(torch.arange(n), torch.arange(h), torch.arange(w), indexing="ij")
+    gx = torch.clamp(gx + tx + 1, 0, h + 1)
+    gy = torch.clamp(gy + ty + 1, 0, w + 1)
+    padded = torch.nn.functional.pad(x, [1, 1, 1, 1, 0, 0, 0, 0])
+    return padded.permute(0, 2, 3, 1).contiguous()[gb, gx, gy].permute(0, 3, 1, 2)
+
+
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+@pytest.mark.parametrize("channels", [1, 3])
+def test_translation_is_the_references_in_the_images_own_layout(
+        layout: torch.memory_format, channels: int) -> None:
+    """The same shifts as the reference for the same draws; the result keeps the input's
+    layout with its canonical strides (the reference's are channels-last whatever the input,
+    which made compiled CUDA runs fail)."""
+    x = torch.rand(64, channels, 12, 12).contiguous(memory_format=layout)
+    torch.manual_seed(0)
+    expected = reference_translation(x)
+    torch.manual_seed(0)
+    out = translation(x)
+    assert torch.equal(out, expected) and out.is_contiguous(memory_format=layout)
+    if layout == torch.contiguous_format:  # exactly NCHW's strides, also for one channel
+        assert out.stride() == torch.empty_like(x).stride() != expected.stride()
+
+
 def reference_cutout(x: torch.Tensor, ratio: float = 0.5) -> torch.Tensor:
     """DiffAugment_pytorch.py's rand_cutout, as the authors wrote it (index_put of the square's
     clamped indices)."""

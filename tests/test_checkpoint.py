@@ -148,7 +148,7 @@ def test_fp16_scalers_resume_at_their_scale(tmp_path: Path,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     """A resumed fp16 run goes on at the scale its scalers had reached, not 65,536 again."""
     monkeypatch.setattr(loop, "build_precision",
-                        lambda name, device, reduced_ok: _CpuFloat16(device))
+                        lambda name, device, how="given": _CpuFloat16(device))
     first = test_trainer.run(tmp_path / "first", "train.steps=2")
     ckpt_path = tmp_path / "first" / "checkpoints" / "last.pt"
     ckpt = load_checkpoint(ckpt_path)

@@ -67,17 +67,30 @@ def test_auto_precision_is_bf16_where_the_cpu_computes_it(
         monkeypatch: pytest.MonkeyPatch) -> None:
     for name, value in flags.items():
         monkeypatch.setattr(torch.cpu, name, lambda value=value: value)
-    name, how = precision.auto_precision(torch.device("cpu"))
+    name, how = precision.choose_precision("auto", torch.device("cpu"))
     assert name == expected[0] and expected[1] in how and how.startswith("auto: ")
     # 2D points stay fp32 whatever the CPU: bf16 cannot tell ring8's modes apart.
-    assert precision.auto_precision(torch.device("cpu"), reduced_ok=False)[0] == "fp32"
+    assert precision.choose_precision("auto", torch.device("cpu"), reduced_ok=False)[0] == "fp32"
 
 
 def test_auto_precision_without_torchs_cpu_checks_is_fp32(monkeypatch: pytest.MonkeyPatch
                                                           ) -> None:
     for name in ("_is_amx_tile_supported", "_is_avx512_bf16_supported"):
         monkeypatch.delattr(torch.cpu, name, raising=False)
-    assert precision.auto_precision(torch.device("cpu"))[0] == "fp32"
+    assert precision.choose_precision("auto", torch.device("cpu"))[0] == "fp32"
+
+
+@pytest.mark.parametrize("seconds, chosen", [({"bf16": 0.002, "fp32": 0.008}, "bf16"),
+                                             ({"bf16": 0.008, "fp32": 0.002}, "fp32")])
+def test_auto_precision_on_a_gpu_takes_bf16_only_where_it_measures_faster(
+        seconds: dict[str, float], chosen: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A small model on a GPU is bound by kernel launches, which autocast adds to: bf16 only
+    where it is faster. ("meta" stands in for the GPU: nothing it runs waits.)"""
+    monkeypatch.setattr(precision, "native_bf16", lambda device: "a bf16 GPU")
+    name, how = precision.choose_precision("auto", torch.device("meta"), True,
+                                           sleeper(seconds))
+    assert name == chosen and how.startswith(f"auto: {chosen} (bf16 native on a bf16 GPU; "
+                                             "measured ")
 
 
 def test_an_unknown_precision_names_auto_among_the_choices(tmp_path: Path) -> None:
@@ -85,8 +98,8 @@ def test_an_unknown_precision_names_auto_among_the_choices(tmp_path: Path) -> No
         Trainer(compose_train(*TINY, "train.precision=bf32"), tmp_path)
 
 
-def sleeper(seconds: dict[bool, float]):
-    """A layout probe factory whose calls take `seconds[channels_last]`."""
+def sleeper(seconds: dict):
+    """A probe factory whose calls take `seconds[its argument]`."""
     import time
 
     return lambda layout: (lambda: time.sleep(seconds[layout]))
@@ -236,7 +249,8 @@ def test_compile_leaves_a_penalised_d_uncompiled_without_set_stance(
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="host synchronisation is a GPU matter")
 @pytest.mark.parametrize("extra", [
     [], ["loss=wgan-gp", "train.n_critic=2"], ["loss.r1_gamma=1"], ["conditioning=class"],
-    ["conditioning=text"], ["data.resolution=16", "conditioning=image", "conditioning.task=edges"],
+    ["conditioning=text"],
+    ["data.resolution=16", "conditioning=image", "conditioning.task=edges", "augment=none"],
     ["train.precision=fp16", "loss.r1_gamma=1"],
     ["train.precision=bf16", "train.channels_last=true"],
     ["train.precision=auto", "train.channels_last=auto"],

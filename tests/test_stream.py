@@ -101,12 +101,17 @@ def test_placement_auto_keeps_small_data_on_the_device(prepared_digits: Path) ->
         choose(points, CPU, "stream")
 
 
-def test_batches_are_floats_in_the_players_layout(prepared_digits: Path) -> None:
+@pytest.mark.parametrize("nhwc", [False, True])
+def test_batches_are_floats_in_the_players_layout(nhwc: bool, prepared_digits: Path) -> None:
+    """Exactly the layout's strides, also for one channel, whose permuted strides count as
+    either layout (cuDNN then picks channels-last, which a compiled contiguous run rejects)."""
     data = place(open_prepared(prepared_digits, "train"), CPU, "device", 0)
-    data.use_channels_last()
+    layout = torch.channels_last if nhwc else torch.contiguous_format
+    if nhwc:
+        data.use_channels_last()
     idx, x = data.draw(16, torch.Generator().manual_seed(0))
     assert x.shape == (16, 1, 8, 8) and x.dtype == torch.float32
-    assert x.is_contiguous(memory_format=torch.channels_last)
+    assert x.stride() == torch.empty(16, 1, 8, 8, memory_format=layout).stride()
     expected = data.rows[idx].permute(0, 3, 1, 2).float() / 127.5 - 1
     assert torch.equal(x, expected)
 

@@ -64,16 +64,17 @@ def after_show_cfg() -> None:
     from hydra import compose, initialize_config_module
 
     from gancli.runtime import resolve_device
-    from gancli.training.precision import auto_precision
+    from gancli.training.precision import choose_precision
 
     with initialize_config_module("gancli.conf", version_base="1.3"):
         cfg = compose("train", overrides=list(HydraConfig.get().overrides.task))
     device = resolve_device(cfg.train.device)
     if cfg.train.precision == "auto":
-        images, _ = auto_precision(device)
-        points, _ = auto_precision(device, reduced_ok=False)
-        print(f"# train.precision=auto is {images} on this machine's {device}"
-              + ("" if images == points else f" for images, {points} for 2D points"))
+        images, _ = choose_precision("auto", device)
+        if device.type != "cpu" and images == "bf16":  # measured on a GPU
+            images = "bf16 or fp32, whichever measures faster at the run's start,"
+        print(f"# train.precision=auto is {images} on this machine's {device} for images, fp32 "
+              "for 2D points")
     if str(cfg.train.channels_last).lower() == "auto":
         print("# train.channels_last=auto is measured at the run's start (metrics.jsonl's "
               "first line records both choices)")

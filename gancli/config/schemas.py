@@ -183,6 +183,9 @@ class OptimConfig:
     lr_g: float = ranged(2e-4, gt=0)
     lr_d: float = ranged(2e-4, gt=0)
     betas: list[float] = ranged(factory=lambda: [0.5, 0.999], ge=0, lt=1)
+    # Decay both learning rates linearly to 0 over this last fraction of train.steps (pix2pix's
+    # recipe: 0.5, the second half); 0 keeps them constant.
+    decay: float = ranged(0.0, ge=0, le=1)
 
 
 @dataclass

@@ -137,7 +137,13 @@ class TensorData:
         rows = rows.to(self.device, non_blocking=True)
         if rows.dtype != torch.uint8:
             return rows
-        return pixels_to_unit(rows.permute(0, 3, 1, 2).contiguous(memory_format=self.memory_format))
+        # Copied into a new tensor of exactly the layout's strides: `.contiguous()` would keep
+        # a one-channel batch's permuted strides (they count as contiguous), with which cuDNN
+        # makes channels-last activations in a run compiled for the contiguous layout.
+        pixels = rows.permute(0, 3, 1, 2)
+        laid_out = torch.empty(pixels.shape, dtype=pixels.dtype, device=pixels.device,
+                               memory_format=self.memory_format)
+        return pixels_to_unit(laid_out.copy_(pixels))
 
     def draw(self, size: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """A training batch: item indices (on `device`) and the items (`take`). Streamed data

@@ -7,7 +7,7 @@ the convolutions and the model (on the 2-core EPYC, channels-last makes a 32x32 
 step 1.2x faster and its bf16 step 1.02-1.05x; GPUs' tensor cores want it), so it is measured:
 copies of G and D, in each layout, a forward and backward pass at the run's batch, timed in
 interleaved rounds (`gancli.threads.interleaved_medians`, under half a second). Channels-last
-is taken only when `LAYOUT_MARGIN` faster; a tie keeps the contiguous layout, which every op
+is taken only when `MARGIN` faster; a tie keeps the contiguous layout, which every op
 supports without copies. Compilation stays off by default: it costs tens of seconds before the
 first step, more than a short run gains.
 """
@@ -19,6 +19,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import torch
 from torch import nn
@@ -27,8 +28,9 @@ from gancli.threads import SLOW_CALL_S, interleaved_medians
 
 log = logging.getLogger("gancli.train")
 
-#: How much faster (a fraction of the time per call) channels-last must measure to be chosen.
-LAYOUT_MARGIN = 0.03
+#: How much faster (a fraction of the time per call) channels-last, or bf16 on a GPU
+#: (`gancli.training.precision`), must measure to be chosen.
+MARGIN = 0.03
 
 
 @dataclass(frozen=True)
@@ -61,23 +63,32 @@ def choose_layout(setting: str, has_layout: bool, device: torch.device,
     probes = {layout: make_probe(layout) for layout in (False, True)}
     if None in probes.values():
         return LayoutChoice(False, "auto: off (no batch to measure with)")
+    times = time_probes(probes, device)
+    on = times[True] < (1 - MARGIN) * times[False]
+    return LayoutChoice(on, f"auto: {'on' if on else 'off'} (measured {1000 * times[True]:.1f} "
+                            f"ms a call channels-last, {1000 * times[False]:.1f} ms contiguous)")
+
+
+K = TypeVar("K")
+
+
+def time_probes(probes: dict[K, Callable[[], object]], device: torch.device) -> dict[K, float]:
+    """Seconds a call of each probe takes on `device` (waiting for a GPU to finish): one untimed
+    call each (allocations, kernel choice), then `interleaved_medians`, or for a large model
+    (untimed calls over `SLOW_CALL_S` each) one timed call each."""
     sync = torch.cuda.synchronize if device.type == "cuda" else lambda: None
 
-    def seconds(layout: bool) -> float:
+    def seconds(key: K) -> float:
         sync()
         start = time.perf_counter()
-        probes[layout]()
+        probes[key]()
         sync()
         return time.perf_counter() - start
 
-    first = {layout: seconds(layout) for layout in probes}  # allocations, kernel choice
-    if sum(first.values()) > 2 * SLOW_CALL_S:  # a large model: one timed call each will do
-        times = {layout: seconds(layout) for layout in probes}
-    else:
-        times = interleaved_medians(list(probes), seconds)
-    on = times[True] < (1 - LAYOUT_MARGIN) * times[False]
-    return LayoutChoice(on, f"auto: {'on' if on else 'off'} (measured {1000 * times[True]:.1f} "
-                            f"ms a call channels-last, {1000 * times[False]:.1f} ms contiguous)")
+    first = {key: seconds(key) for key in probes}
+    if sum(first.values()) > len(probes) * SLOW_CALL_S:
+        return {key: seconds(key) for key in probes}
+    return interleaved_medians(list(probes), seconds)
 
 
 def channels_last(module: nn.Module) -> nn.Module:

@@ -53,7 +53,8 @@ from gancli.training.gan import build_gan
 from gancli.training.health import DETECTORS, Health
 from gancli.training.loggers import Loggers, chosen
 from gancli.training.monitor import Monitor
-from gancli.training.precision import build_precision
+from gancli.training.optimizers import lr_factor, set_lr
+from gancli.training.precision import Precision, build_precision, check_precision, choose_precision
 from gancli.training.preview import Preview
 from gancli.training.resume import resumed
 from gancli.training.stopping import StopRequest
@@ -91,6 +92,7 @@ class Trainer:
         # What the config names and needs no data is built first: a wrong name (loss.divergence,
         # augment.policy, latent.dist) fails before the data is read.
         self.loss = build_loss(cfg.loss)
+        check_precision(cfg.train.precision)
         augment = build_augment(cfg.augment)
         latent_distribution(cfg.latent)
         chosen(cfg)  # a logger whose package is missing
@@ -103,8 +105,6 @@ class Trainer:
             raise GancliError(f"augment={cfg.augment.name} augments images and "
                               f"data={self.info.name} is 2D points: use augment=none")
         self.kind = data_kind(self.info, data.spread)
-        self.precision = build_precision(cfg.train.precision, self.device,
-                                         self.kind.reduced_precision)
         self.conditioning = build_conditioning(cfg, self.info,
                                                None if ckpt is None else ckpt.get("conditioning"))
         self.data, self.data_rng = self._place(data)
@@ -113,7 +113,8 @@ class Trainer:
                               f"training split of data={data.info.name} ({len(data)} items): "
                               f"give train.batch_size={len(data)} or less")
         self.gan = build_gan(cfg, self.conditioning, self.device, self.loss.needs_spectral_norm)
-        with first_batch(cfg.train.batch_size, self.device):  # its probe allocates one
+        with first_batch(cfg.train.batch_size, self.device):  # their probes allocate one
+            self.precision = self._choose_precision()
             self.layout = self._choose_layout()
         if self.dist.enabled:
             # The players start equal on every rank (DDP copies rank 0's weights); from here on
@@ -261,10 +262,29 @@ class Trainer:
                      d_fake=d_step.d_fake, divergence=d_step.divergence)
         return stats
 
+    def _schedule_lr(self) -> None:
+        """Both players' learning rates for this step (`optim.decay`)."""
+        o = self.cfg.optim
+        if o.decay > 0:
+            factor = lr_factor(self.step, self.cfg.train.steps, o.decay)
+            set_lr(self.gan.opt_g, o.lr_g * factor)
+            set_lr(self.gan.opt_d, o.lr_d * factor)
+
     def _thread_probe(self) -> Callable[[], None] | None:
         """What `train.threads=auto` times (`gancli.threads`): `_probe` of the players as they
         are. None for compiled players (a copy would compile anew)."""
-        return None if self.cfg.train.compile else self._probe()
+        return None if self.cfg.train.compile else self._probe(self.precision)
+
+    def _choose_precision(self) -> Precision:
+        """`train.precision` (`gancli.training.precision`): `auto` on a GPU times `_probe` in
+        fp32 and bf16 on the main process, whose choice every process takes."""
+        choice = None
+        if self.dist.is_main:
+            choice = choose_precision(
+                self.cfg.train.precision, self.device, self.kind.reduced_precision,
+                lambda name: self._probe(build_precision(name, self.device)))
+        name, how = self.dist.broadcast(choice)
+        return build_precision(name, self.device, how)
 
     def _choose_layout(self) -> LayoutChoice:
         """`train.channels_last` (`gancli.training.fast`): `auto` times `_probe` in both layouts
@@ -273,14 +293,16 @@ class Trainer:
         choice = None
         if self.dist.is_main:
             choice = choose_layout(self.cfg.train.channels_last, self.kind.has_layout,
-                                   self.device, self._probe)
+                                   self.device,
+                                   lambda layout: self._probe(self.precision, layout))
         return self.dist.broadcast(choice)
 
-    def _probe(self, channels_last: bool | None = None) -> Callable[[], None] | None:
-        """G's forward pass and the backward pass through D and G, at this run's batch, on
-        copies of the players (in NHWC layout if `channels_last`, else as they are), so that
-        the run's weights, batch-norm statistics and random streams stay as they were. None
-        when there is no batch to draw."""
+    def _probe(self, amp: Precision, channels_last: bool | None = None
+               ) -> Callable[[], None] | None:
+        """G's forward pass and the backward pass through D and G in precision `amp`, at this
+        run's batch, on copies of the players (in NHWC layout if `channels_last`, else as they
+        are), so that the run's weights, batch-norm statistics and random streams stay as they
+        were. None when there is no batch to draw."""
         pack = self.cfg.train.pack
         with torch.random.fork_rng(devices=[]):
             c = self.conditioning.eval_request(self.local_batch,
@@ -297,7 +319,7 @@ class Trainer:
         critic.condition = c
 
         def probe() -> None:
-            with self.precision.autocast():
+            with amp.autocast():
                 score = critic(run_generator(G, z, c))
             score.mean().backward()
 
@@ -339,6 +361,7 @@ class Trainer:
             window_steps, first = 0, self.step
             while self.step < t.steps:
                 measure = (self.step + 1) % t.log_every == 0 or self.step + 1 == t.steps
+                self._schedule_lr()
                 try:
                     stats = self.train_step(measure)
                 except (RuntimeError, MemoryError) as err:

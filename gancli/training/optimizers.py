@@ -30,3 +30,19 @@ def build_optimizer(cfg: DictConfig, params: Iterable[nn.Parameter],
                     lr: float) -> torch.optim.Optimizer:
     """The optimizer `cfg.name` (an `OptimConfig`) with learning rate `lr`."""
     return OPTIMIZERS.lookup(cfg.name)(list(params), cfg, lr)
+
+
+def lr_factor(step: int, steps: int, decay: float) -> float:
+    """The learning rates' factor for G update `step` (0-based) of `steps`: 1, then linearly
+    down to 0 over the last `decay` fraction of the run (`optim.decay`). A function of the step
+    alone, so a resumed run continues the schedule without saving it."""
+    start = steps * (1 - decay)
+    if decay <= 0 or step < start:
+        return 1.0
+    return max(0.0, (steps - step) / (steps - start))
+
+
+def set_lr(opt: torch.optim.Optimizer, lr: float) -> None:
+    """Every parameter group's learning rate (a float: changing it launches nothing)."""
+    for group in opt.param_groups:
+        group["lr"] = lr

@@ -7,22 +7,26 @@ Penalties on D's input gradient (WGAN-GP, R1) are computed in fp32 whatever this
 (`gancli.losses.base.input_gradient`): a gradient norm in bf16 has 3 significant digits, too few
 for a term that is the square of its distance from 1. A new precision is one registered class.
 
-`auto` (the default) is bf16 where the hardware computes it natively and fp32 elsewhere: on a
-CPU with AMX or AVX512-BF16 (oneDNN's bf16 convolutions; the default run's step is 1.24x
-faster on the 2-core EPYC with AVX512-BF16, a 32x32 DCGAN's 1.75x), on a GPU that supports
-bf16. Without those instructions bf16 is emulated and slower than fp32. 2D points stay fp32
-whatever the hardware: bf16 spaces values 0.016 apart near 2, coarser than ring8's modes.
+`auto` (the default) is bf16 where the hardware computes it natively and fp32 elsewhere. On a
+CPU with AMX or AVX512-BF16 that is bf16 (oneDNN's bf16 convolutions: the default run's step is
+1.24x faster on the 2-core EPYC with AVX512-BF16, a 32x32 DCGAN's 1.6-1.85x); without them bf16
+is emulated and slower than fp32. On a GPU with bf16 it is measured, as the layout is
+(`gancli.training.fast`): a small model's step there is bound by kernel launches, which
+autocast's casts add to (on an H200 the 32x32 DCGAN at batch 64 ran 10-15% slower in bf16),
+while a large one gains from the tensor cores. 2D points stay fp32 whatever the hardware: bf16
+spaces values 0.016 apart near 2, coarser than ring8's modes.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import torch
 
 from gancli.errors import GancliError
 from gancli.registry import Registry, unknown_name
+from gancli.training.fast import MARGIN, time_probes
 
 PRECISIONS: Registry[type[Precision]] = Registry("precision (train.precision)")
 #: Class decorator: make a precision available as `train.precision=<name>`.
@@ -133,9 +137,19 @@ def native_bf16(device: torch.device) -> str | None:
     return None
 
 
-def auto_precision(device: torch.device, reduced_ok: bool = True) -> tuple[str, str]:
-    """`train.precision=auto` on `device`: the precision's name and why (see the module's
-    docstring). `reduced_ok`: whether the data tolerates bf16 (images do, 2D points do not)."""
+#: Builds what `auto` times on a GPU: a call of the players in the precision named (None: no
+#: batch to measure with).
+ProbeFactory = Callable[[str], Callable[[], object] | None]
+
+
+def choose_precision(setting: str, device: torch.device, reduced_ok: bool = True,
+                     make_probe: ProbeFactory | None = None) -> tuple[str, str]:
+    """`train.precision=setting` on `device`: the precision's name and how it was chosen (see
+    the module's docstring). `reduced_ok`: whether the data tolerates bf16 (images do, 2D points
+    do not). `make_probe`: what a GPU's choice times."""
+    if setting != "auto":
+        check_precision(setting)
+        return setting, "given"
     if not reduced_ok:
         return "fp32", ("auto: fp32 (2D points: bf16's 3 significant digits are coarser than "
                         "the modes)")
@@ -143,16 +157,27 @@ def auto_precision(device: torch.device, reduced_ok: bool = True) -> tuple[str, 
     if native is None:
         return "fp32", (f"auto: fp32 (bf16 would be emulated on this {device.type}, slower "
                         "than fp32)")
-    return "bf16", f"auto: bf16 ({device.type} computes it natively: {native})"
+    if device.type == "cpu" or make_probe is None:
+        return "bf16", f"auto: bf16 ({device.type} computes it natively: {native})"
+    probes = {name: make_probe(name) for name in ("fp32", "bf16")}
+    if None in probes.values():
+        return "fp32", "auto: fp32 (no batch to measure bf16 with)"
+    times = time_probes(probes, device)
+    name = "bf16" if times["bf16"] < (1 - MARGIN) * times["fp32"] else "fp32"
+    return name, (f"auto: {name} (bf16 native on {native}; measured {1000 * times['bf16']:.1f} "
+                  f"ms a call in bf16, {1000 * times['fp32']:.1f} ms in fp32)")
 
 
-def build_precision(name: str, device: torch.device, reduced_ok: bool = True) -> Precision:
-    """The precision `name` (`train.precision`; `auto`: `auto_precision`'s choice)."""
-    how = "given"
-    if name == "auto":
-        name, how = auto_precision(device, reduced_ok)
-    elif name not in PRECISIONS:
+def check_precision(name: str) -> None:
+    """A `train.precision` that names no precision fails in one line, before any work."""
+    if name != "auto" and name not in PRECISIONS:
         raise GancliError(unknown_name(PRECISIONS.kind, name, ["auto", *PRECISIONS]))
+
+
+def build_precision(name: str, device: torch.device, how: str = "given") -> Precision:
+    """The registered precision `name` (`train.precision`, or what `choose_precision` chose:
+    `how` says how, for the log and metrics.jsonl)."""
+    check_precision(name)
     precision = PRECISIONS[name](device)
     precision.name, precision.how = name, how
     return precision

@@ -47,18 +47,25 @@ def color(x: torch.Tensor) -> torch.Tensor:
 
 @POLICIES.register("translation")
 def translation(x: torch.Tensor, ratio: float = 0.125) -> torch.Tensor:
-    """Shift each image by up to `ratio` of its size, filling with zeros."""
-    n, _, h, w = x.shape
+    """Shift each image by up to `ratio` of its size, filling with zeros. The reference gathers
+    from a channels-last copy and permutes back, which leaves the images with channels-last
+    strides; D's convolutions then see another layout than their weights', and compiled
+    backward passes on CUDA fail (inductor predicts other strides for the weight gradient than
+    cuDNN makes). Indexing all four dimensions gives the same pixels in `x`'s own layout."""
+    n, c, h, w = x.shape
     sx, sy = int(h * ratio + 0.5), int(w * ratio + 0.5)
     tx = torch.randint(-sx, sx + 1, size=(n, 1, 1), device=x.device)
     ty = torch.randint(-sy, sy + 1, size=(n, 1, 1), device=x.device)
-    gb, gx, gy = torch.meshgrid(torch.arange(n, device=x.device),
-                                torch.arange(h, device=x.device),
-                                torch.arange(w, device=x.device), indexing="ij")
-    gx = torch.clamp(gx + tx + 1, 0, h + 1)
-    gy = torch.clamp(gy + ty + 1, 0, w + 1)
-    padded = F.pad(x, [1, 1, 1, 1, 0, 0, 0, 0])
-    return padded.permute(0, 2, 3, 1).contiguous()[gb, gx, gy].permute(0, 3, 1, 2)
+    rows = torch.arange(h, device=x.device).view(1, h, 1)
+    cols = torch.arange(w, device=x.device).view(1, 1, w)
+    gx = torch.clamp(rows + tx + 1, 0, h + 1).unsqueeze(1)  # n×1×h×1, into the padded image
+    gy = torch.clamp(cols + ty + 1, 0, w + 1).unsqueeze(1)  # n×1×1×w
+    gb = torch.arange(n, device=x.device).view(n, 1, 1, 1)
+    gc = torch.arange(c, device=x.device).view(1, c, 1, 1)
+    moved = F.pad(x, [1, 1, 1, 1])[gb, gc, gx, gy]
+    if x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous():
+        return moved.contiguous(memory_format=torch.channels_last)
+    return moved
 
 
 @POLICIES.register("cutout")
