@@ -56,11 +56,13 @@ def test_class_conditioning_trains_with_each_g_and_d_method(g: str, d: str,
 
 @pytest.mark.parametrize("loss, model", [("ns", "mlp"), ("hinge", "resnet"), ("lsgan", "dcgan"),
                                          ("wgan-gp", "resnet"), ("wgan-sn", "dcgan"),
-                                         ("fgan", "mlp"), ("minimax", "dcgan")])
+                                         ("fgan", "mlp"), ("minimax", "dcgan"),
+                                         ("rpgan", "dcgan")])
 def test_class_conditioning_works_with_every_loss_family_and_model(loss: str, model: str,
                                                                    tmp_path: Path) -> None:
     """Each loss family (JS, least squares, hinge, Wasserstein with a penalty or spectral norm,
-    f-GAN) once, each architecture at least twice."""
+    f-GAN, relativistic: G's step sees the real batch too) once, each architecture at least
+    twice."""
     g = "concat" if model == "mlp" else "cbn"  # an MLP G has no batch norm to condition
     trainer = Trainer(compose_train(*TINY, "conditioning=class", f"loss={loss}",
                                     f"model={model}", f"conditioning.g={g}"), tmp_path)
@@ -143,10 +145,12 @@ def test_class_conditioning_has_no_mismatch_term_by_default(tmp_path: Path) -> N
     assert batch.wrong is None and batch.y is not None and torch.equal(batch.c, batch.y)
 
 
-@pytest.mark.parametrize("task", ["inpaint", "superres", "edges"])
-def test_image_conditioning_trains_on_each_task(task: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("task, extra", [("inpaint", []), ("superres", []), ("edges", []),
+                                         ("inpaint", ["loss=rpgan"])])  # G's step sees targets
+def test_image_conditioning_trains_on_each_task(task: str, extra: list[str],
+                                                tmp_path: Path) -> None:
     trainer = Trainer(compose_train(*TINY, "data.resolution=16", "conditioning=image",
-                                    f"conditioning.task={task}"), tmp_path)
+                                    f"conditioning.task={task}", *extra), tmp_path)
     assert finite(trainer.train_step(measure=True))
 
 

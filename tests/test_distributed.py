@@ -130,7 +130,8 @@ def _gp_worker(rank: int, world: int, port: int, out: str) -> None:
     D = nn.Sequential(nn.Linear(2, 16), nn.LeakyReLU(0.2), nn.Linear(16, 1))
     wrapped = group.wrap(D, device)
     critic = CriticView(D, call=wrapped)
-    loss = build_loss(OmegaConf.create({"name": "wgan-gp", "gp_weight": 10.0, "r1_gamma": 0.0}))
+    loss = build_loss(OmegaConf.create({"name": "wgan-gp", "gp_weight": 10.0, "r1_gamma": 0.0,
+                                        "r2_gamma": 0.0}))
     data = torch.Generator().manual_seed(100 + rank)  # different data on each rank
     real, fake = torch.randn(8, 2, generator=data), torch.randn(8, 2, generator=data) + 2
 

@@ -92,7 +92,8 @@ def train_critic(loss_cfg: dict, D: nn.Module | None = None, mu_q: float = MU_Q,
     """Train D on P = N(0, σ²) vs Q = N(mu_q, σ²) with the loss `loss_cfg`; return its
     divergence estimate on fresh samples, and D."""
     torch.manual_seed(seed)
-    loss = build_loss(OmegaConf.create({"r1_gamma": 0.0, **loss_cfg}))  # R1 off
+    loss = build_loss(OmegaConf.create({"r1_gamma": 0.0, "r2_gamma": 0.0,  # R1, R2 off
+                                         **loss_cfg}))
     D = critic() if D is None else D
     opt = torch.optim.Adam(D.parameters(), lr=1e-3, betas=(0.5, 0.999))
 

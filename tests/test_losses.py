@@ -11,6 +11,7 @@ from omegaconf import OmegaConf
 from torch import nn
 from torch.nn.utils import parametrize
 
+from gancli.conditioning.base import Batch
 from gancli.errors import GancliError
 from gancli.losses import LOSSES, build_loss
 from gancli.losses.fgan import F_DIVERGENCES
@@ -32,9 +33,9 @@ class Const(nn.Module):
 
 
 def loss(name: str, **cfg: object):
-    """The loss `name` with λ = 10 and no R1 unless `cfg` says otherwise."""
+    """The loss `name` with λ = 10 and no R1 or R2 unless `cfg` says otherwise."""
     return build_loss(OmegaConf.create({"name": name, "gp_weight": 10.0, "r1_gamma": 0.0,
-                                        "r1_every": 1, **cfg}))
+                                        "r1_every": 1, "r2_gamma": 0.0, "r2_every": 1, **cfg}))
 
 
 real, fake = torch.ones(8, 1), -torch.ones(8, 1)
@@ -126,6 +127,57 @@ def test_hinge_formulas_and_critic_gap() -> None:
     assert loss("hinge").generator(Const(0.5, -0.3), fake).item() == pytest.approx(0.3)
 
 
+def test_rpgan_formulas_and_estimate() -> None:
+    """A pair gap D(x) - D(G(z)) = log 3: D's loss softplus(-log 3) = log(4/3), σ(log 3) = 3/4,
+    the estimate log 2 - log(4/3) = log(3/2); G's loss softplus(log 3) = log 4, real batch and
+    all. No gap: the estimate is 0; a decisive D: log 2."""
+    rp, D = loss("rpgan"), Const(math.log(3) + 5.0, 5.0)  # only the gap counts
+    step = rp.discriminator(D, real, fake)
+    assert step.loss.item() == pytest.approx(math.log(4 / 3))
+    assert (step.d_real.item(), step.d_fake.item()) == pytest.approx((0.75, 0.25))
+    assert step.divergence.item() == pytest.approx(math.log(1.5))
+    assert rp.generator(D, fake, real=real).item() == pytest.approx(math.log(4))
+    assert rp.discriminator(Const(2.0, 2.0), real, fake).divergence.item() == 0.0
+    assert rp.discriminator(Const(30.0, -30.0), real, fake).divergence.item() == pytest.approx(
+        math.log(2))
+    with pytest.raises(TypeError, match="real batch"):
+        rp.generator(D, fake)
+
+
+def test_rpgan_pairs_samples_by_position() -> None:
+    """D(x) = x on real (1, 3) and fake (0, 2): the pairs' gaps are (1, 1), not the four
+    cross-pairs' (1, 3, -1, 1)."""
+    D = nn.Flatten(0)
+    r, f = torch.tensor([[1.0], [3.0]]), torch.tensor([[0.0], [2.0]])
+    assert loss("rpgan").discriminator(D, r, f).loss.item() == pytest.approx(
+        math.log1p(math.exp(-1)))
+    assert loss("rpgan").generator(D, f, real=r).item() == pytest.approx(math.log1p(math.e))
+
+
+def test_rpgan_estimate_at_the_optimal_critic_is_the_relativistic_divergence() -> None:
+    """P = (3/4, 1/4) and Q = (1/4, 3/4) on the points +1, -1, every real sample paired with
+    every fake one: the gap t = C(+1) - C(-1) is D's only freedom, and with
+    f(t) = log σ(t) + log 2, E[f] = 9/16·f(t) + 1/16·f(-t), largest at σ(t) = 9/10: the
+    divergence 9/16·log 1.8 + 1/16·log 0.2, which D's estimate must reach and not exceed."""
+    p = torch.tensor([[1.0], [1.0], [1.0], [-1.0]], dtype=torch.float64)
+    q = -p
+    r, f = p.repeat_interleave(4, dim=0), q.repeat(4, 1)  # all 16 pairs
+    truth = 9 / 16 * math.log(1.8) + 1 / 16 * math.log(0.2)
+    rp, D = loss("rpgan"), TwoPointCritic()
+    assert rp.discriminator(D, r, f).divergence.item() == 0.0  # D = 0: cannot tell
+    opt = torch.optim.LBFGS(D.parameters(), max_iter=200, line_search_fn="strong_wolfe")
+
+    def closure() -> torch.Tensor:
+        opt.zero_grad()
+        step = rp.discriminator(D, r, f)
+        step.loss.backward()
+        return step.loss
+
+    opt.step(closure)
+    assert rp.discriminator(D, r, f).divergence.item() == pytest.approx(truth, rel=1e-6)
+    assert (D.v[0] - D.v[1]).item() == pytest.approx(math.log(9), rel=1e-4)
+
+
 def test_fgan_rejects_unknown_divergence_listing_the_valid_ones() -> None:
     with pytest.raises(GancliError) as err:
         loss("fgan", divergence="wasserstein")
@@ -202,6 +254,60 @@ def test_lazy_r1_falls_on_every_kth_d_update_scaled_by_k(tmp_path: Path) -> None
     trainer.train_step(measure=False)
     trainer.train_step(measure=False)
     assert trainer.loss.d_updates == 4
+
+
+def half_square(x: torch.Tensor) -> torch.Tensor:
+    """D(x) = x²/2 of the first feature: its input gradient is x itself, 1 on the real batch
+    below and -3 on the fake one, so R1 and R2 differ."""
+    return 0.5 * x[:, 0] ** 2
+
+
+r_one, f_three = torch.ones(16, 1), -3 * torch.ones(16, 1)
+
+
+def test_r2_adds_half_gamma_times_squared_gradient_norm_on_fakes() -> None:
+    """γ = 2: R2 = γ/2·E[||∇D(G(z))||²] = 9 on the fake batch, R1 = 1 on the real one; both
+    leave the estimate alone, and either makes D's loss a double backward (train.compile)."""
+    plain = loss("ns").discriminator(half_square, r_one, f_three)
+    added = {key: loss("ns", **cfg).discriminator_step(half_square, r_one, f_three).loss.item()
+             - plain.loss.item()
+             for key, cfg in {"r2": {"r2_gamma": 2.0}, "r1": {"r1_gamma": 2.0},
+                              "both": {"r1_gamma": 2.0, "r2_gamma": 2.0}}.items()}
+    assert added == pytest.approx({"r2": 9.0, "r1": 1.0, "both": 10.0})
+    with_r2 = loss("ns", r2_gamma=2.0).discriminator_step(half_square, r_one, f_three)
+    assert with_r2.divergence.item() == pytest.approx(plain.divergence.item())
+    assert loss("ns", r2_gamma=2.0).double_backward and not loss("ns").double_backward
+    lin = nn.Linear(1, 1)
+    loss("ns", r2_gamma=2.0).discriminator_step(nn.Sequential(lin, nn.Flatten(0)), r_one,
+                                                f_three).loss.backward()
+    assert lin.weight.grad is not None  # differentiable in D's weights (double backprop)
+
+
+def test_lazy_r2_falls_on_every_kth_d_update_scaled_by_k_apart_from_r1() -> None:
+    """r2_every=3 (3 × 9 on updates 0, 3, 6) beside r1_every=2 (2 × 1 on even updates)."""
+    plain = loss("ns").discriminator(half_square, r_one, f_three).loss.item()
+    lazy = loss("ns", r1_gamma=2.0, r1_every=2, r2_gamma=2.0, r2_every=3)
+    added = []
+    for _ in range(7):
+        step = lazy.discriminator_step(half_square, r_one, f_three)
+        added.append(round(step.loss.item() - plain, 4))
+        lazy.discriminator_updated(half_square)
+    assert added == [29.0, 0, 2.0, 27.0, 2.0, 0, 29.0]
+
+
+def test_rpgan_with_r1_and_r2_trains(tmp_path: Path) -> None:
+    """The R3GAN recipe's pieces together on the tiny run; the conditioning hands G's step the
+    real batch (a Const critic: G's loss softplus(D(x) - D(G(z))) = softplus(log 3))."""
+    trainer = Trainer(compose_train(*TINY, "loss=rpgan", "loss.r1_gamma=0.1",
+                                    "loss.r2_gamma=0.1"), tmp_path)
+    for _ in range(2):
+        stats = trainer.train_step(measure=True)
+        assert all(torch.isfinite(stats[k]) for k in ("loss_d", "loss_g", "divergence",
+                                                      "grad_norm_d", "grad_norm_g"))
+    assert trainer.loss.double_backward and trainer.loss.d_updates == 2
+    g = trainer.conditioning.generator_loss(trainer.loss, Const(math.log(3), 0.0), Batch(real),
+                                            fake)
+    assert g.item() == pytest.approx(math.log(4))
 
 
 def is_spectrally_normalised(D: nn.Module) -> bool:

@@ -131,8 +131,10 @@ def one_error(result) -> str:  # noqa: ANN001 (conftest's Result)
 
 
 @pytest.mark.parametrize("args, line", [
-    (["loss=ns", "loss.clip=5"], "loss=ns has no key 'clip'; its keys: name, r1_gamma, r1_every"),
-    (["+loss.clip=5"], "loss=ns has no key 'clip'; its keys: name, r1_gamma, r1_every"),
+    (["loss=ns", "loss.clip=5"], "loss=ns has no key 'clip'; its keys: name, r1_gamma, r1_every, "
+     "r2_gamma, r2_every"),
+    (["+loss.clip=5"], "loss=ns has no key 'clip'; its keys: name, r1_gamma, r1_every, "
+     "r2_gamma, r2_every"),
     (["optim.lrr=1"], "optim=adam has no key 'lrr'; its keys: name, lr_g, lr_d, betas"),
     (["+optim.lrr=1"], "optim=adam has no key 'lrr'; its keys: name, lr_g, lr_d, betas"),
     (["model.depth=2"], "model=dcgan has no key 'depth'; its keys: name, width, spectral_norm"),
@@ -143,7 +145,7 @@ def one_error(result) -> str:  # noqa: ANN001 (conftest's Result)
      "mismatch"),
     (["train.stepz=1"], "train has no key 'stepz'; its keys: steps, batch_size, n_critic, "),
     (["loss=wgan-gpp"], "unknown loss 'wgan-gpp'; choose one of: fgan, hinge, lsgan, minimax, "
-     "ns, wgan-clip, wgan-gp, wgan-lp, wgan-sn; did you mean loss=wgan-gp?"),
+     "ns, rpgan, wgan-clip, wgan-gp, wgan-lp, wgan-sn; did you mean loss=wgan-gp?"),
     (["train.device=tpu"], "train.device=tpu is not a valid value: must be auto, cpu, cuda or "
      "cuda:K"),
     (["train.device=cuda:one"], "train.device=cuda:one is not a valid value"),
@@ -185,6 +187,7 @@ def test_bad_train_input_is_one_line_and_leaves_no_run_folder(args: list[str], l
     (["loss=wgan-gp", "model.d_norm=batch"], "loss.gp_weight=10.0"),
     (["loss=wgan-lp", "model.d_norm=batch"], "loss.gp_weight=10.0"),
     (["loss=hinge", "loss.r1_gamma=1"], "loss.r1_gamma=1.0"),
+    (["loss=ns", "loss.r2_gamma=1"], "loss.r2_gamma=1.0"),  # R2 on generated samples
     (["loss=wgan-gp"], None),  # its recipe's layer norm leaves D no batch norm to convert
     (["loss.r1_gamma=10", "model.d_norm=layer"], None),
     (["loss=wgan-gp", "model.d_norm=batch", "loss.gp_weight=0"], None),
@@ -245,7 +248,8 @@ def test_a_checkpoint_config_of_the_union_schemas_is_upgraded() -> None:
     old["model"]["depth"] = 3
     cfg = typed(old, TrainAppConfig)
     assert OmegaConf.get_type(cfg.loss) is LossConfig
-    assert dict(cfg.loss) == {"name": "ns", "r1_gamma": 0.5, "r1_every": 1}
+    assert dict(cfg.loss) == {"name": "ns", "r1_gamma": 0.5, "r1_every": 1, "r2_gamma": 0.0,
+                              "r2_every": 1}
     assert (cfg.conditioning.l1_weight, cfg.conditioning.adv_weight) == (7.0, 0.0)
     assert "depth" not in cfg.model
 

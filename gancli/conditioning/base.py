@@ -74,7 +74,7 @@ class Conditioning:
 
     def generator_loss(self, loss: GANLoss, critic: nn.Module, batch: Batch,
                        fake: torch.Tensor) -> torch.Tensor:
-        return loss.generator(critic, fake)
+        return loss.generator(critic, fake, real=batch.x)
 
     def preview(self, n: int) -> Request:
         """The conditions of the pictures written during training (`n` of them at most)."""

@@ -74,7 +74,8 @@ class ImageConditioning(Conditioning):
                        fake: torch.Tensor) -> torch.Tensor:
         total = self.opts.l1_weight * (fake - batch.x).abs().mean()
         if self.opts.adv_weight > 0:
-            total = total + self.opts.adv_weight * loss.generator(critic, fake)
+            adversarial = loss.generator(critic, fake, real=batch.x)
+            total = total + self.opts.adv_weight * adversarial
         return total
 
     # -- pictures -------------------------------------------------------------------------------

@@ -120,8 +120,8 @@ class ClassConditioning(Conditioning):
 
     def generator_loss(self, loss: GANLoss, critic: nn.Module, batch: Batch,
                        fake: torch.Tensor) -> torch.Tensor:
-        return loss.generator(critic, fake) + self.opts.aux_weight * critic.D.aux_loss(
-            fake, batch.y)
+        adversarial = loss.generator(critic, fake, real=batch.x)
+        return adversarial + self.opts.aux_weight * critic.D.aux_loss(fake, batch.y)
 
     # -- pictures -------------------------------------------------------------------------------
 

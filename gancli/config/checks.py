@@ -78,12 +78,12 @@ def validate(cfg: DictConfig) -> None:
 
 def _refuse_sync_batchnorm_penalty(cfg: DictConfig) -> None:
     """SyncBatchNorm's backward is not twice differentiable, so a penalty on D's input gradient
-    (R1, WGAN-GP/LP's) crashes its double backward under `train.sync_batchnorm` on a D that
+    (R1, R2, WGAN-GP/LP's) crashes its double backward under `train.sync_batchnorm` on a D that
     keeps batch norm. Refused here rather than on the GPUs, after the start-up."""
     if not OmegaConf.select(cfg, "train.sync_batchnorm", default=False) \
             or OmegaConf.select(cfg, "model.d_norm", default=None) != "batch":
         return
-    penalties = [f"loss.{key}={value}" for key in ("r1_gamma", "gp_weight")
+    penalties = [f"loss.{key}={value}" for key in ("r1_gamma", "r2_gamma", "gp_weight")
                  if (value := OmegaConf.select(cfg, f"loss.{key}", default=0)) > 0]
     if penalties:
         raise ConfigError(f"train.sync_batchnorm=true with {penalties[0]} cannot train: the "

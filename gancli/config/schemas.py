@@ -146,6 +146,11 @@ class LossConfig:
     r1_gamma: float = ranged(0.0, ge=0)
     # Lazy R1: the penalty on every k-th D update only, times k (StyleGAN2 uses 16).
     r1_every: int = ranged(1, ge=1)
+    # R2 penalty gamma/2 * E||grad D(x_fake)||^2 on generated samples, usable with every loss
+    # (R3GAN: with R1 at the same gamma and loss=rpgan); 0 = off.
+    r2_gamma: float = ranged(0.0, ge=0)
+    # Lazy R2: on every k-th D update only, times k, as r1_every.
+    r2_every: int = ranged(1, ge=1)
 
 
 @dataclass
@@ -342,7 +347,7 @@ class TrainConfig:
     channels_last: str = matching("auto", SWITCH)
     compile: bool = False
     # Under torchrun with several GPUs: batch norm statistics over the global batch instead of
-    # each rank's share (CUDA only; not with R1 or a gradient penalty on a D with batch norm).
+    # each rank's share (CUDA only; not with R1, R2 or a gradient penalty on a batch-norm D).
     sync_batchnorm: bool = False
 
 

@@ -2,9 +2,10 @@
 
 The discriminator's objective decides which divergence between data and generator the game
 minimises, so each loss also reports the estimate of that divergence its D objective implies
-(JS for the minimax family, Wasserstein-1 for WGAN, the chosen f-divergence for f-GAN; each
-module's docstring derives its own). A new loss is one class registered here plus one YAML in
-`conf/loss/`; the training loop never branches on the loss's name.
+(JS for the minimax family, Wasserstein-1 for WGAN, the chosen f-divergence for f-GAN, a
+relativistic divergence for RpGAN; each module's docstring derives its own). A new loss is one
+class registered here plus one YAML in `conf/loss/`; the training loop never branches on the
+loss's name.
 """
 
 from __future__ import annotations
@@ -29,4 +30,4 @@ def build_loss(cfg: DictConfig) -> GANLoss:
 __all__ = ["LOSSES", "DiscriminatorStep", "GANLoss", "build_loss", "register_loss"]
 
 # Fill the registry.
-from gancli.losses import fgan, hinge, js, lsgan, wasserstein  # noqa: E402,F401
+from gancli.losses import fgan, hinge, js, lsgan, relativistic, wasserstein  # noqa: E402,F401

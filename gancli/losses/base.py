@@ -1,4 +1,5 @@
-"""The interface every GAN objective implements, and the R1 penalty every one of them can add."""
+"""The interface every GAN objective implements, and the R1 and R2 penalties every one of them
+can add."""
 
 from __future__ import annotations
 
@@ -47,18 +48,21 @@ def input_gradient(D: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return grad.flatten(1)
 
 
-def r1_penalty(D: nn.Module, real: torch.Tensor) -> torch.Tensor:
-    """E[||∇ₓ D(x)||²] on real data (Mescheder et al. 2018, "Which training methods for GANs do
-    actually converge?"): it pushes D's gradient to zero on the data manifold, which makes the
-    game locally convergent at the equilibrium where G matches the data."""
-    return input_gradient(D, real).pow(2).sum(dim=1).mean()
+def zero_centred_penalty(D: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """E[||∇ₓ D(x)||²] on a batch (Mescheder et al. 2018, "Which training methods for GANs do
+    actually converge?"): R1 on real data, R2 on generated data. R1 pushes D's gradient to zero
+    on the data manifold, which makes the game locally convergent at the equilibrium where G
+    matches the data; R2 does the same on G's samples, and the relativistic pairing loss with
+    both is locally convergent (Huang et al. 2024, the R3GAN recipe)."""
+    return input_gradient(D, x).pow(2).sum(dim=1).mean()
 
 
 class GANLoss(ABC):
-    """One GAN objective: D's loss on (real, fake) batches and G's loss on a fake batch.
+    """One GAN objective: D's loss on (real, fake) batches and G's loss on a fake batch (and the
+    real batch beside it, which only relativistic objectives read).
 
     Both methods receive D itself, not only its outputs, so that losses with penalties on D's
-    gradients (WGAN-GP, R1) fit the same interface.
+    gradients (WGAN-GP, R1, R2) fit the same interface.
     """
 
     #: What `divergence` estimates, for logs and docs.
@@ -70,7 +74,7 @@ class GANLoss(ABC):
     def __init__(self, cfg: DictConfig) -> None:
         self.cfg = cfg
         #: D updates so far, counted by `discriminator_updated`; the trainer sets it on resume,
-        #: so lazy R1 falls on the same updates as in an unbroken run.
+        #: so lazy R1 and R2 fall on the same updates as in an unbroken run.
         self.d_updates = 0
 
     @abstractmethod
@@ -79,29 +83,36 @@ class GANLoss(ABC):
         """D's loss to minimise; `fake` is already detached from G."""
 
     @abstractmethod
-    def generator(self, D: nn.Module, fake: torch.Tensor) -> torch.Tensor:
-        """G's loss to minimise."""
+    def generator(self, D: nn.Module, fake: torch.Tensor,
+                  real: torch.Tensor | None = None) -> torch.Tensor:
+        """G's loss to minimise. `real` is the real batch D judged beside `fake` (the same
+        conditions), for objectives that compare the two in G's step too (relativistic ones);
+        the others ignore it."""
 
     @property
     def double_backward(self) -> bool:
-        """Whether D's loss differentiates D's input gradient (R1 here, a subclass's gradient
-        penalty): `train.compile` must then run that call of D eagerly (`uncompiled`)."""
-        return self.cfg.r1_gamma > 0
+        """Whether D's loss differentiates D's input gradient (R1 or R2 here, a subclass's
+        gradient penalty): `train.compile` must then run that call of D eagerly (`uncompiled`)."""
+        return self.cfg.r1_gamma > 0 or self.cfg.r2_gamma > 0
 
     def discriminator_step(self, D: nn.Module, real: torch.Tensor,
                            fake: torch.Tensor) -> DiscriminatorStep:
         """What the training loop minimises for D: the objective's own loss plus, when
-        `loss.r1_gamma` > 0, the R1 penalty γ/2·E[||∇D(x_real)||²]. The penalty is a regulariser
-        of D, not part of the game, so `divergence` stays the objective's estimate.
+        `loss.r1_gamma` > 0, the R1 penalty γ/2·E[||∇D(x_real)||²] and, when `loss.r2_gamma`
+        > 0, the R2 penalty γ/2·E[||∇D(x_fake)||²] on the (detached) generated batch. The
+        penalties are regularisers of D, not part of the game, so `divergence` stays the
+        objective's estimate.
 
-        With `loss.r1_every` = k > 1 the penalty is lazy (StyleGAN2, Karras et al. 2020): only
-        on every k-th D update, scaled by k, so its double backward costs 1/k as much
-        (measured on a 2-core CPU: R1 on every update made the digits DCGAN run 1.8x as long;
-        on ring8's MLP, where the step is mostly overhead, k = 16 saved only 20%)."""
+        With `loss.r1_every` = k > 1 R1 is lazy (StyleGAN2, Karras et al. 2020): only on every
+        k-th D update, scaled by k, so its double backward costs 1/k as much (measured on a
+        2-core CPU: R1 on every update made the digits DCGAN run 1.8x as long; on ring8's MLP,
+        where the step is mostly overhead, k = 16 saved only 20%). `loss.r2_every` does the
+        same for R2."""
         step = self.discriminator(D, real, fake)
-        gamma = self.cfg.r1_gamma
-        if gamma > 0 and self.d_updates % (every := self.cfg.r1_every) == 0:
-            step.loss = step.loss + every * gamma / 2 * r1_penalty(D, real)
+        for name, x in (("r1", real), ("r2", fake)):
+            gamma = self.cfg[f"{name}_gamma"]
+            if gamma > 0 and self.d_updates % (every := self.cfg[f"{name}_every"]) == 0:
+                step.loss = step.loss + every * gamma / 2 * zero_centred_penalty(D, x)
         return step
 
     def discriminator_updated(self, D: nn.Module) -> None:

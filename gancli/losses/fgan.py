@@ -82,5 +82,6 @@ class FGANLoss(GANLoss):
             return DiscriminatorStep(loss, t_real.mean(), self.f.activation(v_fake).mean(),
                                      -loss)
 
-    def generator(self, D: nn.Module, fake: torch.Tensor) -> torch.Tensor:
+    def generator(self, D: nn.Module, fake: torch.Tensor,
+                  real: torch.Tensor | None = None) -> torch.Tensor:
         return -self.f.activation(D(fake)).mean()

@@ -35,5 +35,6 @@ class HingeLoss(GANLoss):
             r_mean, f_mean = r.mean(), f.mean()
             return DiscriminatorStep(loss, r_mean, f_mean, r_mean - f_mean)
 
-    def generator(self, D: nn.Module, fake: torch.Tensor) -> torch.Tensor:
+    def generator(self, D: nn.Module, fake: torch.Tensor,
+                  real: torch.Tensor | None = None) -> torch.Tensor:
         return -D(fake).mean()

@@ -39,7 +39,8 @@ class JSGANLoss(GANLoss):
 class MinimaxLoss(JSGANLoss):
     """G minimises E[log(1 - D(G(z)))], as the theory writes it (saturates when D wins)."""
 
-    def generator(self, D: nn.Module, fake: torch.Tensor) -> torch.Tensor:
+    def generator(self, D: nn.Module, fake: torch.Tensor,
+                  real: torch.Tensor | None = None) -> torch.Tensor:
         return -F.softplus(D(fake)).mean()
 
 
@@ -47,5 +48,6 @@ class MinimaxLoss(JSGANLoss):
 class NonSaturatingLoss(JSGANLoss):
     """G minimises -E[log D(G(z))]: the same fixed point, strong gradients early on."""
 
-    def generator(self, D: nn.Module, fake: torch.Tensor) -> torch.Tensor:
+    def generator(self, D: nn.Module, fake: torch.Tensor,
+                  real: torch.Tensor | None = None) -> torch.Tensor:
         return F.softplus(-D(fake)).mean()

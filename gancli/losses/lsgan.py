@@ -38,5 +38,6 @@ class LSGANLoss(GANLoss):
         with torch.no_grad():
             return DiscriminatorStep(loss, r.mean(), f.mean(), 2 - 8 * loss)
 
-    def generator(self, D: nn.Module, fake: torch.Tensor) -> torch.Tensor:
+    def generator(self, D: nn.Module, fake: torch.Tensor,
+                  real: torch.Tensor | None = None) -> torch.Tensor:
         return 0.5 * (D(fake) - 1).pow(2).mean()

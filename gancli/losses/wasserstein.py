@@ -46,7 +46,8 @@ class WassersteinLoss(GANLoss):
         loss = f - r + self.penalty(D, real, fake)
         return DiscriminatorStep(loss, r.detach(), f.detach(), (r - f).detach())
 
-    def generator(self, D: nn.Module, fake: torch.Tensor) -> torch.Tensor:
+    def generator(self, D: nn.Module, fake: torch.Tensor,
+                  real: torch.Tensor | None = None) -> torch.Tensor:
         return -D(fake).mean()
 
 
