@@ -165,15 +165,7 @@ def test_rpgan_estimate_at_the_optimal_critic_is_the_relativistic_divergence() -
     truth = 9 / 16 * math.log(1.8) + 1 / 16 * math.log(0.2)
     rp, D = loss("rpgan"), TwoPointCritic()
     assert rp.discriminator(D, r, f).divergence.item() == 0.0  # D = 0: cannot tell
-    opt = torch.optim.LBFGS(D.parameters(), max_iter=200, line_search_fn="strong_wolfe")
-
-    def closure() -> torch.Tensor:
-        opt.zero_grad()
-        step = rp.discriminator(D, r, f)
-        step.loss.backward()
-        return step.loss
-
-    opt.step(closure)
+    optimal_critic(rp, D, r, f, max_iter=200)
     assert rp.discriminator(D, r, f).divergence.item() == pytest.approx(truth, rel=1e-6)
     assert (D.v[0] - D.v[1]).item() == pytest.approx(math.log(9), rel=1e-4)
 
@@ -182,6 +174,21 @@ def test_fgan_rejects_unknown_divergence_listing_the_valid_ones() -> None:
     with pytest.raises(GancliError) as err:
         loss("fgan", divergence="wasserstein")
     assert all(name in str(err.value) for name in F_DIVERGENCES)
+
+
+def optimal_critic(gan_loss, D: nn.Module, real: torch.Tensor, fake: torch.Tensor,
+                   **lbfgs: float) -> None:
+    """Train `D` to its optimum for `gan_loss` on these two fixed batches (L-BFGS: a
+    two-parameter critic converges in one call)."""
+    opt = torch.optim.LBFGS(D.parameters(), line_search_fn="strong_wolfe", **lbfgs)
+
+    def closure() -> torch.Tensor:
+        opt.zero_grad()
+        step = gan_loss.discriminator(D, real, fake)
+        step.loss.backward()
+        return step.loss
+
+    opt.step(closure)
 
 
 class TwoPointCritic(nn.Module):
@@ -205,16 +212,7 @@ def test_fgan_estimate_at_the_optimal_critic_is_the_f_divergence(divergence: str
     truth = 0.25 * F_OF_U[divergence](3.0) + 0.75 * F_OF_U[divergence](1 / 3)
     fgan, D = loss("fgan", divergence=divergence), TwoPointCritic()
     assert fgan.discriminator(D, p, q).divergence.item() < truth - 0.01  # D = 0: not optimal
-    opt = torch.optim.LBFGS(D.parameters(), max_iter=500, tolerance_grad=1e-12,
-                            tolerance_change=1e-15, line_search_fn="strong_wolfe")
-
-    def closure() -> torch.Tensor:
-        opt.zero_grad()
-        step = fgan.discriminator(D, p, q)
-        step.loss.backward()
-        return step.loss
-
-    opt.step(closure)
+    optimal_critic(fgan, D, p, q, max_iter=500, tolerance_grad=1e-12, tolerance_change=1e-15)
     assert fgan.discriminator(D, p, q).divergence.item() == pytest.approx(truth, rel=1e-6)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sys
 import time
 from pathlib import Path
 
@@ -73,11 +74,11 @@ def after_show_cfg() -> None:
         images, _ = choose_precision("auto", device)
         if device.type != "cpu" and images == "bf16":  # measured on a GPU
             images = "bf16 or fp32, whichever measures faster at the run's start,"
-        print(f"# train.precision=auto is {images} on this machine's {device} for images, fp32 "
-              "for 2D points")
+        sys.stdout.write(f"# train.precision=auto is {images} on this machine's {device} for "
+                         "images, fp32 for 2D points\n")
     if str(cfg.train.channels_last).lower() == "auto":
-        print("# train.channels_last=auto is measured at the run's start (metrics.jsonl's "
-              "first line records both choices)")
+        sys.stdout.write("# train.channels_last=auto is measured at the run's start "
+                         "(metrics.jsonl's first line records both choices)\n")
 
 
 def train_from_hydra(cfg: DictConfig) -> float:
