@@ -9,6 +9,7 @@ of the command line to that command's own Hydra app keeps every Hydra feature wo
 from __future__ import annotations
 
 import importlib
+import itertools
 import os
 import sys
 from collections.abc import Callable
@@ -102,7 +103,7 @@ def _raised_by_hydra(err: BaseException) -> bool:
 
 def shown_config(args: list[str]) -> bool:
     """Whether Hydra printed the command's config (`--cfg job` or `--cfg all`, `-c` too)."""
-    for flag, value in zip(args, [*args[1:], ""], strict=True):
+    for flag, value in itertools.pairwise([*args, ""]):
         if flag in ("--cfg", "-c") and value in ("job", "all"):
             return True
     return any(a in ("--cfg=job", "--cfg=all") for a in args)

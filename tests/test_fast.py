@@ -13,6 +13,7 @@ import pytest
 import torch
 from torch import nn
 
+from gancli import cli
 from gancli.conditioning.tasks import make_inputs
 from gancli.errors import GancliError
 from gancli.losses.base import input_gradient
@@ -153,6 +154,14 @@ def test_cfg_job_says_what_auto_chooses_here(tmp_path: Path) -> None:
         in proc.stdout
     assert "# train.channels_last=auto is measured at the run's start" in proc.stdout
     assert "precision: auto" in proc.stdout  # the config itself is printed as it was
+
+
+@pytest.mark.parametrize("args, shown", [
+    ([], False), (["train.steps=2"], False), (["--cfg", "job"], True), (["-c", "all"], True),
+    (["--cfg=job"], True), (["--cfg", "hydra"], False), (["--cfg"], False),
+])
+def test_the_auto_note_follows_only_a_printed_job_config(args: list[str], shown: bool) -> None:
+    assert cli.shown_config(args) is shown
 
 
 def test_fp16_needs_cuda(tmp_path: Path) -> None:
