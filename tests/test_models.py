@@ -69,7 +69,7 @@ def test_mlp_points_are_unbounded_and_images_in_range() -> None:
 
 
 def test_unknown_model_lists_registry() -> None:
-    with pytest.raises(GancliError, match="choose one of: dcgan, mlp, pix2pix, resnet"):
+    with pytest.raises(GancliError, match="choose one of: dcgan, mlp, pix2pix, r3gan, resnet"):
         build_models(cfg("stylegan9"), DataInfo("x", "image", (1, 8, 8), 10), 4)
 
 

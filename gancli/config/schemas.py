@@ -134,6 +134,18 @@ class MLPModelConfig(ModelConfig):
     depth: int = ranged(3, ge=1)
 
 
+@dataclass
+class R3GANModelConfig(ModelConfig):
+    """R3GAN's residual G and D (Huang et al. 2024), `width` channels at every resolution."""
+
+    # Residual blocks per resolution, in G and in D (R3GAN: 2).
+    blocks_per_stage: int = ranged(1, ge=1)
+    # How many times the width each block's first 1×1 conv expands to (R3GAN: 2).
+    expansion: int = ranged(2, ge=1)
+    # Channels per group of each block's grouped 3×3 conv (R3GAN: 16).
+    group_size: int = ranged(16, ge=1)
+
+
 # -- loss= --------------------------------------------------------------------------------------
 
 
@@ -264,7 +276,7 @@ SCHEMAS: dict[str, dict[str, type]] = {
     "data": {"images": ImageDataConfig, "image_files": ImageFilesDataConfig,
              "folder": FolderDataConfig, "prepared": PreparedDataConfig,
              "points": PointsDataConfig},
-    "model": {"base": ModelConfig, "mlp": MLPModelConfig},
+    "model": {"base": ModelConfig, "mlp": MLPModelConfig, "r3gan": R3GANModelConfig},
     "loss": {"base": LossConfig, "clip": ClipLossConfig, "penalty": PenaltyLossConfig,
              "fgan": FGANLossConfig},
     "optim": {"adam": OptimConfig},

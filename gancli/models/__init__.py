@@ -89,4 +89,4 @@ def apply_spectral_norm(module: nn.Module) -> nn.Module:
     return module
 
 
-from gancli.models import dcgan, mlp, pix2pix, resnet  # noqa: E402,F401  (fill the registry)
+from gancli.models import dcgan, mlp, pix2pix, r3gan, resnet  # noqa: E402,F401  (fill the registry)
