@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from torch.nn.utils import parametrize
 from gancli.conditioning.base import Batch
 from gancli.errors import GancliError
 from gancli.losses import LOSSES, build_loss
+from gancli.losses.base import zero_centred_penalty
 from gancli.losses.fgan import F_DIVERGENCES
 from gancli.losses.wasserstein import gradient_penalty
 from gancli.training.loop import Trainer
@@ -334,3 +336,28 @@ def test_trainer_clips_d_after_its_update(tmp_path: Path) -> None:
     trainer = Trainer(compose_train(*TINY, "loss=wgan-clip", "loss.clip=0.02"), tmp_path)
     trainer.train_step(measure=False)
     assert max(p.abs().max().item() for p in trainer.gan.D.parameters()) <= 0.02
+
+
+def finite_difference_grad(D: nn.Module, x: torch.Tensor, h: float = 1e-6) -> torch.Tensor:
+    """∇ₓ D(x) per sample by central differences, one input coordinate at a time."""
+    grads = torch.zeros_like(x)
+    with torch.no_grad():
+        for j in range(x.shape[1]):
+            step = torch.zeros_like(x)
+            step[:, j] = h
+            grads[:, j] = (D(x + step) - D(x - step)).flatten() / (2 * h)
+    return grads
+
+
+def test_the_penalties_match_finite_differences_of_a_nonlinear_critic() -> None:
+    """R1/R2's E||∇D||² and WGAN-GP's E(||∇D(x̂)||−1)² (at x̂ = the given points, as the
+    interpolates are drawn at random) against gradients measured without autograd."""
+    torch.manual_seed(0)
+    D = nn.Sequential(nn.Linear(3, 16), nn.Tanh(), nn.Linear(16, 1), nn.Flatten(0))
+    x = torch.randn(32, 3)
+    # The penalties compute in fp32; the differences are taken in fp64 on a copy of D.
+    norms = finite_difference_grad(copy.deepcopy(D).double(), x.double()).norm(dim=1)
+    assert zero_centred_penalty(D, x).item() == pytest.approx(norms.pow(2).mean().item(),
+                                                              rel=1e-5)
+    same = gradient_penalty(D, x, x)  # interpolates between a batch and itself: the batch
+    assert same.item() == pytest.approx((norms - 1).pow(2).mean().item(), rel=1e-4)
