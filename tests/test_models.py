@@ -118,3 +118,20 @@ def test_d_norm_sets_the_critics_normalisation(d_norm: str, norm: type | None) -
     x = torch.randn(6, 1, 16, 16)
     alone = torch.cat([D(x[i:i + 1]) for i in range(len(x))])
     assert torch.allclose(D(x), alone, atol=1e-5) == (d_norm != "batch")
+
+
+@pytest.mark.parametrize("name, shape", [("dcgan", (1, 16, 16)), ("resnet", (1, 16, 16)),
+                                         ("r3gan", (1, 16, 16)), ("mlp", (2,))])
+def test_d_width_narrows_d_alone(name: str, shape: tuple[int, ...]) -> None:
+    """model.d_width=width/4 gives D a quarter of G's width (the weak-D Stacked MNIST variant):
+    D's parameters shrink by about 16 for a conv net, G's stay those of the shared width."""
+    info = DataInfo("x", "image" if len(shape) == 3 else "points", shape, 10)
+    extra = {"blocks_per_stage": 1, "expansion": 2, "group_size": 4} if name == "r3gan" else {}
+    same = OmegaConf.create({"name": name, "width": 16, "depth": 2, **extra})
+    narrow = OmegaConf.create({"name": name, "width": 16, "d_width": 4, "depth": 2, **extra})
+    (G1, D1), (G2, D2) = build_models(same, info, 8), build_models(narrow, info, 8)
+    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    assert count(G1) == count(G2)
+    assert count(D2) < count(D1) / 3
+    x = G2(torch.randn(3, 8))
+    assert D2(x).shape == (3,)

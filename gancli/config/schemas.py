@@ -120,6 +120,9 @@ class ModelConfig:
     name: str = MISSING
     # Base channel width (DCGAN's ngf = ndf = 64) or hidden units (MLP).
     width: int = ranged(64, ge=1)
+    # D's width where it differs from G's (null: `width`): a weaker D, as in the Stacked MNIST
+    # variant of Unrolled GAN and PacGAN whose D has a quarter of G's width.
+    d_width: int | None = ranged(None, ge=1)
     # Spectrally normalise every layer of D (Miyato et al. 2018); usable with every loss.
     spectral_norm: bool = False
     # D's normalisation (DNorm); the Wasserstein losses' recipes (conf/recipe/loss) set layer.

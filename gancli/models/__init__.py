@@ -54,6 +54,14 @@ def replace_batch_norm(module: nn.Module, make: Callable[[int], nn.Module]) -> n
     return module
 
 
+def d_width(cfg: DictConfig) -> int:
+    """D's base width: `model.d_width` where set, else G's `model.width`. One helper so that
+    every architecture reads the option the same way (`get`: configs built without the schema,
+    as in tests and older checkpoints, lack the key)."""
+    width = cfg.get("d_width")
+    return cfg.width if width is None else width
+
+
 def square_images(info: DataInfo, model: str) -> tuple[int, int]:
     """(channels, side) of `info`'s images, for the convolutional architectures, which need
     square images; 2D points or non-square images fail in one line naming the fix."""

@@ -15,7 +15,7 @@ from omegaconf import DictConfig
 from torch import nn
 
 from gancli.data import DataInfo
-from gancli.models import log2_side, register_model, square_images
+from gancli.models import d_width, log2_side, register_model, square_images
 
 
 def stages_for(resolution: int) -> int:
@@ -82,4 +82,4 @@ class DCGANDiscriminator(nn.Module):
 def build_dcgan(cfg: DictConfig, info: DataInfo, latent_dim: int) -> tuple[nn.Module, nn.Module]:
     channels, height = square_images(info, "dcgan")
     return (DCGANGenerator(latent_dim, cfg.width, channels, height),
-            DCGANDiscriminator(cfg.width, channels, height))
+            DCGANDiscriminator(d_width(cfg), channels, height))

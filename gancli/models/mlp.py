@@ -11,7 +11,7 @@ from omegaconf import DictConfig
 from torch import nn
 
 from gancli.data import DataInfo
-from gancli.models import register_model
+from gancli.models import d_width, register_model
 
 
 def _stack(sizes: list[int], act: Callable[[], nn.Module]) -> list[nn.Module]:
@@ -60,4 +60,4 @@ class MLPDiscriminator(nn.Module):
 @register_model("mlp")
 def build_mlp(cfg: DictConfig, info: DataInfo, latent_dim: int) -> tuple[nn.Module, nn.Module]:
     return (MLPGenerator(latent_dim, cfg.width, cfg.depth, info.shape, info.kind == "image"),
-            MLPDiscriminator(cfg.width, cfg.depth, info.shape))
+            MLPDiscriminator(d_width(cfg), cfg.depth, info.shape))

@@ -25,7 +25,7 @@ from torch import nn
 
 from gancli.data import DataInfo
 from gancli.errors import GancliError
-from gancli.models import log2_side, register_model
+from gancli.models import d_width, log2_side, register_model
 
 
 def pix2pix_init(module: nn.Module) -> None:
@@ -215,4 +215,4 @@ def build_pix2pix(cfg: DictConfig, info: DataInfo, latent_dim: int
     channels, height, _ = info.shape
     c_in = info.cond_shape[0]
     return (Pix2PixGenerator(UNetGenerator(c_in, channels, height, cfg.width)),
-            PairDiscriminator(PatchDiscriminator(c_in + channels, cfg.width)))
+            PairDiscriminator(PatchDiscriminator(c_in + channels, d_width(cfg))))

@@ -25,7 +25,7 @@ from torch import nn
 
 from gancli.data import DataInfo
 from gancli.errors import GancliError
-from gancli.models import log2_side, register_model, square_images
+from gancli.models import d_width, log2_side, register_model, square_images
 
 #: He gain of leaky ReLU 0.2: the std a layer before one needs to keep activations' variance.
 LEAKY_GAIN = nn.init.calculate_gain("leaky_relu", 0.2)
@@ -117,22 +117,23 @@ class R3GANDiscriminator(nn.Module):
         return self.score(self.features(x))
 
 
-def make_stages(cfg: DictConfig, side: int) -> list[nn.Sequential]:
-    """One stage of `cfg.blocks_per_stage` blocks per resolution from 4×4 to side×side."""
-    wide = cfg.width * cfg.expansion
+def make_stages(cfg: DictConfig, side: int, width: int) -> list[nn.Sequential]:
+    """One stage of `cfg.blocks_per_stage` blocks of `width` channels per resolution from 4×4
+    to side×side."""
+    wide = width * cfg.expansion
     if wide % cfg.group_size:
-        raise GancliError(f"model=r3gan splits model.width × model.expansion = {wide} channels "
-                          f"into groups of model.group_size={cfg.group_size}: make the product "
-                          "a multiple of it")
+        raise GancliError(f"model=r3gan splits a width of {width} × model.expansion = {wide} "
+                          f"channels into groups of model.group_size={cfg.group_size}: make the "
+                          "product a multiple of it")
     count = log2_side(side, "r3gan") - 1
     total = count * cfg.blocks_per_stage
-    return [nn.Sequential(*[ResidualBlock(cfg.width, cfg.expansion, cfg.group_size, total)
+    return [nn.Sequential(*[ResidualBlock(width, cfg.expansion, cfg.group_size, total)
                             for _ in range(cfg.blocks_per_stage)]) for _ in range(count)]
 
 
 @register_model("r3gan")
 def build_r3gan(cfg: DictConfig, info: DataInfo, latent_dim: int) -> tuple[nn.Module, nn.Module]:
-    """G and D of `cfg.width` channels at every resolution."""
+    """G of `model.width` channels and D of `model.d_width` at every resolution."""
     channels, side = square_images(info, "r3gan")
-    return (R3GANGenerator(latent_dim, channels, cfg.width, make_stages(cfg, side)),
-            R3GANDiscriminator(channels, cfg.width, make_stages(cfg, side)))
+    return (R3GANGenerator(latent_dim, channels, cfg.width, make_stages(cfg, side, cfg.width)),
+            R3GANDiscriminator(channels, d_width(cfg), make_stages(cfg, side, d_width(cfg))))

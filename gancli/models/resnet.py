@@ -15,7 +15,7 @@ from omegaconf import DictConfig
 from torch import nn
 
 from gancli.data import DataInfo
-from gancli.models import log2_side, register_model, square_images
+from gancli.models import d_width, log2_side, register_model, square_images
 
 
 def _doublings(resolution: int) -> int:
@@ -106,4 +106,4 @@ def build_resnet(cfg: DictConfig, info: DataInfo, latent_dim: int) -> tuple[nn.M
     """SNGAN's widths are 256 in G and 128 in D: G gets 2·width, D gets width."""
     channels, height = square_images(info, "resnet")
     return (ResNetGenerator(latent_dim, 2 * cfg.width, channels, height),
-            ResNetDiscriminator(cfg.width, channels, height))
+            ResNetDiscriminator(d_width(cfg), channels, height))
