@@ -70,6 +70,13 @@ class GANLoss(ABC):
     #: Whether the objective only holds with a spectrally normalised D (Miyato et al. 2018):
     #: `build_gan` then normalises D whatever `model.spectral_norm` says.
     needs_spectral_norm: bool = False
+    #: Whether the logged `d_real` / `d_fake` head for 1 and 0 as D wins (probabilities, or
+    #: least-squares and hinge targets), so that the `d_wins` alert may read them so; a
+    #: Wasserstein critic's values are unbounded scores whose size says nothing of who wins.
+    outputs_near_one_and_zero: bool = True
+    #: The value `divergence` cannot exceed, where D's objective pins it there once D wins
+    #: (JS at log 2); None where the estimate has no such ceiling.
+    divergence_ceiling: float | None = None
 
     def __init__(self, cfg: DictConfig) -> None:
         self.cfg = cfg

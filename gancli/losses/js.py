@@ -24,6 +24,7 @@ class JSGANLoss(GANLoss):
     """D's side is shared by the minimax and non-saturating forms; they differ only in G's loss."""
 
     divergence_name = "js"
+    divergence_ceiling = math.log(2.0)
 
     def discriminator(self, D: nn.Module, real: torch.Tensor,
                       fake: torch.Tensor) -> DiscriminatorStep:

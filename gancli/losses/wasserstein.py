@@ -36,6 +36,7 @@ class WassersteinLoss(GANLoss):
     term (none by default: those subclasses constrain D by other means)."""
 
     divergence_name = "wasserstein"
+    outputs_near_one_and_zero = False
 
     def penalty(self, D: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor | float:
         return 0.0

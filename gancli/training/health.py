@@ -13,8 +13,12 @@ from __future__ import annotations
 import math
 import statistics
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from gancli.registry import Registry
+
+if TYPE_CHECKING:
+    from gancli.losses.base import GANLoss
 
 #: Logged records a condition must hold for before it is an alert (one noisy step is not).
 PATIENCE = 3
@@ -42,7 +46,8 @@ class Detector:
     #: The record keys it reads: it sees only records that have them all (`sees`).
     keys: tuple[str, ...] = ()
 
-    def __init__(self, loss: str) -> None:
+    def __init__(self, loss: GANLoss) -> None:
+        #: The run's objective, which says how its logged values read (`d_wins` asks it).
         self.loss = loss
 
     def sees(self, record: dict) -> bool:
@@ -66,7 +71,7 @@ register_detector = DETECTORS.register
 class Sustained(Detector):
     """A condition on one record that must hold for `PATIENCE` logged records in a row."""
 
-    def __init__(self, loss: str) -> None:
+    def __init__(self, loss: GANLoss) -> None:
         super().__init__(loss)
         self.run = 0
 
@@ -92,11 +97,12 @@ class DWins(Sustained):
         real, fake = record["d_real"], record["d_fake"]
         # Thresholds set between a healthy run (the embedded default peaks at D(x) 0.973 with
         # D(G(z)) 0.023, its JS estimate at 0.666) and one whose D overpowers G.
-        if real > 0.98 and fake < 0.1:
+        if self.loss.outputs_near_one_and_zero and real > 0.98 and fake < 0.1:
             return f"D(x) {real:.3f}, D(G(z)) {fake:.3f}"
-        js = record.get("divergence")
-        if self.loss in ("ns", "minimax") and js is not None and js > 0.98 * math.log(2):
-            return f"JS estimate {js:.3f}, near its ceiling log 2 = {math.log(2):.3f}"
+        estimate, ceiling = record.get("divergence"), self.loss.divergence_ceiling
+        if ceiling is not None and estimate is not None and estimate > 0.98 * ceiling:
+            return (f"{self.loss.divergence_name} estimate {estimate:.3f}, near its ceiling "
+                    f"{ceiling:.3f}")
         return None
 
 
@@ -124,7 +130,7 @@ class ExplodingGrad(Detector):
     #: How many times its median so far a norm must be.
     FACTOR = 100.0
 
-    def __init__(self, loss: str) -> None:
+    def __init__(self, loss: GANLoss) -> None:
         super().__init__(loss)
         self.history: dict[str, list[float]] = {"grad_norm_d": [], "grad_norm_g": []}
 
@@ -160,7 +166,7 @@ class ModeCollapse(Sustained):
     #: The preview's mean pairwise distance over the real images' below which G has collapsed.
     DIVERSITY = 0.4
 
-    def __init__(self, loss: str) -> None:
+    def __init__(self, loss: GANLoss) -> None:
         super().__init__(loss)
         self.best_diversity = 0.0
 
@@ -188,7 +194,7 @@ class NoProgress(Detector):
               "another optim.lr_g, or stop it")
     EVALS = 4
 
-    def __init__(self, loss: str) -> None:
+    def __init__(self, loss: GANLoss) -> None:
         super().__init__(loss)
         self.since = 0
 
@@ -201,7 +207,7 @@ class NoProgress(Detector):
 class Health:
     """Every detector over one run; `update` / `update_eval` return the alerts that start."""
 
-    def __init__(self, loss: str) -> None:
+    def __init__(self, loss: GANLoss) -> None:
         self.detectors = {name: cls(loss) for name, cls in DETECTORS.items()}
         self.active: set[str] = set()
 

@@ -125,7 +125,7 @@ class Trainer:
         self.critic = CriticView(self.gan.D, augment, cfg.train.pack, call=self.D)
         self.preview = Preview(self.kind, self.conditioning, cfg)
 
-        self.health = Health(cfg.loss.name)
+        self.health = Health(self.loss)
         for name in cfg.train.stop_on:
             DETECTORS.lookup(name)  # an unknown alert fails before any training
         self.step = 0
