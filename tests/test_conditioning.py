@@ -296,6 +296,25 @@ def test_bad_sample_requests_are_refused(class_run: Path, tmp_path: Path, args: 
         _sample(class_run, tmp_path, *args)
 
 
+@pytest.mark.parametrize("mode, key, usage", [
+    ("none", "label", "it draws unconditional samples, so give none"),
+    ("class", "prompt", "use label=K or labels=[...]"),
+    ("text", "labels", 'use prompt="a caption"'),
+    ("image", "label", "use input=IMAGE_OR_FOLDER"),
+])
+def test_each_mode_refuses_the_sample_keys_of_the_others_in_one_format(
+        mode: str, key: str, usage: str) -> None:
+    import re
+
+    from omegaconf import OmegaConf
+
+    cfg = compose_train(*TINY, "data.resolution=16", f"conditioning={mode}")
+    conditioning = build_conditioning(cfg, load_dataset(cfg.data, "train").info)
+    line = f"{key}= does not apply to a checkpoint trained with conditioning={mode}: {usage}"
+    with pytest.raises(GancliError, match=f"^{re.escape(line)}$"):
+        conditioning.request(OmegaConf.create({key: "1"}), 4)
+
+
 def test_a_bad_label_fails_with_one_line_from_the_cli(class_run: Path, tmp_path: Path) -> None:
     proc = run_cli("sample", f"ckpt={class_run}", "label=10", cwd=tmp_path, check=False)
     assert proc.returncode == 1 and "use 0 to 9" in proc.stderr

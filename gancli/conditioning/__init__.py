@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from omegaconf import DictConfig
 
-from gancli.conditioning.base import Batch, Conditioning
+from gancli.conditioning.base import Batch, Conditioning, Groups
 from gancli.data import DataInfo
 from gancli.registry import Registry
 
@@ -24,12 +24,14 @@ register_conditioning("none")(Conditioning)
 
 def build_conditioning(cfg: DictConfig, info: DataInfo, state: dict | None = None
                        ) -> Conditioning:
-    """The mode `cfg.conditioning.name` for a `TrainAppConfig`; `state` is what a checkpoint
-    saved of it (a text vocabulary), so that a saved model is rebuilt exactly."""
-    return CONDITIONINGS.lookup(cfg.conditioning.name)(cfg, info, state)
+    """The mode `cfg.conditioning.name` for a `TrainAppConfig`, given the groups it reads;
+    `state` is what a checkpoint saved of it (a text vocabulary), so that a saved model is
+    rebuilt exactly."""
+    groups = Groups(cfg.conditioning, cfg.model, cfg.latent.dim, cfg.data)
+    return CONDITIONINGS.lookup(cfg.conditioning.name)(groups, info, state)
 
 
-__all__ = ["CONDITIONINGS", "Batch", "Conditioning", "build_conditioning",
+__all__ = ["CONDITIONINGS", "Batch", "Conditioning", "Groups", "build_conditioning",
            "register_conditioning"]
 
 # Fill the registry.

@@ -28,6 +28,20 @@ class Batch:
 
 
 @dataclass
+class Groups:
+    """What a conditioning mode is given of the training config: its own options and the
+    groups it builds from. Not the rest (loss, optimizer, schedule, augmentation): whether a
+    mode combines with those is `gancli.config.rules`' business, checked before it is built."""
+
+    conditioning: DictConfig
+    model: DictConfig
+    latent_dim: int
+    # The dataset's options, for what a mode reads besides the training batches (image
+    # translation's test pairs, a folder's captions file).
+    data: DictConfig
+
+
+@dataclass
 class Request:
     """Conditions for `gancli sample`: what to feed G, labels to save, and the grid's row
     length (a person reads one row per label or prompt)."""
@@ -42,27 +56,28 @@ class Request:
 
 
 class Conditioning:
-    """`conditioning=none`: unconditional generation, and the defaults the modes build on.
-
-    `cfg` is the whole training config: a mode may need the model, latent or loss settings."""
+    """`conditioning=none`: unconditional generation, and the defaults the modes build on."""
 
     #: What evaluation gets with each sample (`gancli.evaluation.evaluate.Evaluator`): nothing
     #: (`none`), the class it was generated for (`labels`), or a target image (`pairs`).
     evaluates = "none"
 
-    def __init__(self, cfg: DictConfig, info: DataInfo, state: dict | None = None) -> None:
-        self.cfg, self.info, self.opts = cfg, info, cfg.conditioning
+    def __init__(self, groups: Groups, info: DataInfo, state: dict | None = None) -> None:
+        self.groups, self.info, self.opts = groups, info, groups.conditioning
 
     #: Whether `gancli sample sample.interpolate=true` applies (not to image translation,
     #: whose G takes no z).
     interpolates = True
+    #: The `gancli sample` options this mode reads, each with how a user writes it: the keys
+    #: other modes declare are refused by `request`.
+    sample_keys: dict[str, str] = {}
 
     def attach(self, data: TensorData) -> None:  # noqa: B027 (optional hook)
         """Called once with the training data, on the training device, before the first batch."""
 
     def build(self) -> tuple[nn.Module, nn.Module]:
         """G and D for this mode: G(z) and D(x) here, G(z, c) and D(x, c) for the others."""
-        return build_models(self.cfg.model, self.info, self.cfg.latent.dim)
+        return build_models(self.groups.model, self.info, self.groups.latent_dim)
 
     def draw(self, data: TensorData, size: int, generator: torch.Generator) -> Batch:
         return Batch(data.draw(size, generator)[1])
@@ -86,11 +101,21 @@ class Conditioning:
         return Request(None)
 
     def request(self, opts: DictConfig, n: int) -> Request:
-        """Conditions for `gancli sample` from its `label`/`labels`/`prompt`/`input` options."""
-        asked = [k for k in ("label", "labels", "prompt", "input") if opts.get(k) is not None]
-        if asked:
-            raise GancliError(f"{asked[0]}= needs a conditional checkpoint; this one was trained "
-                              "with conditioning=none")
+        """Conditions for `gancli sample`: an option another mode reads (`sample_keys`) is
+        refused here, for every mode alike; this mode's own are read by `conditions`."""
+        from gancli.conditioning import CONDITIONINGS
+
+        foreign = {key for mode in CONDITIONINGS.values() for key in mode.sample_keys}
+        for key in sorted(foreign - set(self.sample_keys)):
+            if opts.get(key) is not None:
+                usage = (f"use {' or '.join(self.sample_keys.values())}" if self.sample_keys
+                         else "it draws unconditional samples, so give none")
+                raise GancliError(f"{key}= does not apply to a checkpoint trained with "
+                                  f"conditioning={self.opts.name}: {usage}")
+        return self.conditions(opts, n)
+
+    def conditions(self, opts: DictConfig, n: int) -> Request:
+        """Conditions for `gancli sample` from this mode's own `sample_keys` in `opts`."""
         return Request(None)
 
     def picture(self, x: torch.Tensor, req: Request, nrow: int | None

@@ -21,7 +21,7 @@ from omegaconf import DictConfig
 from torch import nn
 
 from gancli.conditioning import register_conditioning
-from gancli.conditioning.base import Batch, Conditioning, Request
+from gancli.conditioning.base import Batch, Conditioning, Groups, Request
 from gancli.conditioning.tasks import input_channels, luminance, make_inputs
 from gancli.data import DataInfo, TensorData, load_dataset
 from gancli.errors import GancliError
@@ -38,21 +38,10 @@ class ImageConditioning(Conditioning):
 
     evaluates = "pairs"
     interpolates = False
+    sample_keys = {"input": "input=IMAGE_OR_FOLDER"}
 
-    def __init__(self, cfg: DictConfig, info: DataInfo, state: dict | None = None) -> None:
-        super().__init__(cfg, info, state)
-        if info.kind != "image":
-            raise GancliError(f"conditioning=image translates images and data={info.name} is "
-                              "2D points: use an image dataset or data=paired_folder")
-        if cfg.model.name != "pix2pix":
-            raise GancliError(f"conditioning=image needs model=pix2pix (U-Net + PatchGAN), not "
-                              f"model={cfg.model.name}: add model=pix2pix")
-        if cfg.augment.name != "none":
-            raise GancliError("augment would change the image D judges but not the input it is "
-                              "paired with: use augment=none with conditioning=image")
-        if cfg.train.pack > 1:
-            raise GancliError("train.pack (PacGAN) does not apply to image pairs: set "
-                              "train.pack=1")
+    def __init__(self, groups: Groups, info: DataInfo, state: dict | None = None) -> None:
+        super().__init__(groups, info, state)
         self.paired = info.cond_shape is not None  # data=paired_folder brings its own inputs
         if not self.paired:
             cond = (input_channels(self.opts.task, info.shape[0]), *info.shape[1:])
@@ -84,7 +73,7 @@ class ImageConditioning(Conditioning):
         """The first `n` pairs of the test split: never trained on, so the pictures show how
         the translation generalises."""
         if self._test is None:  # loaded once: training evaluates on it every eval_every steps
-            self._test = load_dataset(self.cfg.data, "test")
+            self._test = load_dataset(self.groups.data, "test")
         test = self._test
         idx = torch.arange(min(n, len(test)))
         x = test.take(idx)
@@ -97,13 +86,9 @@ class ImageConditioning(Conditioning):
         """The first `n` test pairs (all of them when the split is smaller)."""
         return self.examples(n)
 
-    def request(self, opts: DictConfig, n: int) -> Request:
+    def conditions(self, opts: DictConfig, n: int) -> Request:
         """`input=PATH` (an image or a folder of images): translate those; without it, `n`
         test-split examples shown beside their targets."""
-        for key in ("label", "labels", "prompt"):
-            if opts.get(key) is not None:
-                raise GancliError(f"{key}= does not apply to an image-to-image checkpoint: use "
-                                  "input=IMAGE_OR_FOLDER")
         if opts.get("input") is None:
             return self.examples(n)
         return Request(self.read_inputs(Path(opts.input).expanduser()))

@@ -15,7 +15,7 @@ from omegaconf import DictConfig
 from torch import nn
 
 from gancli.conditioning import register_conditioning
-from gancli.conditioning.base import Batch, Conditioning, Request
+from gancli.conditioning.base import Batch, Conditioning, Groups, Request
 from gancli.data import DataInfo, TensorData
 from gancli.errors import GancliError
 from gancli.losses.base import DiscriminatorStep, GANLoss
@@ -45,14 +45,11 @@ class ClassConditioning(Conditioning):
     captions instead of looking labels up."""
 
     evaluates = "labels"
+    sample_keys = {"label": "label=K", "labels": "labels=[...]"}
 
-    def __init__(self, cfg: DictConfig, info: DataInfo, state: dict | None = None) -> None:
-        super().__init__(cfg, info, state)
+    def __init__(self, groups: Groups, info: DataInfo, state: dict | None = None) -> None:
+        super().__init__(groups, info, state)
         self.require_labels()
-        if cfg.train.pack > 1:
-            raise GancliError("train.pack (PacGAN) joins unrelated samples into one input of D, "
-                              f"which conditioning={self.opts.name} cannot label: set "
-                              "train.pack=1")
         self.g_side = GENERATOR_SIDES.lookup(self.opts.g)
         self.d_side = DISCRIMINATOR_SIDES.lookup(self.opts.d)
         self.keys: torch.Tensor | None = None
@@ -68,7 +65,7 @@ class ClassConditioning(Conditioning):
         return nn.Embedding(self.info.num_classes, self.opts.embed_dim)
 
     def build(self) -> tuple[nn.Module, nn.Module]:
-        args = (self.cfg.model, self.info, self.cfg.latent.dim)
+        args = (self.groups.model, self.info, self.groups.latent_dim)
         dim = self.opts.embed_dim
         return self.g_side(*args, self.encoder(), dim), self.d_side(*args, self.encoder(), dim)
 
@@ -147,13 +144,9 @@ class ClassConditioning(Conditioning):
                               f"{self.info.num_classes - 1}")
         return label
 
-    def request(self, opts: DictConfig, n: int) -> Request:
+    def conditions(self, opts: DictConfig, n: int) -> Request:
         """`label=K`: n samples of class K; `labels=[a, b]`: n of each, a row per label;
         neither: the preview's one row per class."""
-        if opts.get("prompt") is not None or opts.get("input") is not None:
-            key = "prompt" if opts.get("prompt") is not None else "input"
-            raise GancliError(f"{key}= does not apply to a class-conditional checkpoint: use "
-                              "label=K or labels=[...]")
         if opts.get("label") is not None and opts.get("labels") is not None:
             raise GancliError("give label=K or labels=[...], not both")
         if opts.get("label") is not None:

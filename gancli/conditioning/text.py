@@ -19,7 +19,7 @@ from omegaconf import DictConfig
 from torch import nn
 
 from gancli.conditioning import register_conditioning
-from gancli.conditioning.base import Request
+from gancli.conditioning.base import Groups, Request
 from gancli.conditioning.captions import captions_from_state, new_source
 from gancli.conditioning.captions.source import CaptionSource
 from gancli.conditioning.captions.vocabulary import Vocabulary
@@ -34,13 +34,15 @@ class TextConditioning(ClassConditioning):
     """Caption tokens in; D sees mismatched real pairs as negatives. What the captions are
     (per class or per image) is the `CaptionSource`'s business: this mode only asks it."""
 
-    def __init__(self, cfg: DictConfig, info: DataInfo, state: dict | None = None) -> None:
+    sample_keys = {"prompt": 'prompt="a caption"'}
+
+    def __init__(self, groups: Groups, info: DataInfo, state: dict | None = None) -> None:
         saved = (state or {}).get("captions")
         self.restored = bool(saved)
         # Before class conditioning's checks, which ask the source (`require_labels`). A trained
         # model keeps its vocabulary and token ids.
         self.captions: CaptionSource = captions_from_state(saved) if saved else new_source(info)
-        super().__init__(cfg, info, state)
+        super().__init__(groups, info, state)
 
     @property
     def evaluates(self) -> str:  # type: ignore[override]
@@ -52,7 +54,7 @@ class TextConditioning(ClassConditioning):
         self.captions.check(self.opts)
 
     def attach(self, data: TensorData) -> None:
-        self.captions = self.captions.attach(data, self.cfg.data)
+        self.captions = self.captions.attach(data, self.groups.data)
         super().attach(data)
 
     def match_keys(self, data: TensorData) -> torch.Tensor:
@@ -86,12 +88,8 @@ class TextConditioning(ClassConditioning):
     def eval_request(self, n: int, generator: torch.Generator) -> Request:
         return self.captions.eval_request(n, generator)
 
-    def request(self, opts: DictConfig, n: int) -> Request:
+    def conditions(self, opts: DictConfig, n: int) -> Request:
         """`prompt="..."`: n samples for that caption; without it, what the source offers."""
-        for key in ("label", "labels", "input"):
-            if opts.get(key) is not None:
-                raise GancliError(f"{key}= does not apply to a text-conditional checkpoint: "
-                                  'use prompt="a caption"')
         return self.captions.request(opts.get("prompt"), n)
 
     def state(self) -> dict:

@@ -1,8 +1,9 @@
 """Typed config schemas: the one place every default and every allowed range lives.
 
 `schemas` holds every key with its type and default (one schema per option of each group),
-`ranges` the values numeric keys allow, `checks` what is enforced at the start of every command,
-before data or models are touched, and the one-line wording of config errors.
+`ranges` the values numeric keys allow, `rules` the combinations of groups that cannot train,
+`checks` what is enforced at the start of every command, before data or models are touched,
+and the one-line wording of config errors.
 
 This package must not import torch: it runs on the `--help` and config-error paths, which have
 to answer in well under a second.

@@ -1,9 +1,10 @@
 """What composition cannot check, and errors worded as one line.
 
-`validate` refuses keys appended with `+key=value` that no schema has and values outside their
-key's `Range`; `typed` rebuilds a saved config (a checkpoint's) on its options' schemas,
-upgrading one written by an older gancli; `config_error_line` words OmegaConf's and Hydra's
-multi-line errors as the one line a user reads.
+`validate` refuses keys appended with `+key=value` that no schema has, values outside their
+key's `Range` and the combinations `gancli.config.rules` lists; `typed` rebuilds a saved config
+(a checkpoint's) on its options' schemas, upgrading one written by an older gancli;
+`config_error_line` words OmegaConf's and Hydra's multi-line errors as the one line a user
+reads.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from gancli.config.rules import refuse_combinations
 from gancli.config.schemas import SCHEMAS, option_schema
 from gancli.errors import ConfigError, did_you_mean
 from gancli.registry import unknown_name
@@ -70,26 +72,10 @@ def typed(cfg: DictConfig | dict, app: type) -> DictConfig:
 
 def validate(cfg: DictConfig) -> None:
     """Refuse what composition lets through: keys appended with Hydra's `+key=value` that no
-    schema has, and values outside their key's `Range`. One line naming the key, the value and
-    what is allowed; and combinations that cannot train (`_refuse_sync_batchnorm_penalty`)."""
+    schema has, values outside their key's `Range`, and combinations of options that cannot
+    train (`gancli.config.rules`). One line naming the key, the value and what is allowed."""
     _validate_node(cfg, "")
-    _refuse_sync_batchnorm_penalty(cfg)
-
-
-def _refuse_sync_batchnorm_penalty(cfg: DictConfig) -> None:
-    """SyncBatchNorm's backward is not twice differentiable, so a penalty on D's input gradient
-    (R1, R2, WGAN-GP/LP's) crashes its double backward under `train.sync_batchnorm` on a D that
-    keeps batch norm. Refused here rather than on the GPUs, after the start-up."""
-    if not OmegaConf.select(cfg, "train.sync_batchnorm", default=False) \
-            or OmegaConf.select(cfg, "model.d_norm", default=None) != "batch":
-        return
-    penalties = [f"loss.{key}={value}" for key in ("r1_gamma", "r2_gamma", "gp_weight")
-                 if (value := OmegaConf.select(cfg, f"loss.{key}", default=0)) > 0]
-    if penalties:
-        raise ConfigError(f"train.sync_batchnorm=true with {penalties[0]} cannot train: the "
-                          "penalty's double backward is not supported by SyncBatchNorm, which "
-                          "D keeps (model.d_norm=batch); set model.d_norm=layer or "
-                          "train.sync_batchnorm=false")
+    refuse_combinations(cfg)
 
 
 def _validate_node(node: DictConfig, prefix: str) -> None:

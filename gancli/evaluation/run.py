@@ -138,7 +138,7 @@ def run_eval(cfg: DictConfig, out_dir: Path, overrides: list[str],
         data_cfg = train_cfg.data
         if any(o.startswith("data.root=") for o in overrides):  # the data moved since training
             data_cfg = OmegaConf.merge(data_cfg, {"root": cfg.data.root})
-            conditioning.cfg = OmegaConf.merge(train_cfg, {"data": data_cfg})
+            conditioning.groups.data = data_cfg
         generated = generated_samples(G.to(device), train_cfg, info, opts.n, opts.seed, device,
                                       opts.batch_size, conditioning)
         condition = conditioning.evaluates

@@ -64,10 +64,8 @@ def d_width(cfg: DictConfig) -> int:
 
 def square_images(info: DataInfo, model: str) -> tuple[int, int]:
     """(channels, side) of `info`'s images, for the convolutional architectures, which need
-    square images; 2D points or non-square images fail in one line naming the fix."""
-    if info.kind != "image":
-        raise GancliError(f"model={model} needs image data, but data={info.name} is 2D points: "
-                          "use model=mlp")
+    square images (2D points are refused before, by `gancli.config.rules`); non-square images
+    fail in one line naming the fix."""
     channels, height, width = info.shape
     if height != width:
         raise GancliError(f"model={model} needs square images, got {height}×{width}")

@@ -209,9 +209,8 @@ class PairDiscriminator(nn.Module):
 def build_pix2pix(cfg: DictConfig, info: DataInfo, latent_dim: int
                   ) -> tuple[nn.Module, nn.Module]:
     """U-Net G and PatchGAN D for translating `info.cond_shape` inputs into `info.shape`
-    images; only for image → image data (conditioning=image sets `cond_shape`)."""
-    if info.cond_shape is None:
-        raise GancliError("model=pix2pix translates images: use it with conditioning=image")
+    images; only for image → image data (conditioning=image sets `cond_shape`, and
+    `gancli.config.rules` refuses pix2pix without it)."""
     channels, height, _ = info.shape
     c_in = info.cond_shape[0]
     return (Pix2PixGenerator(UNetGenerator(c_in, channels, height, cfg.width)),

@@ -101,9 +101,6 @@ class Trainer:
 
         data = load_dataset(cfg.data, "train")
         self.info = data.info
-        if augment is not None and self.info.kind != "image":
-            raise GancliError(f"augment={cfg.augment.name} augments images and "
-                              f"data={self.info.name} is 2D points: use augment=none")
         self.kind = data_kind(self.info, data.spread)
         self.conditioning = build_conditioning(cfg, self.info,
                                                None if ckpt is None else ckpt.get("conditioning"))
