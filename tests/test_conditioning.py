@@ -69,6 +69,18 @@ def test_class_conditioning_works_with_every_loss_family_and_model(loss: str, mo
     assert finite(trainer.train_step(measure=True))
 
 
+def test_a_mode_is_built_from_the_groups_it_reads_alone() -> None:
+    """No training, loss or augmentation settings reach a mode: the cross-group rules are
+    checked before it is built (`gancli.config.rules`)."""
+    from gancli.conditioning import CONDITIONINGS, Groups
+
+    cfg = compose_train(*TINY, "conditioning=class")
+    groups = Groups(cfg.conditioning, cfg.model, cfg.latent.dim, cfg.data)
+    mode = CONDITIONINGS.lookup("class")(groups, load_dataset(cfg.data, "train").info)
+    G, D = mode.build()
+    assert G.encoder.num_embeddings == 10 and not hasattr(mode, "cfg")
+
+
 def test_class_conditioning_on_2d_points(tmp_path: Path) -> None:
     trainer = Trainer(compose_train("data=ring8", "model=mlp", "model.width=16",
                                     "data.num_points=500", "train.batch_size=32",

@@ -103,7 +103,7 @@ class Conditioning:
     def request(self, opts: DictConfig, n: int) -> Request:
         """Conditions for `gancli sample`: an option another mode reads (`sample_keys`) is
         refused here, for every mode alike; this mode's own are read by `conditions`."""
-        from gancli.conditioning import CONDITIONINGS
+        from gancli.conditioning import CONDITIONINGS  # the registry imports this module
 
         foreign = {key for mode in CONDITIONINGS.values() for key in mode.sample_keys}
         for key in sorted(foreign - set(self.sample_keys)):
