@@ -137,7 +137,8 @@ def one_error(result) -> str:  # noqa: ANN001 (conftest's Result)
      "r2_gamma, r2_every"),
     (["optim.lrr=1"], "optim=adam has no key 'lrr'; its keys: name, lr_g, lr_d, betas"),
     (["+optim.lrr=1"], "optim=adam has no key 'lrr'; its keys: name, lr_g, lr_d, betas"),
-    (["model.depth=2"], "model=dcgan has no key 'depth'; its keys: name, width, spectral_norm"),
+    (["model.depth=2"], "model=dcgan has no key 'depth'; its keys: name, width, d_width, "
+     "spectral_norm, d_norm"),
     (["data=ring8", "data.resolution=8"],
      "data=ring8 has no key 'resolution'; its keys: name, num_points"),
     (["conditioning=class", "conditioning.task=edges"],
