@@ -22,7 +22,7 @@ from gancli.data import DataInfo, load_dataset
 from gancli.data.kinds import data_kind, out_format
 from gancli.data.prepared import check_out
 from gancli.errors import GancliError
-from gancli.jobs import JobDevices
+from gancli.launch.jobs import JobDevices
 from gancli.models.latent import interpolation_latents, sample_latent
 from gancli.threads import choose_threads
 

@@ -30,7 +30,8 @@ from hydra.core.global_hydra import GlobalHydra  # noqa: E402
 from hydra.core.hydra_config import HydraConfig  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
-from gancli import cli, errors  # noqa: E402
+from gancli import cli  # noqa: E402
+from gancli.commands import hydra_seam  # noqa: E402
 from gancli.config import register_configs  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -92,11 +93,12 @@ def _cli_process_state(cwd: Path) -> Iterator[None]:
     """Run in `cwd` as a fresh process would, and leave this process as it was: cwd, argv,
     the root logger's handlers (Hydra replaces them per job; closed here, so no run folder's
     log file stays open), Hydra's global state (a second `@hydra.main` or `compose` refuses to
-    start while it is set) and `gancli.errors.failed_jobs` (a sweep's failures are per process)."""
+    start while it is set) and `gancli.commands.hydra_seam.failed_jobs` (a sweep's failures are
+    per process)."""
     root = logging.getLogger()
     saved_handlers, saved_level = root.handlers[:], root.level
     saved_argv, saved_cwd = sys.argv[:], os.getcwd()
-    errors.failed_jobs.clear()
+    hydra_seam.failed_jobs.clear()
     os.chdir(cwd)
     try:
         yield
@@ -110,7 +112,7 @@ def _cli_process_state(cwd: Path) -> Iterator[None]:
         root.setLevel(saved_level)
         GlobalHydra.instance().clear()
         HydraConfig.instance().cfg = None
-        errors.failed_jobs.clear()
+        hydra_seam.failed_jobs.clear()
 
 
 def run_cli(*args: str, cwd: Path, check: bool = True) -> Result:

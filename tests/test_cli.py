@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from hydra.errors import ConfigCompositionException
 
-from gancli.cli import _raised_by_hydra
+from gancli.commands.hydra_seam import _raised_by_hydra
 from tests.conftest import run_cli, run_gancli
 
 

@@ -19,10 +19,11 @@ from omegaconf import OmegaConf
 from torch import nn
 
 from gancli.checkpoint import load_checkpoint
+from gancli.commands.hydra_seam import sweeps
 from gancli.data import DataInfo, TensorData
 from gancli.errors import GancliError
+from gancli.launch.torchrun import torchrun_overrides
 from gancli.losses import build_loss
-from gancli.torchrun import torchrun_overrides
 from gancli.training.critic import CriticView
 from gancli.training.distributed import Distributed
 from tests.conftest import TINY, run_cli
@@ -58,18 +59,18 @@ def test_bad_shard_is_refused() -> None:
 def test_each_rank_command_line(monkeypatch: pytest.MonkeyPatch) -> None:
     args = ["train.steps=5", "hydra.run.dir=runs/a"]
     monkeypatch.delenv("WORLD_SIZE", raising=False)
-    assert torchrun_overrides("train", args) == args  # not under torchrun: unchanged
+    assert torchrun_overrides("train", args, False) == args  # not under torchrun: unchanged
     monkeypatch.setenv("WORLD_SIZE", "2")
     monkeypatch.setenv("RANK", "0")
-    assert torchrun_overrides("train", args) == args  # rank 0 keeps the run folder
+    assert torchrun_overrides("train", args, False) == args  # rank 0 keeps the run folder
     with pytest.raises(ValueError, match="sample runs in one process"):
-        torchrun_overrides("sample", ["ckpt=x"])
+        torchrun_overrides("sample", ["ckpt=x"], False)
     for sweep in (["-m", "train.seed=0,1"], ["hparams_search=optuna"], ["hydra.mode=MULTIRUN"]):
         with pytest.raises(ValueError, match="sweep"):
-            torchrun_overrides("train", sweep)
-    assert torchrun_overrides("train", ["hparams_search=null"]) == ["hparams_search=null"]
+            torchrun_overrides("train", sweep, sweeps(sweep))
+    assert not sweeps(["hparams_search=null"])
     monkeypatch.setenv("RANK", "1")
-    other = torchrun_overrides("train", args)
+    other = torchrun_overrides("train", args, False)
     assert "train.steps=5" in other and "hydra.run.dir=runs/a" not in other
     scratch = Path(next(a for a in other if a.startswith("hydra.run.dir="))
                    .split("=", 1)[1])

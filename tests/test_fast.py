@@ -13,7 +13,7 @@ import pytest
 import torch
 from torch import nn
 
-from gancli import cli
+from gancli.commands import hydra_seam
 from gancli.conditioning.tasks import make_inputs
 from gancli.errors import GancliError
 from gancli.losses.base import input_gradient
@@ -161,7 +161,7 @@ def test_cfg_job_says_what_auto_chooses_here(tmp_path: Path) -> None:
     (["--cfg=job"], True), (["--cfg", "hydra"], False), (["--cfg"], False),
 ])
 def test_the_auto_note_follows_only_a_printed_job_config(args: list[str], shown: bool) -> None:
-    assert cli.shown_config(args) is shown
+    assert hydra_seam.shown_config(args) is shown
 
 
 def test_fp16_needs_cuda(tmp_path: Path) -> None:

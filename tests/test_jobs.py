@@ -1,6 +1,6 @@
-"""Which device each job of a sweep gets (`gancli.jobs`), `cuda:K` and its errors, and the
-summary at a sweep's end (`gancli.sweep_summary`). GPUs are simulated: torch.cuda's answers are
-replaced, so these run on the CPU."""
+"""Which device each job of a sweep gets (`gancli.launch.jobs`), `cuda:K` and its errors, and
+the summary at a sweep's end (`gancli.launch.sweep_summary`). GPUs are simulated: torch.cuda's
+answers are replaced, so these run on the CPU."""
 
 from __future__ import annotations
 
@@ -13,11 +13,13 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from gancli import jobs
-from gancli.errors import GancliError, failed_jobs
-from gancli.jobs import JobDevices, claimed_gpu, gpu_order
-from gancli.runtime import resolve_device
-from gancli.sweep_summary import SweepSummary, best_job, read_jobs
+from gancli.commands import hydra_seam
+from gancli.commands.hydra_seam import SweepEnd, failed_jobs
+from gancli.errors import GancliError
+from gancli.launch import jobs
+from gancli.launch.devices import resolve_device
+from gancli.launch.jobs import JobDevices, SweepJob, claimed_gpu, gpu_order
+from gancli.launch.sweep_summary import best_job, read_jobs
 from tests.conftest import run_cli
 
 
@@ -38,10 +40,9 @@ def gpus(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> SimpleNamespace:
     return fake
 
 
-def as_job(monkeypatch: pytest.MonkeyPatch, num: int | None, parallel: bool = True) -> None:
-    """Make this process job `num` of a sweep whose jobs run at once (`parallel`) or not."""
-    monkeypatch.setattr(jobs, "sweep_job", lambda: num)
-    monkeypatch.setattr(jobs, "parallel_sweep", lambda: parallel)
+def as_job(num: int | None, parallel: bool = True) -> SweepJob | None:
+    """Job `num` of a sweep whose jobs run at once (`parallel`) or not; None: no sweep's."""
+    return None if num is None else SweepJob(num, "sweep", parallel)
 
 
 def test_gpu_order_starts_at_job_mod_count_and_wraps() -> None:
@@ -71,43 +72,36 @@ def test_locks_follow_the_gpu_not_its_index(tmp_path: Path) -> None:
             assert swapped == (0, False)  # prefers index 1 = GPU-x, held: takes GPU-y
 
 
-def test_auto_in_a_sweep_gives_each_job_its_own_gpu(gpus: SimpleNamespace,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    as_job(monkeypatch, 2)
-    with JobDevices() as first:
+def test_auto_in_a_sweep_gives_each_job_its_own_gpu(gpus: SimpleNamespace) -> None:
+    with JobDevices(as_job(2)) as first:
         assert first.resolve("auto", "train.device") == torch.device("cuda", 2)
         assert gpus.current == 2
-        as_job(monkeypatch, 6)  # 6 mod 4 = 2, held by job 2
-        with JobDevices() as second:
+        with JobDevices(as_job(6)) as second:  # 6 mod 4 = 2, held by job 2
             assert second.resolve("auto", "train.device") == torch.device("cuda", 3)
             assert second.chosen.describe() == {"device": "cuda:3", "gpu": "Fake GPU",
                                                 "gpu_shared": False,
                                                 "threads": torch.get_num_threads(), "job": 6}
-    with JobDevices() as after:
+    with JobDevices(as_job(6)) as after:
         assert after.resolve("auto", "train.device") == torch.device("cuda", 2)  # freed
 
 
-def test_more_jobs_than_gpus_share_predictably(gpus: SimpleNamespace,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_more_jobs_than_gpus_share_predictably(gpus: SimpleNamespace) -> None:
     gpus.count = 2
     held = []
     with ExitStack() as running:  # three jobs at once on two GPUs
         for job in range(3):
-            as_job(monkeypatch, job)
-            devices = running.enter_context(JobDevices())
+            devices = running.enter_context(JobDevices(as_job(job)))
             held.append((devices.resolve("auto", "train.device"), devices.chosen.shared))
     assert held == [(torch.device("cuda", 0), False), (torch.device("cuda", 1), False),
                     (torch.device("cuda", 0), True)]
 
 
-def test_jobs_run_one_after_another_start_from_gpu_0(gpus: SimpleNamespace,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_jobs_run_one_after_another_start_from_gpu_0(gpus: SimpleNamespace) -> None:
     for job in (1, 2):
-        as_job(monkeypatch, job, parallel=False)
-        with JobDevices() as devices:
+        with JobDevices(as_job(job, parallel=False)) as devices:
             assert devices.resolve("auto", "train.device") == torch.device("cuda", 0)
-            as_job(monkeypatch, 4, parallel=True)  # another sweep's job, running now: it
-            with JobDevices() as other:            # prefers GPU 4 mod 4, held, so takes 1
+            # Another sweep's job, running now: it prefers GPU 4 mod 4, held, so takes 1.
+            with JobDevices(as_job(4, parallel=True)) as other:
                 assert other.resolve("auto", "train.device") == torch.device("cuda", 1)
 
 
@@ -125,16 +119,14 @@ def test_which_launchers_run_jobs_at_once(launcher: dict, parallel: bool,
 
     monkeypatch.setattr(HydraConfig, "get",
                         staticmethod(lambda: OmegaConf.create({"launcher": launcher})))
-    assert jobs.parallel_sweep() is parallel
+    assert hydra_seam.parallel_sweep() is parallel
 
 
 def test_outside_a_sweep_or_with_an_explicit_device_nothing_is_claimed(
-        gpus: SimpleNamespace, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    as_job(monkeypatch, None)
-    with JobDevices() as devices:
+        gpus: SimpleNamespace, tmp_path: Path) -> None:
+    with JobDevices(as_job(None)) as devices:
         assert devices.resolve("auto", "train.device") == torch.device("cuda", 0)
-    as_job(monkeypatch, 1)
-    with JobDevices() as devices:
+    with JobDevices(as_job(1)) as devices:
         assert devices.resolve("cuda:3", "train.device") == torch.device("cuda", 3)
         assert gpus.current == torch.device("cuda", 3)  # what names no index goes there too
         assert devices.resolve("cpu", "train.device") == torch.device("cpu")
@@ -187,7 +179,7 @@ def test_summary_names_each_job_and_the_best_run(tmp_path: Path,
               **{**base, "error": "loss_d became nan"})
     assert best_job(read_jobs(sweep))["folder"] == str(sweep / "1")
     failed_jobs.clear()
-    SweepSummary().on_multirun_end(OmegaConf.create({"hydra": {"sweep": {"dir": str(sweep)}}}))
+    SweepEnd().on_multirun_end(OmegaConf.create({"hydra": {"sweep": {"dir": str(sweep)}}}))
     summary = json.loads((sweep / "summary.json").read_text())
     assert summary["best"] == str(sweep / "1")
     assert [(j["job"], j["device"], j["status"]) for j in summary["jobs"]] == [
@@ -231,9 +223,7 @@ def test_a_failed_job_returns_a_value_its_sweeper_takes(
     """The Optuna plugin crashes the search on a NaN: it gets the worst value instead."""
     from hydra.core.hydra_config import HydraConfig
 
-    from gancli.errors import failed_value
-
     monkeypatch.setattr(HydraConfig, "initialized", staticmethod(lambda: True))
     monkeypatch.setattr(HydraConfig, "get",
                         staticmethod(lambda: OmegaConf.create({"sweeper": sweeper})))
-    assert str(failed_value()) == expected
+    assert str(hydra_seam.failed_value()) == expected

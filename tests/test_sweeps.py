@@ -12,7 +12,7 @@ import pytest
 import torch
 import yaml
 
-from gancli.sweep_summary import NO_SCORE, best_job, render
+from gancli.launch.sweep_summary import NO_SCORE, best_job, render
 from tests.conftest import TINY, run_cli
 
 

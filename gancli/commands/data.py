@@ -16,9 +16,10 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-from gancli.commands import print_result
+from gancli.commands import Command, print_result
+from gancli.commands.hydra_seam import reported, run_app
 from gancli.config import validate
-from gancli.errors import GancliError, reported
+from gancli.errors import GancliError
 
 log = logging.getLogger("gancli")
 
@@ -102,8 +103,6 @@ def dispatch(rest: list[str]) -> int:
     """Run `gancli data <sub-command> ...`; returns the exit status. A `GancliError` (a bad
     folder, a bad setting) is one line and status 1; a wrong command line prints the usage
     and exits 2."""
-    from gancli.cli import run_app
-
     if not rest or rest[0] in ("-h", "--help", "help"):
         sys.stdout.write(USAGE)
         return 0
@@ -130,3 +129,6 @@ def dispatch(rest: list[str]) -> int:
         sys.stderr.write("gancli: interrupted; nothing was written\n")
         return 130
     return 0
+
+
+COMMAND = Command(dispatch=dispatch)

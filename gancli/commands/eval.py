@@ -11,12 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import hydra
-from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from gancli.commands import print_result, run_folder
+from gancli.commands import Command, print_result
+from gancli.commands.hydra_seam import overrides, reported, run_folder, sweep_job
 from gancli.config import validate
-from gancli.errors import reported
 from gancli.report.runs import EVAL_FOLDER
 
 
@@ -70,12 +69,14 @@ def eval_from_hydra(cfg: DictConfig) -> float:
     overrides), eval.json's path printed last; returns the primary metric for sweepers."""
     from gancli.evaluation.metrics import higher_is_better
     from gancli.evaluation.run import run_eval  # torch, once cfg is valid
-    from gancli.jobs import JobDevices, job_record
+    from gancli.launch.jobs import JobDevices, job_record
 
     out_dir = run_folder()
-    with JobDevices() as devices, job_record(out_dir, devices) as outcome:
-        result, primary = run_eval(cfg, out_dir, list(HydraConfig.get().overrides.task),
-                                   devices)
+    with JobDevices(sweep_job()) as devices, job_record(out_dir, devices) as outcome:
+        result, primary = run_eval(cfg, out_dir, overrides(), devices)
         outcome.finish(primary, float(result[primary]), higher_is_better(primary))
     print_result(out_dir / "eval.json")
     return float(result[primary])
+
+
+COMMAND = Command(app=main, command_line=command_line)

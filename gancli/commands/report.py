@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from gancli.commands import print_result
+from gancli.commands import Command, print_result
 from gancli.errors import GancliError
 
 DESCRIPTION = """\
@@ -50,3 +50,6 @@ def dispatch(rest: list[str]) -> int:
         sys.stdout.write(written.table)
     print_result(written.page)
     return 0
+
+
+COMMAND = Command(dispatch=dispatch)

@@ -7,9 +7,10 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-from gancli.commands import print_result, run_folder
+from gancli.commands import Command, print_result
+from gancli.commands.hydra_seam import reported, run_folder, sweep_job
 from gancli.config import validate
-from gancli.errors import ConfigError, reported
+from gancli.errors import ConfigError
 
 
 @hydra.main(version_base="1.3", config_path="pkg://gancli.conf", config_name="sample")
@@ -24,9 +25,12 @@ def main(cfg: DictConfig) -> None:
 
 def sample_from_hydra(cfg: DictConfig) -> None:
     """`gancli sample`'s body: default output in the command's run folder; prints the path."""
-    from gancli.jobs import JobDevices
+    from gancli.launch.jobs import JobDevices
     from gancli.sampling import run_sample  # torch, once the config is known to be valid
 
     out = Path(cfg.out) if cfg.out else run_folder() / "samples.png"
-    with JobDevices() as devices:
+    with JobDevices(sweep_job()) as devices:
         print_result(run_sample(cfg, out, devices))
+
+
+COMMAND = Command(app=main)

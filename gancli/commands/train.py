@@ -8,13 +8,21 @@ import time
 from pathlib import Path
 
 import hydra
-from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig, OmegaConf
 
-from gancli.commands import print_result, run_folder
+from gancli.commands import Command, print_result
+from gancli.commands.hydra_seam import (
+    hydra_config,
+    multirun,
+    overrides,
+    reported,
+    run_folder,
+    sweep_job,
+    sweeps,
+)
 from gancli.config import validate
-from gancli.errors import GancliError, reported
+from gancli.errors import GancliError
 
 #: Where Hydra's record of each resumed segment of a run goes, inside the run folder.
 SEGMENT = ".hydra/resumed-"
@@ -29,7 +37,7 @@ def command_line(args: list[str]) -> list[str]:
     the dispatcher calls it."""
     values = dict(a.lstrip("+").split("=", 1) for a in args if "=" in a)
     resume = values.get("resume")
-    if (not resume or resume == "null" or any(a in ("-m", "--multirun") for a in args)
+    if (not resume or resume == "null" or sweeps(args)
             or values.get("resume_in_place", "true").lower() == "false"):
         return args
     stamp = f"hydra.output_subdir={SEGMENT}{time.strftime('%Y-%m-%d_%H-%M-%S')}"
@@ -64,11 +72,11 @@ def after_show_cfg() -> None:
     composed again from Hydra's record of the command line, as the run would compose it."""
     from hydra import compose, initialize_config_module
 
-    from gancli.runtime import resolve_device
+    from gancli.launch.devices import resolve_device
     from gancli.training.precision import choose_precision
 
     with initialize_config_module("gancli.conf", version_base="1.3"):
-        cfg = compose("train", overrides=list(HydraConfig.get().overrides.task))
+        cfg = compose("train", overrides=overrides())
     device = resolve_device(cfg.train.device)
     if cfg.train.precision == "auto":
         images, _ = choose_precision("auto", device)
@@ -86,15 +94,15 @@ def train_from_hydra(cfg: DictConfig) -> float:
     (which a resumed run applies to its checkpoint's config), print that folder last."""
     from gancli.evaluation.metrics import higher_is_better
     from gancli.files import atomic_write  # torch, once cfg is valid
-    from gancli.jobs import JobDevices, job_record
+    from gancli.launch.jobs import JobDevices, job_record
     from gancli.training.distributed import leave_process_group
     from gancli.training.loop import Trainer
     from gancli.training.resume import auto_without_folder
 
-    hydra_cfg = HydraConfig.get()
+    hydra_cfg = hydra_config()
     run_dir = run_folder()
-    overrides = [(o.key_or_group, o.value())
-                 for o in OverridesParser.create().parse_overrides(list(hydra_cfg.overrides.task))]
+    parsed = [(o.key_or_group, o.value())
+              for o in OverridesParser.create().parse_overrides(overrides())]
     segment = hydra_cfg.output_subdir
     segment = run_dir / segment if segment and segment.startswith(SEGMENT) else None
     if cfg.resume == "auto" and not (run_dir / "checkpoints" / "last.pt").is_file():
@@ -104,10 +112,10 @@ def train_from_hydra(cfg: DictConfig) -> float:
     if not cfg.resume or cfg.resume == "auto":  # a resumed run's data is its checkpoint's
         check_image_side(cfg)
     trainer: Trainer | None = None
-    # A sweep job's GPU is its own until the job ends (gancli.jobs).
-    with JobDevices() as devices, job_record(run_dir, devices) as outcome:
+    # A sweep job's GPU is its own until the job ends (gancli.launch.jobs).
+    with JobDevices(sweep_job()) as devices, job_record(run_dir, devices) as outcome:
         try:
-            trainer = Trainer(cfg, run_dir, overrides, devices)
+            trainer = Trainer(cfg, run_dir, parsed, devices)
             start = trainer.step
             if segment and trainer.dist.is_main:
                 # Hydra composed this segment's config from the defaults and the command line;
@@ -134,7 +142,7 @@ def forget_segment(run_dir: Path, segment: Path | None, new: bool) -> None:
     that did not fit at the first step): Hydra's record of a resumed segment, and a `new`
     run's metrics.jsonl (the loop opened it, dropping any line past step 0: only the
     placement line is left), so that the run folder is as it was, or, for a new run, left
-    with Hydra's bookkeeping only, which `gancli.errors.reported` removes."""
+    with Hydra's bookkeeping only, which `gancli.commands.hydra_seam.reported` removes."""
     if segment is not None:
         shutil.rmtree(segment, ignore_errors=True)
     if new and not (run_dir / "checkpoints").exists():
@@ -146,9 +154,7 @@ def time_stamped_runs(hydra_cfg: DictConfig) -> str | None:
     time (`hydra.run.dir`'s `${now:...}` parts as `*`: `/cwd/outputs/train/*/*`); None when
     the run folder is fixed, where `resume=auto` finds the run's own checkpoint. A sweep in a
     time-stamped folder is refused: its jobs can only be continued in their sweep's folder."""
-    from hydra.types import RunMode
-
-    sweep = hydra_cfg.mode == RunMode.MULTIRUN
+    sweep = multirun()
     pattern = OmegaConf.to_container(hydra_cfg.sweep if sweep else hydra_cfg.run,
                                      resolve=False)["dir"]
     if "${now:" not in str(pattern):
@@ -178,3 +184,6 @@ def check_image_side(cfg: DictConfig) -> None:
     image = (1, side, side)
     with torch.device("meta"):
         build_models(cfg.model, DataInfo(cfg.data.name, "image", image, 1, image), cfg.latent.dim)
+
+
+COMMAND = Command(app=main, command_line=command_line, after_show_cfg=after_show_cfg)

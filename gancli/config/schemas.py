@@ -326,7 +326,8 @@ class TrainConfig:
     # PacGAN (Lin et al. 2018): D judges `pack` samples at once, concatenated; 1 = off.
     pack: int = ranged(1, ge=1)
     seed: int = ranged(0, ge=0)
-    # auto: a GPU when one is visible (in a sweep, one per job: see gancli.jobs), else the CPU;
+    # auto: a GPU when one is visible (in a sweep, one per job: see gancli.launch.jobs), else
+    # the CPU;
     # cuda:K: the K-th visible GPU.
     device: str = matching("auto", DEVICE)
     # CPU threads torch computes with; auto: measured at the start (1, 2, 4, ... up to
@@ -446,7 +447,8 @@ class EvalOptions:
     ema: bool = True
     seed: int = ranged(0, ge=0)
     batch_size: int = ranged(500, ge=1)
-    # auto: a GPU when one is visible (in a sweep, one per job: see gancli.jobs), else the CPU;
+    # auto: a GPU when one is visible (in a sweep, one per job: see gancli.launch.jobs), else
+    # the CPU;
     # cuda:K: the K-th visible GPU.
     device: str = matching("auto", DEVICE)
     # `gancli eval`'s CPU threads (training's evaluations use train.threads); auto: every core
@@ -488,7 +490,8 @@ class SampleOptions:
     # Interpolation steps per row (with interpolate=true).
     steps: int = ranged(8, ge=2)
     batch_size: int = ranged(256, ge=1)
-    # auto: a GPU when one is visible (in a sweep, one per job: see gancli.jobs), else the CPU;
+    # auto: a GPU when one is visible (in a sweep, one per job: see gancli.launch.jobs), else
+    # the CPU;
     # cuda:K: the K-th visible GPU.
     device: str = matching("auto", DEVICE)
     # CPU threads; auto: every core (OMP_NUM_THREADS when set): large batches split well

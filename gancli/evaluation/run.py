@@ -24,7 +24,7 @@ from gancli.errors import GancliError
 from gancli.evaluation import display
 from gancli.evaluation.evaluate import Evaluator, check_shape
 from gancli.files import atomic_write, quantize
-from gancli.jobs import JobDevices
+from gancli.launch.jobs import JobDevices
 from gancli.models.latent import sample_latent
 from gancli.sampling import generate, load_generator
 from gancli.threads import choose_threads

@@ -23,7 +23,7 @@ import torch.distributed as dist
 from torch import nn
 
 from gancli.errors import GancliError
-from gancli.torchrun import local_rank, this_rank, world_size
+from gancli.launch.torchrun import local_rank, this_rank, world_size
 
 T = TypeVar("T")
 

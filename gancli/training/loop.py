@@ -31,13 +31,13 @@ from gancli.data.kinds import data_kind
 from gancli.data.stream import place
 from gancli.errors import GancliError
 from gancli.files import WriteFailed
-from gancli.jobs import JobDevices
+from gancli.launch.jobs import JobDevices
+from gancli.launch.torchrun import rank0_run_dir
 from gancli.losses import build_loss
 from gancli.models.latent import latent_distribution, sample_latent
 from gancli.runtime import data_state_fits, rng_state, set_rng_state
 from gancli.sampling import run_generator
 from gancli.threads import choose_threads
-from gancli.torchrun import rank0_run_dir
 from gancli.training import fast
 from gancli.training.augment import build_augment
 from gancli.training.critic import CriticView
@@ -346,7 +346,8 @@ class Trainer:
         main = self.dist.is_main
         # A streamed dataset's reader thread ends with the run (an in-process sweep runs many).
         reader = closing(self.data.stream) if self.data.stream is not None else nullcontext()
-        loggers = Loggers.start(self.cfg, self.run_dir, self.step) if main else None
+        loggers = (Loggers.start(self.cfg, self.run_dir, self.step, self.placement.sweep)
+                   if main else None)
         with StopRequest() as stop, reader, Monitor(self.run_dir, self.step, t.steps, write=main,
                                                     health=self.health, stop_on=t.stop_on,
                                                     loggers=loggers) as monitor:

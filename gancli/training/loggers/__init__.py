@@ -18,6 +18,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from gancli.errors import GancliError
+from gancli.launch.jobs import SweepJob
 from gancli.registry import Registry
 from gancli.training.health import Alert
 
@@ -30,9 +31,11 @@ class Logger:
     module: str
     install: str
 
-    def __init__(self, opts: DictConfig, cfg: DictConfig, run_dir: Path, step: int) -> None:
+    def __init__(self, opts: DictConfig, cfg: DictConfig, run_dir: Path, step: int,
+                 sweep: SweepJob | None = None) -> None:
         """Open the tool for the run in `run_dir` trained with `cfg` (`opts`: this logger's
-        section of `cfg.logger`), which continues from `step` (0 for a new run)."""
+        section of `cfg.logger`), which continues from `step` (0 for a new run); `sweep`: its
+        place in a sweep, when it is one job of one."""
 
     def metrics(self, step: int, values: Mapping[str, float]) -> None:
         """Scalars logged at `step`, named `train/<key>` or `eval/<key>`."""
@@ -81,12 +84,14 @@ class Loggers:
         self.last: dict[str, float] = {}
 
     @classmethod
-    def start(cls, cfg: DictConfig, run_dir: Path, step: int) -> Loggers:
+    def start(cls, cfg: DictConfig, run_dir: Path, step: int,
+              sweep: SweepJob | None = None) -> Loggers:
         """Open every logger `cfg.logger` chooses; one that fails closes those already open."""
         started = cls([])
         try:
             for name in chosen(cfg):
-                started.loggers.append(LOGGERS[name](cfg.logger[name], cfg, run_dir, step))
+                started.loggers.append(LOGGERS[name](cfg.logger[name], cfg, run_dir, step,
+                                                     sweep))
         except BaseException:
             started.finish("FAILED", run_dir)
             raise

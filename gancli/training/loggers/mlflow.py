@@ -14,6 +14,7 @@ from omegaconf import DictConfig
 
 from gancli.errors import GancliError
 from gancli.files import atomic_write
+from gancli.launch.jobs import SweepJob
 from gancli.training.health import Alert
 from gancli.training.loggers import Logger, flat_config, register_logger
 
@@ -34,25 +35,16 @@ def default_store() -> tuple[str, str]:
     return f"sqlite:///{outputs / 'mlflow.db'}", (outputs / "mlartifacts").as_uri()
 
 
-def sweep_name() -> str | None:
-    """The folder of the Hydra sweep this job belongs to (None outside a sweep)."""
-    from hydra.core.hydra_config import HydraConfig
-    from hydra.types import RunMode
-
-    if not HydraConfig.initialized():
-        return None
-    hydra_cfg = HydraConfig.get()
-    return str(hydra_cfg.sweep.dir) if hydra_cfg.mode == RunMode.MULTIRUN else None
+def experiment_name(opts: DictConfig, sweep: SweepJob | None) -> str:
+    """The run's experiment in MLflow: `logger.mlflow.experiment`, else a sweep job's sweep
+    folder (the sweep's jobs side by side), else `gancli`."""
+    return opts.experiment or (sweep.sweep_dir if sweep is not None else None) or "gancli"
 
 
-def job_name(run_dir: Path) -> str:
+def run_name(run_dir: Path, sweep: SweepJob | None) -> str:
     """The run's name in MLflow: a sweep job's number (its folder's name; its params say what
     it varies), else the run folder's path."""
-    from hydra.core.hydra_config import HydraConfig
-
-    if sweep_name() is not None:
-        return str(HydraConfig.get().job.num)
-    return str(run_dir)
+    return str(sweep.num) if sweep is not None else str(run_dir)
 
 
 @register_logger("mlflow")
@@ -64,7 +56,8 @@ class MLflowLogger(Logger):
     module = "mlflow"
     install = "pip install mlflow-skinny (or pip install 'gancli[track]')"
 
-    def __init__(self, opts: DictConfig, cfg: DictConfig, run_dir: Path, step: int) -> None:
+    def __init__(self, opts: DictConfig, cfg: DictConfig, run_dir: Path, step: int,
+                 sweep: SweepJob | None = None) -> None:
         # A store that does not answer fails in seconds, not after MLflow's minutes of retries.
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
@@ -77,7 +70,7 @@ class MLflowLogger(Logger):
 
         self.opts = opts
         uri, artifacts = (opts.tracking_uri, None) if opts.tracking_uri else default_store()
-        name = opts.experiment or sweep_name() or "gancli"
+        name = experiment_name(opts, sweep)
         note = run_dir / RUN_FILE
         try:
             self.client = MlflowClient(uri)
@@ -89,7 +82,7 @@ class MLflowLogger(Logger):
             else:
                 experiment = self._experiment(name, artifacts)
                 self.run_id = self.client.create_run(
-                    experiment, run_name=job_name(run_dir),
+                    experiment, run_name=run_name(run_dir, sweep),
                     tags={"gancli.run_dir": str(run_dir)}).info.run_id
                 params = [Param(k, str(v)[:6000]) for k, v in flat_config(cfg).items()]
                 for i in range(0, len(params), PARAMS_PER_CALL):

@@ -11,6 +11,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 from PIL import Image
 
+from gancli.launch.jobs import SweepJob
 from gancli.training.health import Alert
 from gancli.training.loggers import Logger, flat_config, register_logger
 
@@ -26,7 +27,8 @@ class TensorBoardLogger(Logger):
     module = "tensorboard"
     install = "pip install tensorboard (or pip install 'gancli[track]')"
 
-    def __init__(self, opts: DictConfig, cfg: DictConfig, run_dir: Path, step: int) -> None:
+    def __init__(self, opts: DictConfig, cfg: DictConfig, run_dir: Path, step: int,
+                 sweep: SweepJob | None = None) -> None:
         from torch.utils.tensorboard import SummaryWriter
 
         self.images = opts.images

@@ -1,5 +1,5 @@
 """What torchrun's environment says about this process, and what each rank's `gancli` command
-line becomes. Free of torch, so that the dispatcher (`gancli/cli.py`) can use it at once."""
+line becomes. Free of torch, so that the dispatcher (`gancli.cli`) can use it at once."""
 
 from __future__ import annotations
 
@@ -33,19 +33,10 @@ def local_rank() -> int:
     return int(os.environ.get("LOCAL_RANK", "0"))
 
 
-def _sweeps(arg: str) -> bool:
-    """Whether a command-line argument makes Hydra sweep: `-m`, or a config that sets
-    `hydra.mode: MULTIRUN` (`hparams_search=...`)."""
-    if arg in ("-m", "--multirun"):
-        return True
-    key, _, value = arg.partition("=")
-    key = key.lstrip("+")
-    return ((key == "hydra.mode" and value.upper() == "MULTIRUN")
-            or (key == "hparams_search" and value not in ("", "null")))
-
-
-def torchrun_overrides(command: str, rest: list[str]) -> list[str]:
-    """The command line of this process when torchrun started several (WORLD_SIZE > 1).
+def torchrun_overrides(command: str, rest: list[str], sweeps: bool) -> list[str]:
+    """The command line of this process when torchrun started several (WORLD_SIZE > 1);
+    `sweeps`: whether that command line asks for a multirun
+    (`gancli.commands.hydra_seam.sweeps`).
 
     Every rank composes the same config, but only rank 0 keeps a run folder: the others train
     in a scratch folder (removed at exit) and log warnings and errors only, so one run leaves
@@ -54,7 +45,7 @@ def torchrun_overrides(command: str, rest: list[str]) -> list[str]:
         return rest
     if command != "train":
         raise ValueError(f"gancli {command} runs in one process: start it without torchrun")
-    if any(_sweeps(arg) for arg in rest):
+    if sweeps:
         raise ValueError("a sweep (-m, hparams_search) cannot run under torchrun: start one "
                          "torchrun per run, or sweep without torchrun")
     rank = this_rank()

@@ -37,7 +37,7 @@ import torch
 
 from gancli.errors import GancliError
 from gancli.files import atomic_write
-from gancli.runtime import resolve_device
+from gancli.launch.devices import resolve_device
 
 try:
     import fcntl
@@ -51,13 +51,29 @@ LOCKS_ENV = "GANCLI_GPU_LOCKS"
 
 
 @dataclass(frozen=True)
+class SweepJob:
+    """One job of a multirun, as the command that runs it reads it from Hydra
+    (`gancli.commands.hydra_seam.sweep_job`): its number, its sweep's folder, and whether the
+    sweep's jobs run at the same time in processes of their own (`parallel_sweep` there)."""
+
+    num: int
+    sweep_dir: str
+    parallel: bool
+
+
+@dataclass(frozen=True)
 class JobDevice:
     """Where this job runs: its device, whether it shares its GPU with another running job of
-    a sweep, and its job number in that sweep (None outside one)."""
+    a sweep, and its place in that sweep (None outside one)."""
 
     device: torch.device
     shared: bool = False
-    job: int | None = None
+    sweep: SweepJob | None = None
+
+    @property
+    def job(self) -> int | None:
+        """Its job number in the sweep (None outside one)."""
+        return None if self.sweep is None else self.sweep.num
 
     def __str__(self) -> str:
         """As the training log names it: `cuda:1 (NVIDIA H200), sweep job 3`."""
@@ -71,31 +87,6 @@ class JobDevice:
         gpu = torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else None
         return {"device": str(self.device), "gpu": gpu, "gpu_shared": self.shared,
                 "threads": torch.get_num_threads(), "job": self.job}
-
-
-def sweep_job() -> int | None:
-    """This job's number when it is one job of a multirun (`-m`, a sweeper), else None."""
-    from hydra.core.hydra_config import HydraConfig
-    from hydra.types import RunMode
-
-    if not HydraConfig.initialized():
-        return None
-    hydra_cfg = HydraConfig.get()
-    return int(hydra_cfg.job.num) if hydra_cfg.mode == RunMode.MULTIRUN else None
-
-
-def parallel_sweep() -> bool:
-    """Whether this sweep's jobs run at the same time, in processes of their own: joblib with
-    n_jobs other than 1, or a launcher other than Hydra's basic one (submitit, ...). The basic
-    launcher, and joblib with one job (which joblib runs in this process), run them one after
-    the other here."""
-    from hydra.core.hydra_config import HydraConfig
-
-    launcher = HydraConfig.get().launcher
-    target = str(launcher.get("_target_", ""))
-    if target.endswith("BasicLauncher"):
-        return False
-    return launcher.get("n_jobs", -1) != 1 if "joblib" in target else True
 
 
 def gpu_order(job: int, count: int) -> list[int]:
@@ -156,12 +147,13 @@ def gpu_uuid(index: int) -> str:
 
 
 class JobDevices:
-    """Resolves one command's device choice (`train.device`, ...); in a multirun on a GPU
-    machine, `auto` claims a GPU for this job (see the module's docstring), makes it the
-    current device and holds it until the `with` block ends. Resolution waits until the command
-    knows its final choice: a resumed run's comes from its checkpoint."""
+    """Resolves one command's device choice (`train.device`, ...); for a job of a multirun
+    (`sweep`) on a GPU machine, `auto` claims a GPU for this job (see the module's docstring),
+    makes it the current device and holds it until the `with` block ends. Resolution waits
+    until the command knows its final choice: a resumed run's comes from its checkpoint."""
 
-    def __init__(self) -> None:
+    def __init__(self, sweep: SweepJob | None = None) -> None:
+        self.sweep = sweep
         self._claims = ExitStack()
         #: What the last `resolve` chose (None before it).
         self.chosen: JobDevice | None = None
@@ -173,17 +165,17 @@ class JobDevices:
         self._claims.close()
 
     def resolve(self, choice: str, key: str) -> torch.device:
-        job = sweep_job()
-        if choice != "auto" or job is None or not torch.cuda.is_available():
+        sweep = self.sweep
+        if choice != "auto" or sweep is None or not torch.cuda.is_available():
             device = resolve_device(choice, key)
             if device.type == "cuda":  # `cuda:K` current too: `.cuda()`, NCCL, streams use it
                 torch.cuda.set_device(device)
-            self.chosen = JobDevice(device, job=job)
+            self.chosen = JobDevice(device, sweep=sweep)
             return self.chosen.device
-        count = torch.cuda.device_count()
+        job, count = sweep.num, torch.cuda.device_count()
         # Jobs run one after the other in this process start from GPU 0 each time (one CUDA
         # context), still stepping round a GPU that another sweep's job holds.
-        slot = job if parallel_sweep() else 0
+        slot = job if sweep.parallel else 0
         index, shared = self._claims.enter_context(
             claimed_gpu(slot, [gpu_uuid(k) for k in range(count)], lock_folder()))
         if shared:
@@ -193,7 +185,7 @@ class JobDevices:
         else:
             log.info("job %d runs on cuda:%d of %d visible GPUs", job, index, count)
         torch.cuda.set_device(index)
-        self.chosen = JobDevice(torch.device("cuda", index), shared=shared, job=job)
+        self.chosen = JobDevice(torch.device("cuda", index), shared=shared, sweep=sweep)
         return self.chosen.device
 
 
@@ -215,7 +207,7 @@ def job_record(run_dir: Path, devices: JobDevices) -> Iterator[JobOutcome]:
     """For a job of a multirun, write `run_dir/job.json` when the `with` block ends: where it
     ran (`JobDevice.describe`, and the process), its wall time, the value it returned to the
     sweeper and its name, and its status (`done`, `failed` with the error's line, or
-    `stopped`). The sweep's summary (`gancli.sweep_summary`) reads these files: a parallel
+    `stopped`). The sweep's summary (`gancli.launch.sweep_summary`) reads these files: a parallel
     launcher's jobs run in other processes, whose return values the end-of-sweep callback
     never sees."""
     outcome, start = JobOutcome(), time.perf_counter()
@@ -227,11 +219,10 @@ def job_record(run_dir: Path, devices: JobDevices) -> Iterator[JobOutcome]:
         status, error = "failed", str(err)
         raise
     finally:
-        job = sweep_job()
-        if job is not None:
+        if devices.sweep is not None:
             where = devices.chosen.describe() if devices.chosen is not None else {}
             value = outcome.value
-            record = {"job": job, **where, "pid": os.getpid(),
+            record = {"job": devices.sweep.num, **where, "pid": os.getpid(),
                       "seconds": round(time.perf_counter() - start, 3),
                       "status": status, "error": error, "metric": outcome.metric,
                       "higher": outcome.higher,

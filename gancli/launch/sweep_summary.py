@@ -8,12 +8,13 @@ estimate) and another's (a hinge gap) are different quantities, and even for one
 measures D's view of the moment, not the samples. The summary then says so and how to get a
 score.
 
-A Hydra callback (`conf/hydra/gancli.yaml`), called in the process that launched the sweep once
-every job has returned. It reads the `job.json` each job wrote (`gancli.jobs.job_record`): under
-a parallel launcher the jobs ran in other processes, and Hydra hands callbacks no job's return
-value. Jobs that failed are added to `gancli.errors.failed_jobs`, so the command exits non-zero
-however they were launched. Before the sweep it makes the folder of an Optuna SQLite study
-(`hydra.sweeper.storage=sqlite:///DIR/x.db`), which SQLite will not create itself.
+Hydra's callback (`gancli.commands.hydra_seam.SweepEnd`) calls `summarise` in the process that
+launched the sweep once every job has returned. It reads the `job.json` each job wrote
+(`gancli.launch.jobs.job_record`): under a parallel launcher the jobs ran in other processes, and
+Hydra hands callbacks no job's return value. The jobs that did not finish go back to the caller,
+which counts them as failed, so the command exits non-zero however they were launched. Before
+the sweep `make_study_folder` makes the folder of an Optuna SQLite study, which SQLite will not
+create itself.
 
 No torch here: Hydra instantiates the callback for every command, `--help` included.
 """
@@ -29,10 +30,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from hydra.experimental.callback import Callback
-from omegaconf import DictConfig, OmegaConf
-
-from gancli.errors import failed_jobs
 
 SQLITE = "sqlite:///"
 #: What training jobs that evaluated nothing return (`gancli.training.loop`): not a score.
@@ -112,29 +109,26 @@ def render(jobs: list[dict[str, Any]], best: dict[str, Any] | None) -> str:
     return "\n".join([text.rstrip(), *errors, tail])
 
 
-class SweepSummary(Callback):
-    """Hydra callback: the sweep's summary at its end (see the module's docstring)."""
+def make_study_folder(storage: object) -> None:
+    """Before a sweep: the folder of an Optuna SQLite study (`hydra.sweeper.storage=
+    sqlite:///DIR/x.db`), which SQLite will not create itself."""
+    if isinstance(storage, str) and storage.startswith(SQLITE):
+        Path(storage[len(SQLITE):]).expanduser().parent.mkdir(parents=True, exist_ok=True)
 
-    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        storage = OmegaConf.select(config, "hydra.sweeper.storage", default=None)
-        if isinstance(storage, str) and storage.startswith(SQLITE):
-            Path(storage[len(SQLITE):]).expanduser().parent.mkdir(parents=True, exist_ok=True)
 
-    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        sweep_dir = Path(str(config.hydra.sweep.dir))
-        jobs = read_jobs(sweep_dir) if sweep_dir.is_dir() else []
-        if not jobs:
-            return
-        best = best_job(jobs)
-        summary = {"sweep": str(sweep_dir), "best": None if best is None else best["folder"],
-                   "jobs": jobs}
-        # Written beside and renamed, as gancli.files.atomic_write does (which needs torch).
-        tmp = sweep_dir / ".summary.json.tmp"
-        tmp.write_text(json.dumps(summary, indent=1))
-        os.replace(tmp, sweep_dir / "summary.json")
-        # To stderr with the jobs' logs: stdout keeps the paths scripts read.
-        sys.stderr.write(f"{render(jobs, best)}\nsummary: {sweep_dir / 'summary.json'}\n")
-        known = {str(Path(f).resolve()) for f in failed_jobs}
-        for job in jobs:
-            if job.get("status") != "done" and str(Path(job["folder"]).resolve()) not in known:
-                failed_jobs.append(job["folder"])
+def summarise(sweep_dir: Path) -> list[str]:
+    """After a sweep: its table on stderr and `summary.json` in `sweep_dir`; returns the
+    folders of the jobs that did not finish (none when no job wrote a record)."""
+    jobs = read_jobs(sweep_dir) if sweep_dir.is_dir() else []
+    if not jobs:
+        return []
+    best = best_job(jobs)
+    summary = {"sweep": str(sweep_dir), "best": None if best is None else best["folder"],
+               "jobs": jobs}
+    # Written beside and renamed, as gancli.files.atomic_write does (which needs torch).
+    tmp = sweep_dir / ".summary.json.tmp"
+    tmp.write_text(json.dumps(summary, indent=1))
+    os.replace(tmp, sweep_dir / "summary.json")
+    # To stderr with the jobs' logs: stdout keeps the paths scripts read.
+    sys.stderr.write(f"{render(jobs, best)}\nsummary: {sweep_dir / 'summary.json'}\n")
+    return [job["folder"] for job in jobs if job.get("status") != "done"]
