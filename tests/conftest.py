@@ -50,6 +50,19 @@ TINY = ["augment=none", "data.resolution=8", "model.width=8", "train.batch_size=
 register_configs()
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked `gpu` need CUDA: skipped, saying so, on a machine without it. The marker
+    (not a `skipif` in each file) lets `pytest -m gpu` run exactly the CUDA checks on a GPU."""
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs CUDA (marker gpu): run `pytest -m gpu` on a GPU machine")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
+
 def run_gancli(*args: str, cwd: Path, check: bool = True,
                env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run the installed console script; `check` asserts exit status 0 and shows stderr if not.

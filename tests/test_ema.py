@@ -52,7 +52,7 @@ def test_late_updates_use_the_configured_decay() -> None:
         assert torch.allclose(a, 0.5 * o + 0.5 * n)
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="host synchronisation is a GPU matter")
+@pytest.mark.gpu
 def test_update_does_not_synchronise_with_the_gpu() -> None:
     G = _player().cuda()
     ema = EMA(G, decay=0.999)

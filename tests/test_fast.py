@@ -255,7 +255,7 @@ def test_compile_leaves_a_penalised_d_uncompiled_without_set_stance(
     assert trainer.gan.G._compiled_call_impl is not None
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="host synchronisation is a GPU matter")
+@pytest.mark.gpu
 @pytest.mark.parametrize("extra", [
     [], ["loss=wgan-gp", "train.n_critic=2"], ["loss.r1_gamma=1"], ["conditioning=class"],
     ["conditioning=text"],
@@ -280,7 +280,7 @@ def test_a_training_step_never_waits_for_the_gpu(extra: list[str], tmp_path: Pat
         torch.cuda.set_sync_debug_mode("default")
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="host synchronisation is a GPU matter")
+@pytest.mark.gpu
 @pytest.mark.parametrize("task", ["colorize", "edges"])
 def test_image_task_inputs_never_wait_for_the_gpu(task: str) -> None:
     """colorize needs colour data, which the tests have none of on disk: its inputs are made

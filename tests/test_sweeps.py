@@ -97,6 +97,7 @@ def test_optuna_runs_parallel_trials_on_a_study_that_a_second_search_continues(
     assert best["best_value"] == min(t.value for t in study.trials)  # over both searches
 
 
+@pytest.mark.gpu
 @pytest.mark.skipif(torch.cuda.device_count() < 2, reason="needs two GPUs")
 def test_parallel_jobs_train_on_separate_gpus(tmp_path: Path) -> None:
     """The real thing, where a machine has the GPUs: two joblib jobs, device=auto, two GPUs."""
