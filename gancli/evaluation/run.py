@@ -20,9 +20,10 @@ from gancli.checkpoint import load_checkpoint
 from gancli.conditioning import Conditioning
 from gancli.config import validate
 from gancli.data import DataInfo, load_dataset
+from gancli.data.kinds import data_kind
 from gancli.errors import GancliError
 from gancli.evaluation import display
-from gancli.evaluation.evaluate import Evaluator, check_shape
+from gancli.evaluation.evaluate import Evaluator
 from gancli.files import atomic_write, quantize
 from gancli.jobs import JobDevices
 from gancli.models.latent import sample_latent
@@ -59,7 +60,7 @@ def generated_samples(G: torch.nn.Module, train_cfg: DictConfig, info: DataInfo,
     z = sample_latent(n if req.c is None else len(req.c), train_cfg.latent, g)
     k, m = part
     x = generate(G, z[k::m], device, batch_size, None if req.c is None else req.c[k::m])
-    return Generated(x if info.kind == "points" else quantize(x), req.labels, req.unseen,
+    return Generated(data_kind(info).scored(x), req.labels, req.unseen,
                      None if req.targets is None else quantize(req.targets))
 
 
@@ -150,11 +151,7 @@ def run_eval(cfg: DictConfig, out_dir: Path, overrides: list[str],
         info = load_dataset(data_cfg, "train").info
         samples = read_samples(cfg.samples)
         generated, condition = Generated(samples), "none"
-        if (info.kind == "points") != (samples.dtype != torch.uint8):
-            raise GancliError(f"samples={cfg.samples} hold "
-                              f"{'images' if samples.dtype == torch.uint8 else '2D points'} but "
-                              f"data={info.name} is {info.kind}s: pick the dataset they came from")
-        check_shape(info, tuple(samples.shape[1:]))
+        data_kind(info).check_file(samples, cfg.samples)
         source = {"samples": str(Path(cfg.samples).expanduser().resolve()), "checkpoint": None}
     evaluator = Evaluator(opts, data_cfg, info, device, condition)
     result = {**generated.score(evaluator, out_dir), **source, "primary": evaluator.primary,
