@@ -35,7 +35,7 @@ from gancli.jobs import JobDevices
 from gancli.losses import build_loss
 from gancli.models.latent import latent_distribution, sample_latent
 from gancli.runtime import data_state_fits, rng_state, set_rng_state
-from gancli.sampling import run_generator
+from gancli.sampling import ScoreDraw, generate_scored, run_generator
 from gancli.threads import choose_threads
 from gancli.torchrun import rank0_run_dir
 from gancli.training import fast
@@ -459,15 +459,14 @@ class Trainer:
         """Score `eval.n` samples of the sampling generator with `eval.metrics`, append the
         results to metrics.jsonl, and keep checkpoints/best.pt when `eval.primary` improved."""
         from gancli.evaluation.evaluate import Evaluator, is_better
-        from gancli.evaluation.run import generated_samples
 
         opts, improved = self.cfg.eval, False
         # Every rank generates its share of the samples with rank 0's sampler (its batch-norm
         # statistics differ per rank otherwise); rank 0 puts them in order and scores them.
         self.dist.share_weights(self.gan.sampler)
-        generated = generated_samples(self.gan.sampler, self.cfg, self.info, opts.n, opts.seed,
-                                      self.device, opts.batch_size, self.conditioning,
-                                      part=(self.dist.rank, self.dist.world_size))
+        generated = generate_scored(self.gan.sampler, self.conditioning, ScoreDraw(
+            opts.n, opts.seed, self.cfg.latent, self.device, opts.batch_size,
+            part=(self.dist.rank, self.dist.world_size)))
         samples = self.dist.gather_rows(generated.samples)
         if self.dist.is_main:  # the other ranks wait at the broadcast below
             generated.samples = samples
