@@ -22,7 +22,7 @@ from gancli.conditioning import Conditioning, build_conditioning
 from gancli.config import validate
 from gancli.data import DataInfo, load_dataset
 from gancli.data.kinds import data_kind, out_format
-from gancli.data.prepared import check_out
+from gancli.data.store.format import check_out
 from gancli.errors import GancliError
 from gancli.files import quantize
 from gancli.jobs import JobDevices

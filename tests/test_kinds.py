@@ -149,7 +149,7 @@ def test_evaluation_asks_the_kind_and_names_none(monkeypatch: pytest.MonkeyPatch
 def test_a_datasets_source_carries_its_mode_protocol() -> None:
     """Stacked MNIST's published protocol (channel by channel, uniform target, any class
     counts) comes with its source; data without a source of its own counts the usual way."""
-    from gancli.data.sources import USUAL, class_protocol
+    from gancli.data.store.sources import USUAL, class_protocol
 
     stacked = class_protocol(DataInfo("stacked_mnist", "image", (3, 28, 28), 1000))
     assert (stacked.threshold, stacked.uniform, stacked.channels_of) == (0.0, True, "mnist")

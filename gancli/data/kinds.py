@@ -21,7 +21,7 @@ from PIL import Image
 
 from gancli.data import DataInfo
 from gancli.data.points import score_mixture
-from gancli.data.prepared import folder_writer
+from gancli.data.store.format import folder_writer
 from gancli.errors import GancliError
 from gancli.files import (
     MIN_CELL,

@@ -21,10 +21,10 @@ import numpy as np
 import torch
 from omegaconf import DictConfig
 
-from gancli.data.cache import register_source
 from gancli.data.images import Mnist
-from gancli.data.prepared import PreparedWriter
-from gancli.data.sources import ClassProtocol, Progress, Written, unit_to_pixels
+from gancli.data.store.cache import register_source
+from gancli.data.store.format import PreparedWriter
+from gancli.data.store.sources import ClassProtocol, Progress, Written, unit_to_pixels
 
 SEED = 0
 # Label = 100 * red digit + 10 * green digit + blue digit.

@@ -23,7 +23,7 @@ import torch
 
 from gancli.data import DataInfo, TensorData
 from gancli.data.kinds import DataKind
-from gancli.data.sources import class_protocol
+from gancli.data.store.sources import class_protocol
 from gancli.evaluation import conditional, distribution, manifold
 from gancli.evaluation.features import Features
 from gancli.evaluation.memorization import memorization

@@ -1,15 +1,16 @@
 """Mode counting for images through a classifier (the lecture's "ask a classifier" test).
 
 How a dataset's modes are counted (`ClassProtocol`: Stacked MNIST's published one) comes with
-its source (`gancli.data.sources.class_protocol`); the 2D mixtures' VEEGAN / PacGAN protocol is
-scored against their mode geometry by their kind (`gancli.data.kinds.PointsKind.score_modes`).
+its source (`gancli.data.store.sources.class_protocol`); the 2D mixtures' VEEGAN / PacGAN
+protocol is scored against their mode geometry by their kind
+(`gancli.data.kinds.PointsKind.score_modes`).
 """
 
 from __future__ import annotations
 
 import torch
 
-from gancli.data.sources import CONFIDENT, USUAL, ClassProtocol
+from gancli.data.store.sources import CONFIDENT, USUAL, ClassProtocol
 
 
 def score_classes(logits: torch.Tensor, class_prior: torch.Tensor,

@@ -28,7 +28,7 @@ from gancli.checkpoint import keep_snapshots, load_checkpoint, remove_stale, sav
 from gancli.conditioning import build_conditioning
 from gancli.data import TensorData, load_dataset
 from gancli.data.kinds import data_kind
-from gancli.data.stream import place
+from gancli.data.store.stream import place
 from gancli.errors import GancliError
 from gancli.files import WriteFailed
 from gancli.jobs import JobDevices
@@ -153,7 +153,7 @@ class Trainer:
 
     def _place(self, data: TensorData) -> tuple[TensorData, torch.Generator]:
         """The training data as batches are drawn from it: this rank's shard, kept where
-        `data.placement` says (`gancli.data.stream`), batches in the players' memory layout,
+        `data.placement` says (`gancli.data.store.stream`), batches in the players' memory layout,
         shown to the conditioning mode; and the generator that draws this rank's batches."""
         seed = self.cfg.train.seed + self.dist.rank
         placed = place(data.shard(self.dist.rank, self.dist.world_size), self.device,

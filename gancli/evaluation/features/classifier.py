@@ -27,7 +27,7 @@ from torch import nn
 
 from gancli.data import DataInfo, TensorData, load_dataset
 from gancli.data.kinds import data_kind
-from gancli.data.sources import class_protocol
+from gancli.data.store.sources import class_protocol
 from gancli.errors import GancliError
 from gancli.evaluation.cache import cache_key, cached, content_hash, numerics
 from gancli.evaluation.features.space import FeatureSpace, register_space

@@ -33,7 +33,7 @@ from torch import nn
 
 from gancli.data import DataInfo
 from gancli.data.kinds import data_kind
-from gancli.data.prepared import sha256_file
+from gancli.data.store.format import sha256_file
 from gancli.errors import GancliError
 from gancli.evaluation.features.space import FeatureSpace, register_space
 

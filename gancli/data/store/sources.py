@@ -1,11 +1,11 @@
 """Image datasets as sources: what decodes a dataset's original files into the prepared format.
 
-`data=<name>` of an image dataset opens its prepared copy (`gancli.data.cache` makes it on first
-use); `gancli data prepare data=<name> out=DIR` writes one where the user says. Either way the
-dataset's `Source` does the decoding, once. A new image dataset is a `Source` subclass
-registered with `gancli.data.cache.register_source` and a YAML in `conf/data/`. A source also
-carries how evaluation counts its dataset's modes through a classifier (`ClassProtocol`), so
-that a dataset with a published protocol of its own (Stacked MNIST) is one module.
+`data=<name>` of an image dataset opens its prepared copy (`gancli.data.store.cache` makes it on
+first use); `gancli data prepare data=<name> out=DIR` writes one where the user says. Either way
+the dataset's `Source` does the decoding, once. A new image dataset is a `Source` subclass
+registered with `gancli.data.store.cache.register_source` and a YAML in `conf/data/`. A source
+also carries how evaluation counts its dataset's modes through a classifier (`ClassProtocol`),
+so that a dataset with a published protocol of its own (Stacked MNIST) is one module.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from omegaconf import DictConfig
 
 from gancli.data import DataInfo
-from gancli.data.prepared import PreparedWriter
+from gancli.data.store.format import PreparedWriter
 from gancli.registry import Registry
 
 #: A generated image counts towards its class's mode only when the classifier is this sure.
@@ -109,7 +109,7 @@ class Source:
         raise NotImplementedError
 
 
-#: Every image dataset's source by `data=` name; `gancli.data.cache.register_source` fills it.
+#: Every image dataset's source by `data=` name; `gancli.data.store.cache.register_source` fills it.
 SOURCES: Registry[Source] = Registry("dataset")
 
 
