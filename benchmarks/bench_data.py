@@ -101,8 +101,8 @@ def stream_flat(gb: float, budget_mb: int, tmp: Path) -> str:
     import numpy as np
     import torch
 
-    from gancli.data.prepared import PreparedWriter, open_prepared
-    from gancli.data.stream import place
+    from gancli.data.store.format import PreparedWriter, open_prepared
+    from gancli.data.store.stream import place
 
     n = int(gb * 2**30 / (SIDE * SIDE * 3))
     with PreparedWriter(tmp / "stream") as writer:

@@ -6,7 +6,7 @@ Generator output and datasets are floats in [-1, 1]; files and evaluation hold u
 Everything written to disk and everything evaluation scores goes through `quantize`, so a sample
 scores the same whether it came straight from G or back from a PNG or `.npz`; `pixels_to_unit`
 is its inverse for the networks that read pixels back (the evaluation classifier, translation
-scores).
+scores). Samples files are read back here too (`read_samples`, for `gancli eval samples=`).
 """
 
 from __future__ import annotations
@@ -126,3 +126,59 @@ def save_scatter(points: torch.Tensor, real: torch.Tensor, path: str | Path,
         return atomic_write(path, lambda f: fig.savefig(f, format="png"))
     finally:
         plt.close(fig)
+
+
+def read_samples(path: str) -> torch.Tensor:
+    """Samples from an `.npz` (`images` uint8 N×H×W×C, or `points` N×2) or a folder of PNGs:
+    uint8 N×C×H×W pixels or float N×2 points."""
+    p = Path(path).expanduser()
+    if p.suffix == ".npz" and p.is_file():
+        try:
+            with np.load(p, allow_pickle=False) as f:
+                if "points" in f:
+                    return torch.as_tensor(f["points"], dtype=torch.float32)
+                if "images" not in f:
+                    raise GancliError(f"{p} has neither 'images' (uint8 N×H×W×C) nor 'points' "
+                                      f"(N×2) arrays; it has: {', '.join(f.files) or 'nothing'}")
+                images = f["images"]
+        except GancliError:
+            raise
+        except Exception as err:  # truncated zip, object arrays (pickles are never loaded), ...
+            raise GancliError(f"{p} is not a readable samples file ({str(err).splitlines()[0]}); "
+                              "write one with gancli sample out=FILE.npz") from None
+        if images.dtype != np.uint8 or images.ndim != 4:
+            raise GancliError(f"{p}: 'images' must be uint8 N×H×W×C, got {images.dtype} with "
+                              f"shape {images.shape}")
+        return torch.as_tensor(images).permute(0, 3, 1, 2).contiguous()
+    if p.is_dir():
+        return read_png_folder(p)
+    raise GancliError(f"samples={path} is neither an .npz file nor a folder of PNGs "
+                      "(gancli sample out=FILE.npz or out=FOLDER writes both)")
+
+
+def read_png_folder(folder: Path) -> torch.Tensor:
+    """Every PNG in `folder`, sorted by name, as uint8 N×C×H×W (grey images give C = 1)."""
+    from PIL import Image
+
+    files = sorted(folder.glob("*.png"))
+    lossy = sorted(f.name for f in folder.iterdir() if f.suffix.lower() in {".jpg", ".jpeg"})
+    if lossy:
+        raise GancliError(f"{folder} holds JPEG files ({lossy[0]}, ...): JPEG compression moves "
+                          "FID by itself; write samples as PNG (gancli sample out=FOLDER)")
+    if not files:
+        raise GancliError(f"no .png files in {folder}")
+    arrays = []
+    for f in files:
+        try:
+            with Image.open(f) as img:
+                grey = img.mode in {"1", "L", "LA", "I", "I;16"}
+                arr = np.asarray(img.convert("L" if grey else "RGB"))
+        except OSError as err:  # PIL's UnidentifiedImageError and truncated files
+            raise GancliError(f"{f} is not a readable PNG ({str(err).splitlines()[0]}); "
+                              "remove it or write the samples again") from None
+        arrays.append(arr[..., None] if arr.ndim == 2 else arr)
+    shapes = {a.shape for a in arrays}
+    if len(shapes) > 1:
+        raise GancliError(f"images in {folder} differ in size or channels ({sorted(shapes)[:3]}); "
+                          "evaluate one resolution at a time")
+    return torch.as_tensor(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()

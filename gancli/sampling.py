@@ -1,4 +1,5 @@
-"""Drawing from a generator: batched generation, a checkpoint's generator rebuilt, and `gancli
+"""Drawing from a generator: batched generation, samples drawn for scoring (`generate_scored`,
+for `gancli eval` and training's evaluations), a checkpoint's generator rebuilt, and `gancli
 sample`, which writes a checkpoint's samples as its data's kind writes them (a PNG grid or a
 scatter plot for 2D data, an `.npz`, or a folder of PNGs). An `.npz` or folder is generated and
 written `sample.batch_size` samples at a time, so any `n` fits in memory; a grid holds them all,
@@ -8,7 +9,8 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -20,8 +22,9 @@ from gancli.conditioning import Conditioning, build_conditioning
 from gancli.config import validate
 from gancli.data import DataInfo, load_dataset
 from gancli.data.kinds import data_kind, out_format
-from gancli.data.prepared import check_out
+from gancli.data.store.format import check_out
 from gancli.errors import GancliError
+from gancli.files import quantize
 from gancli.launch.jobs import JobDevices
 from gancli.models.latent import interpolation_latents, sample_latent
 from gancli.threads import choose_threads
@@ -60,11 +63,60 @@ def generated(G: nn.Module, latents: Iterable[torch.Tensor], c: torch.Tensor | N
         start += len(z)
 
 
-def load_generator(ckpt: dict, use_ema: bool
+@dataclass(frozen=True)
+class ScoreDraw:
+    """Which samples `generate_scored` draws: `n` for seed `seed`, their latents as `latent` (a
+    training config's) says, generated `batch_size` at a time on `device`.
+
+    With `part` (k, m), only samples k, k+m, k+2m, ... are generated (one process's share under
+    torchrun); the latents and conditions are drawn for all n first, so the shares put back in
+    order are exactly the samples of one process."""
+
+    n: int
+    seed: int
+    latent: DictConfig
+    device: torch.device
+    batch_size: int = 512
+    part: tuple[int, int] = (0, 1)
+
+
+@dataclass
+class Generated:
+    """Samples to score, as their data's kind scores them (`DataKind.scored`: uint8 pixels for
+    images, the same conversion a PNG gets; float points for 2D data); and, for conditional
+    generators, what each was generated for."""
+
+    samples: torch.Tensor
+    labels: torch.Tensor | None = None
+    unseen: torch.Tensor | None = None
+    targets: torch.Tensor | None = None
+
+    def score(self, evaluator: Callable[..., dict], out_dir: Path | None = None) -> dict:
+        """`evaluator`'s scores of these samples (`gancli.evaluation.evaluate.Evaluator`)."""
+        return evaluator(self.samples, out_dir, self.labels, self.unseen, self.targets)
+
+
+def generate_scored(G: nn.Module, conditioning: Conditioning, draw: ScoreDraw) -> Generated:
+    """The samples of G that `draw` names, conditioned as `conditioning.eval_request` says. With
+    a `draw.part`, the conditions stay whole (every share knows them all)."""
+    g = torch.Generator().manual_seed(draw.seed)
+    req = conditioning.eval_request(draw.n, g)
+    z = sample_latent(draw.n if req.c is None else len(req.c), draw.latent, g)
+    k, m = draw.part
+    x = generate(G, z[k::m], draw.device, draw.batch_size, None if req.c is None else req.c[k::m])
+    return Generated(data_kind(conditioning.info).scored(x), req.labels, req.unseen,
+                     None if req.targets is None else quantize(req.targets))
+
+
+def load_generator(ckpt: dict, use_ema: bool, data: DictConfig | None = None
                    ) -> tuple[nn.Module, DictConfig, DataInfo, Conditioning]:
     """Rebuild a checkpoint's generator (its EMA weights if asked and present) and the
-    conditioning mode it was trained with."""
+    conditioning mode it was trained with. `data`: the data config in place of the training
+    one, for a conditioning mode that reads the data (its captions, input images) where it is
+    now (`data.root=`)."""
     cfg = OmegaConf.create(ckpt["config"])
+    if data is not None:
+        cfg = OmegaConf.merge(cfg, {"data": data})
     info = DataInfo.from_dict(ckpt["data_info"])
     conditioning = build_conditioning(cfg, info, ckpt.get("conditioning"))
     G, _ = conditioning.build()

@@ -442,7 +442,7 @@ def test_conditional_eval_scores_images_of_the_asked_class(mode: str,
 
     from gancli.config import EvalOptions
     from gancli.evaluation.evaluate import Evaluator
-    from gancli.evaluation.run import generated_samples
+    from gancli.sampling import ScoreDraw, generate_scored
 
     train, test, data_cfg = digits_split
     cfg = compose_train(*TINY, f"conditioning={mode}")
@@ -462,8 +462,9 @@ def test_conditional_eval_scores_images_of_the_asked_class(mode: str,
                            {"metrics": ["match", "intra_fid"]})
     evaluator = Evaluator(opts, data_cfg, train.info, CPU, cond.evaluates)
     model, _, _ = load_classifier(data_cfg, CPU)
-    generated = {shift: generated_samples(RealImagesOf(test, class_of, shift), cfg, train.info,
-                                          500, 0, CPU, 100, cond) for shift in (0, 1)}
+    draw = ScoreDraw(500, 0, cfg.latent, CPU, 100)
+    generated = {shift: generate_scored(RealImagesOf(test, class_of, shift), cond, draw)
+                 for shift in (0, 1)}
     scores = {shift: g.score(evaluator) for shift, g in generated.items()}
     labels = generated[0].labels
     assert labels.tolist() == [i % 10 for i in range(500)]
@@ -662,10 +663,10 @@ def test_pix2pix_trains_on_a_paired_folder(tmp_path: Path) -> None:
 
     from gancli.config import EvalOptions
     from gancli.evaluation.evaluate import Evaluator
-    from gancli.evaluation.run import generated_samples
+    from gancli.sampling import ScoreDraw, generate_scored
 
     opts = OmegaConf.merge(OmegaConf.structured(EvalOptions), {"metrics": ["translation"]})
-    generated = generated_samples(trainer.gan.sampler, trainer.cfg, trainer.info, 100, 0, CPU,
-                                  50, trainer.conditioning)
+    generated = generate_scored(trainer.gan.sampler, trainer.conditioning,
+                                ScoreDraw(100, 0, trainer.cfg.latent, CPU, 50))
     result = generated.score(Evaluator(opts, trainer.cfg.data, trainer.info, CPU, "pairs"))
     assert result["n_samples"] == 1 and 0 <= result["l1"] <= 2  # 12 pairs: 1 in the test split

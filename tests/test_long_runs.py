@@ -17,7 +17,7 @@ import torch
 from omegaconf import OmegaConf
 
 from gancli.checkpoint import load_checkpoint
-from gancli.data.cache import prepare_into
+from gancli.data.store.cache import prepare_into
 from gancli.training.loop import Trainer
 from gancli.training.resume import auto_without_folder
 from gancli.training.stopping import INTERRUPTED, PREEMPTED

@@ -14,8 +14,9 @@ from gancli.data.points import (
     score_mixture,
     score_modes,
 )
+from gancli.data.stacked import PROTOCOL
 from gancli.errors import GancliError
-from gancli.evaluation.modes import PROTOCOLS, score_classes
+from gancli.evaluation.modes import score_classes
 
 # P(chi2_2 <= 9): the HQ fraction of points drawn from the true mixture.
 TRUE_HQ = 1 - math.exp(-4.5)
@@ -111,6 +112,6 @@ def test_stacked_mnist_protocol_counts_every_class_seen_against_uniform() -> Non
     logits = logits_for([0, 1, 2, 3], 0.5, 4)
     skewed = torch.tensor([10, 1, 1, 1])
     assert score_classes(logits, skewed)["modes_captured"] == 0
-    s = score_classes(logits, skewed, PROTOCOLS["stacked_mnist"])
+    s = score_classes(logits, skewed, PROTOCOL)
     assert s["modes_captured"] == 4 and s["reverse_kl"] == pytest.approx(0.0)
     assert s["hq_fraction"] == 0.0

@@ -18,12 +18,12 @@ from omegaconf import DictConfig, OmegaConf
 from PIL import Image, ImageOps
 
 from gancli.config.schemas import FolderDataConfig, ImageFilesDataConfig
-from gancli.data import decode as decoding
 from gancli.data import load_dataset
-from gancli.data.cache import prepare_into
 from gancli.data.folder import split_indices
-from gancli.data.prepared import open_prepared, read_manifest
-from gancli.data.sources import Progress
+from gancli.data.store import decode as decoding
+from gancli.data.store.cache import prepare_into
+from gancli.data.store.format import open_prepared, read_manifest
+from gancli.data.store.sources import Progress
 from gancli.errors import GancliError
 from tests.conftest import TINY, Result, last_line, run_cli
 
@@ -443,7 +443,7 @@ def test_train_on_a_prepared_dataset(tmp_path: Path) -> None:
 def test_summary_names_the_first_skipped_files(tmp_path: Path) -> None:
     from rich.console import Console
 
-    from gancli.data.prepare import summary_table
+    from gancli.data.store.prepare import summary_table
 
     proc = gancli_data("prepare", "data=digits", f"out={tmp_path / 'digits'}")  # no files
     manifest = read_manifest(Path(last_line(proc.stdout)))

@@ -16,10 +16,10 @@ from omegaconf import OmegaConf
 
 from gancli.checkpoint import load_checkpoint
 from gancli.data import load_dataset
-from gancli.data.cache import cached_folder, ensure_cached, prepare_into
 from gancli.data.images import Digits
-from gancli.data.prepared import open_prepared, read_manifest
-from gancli.data.stream import Prefetcher, choose, place
+from gancli.data.store.cache import cached_folder, ensure_cached, prepare_into
+from gancli.data.store.format import open_prepared, read_manifest
+from gancli.data.store.stream import Prefetcher, choose, place
 from gancli.errors import GancliError
 from tests.conftest import TINY, last_line, run_cli
 

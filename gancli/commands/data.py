@@ -1,5 +1,5 @@
 """`gancli data`: prepare a dataset once (`prepare`), show one (`info DIR`), verify one
-(`check DIR`). See `gancli.data.prepared` for the format.
+(`check DIR`). See `gancli.data.store.format` for the format.
 
 `prepare` is a Hydra app like the other commands (overrides, `--help`, `--cfg job`), configured
 in `conf/prepare.yaml` to write nothing but `out`: no run folder, no log file. `info` and
@@ -47,7 +47,7 @@ def prepare_main(cfg: DictConfig) -> None:
     """`gancli data prepare ...` (the command line after `prepare` is in sys.argv): the
     prepared folder's path is the last line on stdout."""
     validate(cfg)
-    from gancli.data.prepare import prepare  # torch, once the config is known to be valid
+    from gancli.data.store.prepare import prepare  # torch, once the config is known to be valid
 
     print_result(prepare(cfg, command=shlex.join(["gancli", "data", "prepare", *sys.argv[1:]])))
 
@@ -57,7 +57,7 @@ def info(root: Path) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from gancli.data.prepared import read_manifest
+    from gancli.data.store.format import read_manifest
 
     m = read_manifest(root)
     table = Table(title=str(root), title_justify="left", show_header=False)
@@ -90,7 +90,7 @@ def info(root: Path) -> None:
 
 def check(root: Path) -> None:
     """Every file of the prepared dataset in `root` against its manifest's SHA-256."""
-    from gancli.data.prepared import verify
+    from gancli.data.store.format import verify
 
     m = verify(root)
     sys.stdout.write(f"{root}: {len(m['files'])} files OK (fingerprint {m['fingerprint']})\n")

@@ -1,14 +1,14 @@
 """Datasets by name: `data=<name>` on the command line picks a loader from `DATASETS`.
 
 Image datasets are never held as floats. Each is decoded once into uint8 pixels in gancli's
-prepared format (`gancli.data.prepared`: N×H×W×C `.npy` files and a manifest), either by
+prepared format (`gancli.data.store.format`: N×H×W×C `.npy` files and a manifest), either by
 `gancli data prepare` or, for the built-in datasets, transparently into the cache on first use
-(`gancli.data.cache`). A run memory-maps those files: every process of a torchrun job shares the
-OS page cache's one copy, and a batch becomes floats only once it is on the training device
-(`TensorData.take`). 2D points are generated in memory and kept as floats.
+(`gancli.data.store.cache`). A run memory-maps those files: every process of a torchrun job
+shares the OS page cache's one copy, and a batch becomes floats only once it is on the training
+device (`TensorData.take`). 2D points are generated in memory and kept as floats.
 
-A new image dataset is one module that registers a `Source` (`gancli.data.sources`) plus one YAML
-in `conf/data/`; any other loader registers here with `register_dataset`.
+A new image dataset is one module that registers a `Source` (`gancli.data.store.sources`) plus
+one YAML in `conf/data/`; any other loader registers here with `register_dataset`.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from gancli.files import pixels_to_unit
 from gancli.registry import Registry
 
 if TYPE_CHECKING:
-    from gancli.data.stream import Prefetcher
+    from gancli.data.store.stream import Prefetcher
 
 Split = Literal["train", "test"]
 
@@ -82,7 +82,7 @@ class TensorData:
     # Where `take` puts batches, and their memory layout there.
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     memory_format: torch.memory_format = torch.contiguous_format
-    # Streamed placement: the reader that prefetches batches (`gancli.data.stream`).
+    # Streamed placement: the reader that prefetches batches (`gancli.data.store.stream`).
     stream: Prefetcher | None = None
 
     def __len__(self) -> int:
@@ -184,6 +184,6 @@ from gancli.data import (  # noqa: E402,F401
     images,
     paired,
     points,
-    prepared,
     stacked,
 )
+from gancli.data.store import format as prepared_format  # noqa: E402,F401  (data=prepared)

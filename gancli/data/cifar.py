@@ -17,9 +17,9 @@ from torchvision.datasets import CIFAR10
 from torchvision.datasets.utils import check_integrity
 
 from gancli.data import Split
-from gancli.data.cache import register_source
-from gancli.data.prepared import PreparedWriter
-from gancli.data.sources import Progress, Source, Written, file_identity, unit_to_pixels
+from gancli.data.store.cache import register_source
+from gancli.data.store.format import PreparedWriter
+from gancli.data.store.sources import Progress, Source, Written, file_identity, unit_to_pixels
 from gancli.errors import GancliError
 
 CIFAR10_ARCHIVE: str = CIFAR10.filename  # cifar-10-python.tar.gz

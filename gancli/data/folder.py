@@ -6,7 +6,7 @@ get class 0. A .zip holds the same tree; when everything in it sits in one top-l
 `zip -r faces.zip faces/` makes it), that folder is the tree's root. PNG, JPEG, WebP and BMP are
 read; every image is converted to `data.channels` (1: grey, 3: RGB), made square as `data.fit`
 says and resized to `data.resolution` (null keeps them as they are, which works only for
-square images of one size). See `gancli.data.decode`.
+square images of one size). See `gancli.data.store.decode`.
 
 A folder has no train/test split of its own, so a permutation with a fixed seed sends 10% of the
 images to `test` and the rest to `train`: the same folder always splits the same way (adding or
@@ -30,8 +30,8 @@ from omegaconf import DictConfig
 
 from gancli.config.schemas import Fit
 from gancli.data import Split
-from gancli.data.cache import register_source
-from gancli.data.decode import (
+from gancli.data.store.cache import register_source
+from gancli.data.store.decode import (
     DECODE_ERRORS,
     MODES,
     Decoder,
@@ -43,8 +43,8 @@ from gancli.data.decode import (
     warn_skipped,
     worker_count,
 )
-from gancli.data.prepared import PreparedWriter
-from gancli.data.sources import Progress, Source, Written, file_identity
+from gancli.data.store.format import PreparedWriter
+from gancli.data.store.sources import Progress, Source, Written, file_identity
 from gancli.errors import GancliError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")

@@ -14,9 +14,9 @@ from torchvision.datasets import KMNIST, MNIST, FashionMNIST
 from torchvision.datasets.mnist import read_image_file, read_label_file
 from torchvision.datasets.utils import calculate_md5, extract_archive
 
-from gancli.data.cache import register_source
-from gancli.data.prepared import PreparedWriter
-from gancli.data.sources import Progress, Source, Written, file_identity, unit_to_pixels
+from gancli.data.store.cache import register_source
+from gancli.data.store.format import PreparedWriter
+from gancli.data.store.sources import Progress, Source, Written, file_identity, unit_to_pixels
 from gancli.errors import GancliError
 
 DIGIT_CLASSES = [str(d) for d in range(10)]

@@ -1,8 +1,10 @@
 """What differs between kinds of data (`DataInfo.kind`) when samples are shown or written:
 images become grids, uint8 arrays and PNG files; 2D points become scatter plots over the real
-data, with the VEEGAN/PacGAN mode scores, and float arrays. The training loop and `gancli
-sample` call these objects and never ask which kind they hold; a new kind of data is one
-registered subclass of `DataKind`."""
+data, with the VEEGAN/PacGAN mode scores, and float arrays. What evaluation needs of a kind is
+here too: what a generated batch is scored as, which samples it accepts, whether a feature space
+compares them with real data or they are scored alone. The training loop, `gancli sample` and
+`gancli.evaluation` call these objects and never ask which kind they hold; a new kind of data is
+one registered subclass of `DataKind`."""
 
 from __future__ import annotations
 
@@ -19,11 +21,12 @@ from PIL import Image
 
 from gancli.data import DataInfo
 from gancli.data.points import score_mixture
-from gancli.data.prepared import folder_writer
+from gancli.data.store.format import folder_writer
 from gancli.errors import GancliError
 from gancli.files import (
     MIN_CELL,
     atomic_write,
+    quantize,
     save_image_folder,
     save_image_grid,
     save_scatter,
@@ -45,7 +48,7 @@ class DataKind:
 
     `real(n)` returns at most `n` training items spread through the set (`TensorData.spread`),
     for what compares samples with real data; it is called only when a picture needs them, so
-    `gancli sample` loads no data for images."""
+    `gancli sample` loads no data for images. Evaluation draws no pictures and gives none."""
 
     #: Samples per training picture when `train.sample_n` is not set.
     preview_n: int
@@ -56,9 +59,15 @@ class DataKind:
     #: Whether `train.precision=auto` may train it in bf16 (its values survive 3 significant
     #: digits).
     reduced_precision: bool
+    #: What the samples are, in messages.
+    noun: str
+    #: Whether evaluation scores the samples as uint8 pixels in a feature space, against a real
+    #: split; otherwise they are scored alone, by the metrics that can (`Metric.raw`), against
+    #: the data's own geometry (`score_modes`).
+    pixels: bool
 
-    def __init__(self, info: DataInfo, real: Callable[[int], torch.Tensor]) -> None:
-        self.info, self.real = info, real
+    def __init__(self, info: DataInfo, real: Callable[[int], torch.Tensor] | None = None) -> None:
+        self.info, self.real = info, real or no_real
 
     def preview(self, x: torch.Tensor, grid: Grid, path: Path, step: int) -> dict[str, float]:
         """Write the training picture of samples `x` at `step` (`grid`: its images and row
@@ -90,6 +99,39 @@ class DataKind:
         """The samples as a folder of files, written chunk by chunk into a hidden folder that
         replaces `out` at the end."""
         raise NotImplementedError
+
+    # -- what evaluation asks ------------------------------------------------------------------
+
+    def scored(self, x: torch.Tensor) -> torch.Tensor:
+        """A generated batch as evaluation scores it."""
+        return x
+
+    def check_shape(self, shape: tuple[int, ...]) -> None:
+        """Refuse samples of one item shape `shape` that this data cannot score against, before
+        any work."""
+
+    def check_scored(self, samples: torch.Tensor) -> None:
+        """Refuse samples handed to evaluation that are not as `scored` makes them."""
+
+    def check_file(self, samples: torch.Tensor, path: str) -> None:
+        """Refuse samples read from `path` (`gancli eval samples=`) that are not this kind's,
+        before any work."""
+        pixels = samples.dtype == torch.uint8
+        if pixels != self.pixels:
+            held = next(kind.noun for kind in DATA_KINDS.values() if kind.pixels == pixels)
+            raise GancliError(f"samples={path} hold {held} but data={self.info.name} is "
+                              f"{self.noun}: pick the dataset they came from")
+        self.check_shape(tuple(samples.shape[1:]))
+
+    def score_modes(self, samples: torch.Tensor) -> dict[str, float | int]:
+        """The mode scores of samples scored alone (`pixels` false), against the data's
+        geometry."""
+        raise NotImplementedError
+
+
+def no_real(n: int) -> torch.Tensor:
+    """`real` of a kind built without real items (for evaluation, which draws no pictures)."""
+    raise ValueError("this DataKind was built without real items: data_kind(info, real)")
 
 
 def out_format(out: Path) -> Literal["npz", "png", "folder"]:
@@ -143,9 +185,11 @@ class ImageKind(DataKind):
     interpolates = True
     has_layout = True
     reduced_precision = True
+    noun = "images"
+    pixels = True
     REAL_N = 256
 
-    def __init__(self, info: DataInfo, real: Callable[[int], torch.Tensor]) -> None:
+    def __init__(self, info: DataInfo, real: Callable[[int], torch.Tensor] | None = None) -> None:
         super().__init__(info, real)
         self._real_diversity: float | None = None
 
@@ -183,6 +227,25 @@ class ImageKind(DataKind):
                 first += len(x)
         return out
 
+    def scored(self, x: torch.Tensor) -> torch.Tensor:
+        """uint8 pixels: the same conversion a PNG gets, so that samples scored in training and
+        samples written and scored later score alike."""
+        return quantize(x)
+
+    def check_shape(self, shape: tuple[int, ...]) -> None:
+        """Samples and the dataset must agree on channels and resolution (a classifier trained
+        for samples it cannot score otherwise)."""
+        if tuple(shape) != tuple(self.info.shape):
+            raise GancliError(
+                f"samples are {'×'.join(map(str, shape))} (C×H×W) but {self.info.name} here is "
+                f"{'×'.join(map(str, self.info.shape))}: set data.resolution (and data=) to "
+                "what the samples were generated at")
+
+    def check_scored(self, samples: torch.Tensor) -> None:
+        if samples.dtype != torch.uint8:
+            raise TypeError("image samples must be uint8 pixels (gancli.files.quantize)")
+        self.check_shape(tuple(samples.shape[1:]))
+
 
 @register_kind("points")
 class PointsKind(DataKind):
@@ -195,6 +258,8 @@ class PointsKind(DataKind):
     has_layout = False
     # bf16 spaces values 0.016 apart near 2: coarser than ring8's modes (std 0.02).
     reduced_precision = False
+    noun = "2D points"
+    pixels = False
 
     def preview(self, x: torch.Tensor, grid: Grid, path: Path, step: int) -> dict[str, float]:
         score = score_mixture(x, self.info.name)
@@ -216,7 +281,12 @@ class PointsKind(DataKind):
     def _scatter(self, x: torch.Tensor, path: Path, title: str) -> Path:
         return save_scatter(x, self.real(5000), path, title)
 
+    def score_modes(self, samples: torch.Tensor) -> dict[str, float | int]:
+        """The VEEGAN/PacGAN protocol against the mixture's modes (`gancli.data.points`)."""
+        return score_mixture(samples, self.info.name).to_dict()
 
-def data_kind(info: DataInfo, real: Callable[[int], torch.Tensor]) -> DataKind:
-    """The object for `info.kind`; `real` returns the training items (see `DataKind`)."""
+
+def data_kind(info: DataInfo, real: Callable[[int], torch.Tensor] | None = None) -> DataKind:
+    """The object for `info.kind`; `real` returns the training items (see `DataKind`), for the
+    kinds' pictures."""
     return DATA_KINDS.lookup(info.kind)(info, real)

@@ -22,11 +22,11 @@ from pathlib import Path
 import numpy as np
 from omegaconf import DictConfig
 
-from gancli.data.cache import register_source
-from gancli.data.decode import Decoder, Files, Rows, Settings, warn_skipped, worker_count
 from gancli.data.folder import IMAGE_SUFFIXES, split_indices
-from gancli.data.prepared import PreparedWriter
-from gancli.data.sources import Progress, Source, Written, file_identity
+from gancli.data.store.cache import register_source
+from gancli.data.store.decode import Decoder, Files, Rows, Settings, warn_skipped, worker_count
+from gancli.data.store.format import PreparedWriter
+from gancli.data.store.sources import Progress, Source, Written, file_identity
 from gancli.errors import GancliError
 
 SIDES = ("input", "target")

@@ -18,7 +18,7 @@ from collections.abc import Callable
 import torch
 
 from gancli.data import TensorData
-from gancli.data.cache import cache_dir
+from gancli.data.store.cache import cache_dir
 from gancli.files import atomic_write
 
 log = logging.getLogger("gancli.eval")

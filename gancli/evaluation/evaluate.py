@@ -18,6 +18,7 @@ import torch
 from omegaconf import DictConfig
 
 from gancli.data import DataInfo, TensorData, load_dataset
+from gancli.data.kinds import data_kind
 from gancli.errors import GancliError
 from gancli.evaluation.cache import cache_key, cached, content_hash
 from gancli.evaluation.features import Features, FeatureSpace, build_space
@@ -31,26 +32,19 @@ CONDITIONS = {"labels": "a class- or text-conditional checkpoint (conditioning=c
               "pairs": "an image-to-image checkpoint (conditioning=image)"}
 
 
-def sample_set(info: DataInfo, condition: str) -> str:
-    """The kind of sample set metrics' defaults are given for: `points`, `images` (unconditional),
-    `labels` or `pairs`."""
-    if info.kind == "points":
-        return "points"
-    return "images" if condition == "none" else condition
-
-
 def default_metrics(info: DataInfo, space: str, condition: str = "none") -> list[str]:
-    """The metrics registered as defaults for this kind of sample set, less those this feature
-    space cannot feed: only the classifier predicts the dataset's own classes, and paired data
-    has no labels to train it on (translation alone, then; FID with eval.features=inception).
-    2D points get every metric that scores points."""
-    kind = sample_set(info, condition)
-    if kind == "points":
-        return [name for name, metric in METRICS.items() if metric.points]
-    names = [name for name, metric in METRICS.items() if kind in metric.defaults]
+    """The metrics registered as defaults for this kind of sample set (`SAMPLE_SETS`:
+    unconditional `images`, or the `condition`), less those this feature space cannot feed:
+    only the classifier predicts the dataset's own classes, and paired data has no labels to
+    train it on (translation alone, then; FID with eval.features=inception). Samples that are
+    not pixels (`DataKind.pixels`) get every metric that scores them alone (`Metric.raw`)."""
+    if not data_kind(info).pixels:
+        return [name for name, metric in METRICS.items() if metric.raw]
+    sample_set = "images" if condition == "none" else condition
+    names = [name for name, metric in METRICS.items() if sample_set in metric.defaults]
     if space != "classifier":
         names = [name for name in names if "classes" not in METRICS[name].needs]
-    elif kind == "pairs" and info.num_classes < 2:
+    elif sample_set == "pairs" and info.num_classes < 2:
         names = [name for name in names if not METRICS[name].needs & SPACE_NEEDS]
     return names
 
@@ -71,16 +65,6 @@ def is_better(key: str, value: float, best: float | None) -> bool:
     return value > best if higher_is_better(key) else value < best
 
 
-def check_shape(info: DataInfo, shape: tuple[int, ...]) -> None:
-    """Samples and the dataset must agree on channels and resolution: `gancli eval` asks this
-    of a samples file before any work (a classifier trained for samples it cannot score)."""
-    if info.kind == "image" and tuple(shape) != tuple(info.shape):
-        raise GancliError(
-            f"samples are {'×'.join(map(str, shape))} (C×H×W) but {info.name} here is "
-            f"{'×'.join(map(str, info.shape))}: set data.resolution (and data=) to "
-            "what the samples were generated at")
-
-
 def asked_for(metrics: list[str], need: str) -> list[str]:
     """Those of `metrics` that need `need`, sorted for messages."""
     return sorted(name for name in metrics if need in METRICS[name].needs)
@@ -94,6 +78,7 @@ class Evaluator:
         """`condition`: `none` (unconditional samples), `labels` (each sample generated for a
         class) or `pairs` (each sample a translation with a target)."""
         self.opts, self.data_cfg, self.info, self.device = opts, data_cfg, info, device
+        self.kind = data_kind(info)
         self.metrics = list(opts.metrics) or default_metrics(info, opts.features, condition)
         chosen = {name: METRICS.lookup(name) for name in self.metrics}
         for need, what in CONDITIONS.items():
@@ -101,10 +86,10 @@ class Evaluator:
             if asked and condition != need:
                 raise GancliError(f"eval.metrics {', '.join(asked)} need {what}; these samples "
                                   "have no such conditions")
-        if info.kind == "points" and not all(metric.points for metric in chosen.values()):
-            applies = ",".join(name for name, metric in METRICS.items() if metric.points)
-            raise GancliError(f"{info.name} is 2D points: only eval.metrics=[{applies}] applies "
-                              f"(asked for {', '.join(self.metrics)})")
+        if not self.kind.pixels and not all(metric.raw for metric in chosen.values()):
+            applies = ",".join(name for name, metric in METRICS.items() if metric.raw)
+            raise GancliError(f"{info.name} is {self.kind.noun}: only eval.metrics=[{applies}] "
+                              f"applies (asked for {', '.join(self.metrics)})")
         self.primary = opts.primary or default_primary(self.metrics)
         written = [key for name in self.metrics for key in METRICS[name].keys]
         if self.primary not in written:  # before any data is read or a classifier trained
@@ -114,11 +99,11 @@ class Evaluator:
         self.real: Features | None = None
         self._test: TensorData | None = None
         self._memorization_sets: tuple[torch.Tensor, torch.Tensor, dict] | None = None
-        if info.kind == "points":
+        if not self.kind.pixels:  # scored alone: no real split, no feature space
             return
         self.split = getattr(opts.reference, "value", opts.reference)
         self.reference = load_dataset(data_cfg, self.split)
-        check_shape(info, tuple(self.reference.info.shape))
+        self.kind.check_shape(tuple(self.reference.info.shape))
         # Class frequencies, where the data has classes (paired data's `y` holds input images).
         self.class_prior = (torch.bincount(self.reference.y, minlength=info.num_classes).double()
                             if info.num_classes > 0 and not self.reference.y.is_floating_point()
@@ -175,15 +160,13 @@ class Evaluator:
     def __call__(self, samples: torch.Tensor, out_dir: Path | None = None,
                  labels: torch.Tensor | None = None, unseen: torch.Tensor | None = None,
                  targets: torch.Tensor | None = None) -> dict:
-        """Score `samples` (uint8 N×C×H×W images, or N×2 float points); `out_dir` receives
-        pictures some metrics draw (memorization pairs). Conditional samples come with the
-        class each was generated for (`labels`, and `unseen`: asked with a held-out phrasing)
-        or the uint8 image each should match (`targets`). Returns the metrics' values plus what
-        they were computed from (`n_samples`, `features`, `reference`, `dataset`)."""
-        if self.info.kind == "image":
-            if samples.dtype != torch.uint8:
-                raise TypeError("image samples must be uint8 pixels (gancli.files.quantize)")
-            check_shape(self.info, tuple(samples.shape[1:]))
+        """Score `samples` (as `DataKind.scored` makes them: uint8 N×C×H×W images, N×2 float
+        points); `out_dir` receives pictures some metrics draw (memorization pairs).
+        Conditional samples come with the class each was generated for (`labels`, and `unseen`:
+        asked with a held-out phrasing) or the uint8 image each should match (`targets`).
+        Returns the metrics' values plus what they were computed from (`n_samples`,
+        `features`, `reference`, `dataset`)."""
+        self.kind.check_scored(samples)
         fake = self.space.extract(samples) if self.space is not None else None
         inputs = Inputs(samples, fake, self.real, self, out_dir, labels, unseen, targets)
         result: dict = {}
@@ -198,7 +181,7 @@ class Evaluator:
     def metadata(self, n: int) -> dict:
         """Labels every set of numbers carries: sample count, feature space, reference."""
         meta = {"n_samples": n, "dataset": self.info.name}
-        if self.info.kind == "image":
+        if self.kind.pixels:
             meta["features"] = self.space.name if self.space is not None else "pixels"
             meta["reference"] = self.split
             meta["n_reference"] = len(self.reference)

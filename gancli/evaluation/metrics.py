@@ -22,11 +22,12 @@ from typing import Protocol
 import torch
 
 from gancli.data import DataInfo, TensorData
-from gancli.data.points import score_mixture
+from gancli.data.kinds import DataKind
+from gancli.data.store.sources import class_protocol
 from gancli.evaluation import conditional, distribution, manifold
 from gancli.evaluation.features import Features
 from gancli.evaluation.memorization import memorization
-from gancli.evaluation.modes import PROTOCOLS, ClassProtocol, score_classes
+from gancli.evaluation.modes import score_classes
 from gancli.evaluation.translation import translation_scores
 from gancli.files import pixels_to_unit
 from gancli.registry import Registry
@@ -42,7 +43,8 @@ NEEDS = {
 #: Needs that make the evaluator build the feature space.
 SPACE_NEEDS = frozenset({"features", "logits", "classes"})
 #: Kinds of image sample set a metric can be a default for: unconditional images, class- or
-#: text-conditional ones, image translations. (2D points get every metric that scores points.)
+#: text-conditional ones, image translations. (Samples scored alone, not as pixels in a feature
+#: space, get every metric that is `raw`.)
 SAMPLE_SETS = frozenset({"images", "labels", "pairs"})
 
 
@@ -50,6 +52,7 @@ class Evaluation(Protocol):
     """What metrics read from the evaluator feeding them: the data, real splits loaded once."""
 
     info: DataInfo
+    kind: DataKind
     device: torch.device
     reference: TensorData
     class_prior: torch.Tensor | None
@@ -86,7 +89,7 @@ class Metric:
     ranked_by: str
     needs: frozenset[str]
     defaults: frozenset[str]
-    points: bool
+    raw: bool
 
     def __post_init__(self) -> None:
         """A wrong entry fails at import, not in someone's evaluation."""
@@ -105,18 +108,18 @@ METRICS: Registry[Metric] = Registry("metric (eval.metrics)")
 
 def register_metric(name: str, *, keys: Iterable[str], higher: Iterable[str] = (),
                     ranked_by: str | None = None, needs: Iterable[str] = (),
-                    defaults: Iterable[str] = (), points: bool = False
+                    defaults: Iterable[str] = (), raw: bool = False
                     ) -> Callable[[Callable[[Inputs], dict]], Callable[[Inputs], dict]]:
     """Decorator: make the function the metric `eval.metrics=[<name>]`, writing `keys` (those
     in `higher` better when higher), ranked by `ranked_by` (default: the first key), needing
-    `needs` (of `NEEDS`), computed by default for the `defaults` (of `SAMPLE_SETS`); `points`:
-    it also scores 2D points."""
+    `needs` (of `NEEDS`), computed by default for the `defaults` (of `SAMPLE_SETS`); `raw`: it
+    also scores samples alone, those that are not pixels (`DataKind.pixels`: 2D points)."""
 
     def add(compute: Callable[[Inputs], dict]) -> Callable[[Inputs], dict]:
         key_list = tuple(keys)
         METRICS.register(name)(Metric(compute, key_list, frozenset(higher),
                                       ranked_by or key_list[0], frozenset(needs),
-                                      frozenset(defaults), points))
+                                      frozenset(defaults), raw))
         return compute
 
     return add
@@ -159,14 +162,14 @@ def density_coverage(x: Inputs) -> dict:
 
 @register_metric("modes", keys=["modes_captured", "modes_total", "reverse_kl", "hq_fraction"],
                  higher=["modes_captured", "hq_fraction"], ranked_by="reverse_kl",
-                 needs=["classes"], defaults=["images", "labels"], points=True)
+                 needs=["classes"], defaults=["images", "labels"], raw=True)
 def modes(x: Inputs) -> dict:
-    """Images: classes through the classifier; 2D points: the VEEGAN/PacGAN protocol."""
+    """Pixels: classes through the classifier, counted as the dataset's protocol says; samples
+    scored alone: against the data's geometry, as their kind says (2D points: VEEGAN/PacGAN)."""
     ev = x.evaluator
-    if ev.info.kind == "points":
-        return score_mixture(x.samples, ev.info.name).to_dict()
-    scores = score_classes(x.fake.logits, ev.class_prior,
-                           PROTOCOLS.get(ev.info.name, ClassProtocol()))
+    if not ev.kind.pixels:
+        return ev.kind.score_modes(x.samples)
+    scores = score_classes(x.fake.logits, ev.class_prior, class_protocol(ev.info))
     scores.pop("confidence")
     return scores
 

@@ -1,38 +1,20 @@
 """Mode counting for images through a classifier (the lecture's "ask a classifier" test).
 
-The 2D mixtures' VEEGAN / PacGAN protocol is scored against their mode geometry, which the
-dataset defines: `gancli.data.points.score_mixture`.
+How a dataset's modes are counted (`ClassProtocol`: Stacked MNIST's published one) comes with
+its source (`gancli.data.store.sources.class_protocol`); the 2D mixtures' VEEGAN / PacGAN
+protocol is scored against their mode geometry by their kind
+(`gancli.data.kinds.PointsKind.score_modes`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 
-#: A generated image counts towards its class's mode only when the classifier is this sure.
-CONFIDENT = 0.9
-
-
-@dataclass(frozen=True)
-class ClassProtocol:
-    """How a dataset's modes are counted: `threshold`, the probability a sample's class needs
-    for the class to count as captured; `uniform`, whether the histogram is compared with the
-    uniform distribution (the published protocol) rather than the reference split's class
-    frequencies."""
-
-    threshold: float = CONFIDENT
-    uniform: bool = False
-
-
-#: The published protocols, by dataset. Stacked MNIST (VEEGAN, PacGAN): a class is captured by
-#: any sample classified into it, and KL is to the uniform 1,000 classes; the test split's own
-#: histogram (10,000 samples for 1,000 classes, ~10 ± 3 each) is too noisy to be the target.
-PROTOCOLS = {"stacked_mnist": ClassProtocol(threshold=0.0, uniform=True)}
+from gancli.data.store.sources import CONFIDENT, USUAL, ClassProtocol
 
 
 def score_classes(logits: torch.Tensor, class_prior: torch.Tensor,
-                  protocol: ClassProtocol = ClassProtocol()) -> dict[str, float | int]:
+                  protocol: ClassProtocol = USUAL) -> dict[str, float | int]:
     """Mode counting for images through a classifier (the lecture's "ask a classifier" test).
 
     A class is a captured mode when at least one sample is classified into it with probability
@@ -41,7 +23,6 @@ def score_classes(logits: torch.Tensor, class_prior: torch.Tensor,
     a generator whose classes are spread as the data's, large for one that drops classes.
     `confidence` is the mean top-class probability and `hq_fraction` the share of samples
     classified with p ≥ `CONFIDENT` (confidently recognisable): the quality half of the test.
-    For stacked MNIST the classes are the 1,000 digit triples.
     """
     probs = logits.double().softmax(1)
     conf, pred = probs.max(1)

@@ -28,7 +28,7 @@ from gancli.checkpoint import keep_snapshots, load_checkpoint, remove_stale, sav
 from gancli.conditioning import build_conditioning
 from gancli.data import TensorData, load_dataset
 from gancli.data.kinds import data_kind
-from gancli.data.stream import place
+from gancli.data.store.stream import place
 from gancli.errors import GancliError
 from gancli.files import WriteFailed
 from gancli.launch.jobs import JobDevices
@@ -36,7 +36,7 @@ from gancli.launch.torchrun import rank0_run_dir
 from gancli.losses import build_loss
 from gancli.models.latent import latent_distribution, sample_latent
 from gancli.runtime import data_state_fits, rng_state, set_rng_state
-from gancli.sampling import run_generator
+from gancli.sampling import ScoreDraw, generate_scored, run_generator
 from gancli.threads import choose_threads
 from gancli.training import fast
 from gancli.training.augment import build_augment
@@ -150,7 +150,7 @@ class Trainer:
 
     def _place(self, data: TensorData) -> tuple[TensorData, torch.Generator]:
         """The training data as batches are drawn from it: this rank's shard, kept where
-        `data.placement` says (`gancli.data.stream`), batches in the players' memory layout,
+        `data.placement` says (`gancli.data.store.stream`), batches in the players' memory layout,
         shown to the conditioning mode; and the generator that draws this rank's batches."""
         seed = self.cfg.train.seed + self.dist.rank
         placed = place(data.shard(self.dist.rank, self.dist.world_size), self.device,
@@ -457,15 +457,14 @@ class Trainer:
         """Score `eval.n` samples of the sampling generator with `eval.metrics`, append the
         results to metrics.jsonl, and keep checkpoints/best.pt when `eval.primary` improved."""
         from gancli.evaluation.evaluate import Evaluator, is_better
-        from gancli.evaluation.run import generated_samples
 
         opts, improved = self.cfg.eval, False
         # Every rank generates its share of the samples with rank 0's sampler (its batch-norm
         # statistics differ per rank otherwise); rank 0 puts them in order and scores them.
         self.dist.share_weights(self.gan.sampler)
-        generated = generated_samples(self.gan.sampler, self.cfg, self.info, opts.n, opts.seed,
-                                      self.device, opts.batch_size, self.conditioning,
-                                      part=(self.dist.rank, self.dist.world_size))
+        generated = generate_scored(self.gan.sampler, self.conditioning, ScoreDraw(
+            opts.n, opts.seed, self.cfg.latent, self.device, opts.batch_size,
+            part=(self.dist.rank, self.dist.world_size)))
         samples = self.dist.gather_rows(generated.samples)
         if self.dist.is_main:  # the other ranks wait at the broadcast below
             generated.samples = samples

@@ -8,9 +8,10 @@ comparing runs with each other (labelled `features: classifier` everywhere they 
 Its logits give IS, confidence and class histograms; its 128-unit penultimate layer gives the
 features for FID, KID, precision/recall and density/coverage. It is trained once per dataset
 content and settings, on the CPU whatever the evaluation's device, and cached (see
-`gancli.evaluation.cache`). Stacked MNIST is classified channel by channel with an MNIST
-classifier, the protocol of VEEGAN and PacGAN: the joint distribution over the 1,000 (red,
-green, blue) digit triples is the product of the channels'.
+`gancli.evaluation.cache`). A dataset whose protocol says its channels are items of another
+(`ClassProtocol.channels_of`: Stacked MNIST's, VEEGAN's and PacGAN's) is classified channel by
+channel with that dataset's classifier: the joint distribution over the channels' class tuples
+is the product of the channels'.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from gancli.data import DataInfo, TensorData, load_dataset
+from gancli.data.kinds import data_kind
+from gancli.data.store.sources import class_protocol
 from gancli.errors import GancliError
 from gancli.evaluation.cache import cache_key, cached, content_hash, numerics
 from gancli.evaluation.features.space import FeatureSpace, register_space
@@ -39,8 +42,6 @@ RECIPE = {"arch": "cnn-3x3x3-bn", "width": 16, "batch": 128, "lr": 3e-3, "epochs
 #: Where the feature-space classifier trains, whatever the evaluation's device (see
 #: `load_classifier`); in its cache key, which keeps out entries once trained on a GPU.
 TRAIN_DEVICE = torch.device("cpu")
-#: Datasets whose channels are separate items of another dataset, classified one by one.
-CHANNELWISE = {"stacked_mnist": "mnist"}
 
 
 class DomainClassifier(nn.Module):
@@ -126,9 +127,10 @@ def load_classifier(data_cfg: DictConfig, device: torch.device
     and is small: about 2.6 M multiply-adds per image, about a minute for 4 epochs of MNIST or
     CIFAR-10 on a 2-core CPU, less on the many-core hosts GPUs sit in."""
     train, test = load_dataset(data_cfg, "train"), load_dataset(data_cfg, "test")
-    if train.info.kind != "image":
+    kind = data_kind(train.info)
+    if not kind.pixels:
         raise GancliError(f"eval.features=classifier needs an image dataset; {train.info.name} "
-                          "is 2D points: use eval.metrics=[modes]")
+                          f"is {kind.noun}: use eval.metrics=[modes]")
     if train.info.num_classes < 2 or int(train.y.unique().numel()) < 2:
         raise GancliError(f"eval.features=classifier needs a labelled dataset; {train.info.name} "
                           "has one class (put images in one subfolder per class, or use "
@@ -147,8 +149,9 @@ def load_classifier(data_cfg: DictConfig, device: torch.device
 @register_space("classifier")
 def classifier_space(data_cfg: DictConfig, info: DataInfo, opts: DictConfig,
                      device: torch.device) -> FeatureSpace:
-    """The classifier feature space for `info`'s dataset (channel by channel for stacked data)."""
-    base = CHANNELWISE.get(info.name)
+    """The classifier feature space for `info`'s dataset (channel by channel where its protocol
+    says so)."""
+    base = class_protocol(info).channels_of
     model, acc, settings = load_classifier(
         OmegaConf.merge(data_cfg, {"name": base}) if base else data_cfg, device)
 
@@ -157,7 +160,8 @@ def classifier_space(data_cfg: DictConfig, info: DataInfo, opts: DictConfig,
         if not base:
             return model(x)
         # One classifier per channel; features side by side, and the joint log-probability of
-        # each (c1, c2, c3) class triple, ordered as stacked_mnist's labels (100·c1 + 10·c2 + c3).
+        # each (c1, c2, c3) class tuple, ordered as the first channel's class times the others'
+        # count plus theirs (stacked_mnist's labels: 100·c1 + 10·c2 + c3).
         outs = [model(x[:, c : c + 1]) for c in range(x.shape[1])]
         joint = torch.zeros(len(x), 1, device=x.device)
         for _, logits in outs:

@@ -32,7 +32,8 @@ from omegaconf import DictConfig
 from torch import nn
 
 from gancli.data import DataInfo
-from gancli.data.prepared import sha256_file
+from gancli.data.kinds import data_kind
+from gancli.data.store.format import sha256_file
 from gancli.errors import GancliError
 from gancli.evaluation.features.space import FeatureSpace, register_space
 
@@ -200,8 +201,9 @@ def inception_space(data_cfg: DictConfig, info: DataInfo, opts: DictConfig,
                     device: torch.device) -> FeatureSpace:
     """The Inception feature space; its 1008 logits, where it has them, are ImageNet's, not the
     dataset's classes."""
-    if info.kind != "image":
-        raise GancliError(f"eval.features=inception needs images; {info.name} is 2D points")
+    kind = data_kind(info)
+    if not kind.pixels:
+        raise GancliError(f"eval.features=inception needs images; {info.name} is {kind.noun}")
     weights = Path(opts.inception_weights).expanduser() if opts.inception_weights else None
     source = choose_source(getattr(opts.inception_source, "value", opts.inception_source),
                            weights)

@@ -26,8 +26,8 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from gancli.data import DATASETS, Split, TensorData
-from gancli.data.prepared import MANIFEST, PreparedWriter, open_prepared
-from gancli.data.sources import SOURCES, Progress, Source
+from gancli.data.store.format import MANIFEST, PreparedWriter, open_prepared
+from gancli.data.store.sources import SOURCES, Progress, Source
 
 log = logging.getLogger("gancli.data")
 

@@ -28,8 +28,8 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from gancli.config.schemas import Fit
-from gancli.data.prepared import PreparedWriter, SplitWriter
-from gancli.data.sources import Progress, Summary
+from gancli.data.store.format import PreparedWriter, SplitWriter
+from gancli.data.store.sources import Progress, Summary
 from gancli.errors import GancliError
 
 log = logging.getLogger("gancli.data")

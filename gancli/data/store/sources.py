@@ -1,9 +1,11 @@
 """Image datasets as sources: what decodes a dataset's original files into the prepared format.
 
-`data=<name>` of an image dataset opens its prepared copy (`gancli.data.cache` makes it on first
-use); `gancli data prepare data=<name> out=DIR` writes one where the user says. Either way the
-dataset's `Source` does the decoding, once. A new image dataset is a `Source` subclass
-registered with `gancli.data.cache.register_source` and a YAML in `conf/data/`.
+`data=<name>` of an image dataset opens its prepared copy (`gancli.data.store.cache` makes it on
+first use); `gancli data prepare data=<name> out=DIR` writes one where the user says. Either way
+the dataset's `Source` does the decoding, once. A new image dataset is a `Source` subclass
+registered with `gancli.data.store.cache.register_source` and a YAML in `conf/data/`. A source
+also carries how evaluation counts its dataset's modes through a classifier (`ClassProtocol`),
+so that a dataset with a published protocol of its own (Stacked MNIST) is one module.
 """
 
 from __future__ import annotations
@@ -16,8 +18,31 @@ import torch
 import torch.nn.functional as F
 from omegaconf import DictConfig
 
-from gancli.data.prepared import PreparedWriter
+from gancli.data import DataInfo
+from gancli.data.store.format import PreparedWriter
 from gancli.registry import Registry
+
+#: A generated image counts towards its class's mode only when the classifier is this sure.
+CONFIDENT = 0.9
+
+
+@dataclass(frozen=True)
+class ClassProtocol:
+    """How a dataset's modes are counted through a classifier (`gancli.evaluation.modes`):
+    `threshold`, the probability a sample's class needs for the class to count as captured;
+    `uniform`, whether the histogram is compared with the uniform distribution (a published
+    protocol) rather than the reference split's class frequencies; `channels_of`, the dataset
+    whose images are this one's channels, each classified by that dataset's classifier (None:
+    whole images, by a classifier of this dataset)."""
+
+    threshold: float = CONFIDENT
+    uniform: bool = False
+    channels_of: str | None = None
+
+
+#: The protocol of data with none of its own: confident classes, the reference split's
+#: frequencies.
+USUAL = ClassProtocol()
 
 
 @dataclass
@@ -70,6 +95,8 @@ class Source:
 
     #: Bump when a change to the code changes the decoded pixels of this source.
     version: int = 1
+    #: How evaluation counts the dataset's modes.
+    protocol: ClassProtocol = USUAL
 
     def identity(self, cfg: DictConfig) -> dict:
         """Everything that determines the decoded arrays (settings, and the source files' names,
@@ -82,8 +109,15 @@ class Source:
         raise NotImplementedError
 
 
-#: Every image dataset's source by `data=` name; `gancli.data.cache.register_source` fills it.
+#: Every image dataset's source by `data=` name; `gancli.data.store.cache.register_source` fills it.
 SOURCES: Registry[Source] = Registry("dataset")
+
+
+def class_protocol(info: DataInfo) -> ClassProtocol:
+    """How evaluation counts the modes of `info`'s dataset: its source's protocol, the usual
+    one for data that has no source of its own."""
+    source = SOURCES.get(info.name)
+    return USUAL if source is None else source.protocol
 
 
 def file_identity(*paths: Path) -> list[list]:

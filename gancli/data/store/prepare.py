@@ -18,9 +18,9 @@ from omegaconf import DictConfig
 from rich import progress as rp
 from rich.table import Table
 
-from gancli.data.cache import prepare_into
-from gancli.data.prepared import check_out, read_manifest
-from gancli.data.sources import SOURCES, Progress
+from gancli.data.store.cache import prepare_into
+from gancli.data.store.format import check_out, read_manifest
+from gancli.data.store.sources import SOURCES, Progress
 from gancli.errors import ConfigError
 from gancli.log import console
 from gancli.registry import unknown_name
