@@ -454,8 +454,8 @@ def test_the_data_where_it_is_now_reaches_the_generators_conditioning(tiny_run: 
     ckpt = load_checkpoint(tiny_run)
     moved = OmegaConf.merge(OmegaConf.create(ckpt["config"]).data, {"root": "/data/moved"})
     _, train_cfg, _, conditioning = load_generator(ckpt, use_ema=True, data=moved)
-    assert conditioning.cfg.data.root == train_cfg.data.root == "/data/moved"
-    assert load_generator(ckpt, use_ema=True)[3].cfg.data.get("root") != "/data/moved"
+    assert conditioning.groups.data.root == train_cfg.data.root == "/data/moved"
+    assert load_generator(ckpt, use_ema=True)[3].groups.data.get("root") != "/data/moved"
 
 
 @pytest.fixture
