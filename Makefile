@@ -3,26 +3,31 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install test test-slow lint bench compare compare-ring8 compare-grid25 compare-pix2pix \
+.PHONY: help install test test-slow lint bench compare compare-ring8 compare-grid25 compare-pix2pix \
 	stacked-mnist stacked-ablation clean
 
-install:
+help: ## this list
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
+
+install: ## create .venv and install gancli editable with the dev extras
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --upgrade pip
 	$(BIN)/pip install -e '.[dev]'
 
 # One pytest-xdist worker per core (tests/conftest.py gives each one thread): about 3 minutes
 # on the 2-core machine instead of 5 on one process.
-test:
+test: lint ## the style checks, then the test suite (about 3 minutes on 2 cores)
 	$(BIN)/python -m pytest -n auto --dist worksteal
 
-test-slow:
+test-slow: ## the quality checks that train for minutes (`slow` tests)
 	$(BIN)/python -m pytest -n auto -m slow
 
-lint:
+lint: ## ruff check, ruff format --check and mypy
 	$(BIN)/ruff check gancli tests benchmarks
+	$(BIN)/ruff format --check gancli tests benchmarks
+	$(BIN)/mypy
 
-bench:
+bench: ## speed and memory benchmarks, printed as ratios to a plain reference
 	$(BIN)/python benchmarks/bench_train.py
 	$(BIN)/python benchmarks/bench_startup.py
 	$(BIN)/python benchmarks/bench_eval.py
@@ -49,7 +54,7 @@ SWEEP := OMP_NUM_THREADS=1 $(BIN)/gancli train -m train.seed=$(COMPARE_SEEDS) lo
 
 # A loss that diverges on some seed is a result, not a failure of the comparison: the table
 # counts such runs as `stopped`, so the report runs whatever the sweeps' exit status.
-compare:
+compare: ## every loss on ring8 and grid25, 3 seeds, then a report
 	-$(MAKE) -j2 -k compare-ring8 compare-grid25
 	$(BIN)/gancli report $(COMPARE_DIR)
 
@@ -73,7 +78,7 @@ P2P_EVAL_N ?= 10000
 P2P_TRAIN := $(BIN)/gancli train $(P2P_ARGS) train.steps=$(P2P_STEPS) \
 	train.eval_every=$(P2P_STEPS) 'eval.metrics=[translation,fid]' eval.n=$(P2P_EVAL_N)
 
-compare-pix2pix:
+compare-pix2pix: ## L1, GAN and GAN + L1 on one image-to-image task
 	$(P2P_TRAIN) conditioning.adv_weight=0 hydra.run.dir=$(P2P_DIR)/l1
 	$(P2P_TRAIN) conditioning.l1_weight=0 hydra.run.dir=$(P2P_DIR)/gan
 	$(P2P_TRAIN) hydra.run.dir=$(P2P_DIR)/gan_l1
@@ -86,7 +91,7 @@ compare-pix2pix:
 STACKED_SEEDS ?= 0,1,2
 STACKED_DIR ?= outputs/stacked-mnist
 
-stacked-mnist:
+stacked-mnist: ## Stacked MNIST on the PacGAN protocol, 3 seeds, then a report
 	$(BIN)/gancli train -m experiment=stacked_mnist train.seed=$(STACKED_SEEDS) \
 		data.root=$(abspath ../shared/data/mnist) hydra.sweep.dir=$(STACKED_DIR)
 	$(BIN)/gancli report $(STACKED_DIR)
@@ -99,12 +104,12 @@ ABLATION_STEPS ?= 3000
 ABLATION_EVAL_N ?= 10000
 ABLATION_DIR ?= outputs/stacked-ablation
 
-stacked-ablation:
+stacked-ablation: ## R3GAN's four objectives on Stacked MNIST at one budget
 	-OMP_NUM_THREADS=1 $(BIN)/gancli train -m experiment=stacked_mnist loss=ns,rpgan \
 		loss.r1_gamma=0.1 loss.r2_gamma=0,0.1 train.pack=1 model.d_norm=none \
 		train.steps=$(ABLATION_STEPS) eval.n=$(ABLATION_EVAL_N) \
 		data.root=$(abspath ../shared/data/mnist) hydra.sweep.dir=$(ABLATION_DIR)
 	$(BIN)/gancli report $(ABLATION_DIR)
 
-clean:
+clean: ## remove outputs/ and build files
 	rm -rf outputs build dist *.egg-info .pytest_cache .ruff_cache
