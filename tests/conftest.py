@@ -42,7 +42,7 @@ GANCLI = Path(sys.executable).with_name("gancli")
 # augment=none: the embedded default's DiffAugment (conf/augment/recipe/digits_dcgan.yaml) would
 # make repeated D calls differ; the tests of augmentation choose it themselves. fp32 in the
 # contiguous layout: the tests' values are fp32's, and their tiny models gain nothing from the
-# fast path that `auto` measures (tests/test_fast.py tests it).
+# fast path that `auto` measures (tests/training/test_fast.py tests it).
 TINY = ["augment=none", "data.resolution=8", "model.width=8", "train.batch_size=16",
         "train.steps=20", "train.log_every=5", "train.sample_every=10", "train.ckpt_every=10",
         "train.device=cpu", "train.precision=fp32", "train.channels_last=false"]

@@ -17,9 +17,9 @@ from gancli.errors import GancliError
 from gancli.training import loop
 from gancli.training.loop import Trainer
 from gancli.training.precision import Float16, Precision
-from tests import test_trainer
 from tests.conftest import TINY, compose_train, last_line, run_cli
-from tests.test_trainer import POINTS
+from tests.training import test_trainer
+from tests.training.test_trainer import POINTS
 
 
 def test_checkpoint_holds_the_whole_state(tiny_run: Path) -> None:

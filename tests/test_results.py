@@ -1,7 +1,7 @@
 """The results of docs/results.md against their targets (slow: minutes to an hour each): the
 embedded default and the WGAN-GP line draw recognisable digits of every class, and the Stacked MNIST
 preset covers the modes on the VEEGAN / PacGAN protocol. The 2D presets' targets are in
-tests/test_presets_quality.py."""
+tests/config/test_presets_quality.py."""
 
 from __future__ import annotations
 

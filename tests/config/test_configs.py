@@ -1,5 +1,5 @@
 """Every config option composes, validates, and maps to a registry entry (the experiment
-presets: tests/test_presets.py, which trains each)."""
+presets: tests/config/test_presets.py, which trains each)."""
 
 from __future__ import annotations
 

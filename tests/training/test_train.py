@@ -34,7 +34,7 @@ def test_metrics_jsonl_one_record_per_log_step(tiny_run: Path) -> None:
     lines = [json.loads(line) for line in (tiny_run / "metrics.jsonl").read_text().splitlines()]
     # Each picture's diversity on its own line (final.png repeats step 20's picture: once).
     assert [r["step"] for r in lines if "preview_diversity" in r] == [10, 20]
-    # Where the run trains, first (see tests/test_jobs.py for its fields).
+    # Where the run trains, first (see tests/launch/test_jobs.py for its fields).
     assert lines[0]["step"] == 0 and lines[0]["device"] == "cpu"
     records = [r for r in lines[1:] if "preview_diversity" not in r]
     assert [r["step"] for r in records] == [5, 10, 15, 20]

@@ -20,7 +20,7 @@ from gancli.losses.fgan import F_DIVERGENCES
 from gancli.losses.wasserstein import gradient_penalty
 from gancli.training.loop import Trainer
 from tests.conftest import TINY, compose_train
-from tests.test_divergences import F_OF_U
+from tests.losses.test_divergences import F_OF_U
 
 
 class Const(nn.Module):

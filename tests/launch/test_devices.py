@@ -16,7 +16,7 @@ from gancli.data.points import sample_mixture
 from gancli.runtime import set_rng_state
 from gancli.training.loop import Trainer
 from tests.conftest import compose_train, last_line, run_cli
-from tests.test_trainer import POINTS, run
+from tests.training.test_trainer import POINTS, run
 
 
 def test_eval_json_records_the_device(tmp_path: Path) -> None:
