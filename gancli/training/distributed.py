@@ -85,7 +85,7 @@ class Distributed:
             return module
         ddp = nn.parallel.DistributedDataParallel
         # Newer torch renamed the switch (and deprecated the old name); older has only that.
-        no_buffer_sync = ({"forward_sync_buffers": False}
+        no_buffer_sync: dict[str, Any] = ({"forward_sync_buffers": False}
                           if "forward_sync_buffers" in inspect.signature(ddp).parameters
                           else {"broadcast_buffers": False})
         ids = [device.index] if device.type == "cuda" else None
