@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -174,6 +174,14 @@ class Distributed:
 
     def broadcast(self, obj: T) -> T:
         """Rank 0's `obj` on every rank."""
+        return self._from_rank0(obj)
+
+    def from_main(self, compute: Callable[[], T]) -> T:
+        """`compute()` run on rank 0 alone (a choice made by timing there), its result on every
+        rank: the other ranks have nothing of their own to send, and need no placeholder."""
+        return self._from_rank0(compute() if self.is_main else None)
+
+    def _from_rank0(self, obj: object) -> Any:
         if not self.enabled:
             return obj
         box: list[Any] = [obj]
