@@ -46,7 +46,7 @@ def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:
 def free_space(folder: Path) -> str:
     """The free space of `folder`'s file system, for a person ("1.2 GB")."""
     try:
-        free = shutil.disk_usage(folder if folder.exists() else folder.parent).free
+        free: float = shutil.disk_usage(folder if folder.exists() else folder.parent).free
     except OSError:
         return "unknown space"
     for unit in ("bytes", "KB", "MB", "GB"):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import BinaryIO
 
@@ -34,8 +35,9 @@ class WriteFailed(GancliError, OSError):
     it. Still an `OSError`, so callers that tolerate a failed write (the cache) catch it."""
 
 
-def atomic_write(path: str | Path, write: Callable[[BinaryIO], None]) -> Path:
-    """Call `write` on a temporary file beside `path`, fsync it, then rename it over `path`.
+def atomic_write(path: str | Path, write: Callable[[BinaryIO], object]) -> Path:
+    """Call `write` on a temporary file beside `path`, fsync it, then rename it over `path`
+    (what `write` returns, such as a byte count, is ignored).
     An OS error leaves whatever `path` held untouched and raises `WriteFailed`."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
@@ -91,13 +93,14 @@ def save_image_folder(images: torch.Tensor, folder: str | Path, first: int = 0) 
     folder = Path(folder)
     for i, pixels in enumerate(to_uint8(images), first):
         img = Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels)
-        atomic_write(folder / f"{i:06d}.png", lambda f, img=img: img.save(f, format="PNG"))
+        atomic_write(folder / f"{i:06d}.png", partial(img.save, format="PNG"))
     return folder
 
 
 def save_npz(path: str | Path, **arrays: np.ndarray) -> Path:
     """Arrays in one `.npz`."""
-    return atomic_write(path, lambda f: np.savez(f, **arrays))
+    # numpy's stub lets `**arrays` fill `allow_pickle`, which no caller names.
+    return atomic_write(path, lambda f: np.savez(f, **arrays))  # type: ignore[arg-type]
 
 
 def save_scatter(points: torch.Tensor, real: torch.Tensor, path: str | Path,

@@ -27,7 +27,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
@@ -191,7 +191,7 @@ def hydra_config() -> DictConfig:
     """Hydra's `hydra` node of the running job (its overrides, run folder, launcher)."""
     from hydra.core.hydra_config import HydraConfig
 
-    return HydraConfig.get()
+    return cast(DictConfig, HydraConfig.get())  # typed as its schema, HydraConf
 
 
 def run_folder() -> Path:
@@ -268,7 +268,8 @@ def reported(fn: Callable[..., T]) -> Callable[..., T]:
                 if job is not None:  # an open log file may go too: POSIX keeps it writable
                     remove_empty_run(Path(job))
                 raise SystemExit(err.exit_code) from None
-            failed_jobs.append(job)
+            if job is not None:  # a sweep's job always has its folder
+                failed_jobs.append(job)
             return failed_value()  # type: ignore[return-value]
 
     return wrapper

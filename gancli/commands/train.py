@@ -6,6 +6,7 @@ import shutil
 import sys
 import time
 from pathlib import Path
+from typing import cast
 
 import hydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -155,8 +156,9 @@ def time_stamped_runs(hydra_cfg: DictConfig) -> str | None:
     the run folder is fixed, where `resume=auto` finds the run's own checkpoint. A sweep in a
     time-stamped folder is refused: its jobs can only be continued in their sweep's folder."""
     sweep = multirun()
-    pattern = OmegaConf.to_container(hydra_cfg.sweep if sweep else hydra_cfg.run,
-                                     resolve=False)["dir"]
+    folders = cast(dict, OmegaConf.to_container(hydra_cfg.sweep if sweep else hydra_cfg.run,
+                                                resolve=False))
+    pattern = folders["dir"]
     if "${now:" not in str(pattern):
         return None
     if sweep:

@@ -119,7 +119,7 @@ class Conditioning:
         return Request(None)
 
     def picture(self, x: torch.Tensor, req: Request, nrow: int | None
-                ) -> tuple[torch.Tensor | None, int | None]:
+                ) -> tuple[torch.Tensor, int | None]:
         """The images of a `.png` grid of samples `x` drawn for `req`, and its row length:
         the samples themselves here; image translation puts each input beside its output."""
         return x, nrow

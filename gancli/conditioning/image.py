@@ -42,10 +42,12 @@ class ImageConditioning(Conditioning):
 
     def __init__(self, groups: Groups, info: DataInfo, state: dict | None = None) -> None:
         super().__init__(groups, info, state)
-        self.paired = info.cond_shape is not None  # data=paired_folder brings its own inputs
-        if not self.paired:
+        cond = info.cond_shape
+        self.paired = cond is not None  # data=paired_folder brings its own inputs
+        if cond is None:
             cond = (input_channels(self.opts.task, info.shape[0]), *info.shape[1:])
             self.info = replace(info, cond_shape=cond)
+        self.input_channels = cond[0]
         self._test: TensorData | None = None
 
     def inputs_of(self, data: TensorData, idx: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -108,13 +110,15 @@ class ImageConditioning(Conditioning):
             raise GancliError(f"input={path} does not exist: give an image or a folder of images")
         size = self.info.shape[-1]
         x = pixels_to_unit(torch.stack([read_image(p, size) for p in files]))
-        if self.info.cond_shape[0] == 1:  # RGB → luminance, as the tasks make grey inputs
+        if self.input_channels == 1:  # RGB → luminance, as the tasks make grey inputs
             x = luminance(x, self.opts.task, self.info.name)
         return x
 
     def picture(self, x: torch.Tensor, req: Request, nrow: int | None
                 ) -> tuple[torch.Tensor, int]:
         """One row per example: input, output and (where known) target, side by side."""
+        if req.c is None:
+            raise RuntimeError("an image translation picture needs its input images")
         columns = [_as_channels(req.c, x.shape[1]), x]
         if req.targets is not None:
             columns.append(req.targets)

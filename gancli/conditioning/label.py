@@ -9,6 +9,7 @@ data's class frequencies. What D does with the label (`conditioning.d`) and how 
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import torch
 from omegaconf import DictConfig
@@ -19,7 +20,11 @@ from gancli.conditioning.base import Batch, Conditioning, Groups, Request
 from gancli.data import DataInfo, TensorData
 from gancli.errors import GancliError
 from gancli.losses.base import DiscriminatorStep, GANLoss
-from gancli.models.conditional import DISCRIMINATOR_SIDES, GENERATOR_SIDES
+from gancli.models.conditional import (
+    DISCRIMINATOR_SIDES,
+    GENERATOR_SIDES,
+    ConditionalDiscriminator,
+)
 
 # Draws of a replacement partner for a mismatched pair that happened to match; after this many
 # the share still matching is at most (1/classes)^ROUNDS.
@@ -92,6 +97,8 @@ class ClassConditioning(Conditioning):
     def mismatched(self, idx: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """For each item in `idx`, a random training item whose condition differs."""
         keys = self.keys
+        if keys is None:
+            raise RuntimeError("mismatched conditions need the training data: attach it first")
         other = torch.randint(len(keys), idx.shape, generator=generator, device=idx.device)
         for _ in range(ROUNDS):
             same = keys[other] == keys[idx]
@@ -110,15 +117,16 @@ class ClassConditioning(Conditioning):
         if batch.wrong is not None:
             step.loss = (1 - w) * step.loss + w * loss.discriminator_step(
                 critic, batch.x, batch.wrong).loss
-        aux = critic.D.aux_loss(batch.x, batch.y)
+        D = _conditional(critic)
+        aux = D.aux_loss(batch.x, batch.y)
         if not isinstance(aux, float):  # ACGAN: classify real and generated images
-            step.loss = step.loss + self.opts.aux_weight * (aux + critic.D.aux_loss(fake, batch.y))
+            step.loss = step.loss + self.opts.aux_weight * (aux + D.aux_loss(fake, batch.y))
         return step
 
     def generator_loss(self, loss: GANLoss, critic: nn.Module, batch: Batch,
                        fake: torch.Tensor) -> torch.Tensor:
         adversarial = loss.generator(critic, fake, real=batch.x)
-        return adversarial + self.opts.aux_weight * critic.D.aux_loss(fake, batch.y)
+        return adversarial + self.opts.aux_weight * _conditional(critic).aux_loss(fake, batch.y)
 
     # -- pictures -------------------------------------------------------------------------------
 
@@ -156,3 +164,9 @@ class ClassConditioning(Conditioning):
                 raise GancliError("labels=[] is empty: list at least one class")
             return self.rows(torch.tensor([self.check_label(k) for k in opts.labels]), n)
         return self.preview(n)
+
+
+def _conditional(critic: nn.Module) -> ConditionalDiscriminator:
+    """The D behind the critic view (`CriticView.D`), which these modes build from
+    `DISCRIMINATOR_SIDES`: what nn.Module's typing of the attribute cannot say."""
+    return cast(ConditionalDiscriminator, critic.D)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import shlex
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
@@ -45,8 +45,8 @@ def upgrade(raw: dict) -> dict:
         moved = {k: loss[k] for k in ("l1_weight", "adv_weight") if k in loss}
         raw["conditioning"] = {**raw["conditioning"], **moved}
     for group, keys in UNION_KEYS.items():
-        node = raw.get(group)
-        schema = option_schema(group, node["name"]) if node and "name" in node else None
+        node = raw.get(group) or {}
+        schema = option_schema(group, node["name"]) if "name" in node else None
         if schema is not None:
             known = {f.name for f in dataclasses.fields(schema)}
             raw[group] = {k: v for k, v in node.items() if k in known or k not in keys}
@@ -57,7 +57,7 @@ def typed(cfg: DictConfig | dict, app: type) -> DictConfig:
     """`cfg` (e.g. a checkpoint's saved config) merged onto the command's schema, each group
     onto its option's own schema: what composition gives, rebuilt without Hydra. Configs of an
     older gancli are `upgrade`d first."""
-    raw = upgrade(cfg if isinstance(cfg, dict) else OmegaConf.to_container(cfg))
+    raw = upgrade(cfg if isinstance(cfg, dict) else cast(dict, OmegaConf.to_container(cfg)))
     base = OmegaConf.structured(app)
     for group in SCHEMAS:
         name = (raw.get(group) or {}).get("name")
@@ -65,7 +65,7 @@ def typed(cfg: DictConfig | dict, app: type) -> DictConfig:
         if schema is not None:
             base[group] = OmegaConf.structured(schema)
     try:
-        return OmegaConf.merge(base, raw)
+        return cast(DictConfig, OmegaConf.merge(base, raw))  # a DictConfig onto a DictConfig
     except Exception as err:  # noqa: BLE001 (any OmegaConf error: worded as one line)
         raise ConfigError(config_error_line(err)) from None
 
@@ -83,7 +83,7 @@ def _validate_node(node: DictConfig, prefix: str) -> None:
     fields = {f.name: f for f in dataclasses.fields(schema)} if dataclasses.is_dataclass(
         schema) else {}
     for key in node:
-        path = f"{prefix}{key}"
+        path = f"{prefix}{key!s}"
         if fields and key not in fields:
             raise ConfigError(unknown_key_line(path, node))
         child = node._get_node(key)

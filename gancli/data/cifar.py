@@ -58,6 +58,9 @@ def read_cifar10(path: Path, split: Split, md5: str | None = CIFAR10_MD5
     with tarfile.open(path, "r:gz") as tar:
         for name, _ in batches:
             member = tar.extractfile(f"{CIFAR10.base_folder}/{name}")
+            if member is None:
+                raise GancliError(f"cifar10: {path} holds no file {CIFAR10.base_folder}/{name}; "
+                                  f"download it again from {CIFAR10_URL}")
             # Unpickling runs code chosen by the file's author, so it is safe only for a trusted
             # file: the MD5 check above has established this is the published archive (only
             # tests skip it, for archives they wrote themselves).

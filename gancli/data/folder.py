@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import tempfile
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePath, PurePosixPath
 
@@ -52,7 +53,7 @@ CAPTION_FILES = ("captions.tsv", "captions.json")
 SPLIT_SEED = 0
 
 
-def classes_of(names: list[PurePath], root: Path) -> list[str]:
+def classes_of(names: Sequence[PurePath], root: Path) -> list[str]:
     """The class names of images at `names` (relative to `root`): their top-level sub-folders,
     or none when the images sit directly in `root`; mixing the two is an error."""
     in_root = [p for p in names if len(p.parts) == 1]

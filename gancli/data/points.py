@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -58,7 +59,7 @@ def sample_mixture(name: str, n: int, seed: int) -> TensorData:
     return TensorData(DataInfo(name, "points", (2,), len(centres)), x, y)
 
 
-def _loader(name: str):
+def _loader(name: str) -> Callable[[DictConfig, Split], TensorData]:
     def load(cfg: DictConfig, split: Split) -> TensorData:
         # Distinct fixed seeds per split: the test split is a fresh draw, never the training one.
         return sample_mixture(name, cfg.num_points, seed=0 if split == "train" else 1)

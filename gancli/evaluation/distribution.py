@@ -10,6 +10,7 @@ Random subsets (KID) and splits (IS) are drawn under a fixed seed: the same sets
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import torch
 from torch import nn
@@ -36,7 +37,7 @@ class Precomputed(nn.Module):
 # Every sample is already on this process: a torchmetrics metric would otherwise gather its
 # state from every process of a torchrun group at compute(), and wait forever for the ranks
 # that are not evaluating.
-LOCAL = {"sync_on_compute": False}
+LOCAL: dict[str, Any] = {"sync_on_compute": False}
 
 
 def fid(real: Features, fake: Features) -> dict[str, float]:

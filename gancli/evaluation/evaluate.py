@@ -111,33 +111,35 @@ class Evaluator:
         self.data_key = {"data": info.name, "shape": list(info.shape),
                          "reference": self.split, "content": content_hash(self.reference)}
         if any(metric.needs & SPACE_NEEDS for metric in chosen.values()):
-            self.space = build_space(opts, data_cfg, info, device)
-            self._drop_logit_metrics(bool(opts.metrics))
+            self.space = space = build_space(opts, data_cfg, info, device)
+            self._drop_logit_metrics(space, bool(opts.metrics))
             class_metrics = asked_for(self.metrics, "classes")
-            if class_metrics and not self.space.classes:
+            if class_metrics and not space.classes:
                 raise GancliError(f"eval.metrics {', '.join(class_metrics)} need the dataset's "
                                   "classes, which this feature space does not predict: use "
                                   "eval.features=classifier")
             self.real = self.reference_features(self.reference)
 
-    def _drop_logit_metrics(self, asked: bool) -> None:
-        """A feature space without logits cannot feed the metrics that need them (IS): they
+    def _drop_logit_metrics(self, space: FeatureSpace, asked: bool) -> None:
+        """A feature `space` without logits cannot feed the metrics that need them (IS): they
         are refused when `asked` for, else left out of the defaults."""
         need = asked_for(self.metrics, "logits")
-        if not need or self.space.logits:
+        if not need or space.logits:
             return
         if asked:
             raise GancliError(f"eval.metrics {', '.join(need)} need logits, which this "
-                              f"eval.features={self.space.name} does not give "
-                              f"({self.space.no_logits}): leave them out")
+                              f"eval.features={space.name} does not give "
+                              f"({space.no_logits}): leave them out")
         self.metrics = [name for name in self.metrics if name not in need]
 
     def reference_features(self, ref: TensorData) -> Features:
         """Features of the reference split, from the cache when this space has seen it."""
+        space = self.space
+        if space is None:
+            raise RuntimeError("reference features asked for before the feature space is built")
         key = cache_key(f"features-{self.info.name}-{self.split}",
-                        {"space": self.space.settings, **self.data_key})
-        return Features.from_dict(cached(key, lambda: self.space.extract(
-            ref.pixels()).to_dict()))
+                        {"space": space.settings, **self.data_key})
+        return Features.from_dict(cached(key, lambda: space.extract(ref.pixels()).to_dict()))
 
     def test_split(self) -> TensorData:
         """The real test split (CAS's test set), loaded once."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import torch
 
@@ -46,6 +46,17 @@ SPACE_NEEDS = frozenset({"features", "logits", "classes"})
 #: text-conditional ones, image translations. (Samples scored alone, not as pixels in a feature
 #: space, get every metric that is `raw`.)
 SAMPLE_SETS = frozenset({"images", "labels", "pairs"})
+
+T = TypeVar("T")
+
+
+def given(value: T | None, what: str) -> T:
+    """An input a metric's `needs` guarantee: the evaluator supplies it to every metric that
+    declares the need, so its absence is a bug in gancli, not the user's mistake."""
+    if value is None:
+        raise RuntimeError(f"a metric that needs {what} got none: the evaluator did not "
+                           "supply what the metric's entry declares")
+    return value
 
 
 class Evaluation(Protocol):
@@ -77,6 +88,10 @@ class Inputs:
     labels: torch.Tensor | None = None
     unseen: torch.Tensor | None = None
     targets: torch.Tensor | None = None
+
+    def fake_logits(self) -> torch.Tensor:
+        """The generated samples' logits (for metrics that need `logits` or `classes`)."""
+        return given(given(self.fake, "features").logits, "logits")
 
 
 @dataclass(frozen=True)
@@ -133,31 +148,31 @@ def higher_is_better(key: str) -> bool:
 @register_metric("fid", keys=["fid"], needs=["features"],
                  defaults=["images", "labels", "pairs"])
 def fid(x: Inputs) -> dict:
-    return distribution.fid(x.real, x.fake)
+    return distribution.fid(given(x.real, "features"), given(x.fake, "features"))
 
 
 @register_metric("kid", keys=["kid_mean", "kid_std"], needs=["features"],
                  defaults=["images", "labels"])
 def kid(x: Inputs) -> dict:
-    return distribution.kid(x.real, x.fake)
+    return distribution.kid(given(x.real, "features"), given(x.fake, "features"))
 
 
 @register_metric("is", keys=["is_mean", "is_std"], higher=["is_mean"], needs=["logits"],
                  defaults=["images", "labels"])
 def inception_score(x: Inputs) -> dict:
-    return distribution.inception_score(x.fake)
+    return distribution.inception_score(given(x.fake, "logits"))
 
 
 @register_metric("pr", keys=["precision", "recall"], higher=["precision", "recall"],
                  needs=["features"], defaults=["images", "labels"])
 def precision_recall(x: Inputs) -> dict:
-    return manifold.precision_recall(x.real, x.fake)
+    return manifold.precision_recall(given(x.real, "features"), given(x.fake, "features"))
 
 
 @register_metric("dc", keys=["density", "coverage"], higher=["density", "coverage"],
                  ranked_by="coverage", needs=["features"], defaults=["images", "labels"])
 def density_coverage(x: Inputs) -> dict:
-    return manifold.density_coverage(x.real, x.fake)
+    return manifold.density_coverage(given(x.real, "features"), given(x.fake, "features"))
 
 
 @register_metric("modes", keys=["modes_captured", "modes_total", "reverse_kl", "hq_fraction"],
@@ -169,7 +184,7 @@ def modes(x: Inputs) -> dict:
     ev = x.evaluator
     if not ev.kind.pixels:
         return ev.kind.score_modes(x.samples)
-    scores = score_classes(x.fake.logits, ev.class_prior, class_protocol(ev.info))
+    scores = score_classes(x.fake_logits(), ev.class_prior, class_protocol(ev.info))
     scores.pop("confidence")
     return scores
 
@@ -177,7 +192,7 @@ def modes(x: Inputs) -> dict:
 @register_metric("confidence", keys=["confidence"], higher=["confidence"], needs=["classes"],
                  defaults=["images", "labels"])
 def confidence(x: Inputs) -> dict:
-    return {"confidence": score_classes(x.fake.logits, x.evaluator.class_prior)["confidence"]}
+    return {"confidence": score_classes(x.fake_logits(), x.evaluator.class_prior)["confidence"]}
 
 
 @register_metric("memorization",
@@ -194,12 +209,13 @@ def memorization_scores(x: Inputs) -> dict:
 @register_metric("intra_fid", keys=["intra_fid", "intra_fid_classes"],
                  needs=["features", "labels"], defaults=["labels"])
 def intra_fid(x: Inputs) -> dict:
-    return conditional.intra_fid(x.real, x.evaluator.reference.y, x.fake, x.labels)
+    return conditional.intra_fid(given(x.real, "features"), x.evaluator.reference.y,
+                                 given(x.fake, "features"), given(x.labels, "labels"))
 
 
 @register_metric("cas", keys=["cas"], higher=["cas"], needs=["labels"], defaults=["labels"])
 def classification_accuracy_score(x: Inputs) -> dict:
-    return conditional.classification_accuracy_score(x.samples, x.labels,
+    return conditional.classification_accuracy_score(x.samples, given(x.labels, "labels"),
                                                      x.evaluator.test_split(), x.evaluator.device)
 
 
@@ -209,10 +225,11 @@ MATCH_KEYS = ["match_accuracy", "match_accuracy_seen", "match_accuracy_unseen"]
 @register_metric("match", keys=MATCH_KEYS, higher=MATCH_KEYS, needs=["classes", "labels"],
                  defaults=["labels"])
 def match_accuracy(x: Inputs) -> dict:
-    return conditional.match_accuracy(x.fake.logits, x.labels, x.unseen)
+    return conditional.match_accuracy(x.fake_logits(), given(x.labels, "labels"), x.unseen)
 
 
 @register_metric("translation", keys=["l1", "psnr", "ssim"], higher=["psnr", "ssim"],
                  needs=["pairs"], defaults=["pairs"])
 def translation(x: Inputs) -> dict:
-    return translation_scores(pixels_to_unit(x.samples), pixels_to_unit(x.targets))
+    return translation_scores(pixels_to_unit(x.samples),
+                              pixels_to_unit(given(x.targets, "pairs")))

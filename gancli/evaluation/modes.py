@@ -13,7 +13,7 @@ import torch
 from gancli.data.store.sources import CONFIDENT, USUAL, ClassProtocol
 
 
-def score_classes(logits: torch.Tensor, class_prior: torch.Tensor,
+def score_classes(logits: torch.Tensor, class_prior: torch.Tensor | None,
                   protocol: ClassProtocol = USUAL) -> dict[str, float | int]:
     """Mode counting for images through a classifier (the lecture's "ask a classifier" test).
 
@@ -29,7 +29,13 @@ def score_classes(logits: torch.Tensor, class_prior: torch.Tensor,
     k = probs.shape[1]
     captured = torch.bincount(pred[conf >= protocol.threshold], minlength=k) > 0
     hist = torch.bincount(pred, minlength=k).double() / len(pred)
-    prior = torch.ones(k, dtype=torch.double) if protocol.uniform else class_prior.double()
+    if protocol.uniform:
+        prior = torch.ones(k, dtype=torch.double)
+    elif class_prior is None:  # metrics needing classes run only on data with classes
+        raise RuntimeError("score_classes: the protocol compares with the reference split's "
+                           "class frequencies, and none were given")
+    else:
+        prior = class_prior.double()
     prior = prior / prior.sum()
     nz = hist > 0
     return {"modes_captured": int(captured.sum()), "modes_total": k,

@@ -71,8 +71,9 @@ def translation_scores(output: torch.Tensor, target: torch.Tensor) -> dict[str, 
         per_image = peak_signal_noise_ratio(out, tgt, data_range=1.0, reduction="none",
                                             dim=(1, 2, 3))
         psnr += per_image.clamp(max=PSNR_CAP).sum().item()
-        ssim += structural_similarity_index_measure(out, tgt, data_range=1.0, sigma=sigma,
-                                                    kernel_size=kernel,
-                                                    reduction="none").sum().item()
+        similarity = structural_similarity_index_measure(out, tgt, data_range=1.0, sigma=sigma,
+                                                         kernel_size=kernel, reduction="none")
+        # A tensor: torchmetrics returns a tuple only with return_full_image, not set here.
+        ssim += similarity.sum().item()  # type: ignore[union-attr]
     n = len(output)
     return {"l1": l1 / n, "psnr": psnr / n, "ssim": ssim / n}

@@ -123,6 +123,11 @@ class ConditionalDiscriminator(nn.Module):
 class ConcatDiscriminator(ConditionalDiscriminator):
     """D([x, e(c)]): for images e(c) is repeated over every pixel as extra channels."""
 
+    encoder: nn.Module
+
+    def __init__(self, base: nn.Module, encoder: nn.Module) -> None:
+        super().__init__(base, encoder)
+
     def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         e = self.encoder(c)
         if x.dim() > 2:
@@ -133,14 +138,18 @@ class ConcatDiscriminator(ConditionalDiscriminator):
 class ProjectionDiscriminator(ConditionalDiscriminator):
     """ψ(φ(x)) + ⟨W·e(c), φ(x)⟩ (Miyato & Koyama 2018)."""
 
+    encoder: nn.Module
+
     def __init__(self, base: nn.Module, encoder: nn.Module, cond_dim: int,
                  feature_dim: int) -> None:
         super().__init__(base, encoder)
         self.project = nn.Linear(cond_dim, feature_dim, bias=False)
 
     def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-        h = self.base.features(x)
-        return self.base.score(h) + (self.project(self.encoder(c)) * h).sum(dim=1)
+        # `features`/`score`: every base D's methods, which nn.Module's typing cannot see.
+        h = self.base.features(x)  # type: ignore[operator]
+        score = self.base.score(h)  # type: ignore[operator]
+        return score + (self.project(self.encoder(c)) * h).sum(dim=1)
 
 
 class ACGANDiscriminator(ConditionalDiscriminator):
@@ -154,7 +163,7 @@ class ACGANDiscriminator(ConditionalDiscriminator):
         return self.base(x)
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.base.features(x))
+        return self.classifier(self.base.features(x))  # type: ignore[operator]
 
     def aux_loss(self, x: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
         if labels is None:
@@ -171,7 +180,7 @@ def feature_dim(D: nn.Module, info: DataInfo) -> int:
     D.eval()
     try:
         with torch.no_grad():
-            return int(D.features(torch.zeros(2, *info.shape)).shape[1])
+            return int(D.features(torch.zeros(2, *info.shape)).shape[1])  # type: ignore[operator]
     finally:
         D.train(was_training)
 

@@ -18,6 +18,8 @@ patch-wise D does with fewer parameters and on any image size.
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 import torch.nn.functional as F
 from omegaconf import DictConfig
@@ -174,9 +176,10 @@ class PatchDiscriminator(nn.Module):
             if i < k:
                 x = layer(x)
             else:  # stride 1 keeping the size: pad 1 before and 2 after for a 4×4 kernel
-                conv = layer[0]
+                block = cast(nn.Sequential, layer)  # each entry of `down`: a conv, then the rest
+                conv = cast(nn.Conv2d, block[0])
                 x = F.conv2d(F.pad(x, (1, 2, 1, 2)), conv.weight, conv.bias)
-                for rest in layer[1:]:
+                for rest in block[1:]:
                     x = rest(x)
         return self.head(x).flatten(1)
 
@@ -212,6 +215,8 @@ def build_pix2pix(cfg: DictConfig, info: DataInfo, latent_dim: int
     images; only for image → image data (conditioning=image sets `cond_shape`, and
     `gancli.config.rules` refuses pix2pix without it)."""
     channels, height, _ = info.shape
+    if info.cond_shape is None:  # `gancli.config.rules` refuses this before data is read
+        raise GancliError("model=pix2pix translates images: use it with conditioning=image")
     c_in = info.cond_shape[0]
     return (Pix2PixGenerator(UNetGenerator(c_in, channels, height, cfg.width)),
             PairDiscriminator(PatchDiscriminator(c_in + channels, d_width(cfg))))

@@ -46,6 +46,8 @@ class Resample(nn.Module):
     [1,1] box, [1,3,3,1]/8 on each axis (R3GAN's `InterpolativeUp/Downsampler`). A fixed
     buffer through `F.conv2d`, so that D stays twice differentiable for R1/R2."""
 
+    kernel: torch.Tensor  # the registered buffer
+
     def __init__(self, up: bool) -> None:
         super().__init__()
         taps = torch.tensor([1.0, 3.0, 3.0, 1.0])

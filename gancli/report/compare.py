@@ -168,7 +168,7 @@ def header(runs: list[Run], groups: list[Group], keys: list[str], primary: str |
     """What was compared, from what, and at which step: the line above the table."""
     seeds = sorted({str(r.seed) for r in runs})
     if primary is None:
-        steps = {r.last_step for r in runs if r.finished}
+        steps = {step for r in runs if r.finished and (step := r.last_step) is not None}
         what = NO_SCORE
     else:
         steps = {max(e["step"] for e in evals) for r in runs

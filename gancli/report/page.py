@@ -165,13 +165,12 @@ def compare_page(table: Table, text: str, out: Path, pages: dict[Path, Path]) ->
         links = [(f"seed {run.seed}" + ("" if run.finished else " (stopped)"),
                   href(pages[run.folder], out)) for run in r.group.runs]
         rows.append({"cells": cells, "links": links})
-    samples = []
+    samples: list[tuple[str, str | None, str]] = []
     for group in groups:
         done = sorted(group.finished, key=lambda run: str(run.seed) != "0")
-        if done:
-            shown_run = done[0]
-            samples.append((group.label, href(shown_run.final_samples, out),
-                            f"seed {shown_run.seed}"))
+        final = done[0].final_samples if done else None  # a finished run has it
+        if final is not None:
+            samples.append((group.label, href(final, out), f"seed {done[0].seed}"))
         else:
             samples.append((group.label, None,
                             f"no final samples: all {len(group.runs)} run(s) stopped"))

@@ -18,6 +18,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -88,7 +89,8 @@ class Run:
     @property
     def steps(self) -> int | None:
         """The steps the run was asked for (`train.steps`)."""
-        return lookup(self.config, "train.steps")
+        steps = lookup(self.config, "train.steps")
+        return steps if isinstance(steps, int) else None
 
     @property
     def seed(self) -> object:
@@ -140,13 +142,14 @@ def is_run(folder: Path) -> bool:
     return all((folder / name).is_file() for name in RUN_FILES)
 
 
-def _read_yaml(path: Path, default: object) -> object:
+def _read_yaml(path: Path, default: Any) -> Any:
     """A YAML file's content; `default` when it is absent or empty."""
     return _parse_yaml(path.read_text(), path, default) if path.is_file() else default
 
 
-def _parse_yaml(text: str, path: Path, default: object) -> object:
-    """`text` (read from `path`) as YAML; `default` when it is empty."""
+def _parse_yaml(text: str, path: Path, default: Any) -> Any:
+    """`text` (read from `path`) as YAML; `default` when it is empty. `Any`: the file's shape
+    is whatever Hydra wrote, which the callers know."""
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as err:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -85,7 +85,7 @@ class Distributed:
             return module
         ddp = nn.parallel.DistributedDataParallel
         # Newer torch renamed the switch (and deprecated the old name); older has only that.
-        no_buffer_sync = ({"forward_sync_buffers": False}
+        no_buffer_sync: dict[str, Any] = ({"forward_sync_buffers": False}
                           if "forward_sync_buffers" in inspect.signature(ddp).parameters
                           else {"broadcast_buffers": False})
         ids = [device.index] if device.type == "cuda" else None
@@ -174,6 +174,14 @@ class Distributed:
 
     def broadcast(self, obj: T) -> T:
         """Rank 0's `obj` on every rank."""
+        return self._from_rank0(obj)
+
+    def from_main(self, compute: Callable[[], T]) -> T:
+        """`compute()` run on rank 0 alone (a choice made by timing there), its result on every
+        rank: the other ranks have nothing of their own to send, and need no placeholder."""
+        return self._from_rank0(compute() if self.is_main else None)
+
+    def _from_rank0(self, obj: object) -> Any:
         if not self.enabled:
             return obj
         box: list[Any] = [obj]

@@ -60,8 +60,9 @@ def choose_layout(setting: str, has_layout: bool, device: torch.device,
         return LayoutChoice(value == "true", "given")
     if device.type not in ("cpu", "cuda"):
         return LayoutChoice(False, f"auto: off (not measured on {device.type})")
-    probes = {layout: make_probe(layout) for layout in (False, True)}
-    if None in probes.values():
+    made = {layout: make_probe(layout) for layout in (False, True)}
+    probes = {layout: probe for layout, probe in made.items() if probe is not None}
+    if len(probes) < len(made):
         return LayoutChoice(False, "auto: off (no batch to measure with)")
     times = time_probes(probes, device)
     on = times[True] < (1 - MARGIN) * times[False]

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing, contextmanager, nullcontext
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
 from omegaconf import DictConfig, OmegaConf
@@ -31,7 +31,7 @@ from gancli.data.kinds import data_kind
 from gancli.data.store.stream import place
 from gancli.errors import GancliError
 from gancli.files import WriteFailed
-from gancli.launch.jobs import JobDevices
+from gancli.launch.jobs import JobDevice, JobDevices
 from gancli.launch.torchrun import rank0_run_dir
 from gancli.losses import build_loss
 from gancli.models.latent import latent_distribution, sample_latent
@@ -58,6 +58,9 @@ from gancli.training.precision import Precision, build_precision, check_precisio
 from gancli.training.preview import Preview
 from gancli.training.resume import resumed
 from gancli.training.stopping import StopRequest
+
+if TYPE_CHECKING:  # imported when the first evaluation runs
+    from gancli.evaluation.evaluate import Evaluator
 
 log = logging.getLogger("gancli.train")
 
@@ -88,7 +91,8 @@ class Trainer:
                                                                    "train.device"))
         #: Where this segment of the run trains (torchrun's rank may have moved it to its own
         #: GPU), as metrics.jsonl records it.
-        self.placement = replace(devices.chosen, device=self.device)
+        self.placement = replace(cast(JobDevice, devices.chosen),  # `resolve` set it above
+                                 device=self.device)
         # What the config names and needs no data is built first: a wrong name (loss.divergence,
         # augment.policy, latent.dist) fails before the data is read.
         self.loss = build_loss(cfg.loss)
@@ -126,7 +130,8 @@ class Trainer:
         for name in cfg.train.stop_on:
             DETECTORS.lookup(name)  # an unknown alert fails before any training
         self.step = 0
-        self.evaluator = None  # built at the first evaluation (it may train a classifier)
+        # Built at the first evaluation (it may train a classifier).
+        self.evaluator: Evaluator | None = None
         # The best `eval.primary` value so far and its step, kept in checkpoints for resuming.
         self.best: dict | None = None
         if ckpt is not None:
@@ -275,24 +280,18 @@ class Trainer:
     def _choose_precision(self) -> Precision:
         """`train.precision` (`gancli.training.precision`): `auto` on a GPU times `_probe` in
         fp32 and bf16 on the main process, whose choice every process takes."""
-        choice = None
-        if self.dist.is_main:
-            choice = choose_precision(
-                self.cfg.train.precision, self.device, self.kind.reduced_precision,
-                lambda name: self._probe(build_precision(name, self.device)))
-        name, how = self.dist.broadcast(choice)
+        name, how = self.dist.from_main(lambda: choose_precision(
+            self.cfg.train.precision, self.device, self.kind.reduced_precision,
+            lambda name: self._probe(build_precision(name, self.device))))
         return build_precision(name, self.device, how)
 
     def _choose_layout(self) -> LayoutChoice:
         """`train.channels_last` (`gancli.training.fast`): `auto` times `_probe` in both layouts
         on the main process, whose choice every process takes (DDP sums gradients bucket by
         bucket, so the ranks' layouts must agree)."""
-        choice = None
-        if self.dist.is_main:
-            choice = choose_layout(self.cfg.train.channels_last, self.kind.has_layout,
-                                   self.device,
-                                   lambda layout: self._probe(self.precision, layout))
-        return self.dist.broadcast(choice)
+        return self.dist.from_main(lambda: choose_layout(
+            self.cfg.train.channels_last, self.kind.has_layout, self.device,
+            lambda layout: self._probe(self.precision, layout)))
 
     def _probe(self, amp: Precision, channels_last: bool | None = None
                ) -> Callable[[], None] | None:
@@ -466,7 +465,7 @@ class Trainer:
             opts.n, opts.seed, self.cfg.latent, self.device, opts.batch_size,
             part=(self.dist.rank, self.dist.world_size)))
         samples = self.dist.gather_rows(generated.samples)
-        if self.dist.is_main:  # the other ranks wait at the broadcast below
+        if samples is not None:  # rank 0's; the other ranks wait at the broadcast below
             generated.samples = samples
             if self.evaluator is None:
                 self.evaluator = Evaluator(opts, self.cfg.data, self.info, self.device,
@@ -482,7 +481,7 @@ class Trainer:
             monitor.alerts(self.health.update_eval(self.step, value,
                                                    None if before is None else improved))
         self.best, improved = self.dist.broadcast((self.best, improved))
-        if improved:
+        if improved and self.best is not None:  # rank 0 set it
             key, value = self.best["metric"], self.best["value"]
             self.save(self.ckpt_path.with_name("best.pt"))
             log.info("step %d: best %s so far (%.4g); saved %s", self.step, key, value,

@@ -8,7 +8,7 @@ import json
 import logging
 import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -113,7 +113,7 @@ class Monitor:
         if self._progress is not None:
             self._progress.update(self._task, completed=step)
 
-    def _write(self, record: dict[str, float | int]) -> None:
+    def _write(self, record: Mapping[str, object]) -> None:
         if self._file is None:
             return
         self._file.write(json.dumps(record) + "\n")
@@ -154,12 +154,13 @@ class Monitor:
 
     def record(self, metrics: dict[str, float | int]) -> None:
         """Write one training-metrics line and report it."""
+        step = int(metrics["step"])
         self._write(metrics)
-        self.loggers.metrics(metrics["step"], "train", metrics)
+        self.loggers.metrics(step, "train", metrics)
         if self.health is not None:
             self.alerts(self.health.update(metrics))
-        eta = format_eta(eta_seconds(metrics.get("elapsed_s", math.nan),
-                                     metrics["step"] - self.start, self.total - metrics["step"]))
+        eta = format_eta(eta_seconds(metrics.get("elapsed_s", math.nan), step - self.start,
+                                     self.total - step))
         summary = (f"loss_d {metrics['loss_d']:.4f}  loss_g {metrics['loss_g']:.4f}  "
                    f"D(x) {metrics['d_real']:.3f}  D(G(z)) {metrics['d_fake']:.3f}  "
                    f"div {metrics['divergence']:.4f}  {metrics['imgs_per_s']:.0f} img/s  "

@@ -159,8 +159,9 @@ def choose_precision(setting: str, device: torch.device, reduced_ok: bool = True
                         "than fp32)")
     if device.type == "cpu" or make_probe is None:
         return "bf16", f"auto: bf16 ({device.type} computes it natively: {native})"
-    probes = {name: make_probe(name) for name in ("fp32", "bf16")}
-    if None in probes.values():
+    made = {name: make_probe(name) for name in ("fp32", "bf16")}
+    probes = {name: probe for name, probe in made.items() if probe is not None}
+    if len(probes) < len(made):
         return "fp32", "auto: fp32 (no batch to measure bf16 with)"
     times = time_probes(probes, device)
     name = "bf16" if times["bf16"] < (1 - MARGIN) * times["fp32"] else "fp32"

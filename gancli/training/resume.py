@@ -25,7 +25,7 @@ import glob
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
@@ -96,7 +96,8 @@ def _flat(tree: dict, prefix: str = "") -> dict[str, Any]:
 
 def saved_config(ckpt: dict[str, Any]) -> DictConfig:
     """The config a checkpoint was trained with, on today's schemas."""
-    return typed(OmegaConf.to_container(OmegaConf.create(ckpt["config"])), TrainAppConfig)
+    return typed(cast(dict, OmegaConf.to_container(OmegaConf.create(ckpt["config"]))),
+                 TrainAppConfig)
 
 
 def relaunch_config(ckpt: dict[str, Any], cfg: DictConfig, last: Path) -> DictConfig:

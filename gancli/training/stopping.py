@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from collections.abc import Callable
 from types import FrameType
 
 log = logging.getLogger("gancli.train")
@@ -28,6 +29,10 @@ INTERRUPTED = 130
 PREEMPTED = 75
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2)
 
+#: What `signal.signal` takes and returns: a function, `SIG_DFL`/`SIG_IGN`, or None (a handler
+#: not installed from Python).
+Handler = Callable[[int, FrameType | None], object] | int | signal.Handlers | None
+
 
 class StopRequest:
     """While active (a context manager, in the main thread), the signals above set `requested`
@@ -36,7 +41,7 @@ class StopRequest:
     def __init__(self) -> None:
         self.requested = False
         self.signal: int | None = None
-        self._previous: dict[int, object] = {}
+        self._previous: dict[int, Handler] = {}
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         if self.requested:
@@ -61,7 +66,9 @@ class StopRequest:
         """Call the handler that the received signal had before this one (a launcher's, such
         as submitit's requeue), if it had one of its own; Python's and the OS's defaults (which
         would raise KeyboardInterrupt or kill the process) are left out."""
-        previous = self._previous.get(self.signal) if self.signal is not None else None
+        if self.signal is None:
+            return
+        previous = self._previous.get(self.signal)
         if callable(previous) and previous is not signal.default_int_handler:
             previous(self.signal, None)
 

@@ -83,7 +83,7 @@ def test_one_process_collectives_are_identities() -> None:
     stats = {"a": torch.tensor(2.0)}
     assert single.mean(stats) is stats
     assert single.any(True, torch.device("cpu")) and not single.any(False, torch.device("cpu"))
-    assert single.gather(3) == [3] and single.broadcast(4) == 4
+    assert single.gather(3) == [3] and single.broadcast(4) == 4 and single.from_main(lambda: 5) == 5
     assert single.should_stop(True, False, torch.device("cpu"))  # one process stops at once
     module = nn.Linear(2, 2)
     assert single.wrap(module, torch.device("cpu")) is module
@@ -155,6 +155,8 @@ def _gp_worker(rank: int, world: int, port: int, out: str) -> None:
     with torch.no_grad():
         own.weight.fill_(rank + 1.0)
     group.share_weights(own)
+    computed: list[int] = []
+    chosen = group.from_main(lambda: computed.append(rank) or f"chosen on {rank}")
     result = {"rank": rank, "synced_equals_mean": bool(torch.allclose(synced, mean, atol=1e-6)),
               "local_differs": bool(not torch.allclose(local, mean)),
               "mean_stat": float(stats["x"]), "any": group.any(rank == 1, device),
@@ -162,7 +164,7 @@ def _gp_worker(rank: int, world: int, port: int, out: str) -> None:
               "stop_between": group.should_stop(True, False, device),
               "gather": group.gather(rank * 10), "broadcast": group.broadcast(f"from {rank}"),
               "rows": None if rows is None else rows.flatten().tolist(),
-              "shared": float(own.weight.mean())}
+              "shared": float(own.weight.mean()), "from_main": chosen, "computed": computed}
     Path(out, f"{rank}.json").write_text(json.dumps(result))
     torch.distributed.destroy_process_group()
 
@@ -181,6 +183,8 @@ def test_ddp_averages_gradients_through_the_gradient_penalty(tmp_path: Path) -> 
         assert r["gather"] == [0, 10]
         assert r["broadcast"] == "from 0"
         assert r["shared"] == 1.0  # rank 0's weights everywhere
+        assert r["from_main"] == "chosen on 0"  # computed on rank 0 alone, sent to every rank
+    assert results[0]["computed"] == [0] and results[1]["computed"] == []
     assert results[0]["rows"] == list(range(7)) and results[1]["rows"] is None
 
 

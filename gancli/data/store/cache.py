@@ -22,6 +22,7 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -54,13 +55,19 @@ def prepare_into(cfg: DictConfig, out: Path, progress: Progress | None = None,
     source = SOURCES.lookup(cfg.name)
     with PreparedWriter(out, overwrite=overwrite) as writer:
         written = source.write(cfg, writer, progress or Progress())
-        settings = OmegaConf.to_container(cfg, resolve=True)
+        settings = cast(dict, OmegaConf.to_container(cfg, resolve=True))  # a DictConfig's: a dict
         settings.pop("placement", None)  # how a run reads it, not what it holds
         return writer.finish(cfg.name, written.num_classes, written.classes, written.source,
                              settings, written.summary.to_dict(), command)
 
 
 _temporary: list[Path] = []
+
+
+def _remove_temporary() -> None:
+    """At exit: remove the copies prepared for one run where the cache was not writable."""
+    for path in _temporary:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def ensure_cached(cfg: DictConfig) -> Path:
@@ -82,7 +89,7 @@ def ensure_cached(cfg: DictConfig) -> Path:
     except OSError as err:
         tmp = Path(tempfile.mkdtemp(prefix="gancli-data-"))
         if not _temporary:
-            atexit.register(lambda: [shutil.rmtree(p, ignore_errors=True) for p in _temporary])
+            atexit.register(_remove_temporary)
         _temporary.append(tmp)
         log.warning("cannot write the data cache %s (%s): preparing data=%s into %s for this "
                     "run only; set GANCLI_CACHE to a writable folder to keep it", folder,

@@ -22,7 +22,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypeGuard
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -97,8 +97,10 @@ def to_square(im: Image.Image, resolution: int | None, fit: Fit
     whether it was resized. crop: shorter side to `resolution`, centre square; pad: longer side
     to `resolution`, black borders; stretch: both sides to `resolution`."""
     w, h = im.size
+    if resolution is None:
+        return im, False, False
     size = (resolution, resolution)
-    if resolution is None or size == (w, h):
+    if size == (w, h):
         return im, False, False
     if w == h:
         return im.resize(size, RESAMPLE), False, True
@@ -152,9 +154,10 @@ class Reader:
         self.zip = None if files.prefix is None else zipfile.ZipFile(files.root)
 
     def open(self, name: str) -> Path | BinaryIO:
-        if self.zip is None:
+        prefix = self.files.prefix
+        if self.zip is None or prefix is None:  # both None for a folder
             return self.files.root / name
-        return io.BytesIO(self.zip.read(self.files.prefix + name))
+        return io.BytesIO(self.zip.read(prefix + name))
 
     def close(self) -> None:
         if self.zip is not None:
@@ -277,7 +280,7 @@ class Rows:
         self.progress.start(f"decoding {name}", len(items))
         out: SplitWriter | None = None
         for start, results in self.decoder.run(items, self._chunk(len(items[0]) if items else 1)):
-            kept = [(i, r) for i, r in enumerate(results, start) if self._keep(items[i], r)]
+            kept = [(i, r) for i, r in enumerate(results, start) if self._keep(r, items[i])]
             if kept:
                 out = out or self._open(name, len(items))
                 images = [r for _, r in kept]
@@ -303,9 +306,10 @@ class Rows:
         return self.writer.split(name, count, self.shape, self.shape if self.paired else None,
                                  self.with_files)
 
-    def _keep(self, item: Item, result: Result) -> bool:
-        """Whether `result` is written: a failure is skipped (or stops a strict prepare); an
-        image of another shape than the first stops the prepare."""
+    def _keep(self, result: Result, item: Item) -> TypeGuard[tuple[Decoded, ...]]:
+        """Whether `result` is written (then it is the item's images, not a `Failed`): a failure
+        is skipped (or stops a strict prepare); an image of another shape than the first stops
+        the prepare."""
         if isinstance(result, Failed):
             if self.progress.strict:
                 raise GancliError(f"{self.where}: cannot decode {result.file} ({result.why}); "

@@ -75,7 +75,9 @@ class RowFile:
             return
         if self.n + len(rows) > self.count:
             raise ValueError(f"{self.path.name}: more than the {self.count} rows announced")
-        self.file.write(memoryview(np.ascontiguousarray(rows, dtype=self.dtype)).cast("B"))
+        if self.file is None:
+            raise RuntimeError(f"{self.path.name}: rows written after close")
+        self.file.write(np.ascontiguousarray(rows, dtype=self.dtype).data.cast("B"))
         self.n += len(rows)
 
     def close(self) -> None:
@@ -115,6 +117,8 @@ class SplitWriter:
         self.pixels.write(pixels)
         self.labels.write(np.asarray(labels))
         if self.inputs is not None:
+            if inputs is None:
+                raise RuntimeError(f"{self.split}: a split of pairs needs the batch's inputs")
             self.inputs.write(inputs)
         if self.files is not None:
             self.files.extend(files or [])
@@ -162,7 +166,7 @@ class PreparedWriter:
     splits: dict[str, dict] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.shape: tuple[int, int, int] | None = None  # H×W×C, set by the first split done
+        self.shape: tuple[int, ...] | None = None  # H×W×C, set by the first split done
         self.out = Path(self.out).expanduser()
         check_out(self.out, self.overwrite)
         self.tmp = partial_folder(self.out, "the prepared dataset")
@@ -203,6 +207,8 @@ class PreparedWriter:
         """Write the manifest and move the folder to `out` (replacing it with overwrite=true)."""
         files = {p.name: {"bytes": p.stat().st_size, "sha256": sha256_file(p)}
                  for p in sorted(self.tmp.iterdir())}
+        if self.shape is None:
+            raise RuntimeError("finish before any split was done: the dataset's shape is unknown")
         h, w, c = self.shape
         manifest = {
             "format": FORMAT, "version": VERSION, "name": name, "kind": "image",

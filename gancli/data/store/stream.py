@@ -88,11 +88,13 @@ class Prefetcher:
         self.data, self.generator, self.depth = data, generator, depth
         rows = data.rows
         self.row_bytes = rows[0].nbytes if len(rows) else 0
+        if data.path is None:  # `choose` streams only data read from a prepared file
+            raise RuntimeError(f"{data.info.name} is held in memory: it cannot be streamed")
         self.offset = _npy_offset(data.path)
         self.pin = data.device.type == "cuda"
         self._fd = os.open(data.path, os.O_RDONLY)
         self._state = generator.get_state()
-        self._queue: queue.Queue | None = None
+        self._queue: queue.Queue = queue.Queue(depth)  # replaced by each reader's own
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._size = 0

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from typing import TypedDict, cast
 
 import torch
 import torch.nn.functional as F
@@ -36,9 +37,23 @@ from gancli.files import pixels_to_unit
 log = logging.getLogger("gancli.eval")
 
 FEATURE_DIM = 128
+
+
+class Recipe(TypedDict):
+    """How the feature-space classifier is trained (its fields typed for the code using them)."""
+
+    arch: str
+    width: int
+    batch: int
+    lr: float
+    epochs: int
+    min_steps: int
+    seed: int
+
+
 #: Training recipe; part of the cache key, so changing it retrains.
-RECIPE = {"arch": "cnn-3x3x3-bn", "width": 16, "batch": 128, "lr": 3e-3, "epochs": 4,
-          "min_steps": 400, "seed": 0}
+RECIPE: Recipe = {"arch": "cnn-3x3x3-bn", "width": 16, "batch": 128, "lr": 3e-3, "epochs": 4,
+                  "min_steps": 400, "seed": 0}
 #: Where the feature-space classifier trains, whatever the evaluation's device (see
 #: `load_classifier`); in its cache key, which keeps out entries once trained on a GPU.
 TRAIN_DEVICE = torch.device("cpu")
@@ -153,7 +168,8 @@ def classifier_space(data_cfg: DictConfig, info: DataInfo, opts: DictConfig,
     says so)."""
     base = class_protocol(info).channels_of
     model, acc, settings = load_classifier(
-        OmegaConf.merge(data_cfg, {"name": base}) if base else data_cfg, device)
+        # Merging a DictConfig with a dict gives a DictConfig; OmegaConf's types say either.
+        cast(DictConfig, OmegaConf.merge(data_cfg, {"name": base})) if base else data_cfg, device)
 
     def extract(pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x = pixels_to_unit(pixels)

@@ -112,7 +112,7 @@ def fid_helper_file() -> Path | None:
     metadata: importing the package would need opencv and the other dependencies of its own
     tools, which gancli does not use."""
     try:
-        path = Path(metadata.distribution(FID_HELPER).locate_file(FID_HELPER_FILE))
+        path = Path(str(metadata.distribution(FID_HELPER).locate_file(FID_HELPER_FILE)))
     except metadata.PackageNotFoundError:
         return None
     return path if path.is_file() else None
@@ -215,8 +215,8 @@ def inception_space(data_cfg: DictConfig, info: DataInfo, opts: DictConfig,
         if pixels.shape[1] == 1:
             pixels = pixels.expand(-1, 3, -1, -1)
         parts = [extractor.network(chunk) for chunk in pixels.split(CHUNK)]
-        feats = torch.cat([f for f, _ in parts])
-        return feats, None if parts[0][1] is None else torch.cat([lg for _, lg in parts])
+        logits = [lg for _, lg in parts if lg is not None]  # none, or every chunk's
+        return torch.cat([f for f, _ in parts]), torch.cat(logits) if logits else None
 
     description = extractor.describe()
     return FeatureSpace("inception", {"source": source, **description}, extract, device,

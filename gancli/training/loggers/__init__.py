@@ -145,10 +145,10 @@ def flat_config(cfg: DictConfig) -> dict[str, str | int | float | bool]:
         if isinstance(node, dict):
             for key, value in node.items():
                 walk(value, f"{prefix}{key}.")
-        elif node is None or isinstance(node, list):
-            out[prefix[:-1]] = str(node)
-        else:
+        elif isinstance(node, str | int | float | bool):
             out[prefix[:-1]] = node
+        else:  # None, a list
+            out[prefix[:-1]] = str(node)
 
     walk(OmegaConf.to_container(cfg, resolve=True, enum_to_str=True), "")
     return out

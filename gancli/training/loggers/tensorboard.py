@@ -64,7 +64,8 @@ class TensorBoardLogger(Logger):
         # Into this run's own event file: SummaryWriter.add_hparams would make a sub-run of it.
         metrics = {f"hparam/{k}": v for k, v in summary.items()}
         for part in hparams({**self.params, "status": status}, metrics):
-            self.writer.file_writer.add_summary(part)
+            # torch declares `file_writer` None: its __init__ sets it after the declaration.
+            self.writer.file_writer.add_summary(part)  # type: ignore[attr-defined]
         for key, value in metrics.items():
             self.writer.add_scalar(key, value)
         self.writer.close()
