@@ -38,14 +38,16 @@ GANCLI = Path(sys.executable).with_name("gancli")
 #: The busy process: one core's worth of arithmetic, whichever library a user's job runs.
 HOGS = {
     "torch": "import torch\ntorch.set_num_threads(1)\na = torch.rand(256, 256)\n"
-             "while True:\n    a = torch.tanh(a @ a)\n",
+    "while True:\n    a = torch.tanh(a @ a)\n",
     "numpy": "import numpy as np\na = np.random.rand(256, 256)\n"
-             "while True:\n    a = np.tanh(a @ a)\n",
+    "while True:\n    a = np.tanh(a @ a)\n",
 }
 #: Keeps the hog on one thread whichever BLAS or OpenMP it loads.
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
-TABLE_HEADER = ("| date | machine | train.threads | threads alone (busy) | img/s alone "
-                "| img/s busy | ratio busy/alone (min–max) |\n|---|---|---|---|---:|---:|---|")
+TABLE_HEADER = (
+    "| date | machine | train.threads | threads alone (busy) | img/s alone "
+    "| img/s busy | ratio busy/alone (min–max) |\n|---|---|---|---|---:|---:|---|"
+)
 
 
 def cpu_flags() -> str:
@@ -54,18 +56,29 @@ def cpu_flags() -> str:
         text = Path("/proc/cpuinfo").read_text()
     except OSError:
         return "flags unknown"
-    flags = next((line.split(":", 1)[1].split() for line in text.splitlines()
-                  if line.startswith("flags")), [])
+    flags = next(
+        (line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")),
+        [],
+    )
     found = [f for f in flags if f.startswith("amx") or f == "avx512_bf16"]
     return "flags: " + (" ".join(found) if found else "no amx, no avx512_bf16")
 
 
 def train(threads: str, args: argparse.Namespace, folder: Path) -> tuple[float, dict]:
     """One `gancli train` of the default config; its images/s and metrics.jsonl's first line."""
-    subprocess.run([str(GANCLI), "train", f"train.steps={args.steps}",
-                    f"train.log_every={args.log_every}", f"train.threads={threads}",
-                    f"hydra.run.dir={folder}"], check=True, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL)
+    subprocess.run(
+        [
+            str(GANCLI),
+            "train",
+            f"train.steps={args.steps}",
+            f"train.log_every={args.log_every}",
+            f"train.threads={threads}",
+            f"hydra.run.dir={folder}",
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     lines = [json.loads(x) for x in (folder / "metrics.jsonl").read_text().splitlines()]
     rates = [r["imgs_per_s"] for r in lines if "imgs_per_s" in r]
     return statistics.median(rates[1:] or rates), lines[0]
@@ -93,10 +106,14 @@ def main() -> None:
     p.add_argument("--markdown-out", type=Path)
     args = p.parse_args()
     omp = {k: os.environ[k] for k in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY") if k in os.environ}
-    print(f"{machine()}; {cpu_flags()}; python {sys.version.split()[0]}; {load_average()}; "
-          f"environment: {omp or 'no OMP_NUM_THREADS or OMP_WAIT_POLICY set'}")
-    print(f"the default run for {args.steps} steps, alone and beside a 1-thread {args.hog} "
-          f"matmul loop, {args.rounds} round(s)")
+    print(
+        f"{machine()}; {cpu_flags()}; python {sys.version.split()[0]}; {load_average()}; "
+        f"environment: {omp or 'no OMP_NUM_THREADS or OMP_WAIT_POLICY set'}"
+    )
+    print(
+        f"the default run for {args.steps} steps, alone and beside a 1-thread {args.hog} "
+        f"matmul loop, {args.rounds} round(s)"
+    )
     rows = []
     with tempfile.TemporaryDirectory(prefix="gancli-busy-") as tmp:
         for threads in args.threads.split(","):
@@ -105,19 +122,25 @@ def main() -> None:
                 rate, first = train(threads, args, Path(tmp) / f"{threads}-alone-{r}")
                 alone.append(rate)
                 chosen[0].append(first["threads"])
-                print(f"  train.threads={threads} round {r}: alone {rate:7.0f} img/s "
-                      f"({first.get('threads_choice', first['threads'])})")
+                print(
+                    f"  train.threads={threads} round {r}: alone {rate:7.0f} img/s "
+                    f"({first.get('threads_choice', first['threads'])})"
+                )
                 with hog_running(args.hog):
                     rate, first = train(threads, args, Path(tmp) / f"{threads}-busy-{r}")
                 busy.append(rate)
                 chosen[1].append(first["threads"])
-                print(f"  train.threads={threads} round {r}: busy  {rate:7.0f} img/s "
-                      f"({first.get('threads_choice', first['threads'])})")
+                print(
+                    f"  train.threads={threads} round {r}: busy  {rate:7.0f} img/s "
+                    f"({first.get('threads_choice', first['threads'])})"
+                )
             ratios = [b / a for a, b in zip(alone, busy, strict=True)]
-            rows.append(f"| {datetime.date.today()} | {machine()}, {cpu_flags()} | {threads} "
-                        f"| {'/'.join(map(str, chosen[0]))} ({'/'.join(map(str, chosen[1]))}) "
-                        f"| {statistics.median(alone):.0f} | {statistics.median(busy):.0f} "
-                        f"| {spread(ratios)} |")
+            rows.append(
+                f"| {datetime.date.today()} | {machine()}, {cpu_flags()} | {threads} "
+                f"| {'/'.join(map(str, chosen[0]))} ({'/'.join(map(str, chosen[1]))}) "
+                f"| {statistics.median(alone):.0f} | {statistics.median(busy):.0f} "
+                f"| {spread(ratios)} |"
+            )
     print(f"at the end: {load_average()}")
     emit_table(TABLE_HEADER, rows, args.markdown_out)
 

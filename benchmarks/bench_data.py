@@ -41,8 +41,14 @@ TORCHRUN = Path(PYTHON).with_name("torchrun")
 MNIST_ROOT = REPO.parent / "shared" / "data" / "mnist"
 SIDE = 64
 # Small steps: the figures are about the data, not the model.
-TRAIN = ["model.width=16", "train.batch_size=64", "train.log_every=1", "train.sample_every=1000",
-         "train.ckpt_every=1000", "train.device=cpu"]
+TRAIN = [
+    "model.width=16",
+    "train.batch_size=64",
+    "train.log_every=1",
+    "train.sample_every=1000",
+    "train.ckpt_every=1000",
+    "train.device=cpu",
+]
 TABLE_HEADER = "| date | machine | figure | value | note |\n|---|---|---|---:|---|"
 
 
@@ -65,14 +71,22 @@ def make_pngs(folder: Path, n: int, seed: int = 0) -> Path:
 def peak_mb(cmd: list[str], cwd: Path, env: dict | None = None) -> tuple[float, float]:
     """Run `cmd` in a fresh wrapper process; returns (its largest descendant's peak RSS in MB,
     wall seconds). ru_maxrss of RUSAGE_CHILDREN is the largest waited-for descendant's peak."""
-    wrapper = ("import resource, subprocess, sys, time; t = time.perf_counter(); "
-               "r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, "
-               "stderr=subprocess.PIPE, text=True); "
-               "sys.stderr.write(r.stderr[-2000:] if r.returncode else ''); "
-               "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, "
-               "time.perf_counter() - t, r.returncode)")
-    out = subprocess.run([PYTHON, "-c", wrapper, *cmd], cwd=cwd, capture_output=True, text=True,
-                         env={**os.environ, **(env or {})}, check=True)
+    wrapper = (
+        "import resource, subprocess, sys, time; t = time.perf_counter(); "
+        "r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, "
+        "stderr=subprocess.PIPE, text=True); "
+        "sys.stderr.write(r.stderr[-2000:] if r.returncode else ''); "
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, "
+        "time.perf_counter() - t, r.returncode)"
+    )
+    out = subprocess.run(
+        [PYTHON, "-c", wrapper, *cmd],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        check=True,
+    )
     kb, wall, rc = out.stdout.split()
     if rc != "0":
         raise SystemExit(f"{' '.join(cmd)} failed:\n{out.stderr}")
@@ -82,8 +96,9 @@ def peak_mb(cmd: list[str], cwd: Path, env: dict | None = None) -> tuple[float, 
 def first_step_s(cmd: list[str], cwd: Path) -> float:
     """Seconds from launching `cmd` until it logs its first step."""
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            text=True)
+    proc = subprocess.Popen(
+        cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
     for line in proc.stderr:
         if line.startswith("step 1/"):
             took = time.perf_counter() - start
@@ -136,12 +151,14 @@ def stream_flat(gb: float, budget_mb: int, tmp: Path) -> str:
     # its touched pages count as resident (reclaimable page cache, but resident; the kernel may
     # map them as 2 MB huge pages).
     for lo in range(0, n, 8192):
-        int(data.rows[lo:lo + 8192].max())
+        int(data.rows[lo : lo + 8192].max())
     mapped = rss_mb()
-    return (f"{seen:,} items ({gb:g} GB, {gb * 1024 / budget_mb:.0f}× the {budget_mb} MB "
-            f"budget) read in {took:.0f} s; RSS {before:.0f} MB before, {read_all:.0f} MB after "
-            f"reading every item, {after:.0f} MB after 50 prefetched batches of {batch} as floats; "
-            f"the same pass through the memory map instead: {mapped:.0f} MB")
+    return (
+        f"{seen:,} items ({gb:g} GB, {gb * 1024 / budget_mb:.0f}× the {budget_mb} MB "
+        f"budget) read in {took:.0f} s; RSS {before:.0f} MB before, {read_all:.0f} MB after "
+        f"reading every item, {after:.0f} MB after 50 prefetched batches of {batch} as floats; "
+        f"the same pass through the memory map instead: {mapped:.0f} MB"
+    )
 
 
 def rss_mb() -> float:
@@ -176,68 +193,140 @@ def main(argv: list[str] | None = None) -> None:
         os.environ.update(env)
         big, small = (make_pngs(tmp / f"png{n}", n) for n in (args.images, args.small))
         start = time.perf_counter()
-        subprocess.run([*GANCLI, "data", "prepare", f"source={big}", f"out={tmp / 'big'}",
-                        f"data.resolution={SIDE}"], check=True, capture_output=True)
+        subprocess.run(
+            [
+                *GANCLI,
+                "data",
+                "prepare",
+                f"source={big}",
+                f"out={tmp / 'big'}",
+                f"data.resolution={SIDE}",
+            ],
+            check=True,
+            capture_output=True,
+        )
         took = time.perf_counter() - start
-        row("data prepare, 64×64 PNGs", f"{args.images / took:.0f} img/s",
-            f"{args.images:,} images in {took:.1f} s, whole command, {os.cpu_count()} workers")
-        subprocess.run([*GANCLI, "data", "prepare", f"source={small}", f"out={tmp / 'small'}",
-                        f"data.resolution={SIDE}"], check=True, capture_output=True)
+        row(
+            "data prepare, 64×64 PNGs",
+            f"{args.images / took:.0f} img/s",
+            f"{args.images:,} images in {took:.1f} s, whole command, {os.cpu_count()} workers",
+        )
+        subprocess.run(
+            [
+                *GANCLI,
+                "data",
+                "prepare",
+                f"source={small}",
+                f"out={tmp / 'small'}",
+                f"data.resolution={SIDE}",
+            ],
+            check=True,
+            capture_output=True,
+        )
 
         def train(root: Path, *extra: str) -> list[str]:
-            return [*GANCLI, "train", "data=prepared", f"data.root={root}", *TRAIN,
-                    "train.steps=20", *extra]
+            return [
+                *GANCLI,
+                "train",
+                "data=prepared",
+                f"data.root={root}",
+                *TRAIN,
+                "train.steps=20",
+                *extra,
+            ]
 
         peaks = {}
         for name in ("small", "big"):
             peaks[name] = min(peak_mb(train(tmp / name), tmp)[0] for _ in range(2))
-        row("peak RSS, train.steps=20, prepared 1 process",
-            f"{peaks['big']:.0f} MB", f"{args.images:,} images; {args.small:,} images: "
-            f"{peaks['small']:.0f} MB (+{peaks['big'] - peaks['small']:.0f} MB)")
+        row(
+            "peak RSS, train.steps=20, prepared 1 process",
+            f"{peaks['big']:.0f} MB",
+            f"{args.images:,} images; {args.small:,} images: "
+            f"{peaks['small']:.0f} MB (+{peaks['big'] - peaks['small']:.0f} MB)",
+        )
         if TORCHRUN.exists():
-            cmd = [str(TORCHRUN), "--standalone", "--nproc_per_node=2", "-m", "gancli",
-                   *train(tmp / "big")[3:]]
+            cmd = [
+                str(TORCHRUN),
+                "--standalone",
+                "--nproc_per_node=2",
+                "-m",
+                "gancli",
+                *train(tmp / "big")[3:],
+            ]
             ddp, _ = peak_mb(cmd, tmp, {"OMP_NUM_THREADS": "1"})
-            row("peak RSS, torchrun 2 processes, largest process", f"{ddp:.0f} MB",
+            row(
+                "peak RSS, torchrun 2 processes, largest process",
+                f"{ddp:.0f} MB",
                 f"{args.images:,} prepared images; one process: {peaks['big']:.0f} MB "
-                f"({ddp - peaks['big']:+.0f} MB)")
+                f"({ddp - peaks['big']:+.0f} MB)",
+            )
         if args.before:
             old = tmp / "old"
-            subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", str(old),
-                            args.before], check=True, capture_output=True)
+            subprocess.run(
+                ["git", "-C", str(REPO), "worktree", "add", "--detach", str(old), args.before],
+                check=True,
+                capture_output=True,
+            )
             # The installed package maps gancli.conf to this checkout's conf/; the old code
             # needs its own, found first on sys.path.
             (old / "gancli" / "conf").symlink_to(old / "conf")
             try:
-                cmd = [PYTHON, "-c", "import sys; sys.path.insert(0, sys.argv.pop(1)); "
-                       "from gancli.cli import main; sys.exit(main(sys.argv[1:]))", str(old),
-                       "train", "data=folder", f"data.root={big}", f"data.resolution={SIDE}",
-                       *TRAIN, "train.steps=20"]
+                cmd = [
+                    PYTHON,
+                    "-c",
+                    "import sys; sys.path.insert(0, sys.argv.pop(1)); "
+                    "from gancli.cli import main; sys.exit(main(sys.argv[1:]))",
+                    str(old),
+                    "train",
+                    "data=folder",
+                    f"data.root={big}",
+                    f"data.resolution={SIDE}",
+                    *TRAIN,
+                    "train.steps=20",
+                ]
                 mb, wall = peak_mb(cmd, tmp)
-                row(f"peak RSS, same run as data=folder at {args.before[:8]}", f"{mb:.0f} MB",
-                    f"decoded into floats every run; {wall:.1f} s")
+                row(
+                    f"peak RSS, same run as data=folder at {args.before[:8]}",
+                    f"{mb:.0f} MB",
+                    f"decoded into floats every run; {wall:.1f} s",
+                )
             finally:
-                subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force",
-                                str(old)], check=True, capture_output=True)
+                subprocess.run(
+                    ["git", "-C", str(REPO), "worktree", "remove", "--force", str(old)],
+                    check=True,
+                    capture_output=True,
+                )
 
         firsts = {}
-        commands = {"embedded default (digits)": [*GANCLI, "train", "train.steps=1",
-                                                  "train.log_every=1"],
-                    f"prepared {args.images:,} 64×64": train(tmp / "big", "train.steps=1")}
+        commands = {
+            "embedded default (digits)": [*GANCLI, "train", "train.steps=1", "train.log_every=1"],
+            f"prepared {args.images:,} 64×64": train(tmp / "big", "train.steps=1"),
+        }
         if (MNIST_ROOT / "train-images-idx3-ubyte.gz").is_file():
             commands["mnist (prepared in the cache)"] = [
-                *GANCLI, "train", "data=mnist", f"data.root={MNIST_ROOT}", *TRAIN,
-                "train.steps=1"]
+                *GANCLI,
+                "train",
+                "data=mnist",
+                f"data.root={MNIST_ROOT}",
+                *TRAIN,
+                "train.steps=1",
+            ]
         for name, cmd in commands.items():
             first_step_s(cmd, tmp)  # the first run prepares the cache and warms the page cache
             firsts[name] = statistics.median(first_step_s(cmd, tmp) for _ in range(args.repeats))
         base = firsts["embedded default (digits)"]
         for name, took in firsts.items():
-            row(f"time to first step, {name}", f"{took:.2f} s",
-                f"{took / base:.2f}× the default; median of {args.repeats}, second runs")
+            row(
+                f"time to first step, {name}",
+                f"{took:.2f} s",
+                f"{took / base:.2f}× the default; median of {args.repeats}, second runs",
+            )
 
-        row("stream a set larger than the budget", f"{args.stream_gb:g} GB",
-            stream_flat(args.stream_gb, args.budget_mb, tmp))
+        row(
+            "stream a set larger than the budget",
+            f"{args.stream_gb:g} GB",
+            stream_flat(args.stream_gb, args.budget_mb, tmp),
+        )
 
     print(f"\nat the end: {load_average()}\n")
     emit_table(TABLE_HEADER, rows, args.markdown_out)

@@ -61,27 +61,45 @@ def main() -> None:
     from gancli.files import pixels_to_unit
 
     cpu = torch.device("cpu")
-    data_cfg = OmegaConf.create({"name": "mnist", "root": args.data_root, "resolution": 32,
-                                 "num_points": 0})
-    print(f"{machine()}; torch "
-          f"{torch.__version__}, {torch.get_num_threads()} threads; load average "
-          f"{os.getloadavg()[0]:.2f}; cache {os.environ['GANCLI_CACHE']}")
+    data_cfg = OmegaConf.create(
+        {"name": "mnist", "root": args.data_root, "resolution": 32, "num_points": 0}
+    )
+    print(
+        f"{machine()}; torch "
+        f"{torch.__version__}, {torch.get_num_threads()} threads; load average "
+        f"{os.getloadavg()[0]:.2f}; cache {os.environ['GANCLI_CACHE']}"
+    )
     rows: list[tuple[str, float]] = []
-    model, acc, _ = timed("classifier (train on first use, else load)",
-                          lambda: load_classifier(data_cfg, cpu), rows)
+    model, acc, _ = timed(
+        "classifier (train on first use, else load)", lambda: load_classifier(data_cfg, cpu), rows
+    )
     samples = load_dataset(data_cfg, "test").pixels()[: args.n].contiguous()
     with torch.no_grad():
         x = pixels_to_unit(samples)
-        bare = timed(f"reference: bare classifier forward, {len(x)} images",
-                     lambda: model(x), rows, images=len(x))
+        bare = timed(
+            f"reference: bare classifier forward, {len(x)} images",
+            lambda: model(x),
+            rows,
+            images=len(x),
+        )
     del bare
     unit = rows[-1][1]
     info = load_dataset(data_cfg, "train").info
-    ev = timed("evaluator set-up (reference features, cached)",
-               lambda: Evaluator(OmegaConf.merge(OmegaConf.structured(EvalOptions), {}),
-                                 data_cfg, info, cpu), rows, unit)
-    fake = timed(f"feature extraction, {len(samples)} samples",
-                 lambda: ev.space.extract(samples), rows, unit, images=len(samples))
+    ev = timed(
+        "evaluator set-up (reference features, cached)",
+        lambda: Evaluator(
+            OmegaConf.merge(OmegaConf.structured(EvalOptions), {}), data_cfg, info, cpu
+        ),
+        rows,
+        unit,
+    )
+    fake = timed(
+        f"feature extraction, {len(samples)} samples",
+        lambda: ev.space.extract(samples),
+        rows,
+        unit,
+        images=len(samples),
+    )
     with tempfile.TemporaryDirectory() as tmp:
         inputs = Inputs(samples, fake, ev.real, ev, Path(tmp))
         for name in ev.metrics:
@@ -89,18 +107,36 @@ def main() -> None:
 
     ckpt = Path(tempfile.gettempdir()) / "gancli-bench-mnist-run"
     if not (ckpt / "checkpoints" / "last.pt").is_file():
-        subprocess.run([str(GANCLI), "train", "data=mnist", f"data.root={args.data_root}",
-                        "train.steps=20", "train.log_every=10", f"hydra.run.dir={ckpt}"],
-                       check=True, capture_output=True)
+        subprocess.run(
+            [
+                str(GANCLI),
+                "train",
+                "data=mnist",
+                f"data.root={args.data_root}",
+                "train.steps=20",
+                "train.log_every=10",
+                f"hydra.run.dir={ckpt}",
+            ],
+            check=True,
+            capture_output=True,
+        )
     with tempfile.TemporaryDirectory() as tmp:
-        timed(f"whole `gancli eval ckpt=<mnist run>` (eval.n={args.n}, cache warm)",
-              lambda: subprocess.run([str(GANCLI), "eval", f"ckpt={ckpt}", f"eval.n={args.n}",
-                                      f"hydra.run.dir={tmp}"], check=True,
-                                     capture_output=True), rows, unit)
+        timed(
+            f"whole `gancli eval ckpt=<mnist run>` (eval.n={args.n}, cache warm)",
+            lambda: subprocess.run(
+                [str(GANCLI), "eval", f"ckpt={ckpt}", f"eval.n={args.n}", f"hydra.run.dir={tmp}"],
+                check=True,
+                capture_output=True,
+            ),
+            rows,
+            unit,
+        )
     print("\n| date | machine | stage | seconds | images/s |\n|---|---|---|---:|---:|")
     for label, seconds, rate in rows:
-        print(f"| {datetime.date.today()} | {machine()} | {label} | {seconds:.2f} "
-              f"| {f'{rate:,.0f}' if rate else '—'} |")
+        print(
+            f"| {datetime.date.today()} | {machine()} | {label} | {seconds:.2f} "
+            f"| {f'{rate:,.0f}' if rate else '—'} |"
+        )
 
 
 if __name__ == "__main__":

@@ -27,10 +27,16 @@ from machine import emit_table, load_average, machine, spread
 from gancli.config import register_configs
 from gancli.training.loop import Trainer
 
-SETTINGS = {"jsonl": "logger=jsonl", "tensorboard": "logger=tensorboard",
-            "mlflow": "logger=mlflow", "both": "logger=[tensorboard,mlflow]"}
-TABLE_HEADER = ("| date | machine | steps | log every | logger | median s | ratio to jsonl "
-                "(min–max) |\n|---|---|---:|---:|---|---:|---:|")
+SETTINGS = {
+    "jsonl": "logger=jsonl",
+    "tensorboard": "logger=tensorboard",
+    "mlflow": "logger=mlflow",
+    "both": "logger=[tensorboard,mlflow]",
+}
+TABLE_HEADER = (
+    "| date | machine | steps | log every | logger | median s | ratio to jsonl "
+    "(min–max) |\n|---|---|---:|---:|---|---:|---:|"
+)
 
 
 def train_once(logger: str, args: argparse.Namespace) -> float:
@@ -41,9 +47,16 @@ def train_once(logger: str, args: argparse.Namespace) -> float:
         os.chdir(tmp)
         try:
             with initialize_config_module(config_module="gancli.conf", version_base="1.3"):
-                cfg = compose(config_name="train", overrides=[
-                    logger, f"train.steps={args.steps}", f"train.log_every={args.log_every}",
-                    f"train.sample_every={args.sample_every}", "train.device=cpu"])
+                cfg = compose(
+                    config_name="train",
+                    overrides=[
+                        logger,
+                        f"train.steps={args.steps}",
+                        f"train.log_every={args.log_every}",
+                        f"train.sample_every={args.sample_every}",
+                        "train.device=cpu",
+                    ],
+                )
             (Path(tmp) / "run").mkdir()
             trainer = Trainer(cfg, Path(tmp) / "run")
             start = time.perf_counter()
@@ -62,8 +75,10 @@ def main() -> None:
     p.add_argument("--markdown-out", type=Path)
     args = p.parse_args()
     register_configs()
-    print(f"{machine()}; torch {torch.__version__}, {torch.get_num_threads()} threads; "
-          f"{load_average()}")
+    print(
+        f"{machine()}; torch {torch.__version__}, {torch.get_num_threads()} threads; "
+        f"{load_average()}"
+    )
     train_once("logger=jsonl", args)  # warm-up: data cache, first-call costs
     seconds: dict[str, list[float]] = {name: [] for name in SETTINGS}
     for _ in range(args.rounds):
@@ -72,8 +87,10 @@ def main() -> None:
     rows = []
     for name, times in seconds.items():
         ratios = [t / ref for t, ref in zip(times, seconds["jsonl"], strict=True)]
-        rows.append(f"| {datetime.date.today()} | {machine()} | {args.steps} | {args.log_every} "
-                    f"| {name} | {statistics.median(times):.2f} | {spread(ratios)} |")
+        rows.append(
+            f"| {datetime.date.today()} | {machine()} | {args.steps} | {args.log_every} "
+            f"| {name} | {statistics.median(times):.2f} | {spread(ratios)} |"
+        )
     print(f"at the end: {load_average()}")
     emit_table(TABLE_HEADER, rows, args.markdown_out)
 

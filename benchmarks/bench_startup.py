@@ -37,8 +37,10 @@ except SystemExit:
     pass
 sys.stderr.write(f"\\nTORCH_IMPORTED={'torch' in sys.modules}\\n")
 """
-TABLE_HEADER = ("| date | machine | python | command | median s | min s | exit status "
-                "| torch imported |\n|---|---|---|---|---:|---:|---:|---|")
+TABLE_HEADER = (
+    "| date | machine | python | command | median s | min s | exit status "
+    "| torch imported |\n|---|---|---|---|---:|---:|---:|---|"
+)
 
 
 @dataclass
@@ -55,8 +57,11 @@ CASES = [
     Case("python -c 'import torch' (reference)", [sys.executable, "-c", "import torch"]),
     Case("gancli --help", [str(GANCLI), "--help"], ["--help"]),
     Case("gancli train --help", [str(GANCLI), "train", "--help"], ["train", "--help"]),
-    Case("gancli train optim.lrr=1 (config error)", [str(GANCLI), "train", "optim.lrr=1"],
-         ["train", "optim.lrr=1"]),
+    Case(
+        "gancli train optim.lrr=1 (config error)",
+        [str(GANCLI), "train", "optim.lrr=1"],
+        ["train", "optim.lrr=1"],
+    ),
 ]
 
 
@@ -74,8 +79,9 @@ def timed_runs(argv: list[str], runs: int, cwd: Path) -> tuple[list[float], int]
 
 def imports_torch(args: list[str], cwd: Path) -> str:
     """'yes' or 'no': does running gancli with `args` import torch?"""
-    proc = subprocess.run([sys.executable, "-c", PROBE, *args], cwd=cwd, capture_output=True,
-                          text=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE, *args], cwd=cwd, capture_output=True, text=True
+    )
     for line in proc.stderr.splitlines():
         if line.startswith("TORCH_IMPORTED="):
             return "yes" if line.endswith("True") else "no"
@@ -88,8 +94,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--markdown-out", type=Path, help="append the table rows to this file")
     args = p.parse_args(argv)
     if not GANCLI.is_file():
-        raise SystemExit(f"no gancli script next to {sys.executable}: run `make install` and "
-                         "use the virtualenv's python")
+        raise SystemExit(
+            f"no gancli script next to {sys.executable}: run `make install` and "
+            "use the virtualenv's python"
+        )
 
     print(f"{machine()}; python {platform.python_version()}; {GANCLI}; {args.runs} runs each")
     rows = []
@@ -99,12 +107,16 @@ def main(argv: list[str] | None = None) -> None:
         for case in CASES:
             times, status = timed_runs(case.argv, args.runs, cwd)
             torch_in = "—" if case.args is None else imports_torch(case.args, cwd)
-            print(f"  {case.label:<42} median {statistics.median(times):.3f} s  "
-                  f"(runs: {' '.join(f'{t:.3f}' for t in times)})  exit {status}  "
-                  f"torch imported: {torch_in}")
-            rows.append(f"| {datetime.date.today()} | {machine()} | {platform.python_version()} "
-                        f"| `{case.label}` | {statistics.median(times):.3f} | {min(times):.3f} "
-                        f"| {status} | {torch_in} |")
+            print(
+                f"  {case.label:<42} median {statistics.median(times):.3f} s  "
+                f"(runs: {' '.join(f'{t:.3f}' for t in times)})  exit {status}  "
+                f"torch imported: {torch_in}"
+            )
+            rows.append(
+                f"| {datetime.date.today()} | {machine()} | {platform.python_version()} "
+                f"| `{case.label}` | {statistics.median(times):.3f} | {min(times):.3f} "
+                f"| {status} | {torch_in} |"
+            )
 
     print()
     emit_table(TABLE_HEADER, rows, args.markdown_out)

@@ -77,12 +77,15 @@ CUDA_MIN_STEPS = 200
 #: paper's 10, gancli's loss.gp_weight default).
 R1_GAMMA = 10.0
 GP_LAMBDA = 10.0
-TABLE_HEADER = ("| date | machine | torch | threads | config | gancli img/s | textbook img/s "
-                "| ratio gancli/textbook (min–max) | peak MiB |\n"
-                "|---|---|---|---:|---|---:|---:|---|---:|")
+TABLE_HEADER = (
+    "| date | machine | torch | threads | config | gancli img/s | textbook img/s "
+    "| ratio gancli/textbook (min–max) | peak MiB |\n"
+    "|---|---|---|---:|---|---:|---:|---|---:|"
+)
 
 
 # -- the textbook loop (pytorch/examples dcgan/main.py, at 32×32 and with logits) ------------------
+
 
 def weights_init(m: nn.Module) -> None:
     if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
@@ -92,32 +95,44 @@ def weights_init(m: nn.Module) -> None:
         nn.init.zeros_(m.bias)
 
 
-def textbook_models(nc: int, ngf: int = 64, ndf: int = 64,
-                    d_norm: Callable[[int], nn.Module] = nn.BatchNorm2d
-                    ) -> tuple[nn.Module, nn.Module]:
+def textbook_models(
+    nc: int, ngf: int = 64, ndf: int = 64, d_norm: Callable[[int], nn.Module] = nn.BatchNorm2d
+) -> tuple[nn.Module, nn.Module]:
     """G: 1→4→8→16→32 pixels, widths 4·ngf, 2·ngf, ngf; D mirrors it, no final sigmoid, its
     normalisation layers `d_norm(channels)` (WGAN-GP: layer norm, as gancli's recipe has it)."""
     netG = nn.Sequential(
-        nn.ConvTranspose2d(LATENT_DIM, ngf * 4, 4, 1, 0, bias=False), nn.BatchNorm2d(ngf * 4),
+        nn.ConvTranspose2d(LATENT_DIM, ngf * 4, 4, 1, 0, bias=False),
+        nn.BatchNorm2d(ngf * 4),
         nn.ReLU(True),
-        nn.ConvTranspose2d(ngf * 4, ngf * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf * 2),
+        nn.ConvTranspose2d(ngf * 4, ngf * 2, 4, 2, 1, bias=False),
+        nn.BatchNorm2d(ngf * 2),
         nn.ReLU(True),
-        nn.ConvTranspose2d(ngf * 2, ngf, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf), nn.ReLU(True),
-        nn.ConvTranspose2d(ngf, nc, 4, 2, 1, bias=False), nn.Tanh())
+        nn.ConvTranspose2d(ngf * 2, ngf, 4, 2, 1, bias=False),
+        nn.BatchNorm2d(ngf),
+        nn.ReLU(True),
+        nn.ConvTranspose2d(ngf, nc, 4, 2, 1, bias=False),
+        nn.Tanh(),
+    )
     netD = nn.Sequential(
-        nn.Conv2d(nc, ndf, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, inplace=True),
-        nn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias=False), d_norm(ndf * 2),
+        nn.Conv2d(nc, ndf, 4, 2, 1, bias=False),
         nn.LeakyReLU(0.2, inplace=True),
-        nn.Conv2d(ndf * 2, ndf * 4, 4, 2, 1, bias=False), d_norm(ndf * 4),
+        nn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias=False),
+        d_norm(ndf * 2),
         nn.LeakyReLU(0.2, inplace=True),
-        nn.Conv2d(ndf * 4, 1, 4, 1, 0, bias=False), nn.Flatten(0))
+        nn.Conv2d(ndf * 2, ndf * 4, 4, 2, 1, bias=False),
+        d_norm(ndf * 4),
+        nn.LeakyReLU(0.2, inplace=True),
+        nn.Conv2d(ndf * 4, 1, 4, 1, 0, bias=False),
+        nn.Flatten(0),
+    )
     netG.apply(weights_init)
     netD.apply(weights_init)
     return netG, netD
 
 
-def textbook_loop(x: torch.Tensor, batch: int, r1_gamma: float = 0.0, seed: int = SEED
-                  ) -> tuple[Callable[[], None], int]:
+def textbook_loop(
+    x: torch.Tensor, batch: int, r1_gamma: float = 0.0, seed: int = SEED
+) -> tuple[Callable[[], None], int]:
     """One-iteration closure of the textbook loop over the images `x`, and its parameter count.
 
     Real batches are random rows of the in-memory tensor, as gancli draws them, so the data path
@@ -162,8 +177,9 @@ def textbook_loop(x: torch.Tensor, batch: int, r1_gamma: float = 0.0, seed: int 
     return step, n_params(netG) + n_params(netD)
 
 
-def textbook_wgan_gp_loop(x: torch.Tensor, batch: int, cfg: DictConfig, seed: int = SEED
-                          ) -> tuple[Callable[[], None], int]:
+def textbook_wgan_gp_loop(
+    x: torch.Tensor, batch: int, cfg: DictConfig, seed: int = SEED
+) -> tuple[Callable[[], None], int]:
     """One-iteration closure of Gulrajani et al.'s improved WGAN training (Algorithm 1) on the
     DCGAN players with a layer-normalised critic, as the common PyTorch re-implementations write
     it: `cfg.train.n_critic` critic updates (the recipe's 5), each on a fresh real batch and a
@@ -175,8 +191,10 @@ def textbook_wgan_gp_loop(x: torch.Tensor, batch: int, cfg: DictConfig, seed: in
     (not n_critic·batch real images), so the ratio compares G updates per second."""
     device = x.device
     torch.manual_seed(seed)
-    netG, netD = (m.to(device) for m in textbook_models(
-        x.shape[1], d_norm=lambda channels: nn.GroupNorm(1, channels)))
+    netG, netD = (
+        m.to(device)
+        for m in textbook_models(x.shape[1], d_norm=lambda channels: nn.GroupNorm(1, channels))
+    )
     optD = torch.optim.Adam(netD.parameters(), lr=1e-4, betas=(0.0, 0.9))
     optG = torch.optim.Adam(netG.parameters(), lr=1e-4, betas=(0.0, 0.9))
     rng = torch.Generator(device).manual_seed(seed)
@@ -192,8 +210,7 @@ def textbook_wgan_gp_loop(x: torch.Tensor, batch: int, cfg: DictConfig, seed: in
                 fake = netG(noise())
             alpha = torch.rand(batch, 1, 1, 1, device=device)
             interpolates = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
-            (grad,) = torch.autograd.grad(netD(interpolates).sum(), interpolates,
-                                          create_graph=True)
+            (grad,) = torch.autograd.grad(netD(interpolates).sum(), interpolates, create_graph=True)
             penalty = GP_LAMBDA * ((grad.flatten(1).norm(2, dim=1) - 1) ** 2).mean()
             loss_d = netD(fake).mean() - netD(real).mean() + penalty
             optD.zero_grad()
@@ -209,8 +226,9 @@ def textbook_wgan_gp_loop(x: torch.Tensor, batch: int, cfg: DictConfig, seed: in
     return step, n_params(netG) + n_params(netD)
 
 
-def textbook_sngan_loop(x: torch.Tensor, batch: int, cfg: DictConfig, seed: int = SEED
-                        ) -> tuple[Callable[[], None], int]:
+def textbook_sngan_loop(
+    x: torch.Tensor, batch: int, cfg: DictConfig, seed: int = SEED
+) -> tuple[Callable[[], None], int]:
     """One-iteration closure of the plain SNGAN step (n_dis = 1) on `cfg`'s ResNet players:
     D's hinge loss on a real batch and a detached fake batch, then G's loss -D(G(z)) on a fresh
     forward pass of G, as the common re-implementations write it."""
@@ -230,7 +248,7 @@ def textbook_sngan_loop(x: torch.Tensor, batch: int, cfg: DictConfig, seed: int 
         real = x[torch.randint(len(x), (batch,), generator=rng, device=device)]
         with torch.no_grad():
             fake = netG(torch.randn(batch, dim, device=device))
-        loss_d = (torch.relu(1 - netD(real)).mean() + torch.relu(1 + netD(fake)).mean())
+        loss_d = torch.relu(1 - netD(real)).mean() + torch.relu(1 + netD(fake)).mean()
         optD.zero_grad()
         loss_d.backward()
         optD.step()
@@ -260,8 +278,10 @@ TEXTBOOK_LOSSES = {
     "ns": BenchLoss(["loss=ns"], lambda x, batch, cfg: textbook_loop(x, batch)),
     "wgan-gp": BenchLoss(["loss=wgan-gp"], textbook_wgan_gp_loop),
     # gancli's R1 is on every D update unless loss.r1_every asks for lazy R1, as the textbook's.
-    "r1": BenchLoss(["loss=ns", f"loss.r1_gamma={R1_GAMMA:g}"],
-                    lambda x, batch, cfg: textbook_loop(x, batch, r1_gamma=R1_GAMMA)),
+    "r1": BenchLoss(
+        ["loss=ns", f"loss.r1_gamma={R1_GAMMA:g}"],
+        lambda x, batch, cfg: textbook_loop(x, batch, r1_gamma=R1_GAMMA),
+    ),
 }
 
 
@@ -280,18 +300,29 @@ class BenchModel:
     def chosen_losses(self, requested: list[str]) -> list[str]:
         """Those of `requested` this model has a textbook loop for, else its own single one."""
         return [name for name in requested if name in self.losses] or (
-            list(self.losses) if len(self.losses) == 1 else [])
+            list(self.losses) if len(self.losses) == 1 else []
+        )
 
 
 MODELS = {
     "dcgan": BenchModel(["model=dcgan", "model.width=64"], TEXTBOOK_LOSSES, 1280),
-    "resnet": BenchModel(["model=resnet", "model.spectral_norm=true", "latent.dim=128",
-                          "optim.lr_g=2e-4", "optim.lr_d=2e-4", "optim.betas=[0.0,0.9]"],
-                         {"hinge": BenchLoss(["loss=hinge"], textbook_sngan_loop)}, 128),
+    "resnet": BenchModel(
+        [
+            "model=resnet",
+            "model.spectral_norm=true",
+            "latent.dim=128",
+            "optim.lr_g=2e-4",
+            "optim.lr_d=2e-4",
+            "optim.betas=[0.0,0.9]",
+        ],
+        {"hinge": BenchLoss(["loss=hinge"], textbook_sngan_loop)},
+        128,
+    ),
 }
 
 
 # -- gancli's side ---------------------------------------------------------------------------------
+
 
 def n_params(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
@@ -360,8 +391,13 @@ def time_run(c: Contender, steps: int, device: torch.device) -> float:
     return steps * c.batch / (time.perf_counter() - start)
 
 
-def measure(contenders: list[Contender], steps: int, rounds: int, device: torch.device,
-            warmup: int = WARMUP_STEPS) -> dict[str, list[float]]:
+def measure(
+    contenders: list[Contender],
+    steps: int,
+    rounds: int,
+    device: torch.device,
+    warmup: int = WARMUP_STEPS,
+) -> dict[str, list[float]]:
     """images/s of every contender in every round. The order rotates each round so that no loop
     always runs first (right after another loop's memory traffic) or last."""
     for c in contenders:
@@ -376,6 +412,7 @@ def measure(contenders: list[Contender], steps: int, rounds: int, device: torch.
 
 
 # -- report ----------------------------------------------------------------------------------------
+
 
 def device_machine(device: torch.device) -> str:
     return machine(torch.cuda.get_device_name(device) if device.type == "cuda" else None)
@@ -405,54 +442,88 @@ def peak_rss_mib() -> float:
 
 #: Each gancli row's overrides, by label; "{auto}" in a label becomes what `train.precision=auto`
 #: and `train.channels_last=auto` chose for that row's Trainer (`choices`).
-VARIANTS = {"fp32 eager (train.precision=fp32 train.channels_last=false)":
-            ["train.precision=fp32", "train.channels_last=false"],
-            "ema=0, {auto}": ["train.ema=0"],
-            "default: {auto}, ema={ema}": [],
-            "streamed (data.placement=stream), {auto}": ["data.placement=stream"]}
+VARIANTS = {
+    "fp32 eager (train.precision=fp32 train.channels_last=false)": [
+        "train.precision=fp32",
+        "train.channels_last=false",
+    ],
+    "ema=0, {auto}": ["train.ema=0"],
+    "default: {auto}, ema={ema}": [],
+    "streamed (data.placement=stream), {auto}": ["data.placement=stream"],
+}
 #: `--fast`: the fast path's switches one by one, each pinning the other, with the default EMA.
-FAST_VARIANTS = {"bf16 (train.precision=bf16 train.channels_last=false)":
-                 ["train.precision=bf16", "train.channels_last=false"],
-                 "channels_last (train.precision=fp32 train.channels_last=true)":
-                 ["train.precision=fp32", "train.channels_last=true"],
-                 "bf16 + channels_last (train.precision=bf16 train.channels_last=true)":
-                 ["train.precision=bf16", "train.channels_last=true"]}
+FAST_VARIANTS = {
+    "bf16 (train.precision=bf16 train.channels_last=false)": [
+        "train.precision=bf16",
+        "train.channels_last=false",
+    ],
+    "channels_last (train.precision=fp32 train.channels_last=true)": [
+        "train.precision=fp32",
+        "train.channels_last=true",
+    ],
+    "bf16 + channels_last (train.precision=bf16 train.channels_last=true)": [
+        "train.precision=bf16",
+        "train.channels_last=true",
+    ],
+}
 
 
 def choices(trainer: loop.Trainer) -> str:
     """What the Trainer's precision and layout came to, e.g. "bf16 + channels_last (auto)"."""
     precision, layout = trainer.precision, trainer.layout
     auto = "auto" in (precision.how[:4], layout.how[:4])
-    return (f"{precision.name} + {'channels_last' if layout.on else 'contiguous'}"
-            f"{' (auto)' if auto else ''}")
+    return (
+        f"{precision.name} + {'channels_last' if layout.on else 'contiguous'}"
+        f"{' (auto)' if auto else ''}"
+    )
 
 
-def bench_batch(model: str, loss: str, batch: int, steps: int, rounds: int,
-                device: torch.device, base: list[str], data_note: str, fast: bool = False,
-                warmup: int = WARMUP_STEPS) -> list[str]:
+def bench_batch(
+    model: str,
+    loss: str,
+    batch: int,
+    steps: int,
+    rounds: int,
+    device: torch.device,
+    base: list[str],
+    data_note: str,
+    fast: bool = False,
+    warmup: int = WARMUP_STEPS,
+) -> list[str]:
     """Time the textbook loop and gancli's variants (`VARIANTS`, and with `fast` the fast
     path's switches) for one model, objective and batch size; returns one markdown row per
     gancli variant."""
     bench_loss = MODELS[model].losses[loss]
-    overrides = [*base, *MODELS[model].overrides, *bench_loss.overrides,
-                 f"train.batch_size={batch}", f"train.device={device.type}", f"train.seed={SEED}"]
+    overrides = [
+        *base,
+        *MODELS[model].overrides,
+        *bench_loss.overrides,
+        f"train.batch_size={batch}",
+        f"train.device={device.type}",
+        f"train.seed={SEED}",
+    ]
     default_ema = compose_train(overrides).train.ema
     reset_peak_rss()
     variants = {**VARIANTS, **(FAST_VARIANTS if fast else {})}
     contenders, params, labels, notes, trainers = [], set(), [], [], []
     with tempfile.TemporaryDirectory(prefix="gancli-bench-") as tmp:
         for i, (template, extra) in enumerate(variants.items()):
-            trainer = loop.Trainer(compose_train([*overrides, *extra]),
-                                   run_dir=Path(tmp) / f"run{i}")
+            trainer = loop.Trainer(
+                compose_train([*overrides, *extra]), run_dir=Path(tmp) / f"run{i}"
+            )
             trainers.append(trainer)
             label = template.format(auto=choices(trainer), ema=f"{default_ema:g}")
             labels.append(label)
             if not extra:
-                notes.append(f"  default: train.precision={trainer.precision.name} "
-                             f"({trainer.precision.how}); {trainer.layout}")
-            contenders.append(Contender(f"gancli {label}",
-                                        functools.partial(trainer.train_step, measure=False),
-                                        batch))
+                notes.append(
+                    f"  default: train.precision={trainer.precision.name} "
+                    f"({trainer.precision.how}); {trainer.layout}"
+                )
+            contenders.append(
+                Contender(
+                    f"gancli {label}", functools.partial(trainer.train_step, measure=False), batch
+                )
+            )
             params.add(n_params(trainer.gan.G) + n_params(trainer.gan.D))
         # The textbook loop holds the whole set as floats on the device, as gancli did before it
         # read uint8 batches from the memory-mapped prepared files: the first variant's data,
@@ -461,16 +532,22 @@ def bench_batch(model: str, loss: str, batch: int, steps: int, rounds: int,
         step, tb_params = bench_loss.textbook(data.spread(len(data)), batch, trainers[0].cfg)
         contenders.insert(0, Contender("textbook", step, batch))
         if params != {tb_params}:
-            raise SystemExit(f"model sizes differ: gancli {params}, textbook {tb_params}: the "
-                             "comparison would not be like for like")
+            raise SystemExit(
+                f"model sizes differ: gancli {params}, textbook {tb_params}: the "
+                "comparison would not be like for like"
+            )
         rates = measure(contenders, steps, rounds, device, warmup)
 
     tb = rates["textbook"]
-    config = f"{model} {RESOLUTION}×{RESOLUTION} {data_note}, {' '.join(bench_loss.overrides)}, " \
-             f"batch {batch}"
+    config = (
+        f"{model} {RESOLUTION}×{RESOLUTION} {data_note}, {' '.join(bench_loss.overrides)}, "
+        f"batch {batch}"
+    )
     rows = []
-    print(f"\n{model}, {' '.join(bench_loss.overrides)}, batch {batch}: {steps} steps × "
-          f"{rounds} rounds, {tb_params:,} parameters (G+D); img/s per round:")
+    print(
+        f"\n{model}, {' '.join(bench_loss.overrides)}, batch {batch}: {steps} steps × "
+        f"{rounds} rounds, {tb_params:,} parameters (G+D); img/s per round:"
+    )
     print("\n".join(notes))
     width = max(map(len, rates))
     for name, values in rates.items():
@@ -486,34 +563,52 @@ def bench_batch(model: str, loss: str, batch: int, steps: int, rounds: int,
             f"| {datetime.date.today()} | {device_machine(device)} | {torch.__version__} "
             f"| {torch.get_num_threads()} | {config}, {label} | {statistics.median(g):.1f} "
             f"| {statistics.median(tb):.1f} | {statistics.median(ratios):.3f} "
-            f"({min(ratios):.3f}–{max(ratios):.3f}) | {peak:.0f} |")
+            f"({min(ratios):.3f}–{max(ratios):.3f}) | {peak:.0f} |"
+        )
     return rows
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--models", default="dcgan,resnet",
-                   help=f"comma-separated, of {', '.join(MODELS)} (default dcgan,resnet)")
+    p.add_argument(
+        "--models",
+        default="dcgan,resnet",
+        help=f"comma-separated, of {', '.join(MODELS)} (default dcgan,resnet)",
+    )
     p.add_argument("--batch", type=int, help="one batch size (same as --batches N)")
-    p.add_argument("--batches", default="64,256",
-                   help="comma-separated batch sizes, one set of rows each (default 64,256)")
-    p.add_argument("--losses", default="ns",
-                   help=f"comma-separated objectives for model=dcgan, of "
-                        f"{', '.join(TEXTBOOK_LOSSES)}, one set of rows each (default ns); "
-                        "model=resnet always runs its SNGAN hinge comparison")
-    p.add_argument("--steps", type=int,
-                   help="timed steps per loop per round (default: about 1280 images' worth "
-                        "for dcgan, e.g. 20 steps at batch 64, and 128 for resnet; at least "
-                        f"{CUDA_MIN_STEPS} on cuda)")
+    p.add_argument(
+        "--batches",
+        default="64,256",
+        help="comma-separated batch sizes, one set of rows each (default 64,256)",
+    )
+    p.add_argument(
+        "--losses",
+        default="ns",
+        help=f"comma-separated objectives for model=dcgan, of "
+        f"{', '.join(TEXTBOOK_LOSSES)}, one set of rows each (default ns); "
+        "model=resnet always runs its SNGAN hinge comparison",
+    )
+    p.add_argument(
+        "--steps",
+        type=int,
+        help="timed steps per loop per round (default: about 1280 images' worth "
+        "for dcgan, e.g. 20 steps at batch 64, and 128 for resnet; at least "
+        f"{CUDA_MIN_STEPS} on cuda)",
+    )
     p.add_argument("--rounds", type=int, default=5, help="alternating rounds (default 5)")
-    p.add_argument("--warmup", type=int,
-                   help=f"untimed steps per loop first (default {WARMUP_STEPS}; "
-                        f"{CUDA_WARMUP_STEPS} on cuda)")
+    p.add_argument(
+        "--warmup",
+        type=int,
+        help=f"untimed steps per loop first (default {WARMUP_STEPS}; {CUDA_WARMUP_STEPS} on cuda)",
+    )
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     p.add_argument("--markdown-out", type=Path, help="append the table rows to this file")
-    p.add_argument("--fast", action="store_true",
-                   help="also time the fast path's switches given explicitly: bf16 autocast, "
-                        "channels_last, both")
+    p.add_argument(
+        "--fast",
+        action="store_true",
+        help="also time the fast path's switches given explicitly: bf16 autocast, "
+        "channels_last, both",
+    )
     args = p.parse_args(argv)
     args.batches = [args.batch] if args.batch else [int(b) for b in args.batches.split(",")]
     args.models = args.models.split(",")
@@ -523,8 +618,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.losses = args.losses.split(",")
     unknown = set(args.losses) - set(TEXTBOOK_LOSSES)
     if unknown:
-        p.error(f"unknown loss(es) {', '.join(sorted(unknown))}; choose from "
-                f"{', '.join(TEXTBOOK_LOSSES)}")
+        p.error(
+            f"unknown loss(es) {', '.join(sorted(unknown))}; choose from "
+            f"{', '.join(TEXTBOOK_LOSSES)}"
+        )
     return args
 
 
@@ -536,33 +633,54 @@ def main(argv: list[str] | None = None) -> None:
     register_configs()
     base, data_note = data_overrides()
     if data_note != "mnist":
-        print(f"note: no MNIST files in {' or '.join(map(str, mnist_roots()))} (set "
-              "GANCLI_DATA to the folder above mnist/); using data=digits data.resolution=32")
-    warmup = args.warmup if args.warmup is not None else (
-        CUDA_WARMUP_STEPS if device.type == "cuda" else WARMUP_STEPS)
+        print(
+            f"note: no MNIST files in {' or '.join(map(str, mnist_roots()))} (set "
+            "GANCLI_DATA to the folder above mnist/); using data=digits data.resolution=32"
+        )
+    warmup = (
+        args.warmup
+        if args.warmup is not None
+        else (CUDA_WARMUP_STEPS if device.type == "cuda" else WARMUP_STEPS)
+    )
     share_dataset(load_dataset(compose_train(base).data, "train"))
-    print(f"{device_machine(device)}; torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads; python {platform.python_version()}; "
-          f"device {device}; {load_average()}")
+    print(
+        f"{device_machine(device)}; torch {torch.__version__}, "
+        f"{torch.get_num_threads()} threads; python {platform.python_version()}; "
+        f"device {device}; {load_average()}"
+    )
 
     rows = []
     for model in args.models:
         losses = MODELS[model].chosen_losses(args.losses)
         skipped = [name for name in args.losses if name not in losses]
         if skipped:
-            print(f"note: model={model} is compared with its own textbook step "
-                  f"({', '.join(losses)}), not --losses {','.join(skipped)}")
+            print(
+                f"note: model={model} is compared with its own textbook step "
+                f"({', '.join(losses)}), not --losses {','.join(skipped)}"
+            )
         for loss in losses:
             for batch in args.batches:
                 steps = args.steps or default_steps(model, batch, device)
-                rows += bench_batch(model, loss, batch, steps, args.rounds, device, base,
-                                    data_note, args.fast, warmup)
+                rows += bench_batch(
+                    model,
+                    loss,
+                    batch,
+                    steps,
+                    args.rounds,
+                    device,
+                    base,
+                    data_note,
+                    args.fast,
+                    warmup,
+                )
 
-    print(f"\nat the end: {load_average()}"
-          "\nimg/s: median over rounds; ratio: median of per-round ratios (min–max over rounds);"
-          "\npeak MiB: on a GPU, the most memory allocated while that row's gancli steps ran; on"
-          "\nthe CPU, the process's peak RSS during that row (the shared dataset, the textbook's"
-          "\nfloat copy of it, all its loops).\n")
+    print(
+        f"\nat the end: {load_average()}"
+        "\nimg/s: median over rounds; ratio: median of per-round ratios (min–max over rounds);"
+        "\npeak MiB: on a GPU, the most memory allocated while that row's gancli steps ran; on"
+        "\nthe CPU, the process's peak RSS during that row (the shared dataset, the textbook's"
+        "\nfloat copy of it, all its loops).\n"
+    )
     emit_table(TABLE_HEADER, rows, args.markdown_out)
 
 

@@ -74,8 +74,11 @@ def keep_snapshots(last: Path, step: int, keep: int) -> None:
         os.link(last, snapshot)
     except OSError:
         atomic_write(snapshot, lambda f: f.write(last.read_bytes()))
-    numbered = sorted((int(p.stem.split("_")[1]), p) for p in last.parent.glob("step_*.pt")
-                      if p.stem.split("_")[1].isdigit())
+    numbered = sorted(
+        (int(p.stem.split("_")[1]), p)
+        for p in last.parent.glob("step_*.pt")
+        if p.stem.split("_")[1].isdigit()
+    )
     for _, old in numbered[:-keep]:
         old.unlink(missing_ok=True)
 
@@ -86,8 +89,9 @@ def resolve_checkpoint(path: str | Path) -> Path:
     if p.is_dir():
         p = p / "checkpoints" / "last.pt"
     if not p.is_file():
-        raise GancliError(f"checkpoint not found: {p} (give a run folder or a .pt file written "
-                          "by gancli train)")
+        raise GancliError(
+            f"checkpoint not found: {p} (give a run folder or a .pt file written by gancli train)"
+        )
     return p
 
 
@@ -100,19 +104,25 @@ def load_checkpoint(path: str | Path, mmap: bool = False) -> dict[str, Any]:
         ckpt = torch.load(p, map_location="cpu", weights_only=True, mmap=mmap)
     except pickle.UnpicklingError as err:
         if "Weights only load failed" in str(err):
-            raise GancliError(f"{p} contains pickled Python objects that could run code "
-                              "when loaded; refusing it (gancli checkpoints hold tensors only)"
-                              ) from None
-        raise GancliError(f"{p} is not a gancli checkpoint (unreadable: {_first_line(err)})"
-                          ) from None
+            raise GancliError(
+                f"{p} contains pickled Python objects that could run code "
+                "when loaded; refusing it (gancli checkpoints hold tensors only)"
+            ) from None
+        raise GancliError(
+            f"{p} is not a gancli checkpoint (unreadable: {_first_line(err)})"
+        ) from None
     except Exception as err:  # truncated zip, EOF, wrong file type: all mean "not readable"
-        raise GancliError(f"{p} is truncated or not a checkpoint ({_first_line(err)}); use "
-                          "another checkpoint, e.g. the run's checkpoints/last.pt") from None
+        raise GancliError(
+            f"{p} is truncated or not a checkpoint ({_first_line(err)}); use "
+            "another checkpoint, e.g. the run's checkpoints/last.pt"
+        ) from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise GancliError(f"{p} is not a gancli checkpoint (no '{FORMAT}' marker)")
     if ckpt.get("version", 0) > VERSION:
-        raise GancliError(f"{p} was written by a newer gancli (format {ckpt['version']}); "
-                          "upgrade gancli to read it")
+        raise GancliError(
+            f"{p} was written by a newer gancli (format {ckpt['version']}); "
+            "upgrade gancli to read it"
+        )
     missing = [k for k in REQUIRED if k not in ckpt]
     if missing:
         raise GancliError(f"{p} is an incomplete gancli checkpoint (missing {', '.join(missing)})")

@@ -22,15 +22,24 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 # command -> (module whose `COMMAND` declares it, one-line summary); a command's module is
 # imported only when it runs, so that `gancli --help` needs no Hydra.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "train": ("gancli.commands.train", "train a GAN; writes a run folder (config, log, metrics, "
-              "checkpoints, samples)"),
-    "sample": ("gancli.commands.sample", "draw samples from a checkpoint: a PNG grid, an .npz, "
-               "or a folder of PNGs"),
+    "train": (
+        "gancli.commands.train",
+        "train a GAN; writes a run folder (config, log, metrics, checkpoints, samples)",
+    ),
+    "sample": (
+        "gancli.commands.sample",
+        "draw samples from a checkpoint: a PNG grid, an .npz, or a folder of PNGs",
+    ),
     "eval": ("gancli.commands.eval", "score a checkpoint or a set of samples against real data"),
-    "data": ("gancli.commands.data", "prepare a dataset once for fast training (`data prepare`), "
-             "show one (`data info DIR`), verify one (`data check DIR`)"),
-    "report": ("gancli.commands.report", "HTML pages of run folders: curves, scores, samples; "
-               "a comparison table for a sweep"),
+    "data": (
+        "gancli.commands.data",
+        "prepare a dataset once for fast training (`data prepare`), "
+        "show one (`data info DIR`), verify one (`data check DIR`)",
+    ),
+    "report": (
+        "gancli.commands.report",
+        "HTML pages of run folders: curves, scores, samples; a comparison table for a sweep",
+    ),
 }
 
 
@@ -61,8 +70,10 @@ def main(argv: list[str] | None = None) -> int:
         from gancli.errors import did_you_mean
         from gancli.registry import unknown_name
 
-        sys.stderr.write(f"gancli: error: {unknown_name('command', command, COMMANDS)}"
-                         f"{did_you_mean(command, COMMANDS)}\n")
+        sys.stderr.write(
+            f"gancli: error: {unknown_name('command', command, COMMANDS)}"
+            f"{did_you_mean(command, COMMANDS)}\n"
+        )
         return 2
     from gancli.commands import hydra_seam
 
@@ -86,7 +97,6 @@ def main(argv: list[str] | None = None) -> int:
     if declared.after_show_cfg is not None and hydra_seam.shown_config(rest):
         declared.after_show_cfg()
     if failed:
-        sys.stderr.write(f"gancli: {len(failed)} job(s) of the sweep failed: "
-                         f"{', '.join(failed)}\n")
+        sys.stderr.write(f"gancli: {len(failed)} job(s) of the sweep failed: {', '.join(failed)}\n")
         return 1
     return 0

@@ -103,8 +103,9 @@ def save_npz(path: str | Path, **arrays: np.ndarray) -> Path:
     return atomic_write(path, lambda f: np.savez(f, **arrays))  # type: ignore[arg-type]
 
 
-def save_scatter(points: torch.Tensor, real: torch.Tensor, path: str | Path,
-                 title: str = "") -> Path:
+def save_scatter(
+    points: torch.Tensor, real: torch.Tensor, path: str | Path, title: str = ""
+) -> Path:
     """2D samples (red) over real data (grey), same axes for every picture of one dataset."""
     import matplotlib
 
@@ -116,8 +117,9 @@ def save_scatter(points: torch.Tensor, real: torch.Tensor, path: str | Path,
     lim = float(np.abs(ref).max()) * 1.25
     fig, ax = plt.subplots(figsize=(5, 5), dpi=100)
     ax.scatter(ref[:, 0], ref[:, 1], s=2, c="0.7", label="real", rasterized=True)
-    ax.scatter(fake[:, 0], fake[:, 1], s=2, c="tab:red", alpha=0.6, label="generated",
-               rasterized=True)
+    ax.scatter(
+        fake[:, 0], fake[:, 1], s=2, c="tab:red", alpha=0.6, label="generated", rasterized=True
+    )
     ax.set_xlim(-lim, lim)
     ax.set_ylim(-lim, lim)
     ax.set_aspect("equal")
@@ -141,22 +143,29 @@ def read_samples(path: str) -> torch.Tensor:
                 if "points" in f:
                     return torch.as_tensor(f["points"], dtype=torch.float32)
                 if "images" not in f:
-                    raise GancliError(f"{p} has neither 'images' (uint8 N×H×W×C) nor 'points' "
-                                      f"(N×2) arrays; it has: {', '.join(f.files) or 'nothing'}")
+                    raise GancliError(
+                        f"{p} has neither 'images' (uint8 N×H×W×C) nor 'points' "
+                        f"(N×2) arrays; it has: {', '.join(f.files) or 'nothing'}"
+                    )
                 images = f["images"]
         except GancliError:
             raise
         except Exception as err:  # truncated zip, object arrays (pickles are never loaded), ...
-            raise GancliError(f"{p} is not a readable samples file ({str(err).splitlines()[0]}); "
-                              "write one with gancli sample out=FILE.npz") from None
+            raise GancliError(
+                f"{p} is not a readable samples file ({str(err).splitlines()[0]}); "
+                "write one with gancli sample out=FILE.npz"
+            ) from None
         if images.dtype != np.uint8 or images.ndim != 4:
-            raise GancliError(f"{p}: 'images' must be uint8 N×H×W×C, got {images.dtype} with "
-                              f"shape {images.shape}")
+            raise GancliError(
+                f"{p}: 'images' must be uint8 N×H×W×C, got {images.dtype} with shape {images.shape}"
+            )
         return torch.as_tensor(images).permute(0, 3, 1, 2).contiguous()
     if p.is_dir():
         return read_png_folder(p)
-    raise GancliError(f"samples={path} is neither an .npz file nor a folder of PNGs "
-                      "(gancli sample out=FILE.npz or out=FOLDER writes both)")
+    raise GancliError(
+        f"samples={path} is neither an .npz file nor a folder of PNGs "
+        "(gancli sample out=FILE.npz or out=FOLDER writes both)"
+    )
 
 
 def read_png_folder(folder: Path) -> torch.Tensor:
@@ -166,8 +175,10 @@ def read_png_folder(folder: Path) -> torch.Tensor:
     files = sorted(folder.glob("*.png"))
     lossy = sorted(f.name for f in folder.iterdir() if f.suffix.lower() in {".jpg", ".jpeg"})
     if lossy:
-        raise GancliError(f"{folder} holds JPEG files ({lossy[0]}, ...): JPEG compression moves "
-                          "FID by itself; write samples as PNG (gancli sample out=FOLDER)")
+        raise GancliError(
+            f"{folder} holds JPEG files ({lossy[0]}, ...): JPEG compression moves "
+            "FID by itself; write samples as PNG (gancli sample out=FOLDER)"
+        )
     if not files:
         raise GancliError(f"no .png files in {folder}")
     arrays = []
@@ -177,11 +188,15 @@ def read_png_folder(folder: Path) -> torch.Tensor:
                 grey = img.mode in {"1", "L", "LA", "I", "I;16"}
                 arr = np.asarray(img.convert("L" if grey else "RGB"))
         except OSError as err:  # PIL's UnidentifiedImageError and truncated files
-            raise GancliError(f"{f} is not a readable PNG ({str(err).splitlines()[0]}); "
-                              "remove it or write the samples again") from None
+            raise GancliError(
+                f"{f} is not a readable PNG ({str(err).splitlines()[0]}); "
+                "remove it or write the samples again"
+            ) from None
         arrays.append(arr[..., None] if arr.ndim == 2 else arr)
     shapes = {a.shape for a in arrays}
     if len(shapes) > 1:
-        raise GancliError(f"images in {folder} differ in size or channels ({sorted(shapes)[:3]}); "
-                          "evaluate one resolution at a time")
+        raise GancliError(
+            f"images in {folder} differ in size or channels ({sorted(shapes)[:3]}); "
+            "evaluate one resolution at a time"
+        )
     return torch.as_tensor(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()

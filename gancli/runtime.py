@@ -35,5 +35,10 @@ def set_rng_state(state: dict, data_rng: torch.Generator) -> None:
         for index, cuda_state in enumerate(saved[:here]):
             torch.cuda.set_rng_state(cuda_state, index)
         if len(saved) != here:
-            log.warning("the checkpoint holds the random streams of %d GPU(s), this machine "
-                        "has %d: restored %d of them", len(saved), here, min(len(saved), here))
+            log.warning(
+                "the checkpoint holds the random streams of %d GPU(s), this machine "
+                "has %d: restored %d of them",
+                len(saved),
+                here,
+                min(len(saved), here),
+            )

@@ -38,8 +38,13 @@ def run_generator(G: nn.Module, z: torch.Tensor, c: torch.Tensor | None = None) 
 
 
 @torch.no_grad()
-def generate(G: nn.Module, z: torch.Tensor, device: torch.device, batch_size: int = 512,
-             c: torch.Tensor | None = None) -> torch.Tensor:
+def generate(
+    G: nn.Module,
+    z: torch.Tensor,
+    device: torch.device,
+    batch_size: int = 512,
+    c: torch.Tensor | None = None,
+) -> torch.Tensor:
     """G(z) (or G(z, c)) in inference mode (batch norm uses its running statistics, so a sample
     does not depend on what else is in its batch), returned on the CPU."""
     was_training = G.training
@@ -47,19 +52,24 @@ def generate(G: nn.Module, z: torch.Tensor, device: torch.device, batch_size: in
     try:
         zs = z.split(batch_size)
         cs = [None] * len(zs) if c is None else c.split(batch_size)
-        return torch.cat([run_generator(G, zb.to(device), None if cb is None else cb.to(device))
-                          .float().cpu() for zb, cb in zip(zs, cs, strict=True)])
+        return torch.cat(
+            [
+                run_generator(G, zb.to(device), None if cb is None else cb.to(device)).float().cpu()
+                for zb, cb in zip(zs, cs, strict=True)
+            ]
+        )
     finally:
         G.train(was_training)
 
 
-def generated(G: nn.Module, latents: Iterable[torch.Tensor], c: torch.Tensor | None,
-              device: torch.device) -> Iterator[torch.Tensor]:
+def generated(
+    G: nn.Module, latents: Iterable[torch.Tensor], c: torch.Tensor | None, device: torch.device
+) -> Iterator[torch.Tensor]:
     """G's samples (on the CPU) of each chunk of `latents`, with the chunk's rows of `c`: one
     chunk in memory at a time, whatever the number of samples."""
     start = 0
     for z in latents:
-        yield generate(G, z, device, len(z), None if c is None else c[start:start + len(z)])
+        yield generate(G, z, device, len(z), None if c is None else c[start : start + len(z)])
         start += len(z)
 
 
@@ -104,12 +114,17 @@ def generate_scored(G: nn.Module, conditioning: Conditioning, draw: ScoreDraw) -
     z = sample_latent(draw.n if req.c is None else len(req.c), draw.latent, g)
     k, m = draw.part
     x = generate(G, z[k::m], draw.device, draw.batch_size, None if req.c is None else req.c[k::m])
-    return Generated(data_kind(conditioning.info).scored(x), req.labels, req.unseen,
-                     None if req.targets is None else quantize(req.targets))
+    return Generated(
+        data_kind(conditioning.info).scored(x),
+        req.labels,
+        req.unseen,
+        None if req.targets is None else quantize(req.targets),
+    )
 
 
-def load_generator(ckpt: dict, use_ema: bool, data: DictConfig | None = None
-                   ) -> tuple[nn.Module, DictConfig, DataInfo, Conditioning]:
+def load_generator(
+    ckpt: dict, use_ema: bool, data: DictConfig | None = None
+) -> tuple[nn.Module, DictConfig, DataInfo, Conditioning]:
     """Rebuild a checkpoint's generator (its EMA weights if asked and present) and the
     conditioning mode it was trained with. `data`: the data config in place of the training
     one, for a conditioning mode that reads the data (its captions, input images) where it is
@@ -145,9 +160,11 @@ def run_sample(cfg: DictConfig, out: Path, devices: JobDevices | None = None) ->
     c, nrow = req.c, req.nrow
     if cfg.sample.interpolate:
         if not (kind.interpolates and conditioning.interpolates):
-            raise GancliError("sample.interpolate=true walks G's latent space, which this "
-                              f"checkpoint's generator ({info.name}, conditioning="
-                              f"{train_cfg.conditioning.name}) does not have as an image grid")
+            raise GancliError(
+                "sample.interpolate=true walks G's latent space, which this "
+                f"checkpoint's generator ({info.name}, conditioning="
+                f"{train_cfg.conditioning.name}) does not have as an image grid"
+            )
         nrow = cfg.sample.steps
         if c is None:
             rows = max(1, math.ceil(cfg.n / nrow))
@@ -162,8 +179,10 @@ def run_sample(cfg: DictConfig, out: Path, devices: JobDevices | None = None) ->
     else:
         count = cfg.n if c is None else len(c)
         # Drawn chunk by chunk: sample i depends on the seed and i only (`sample_latent`).
-        latents = (sample_latent(min(chunk, count - i), train_cfg.latent, g)
-                   for i in range(0, count, chunk))
+        latents = (
+            sample_latent(min(chunk, count - i), train_cfg.latent, g)
+            for i in range(0, count, chunk)
+        )
     chunks = generated(G, latents, c, device)
     if fmt == "png":
         kind.check_picture(count)
@@ -172,8 +191,13 @@ def run_sample(cfg: DictConfig, out: Path, devices: JobDevices | None = None) ->
     else:
         arrays = {} if req.labels is None else {"labels": req.labels.numpy()}
         path = kind.write(chunks, count, out, arrays)
-    log.info("wrote %d samples of %s (step %d, %s generator) to %s", count, info.name,
-             ckpt["step"], "EMA" if cfg.sample.ema and ckpt.get("G_ema") is not None else "raw",
-             path)
+    log.info(
+        "wrote %d samples of %s (step %d, %s generator) to %s",
+        count,
+        info.name,
+        ckpt["step"],
+        "EMA" if cfg.sample.ema and ckpt.get("G_ema") is not None else "raw",
+        path,
+    )
     log.info("%s", threads)
     return path

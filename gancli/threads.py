@@ -154,26 +154,32 @@ def decide(setting: str, device: torch.device, make_probe: ProbeFactory | None) 
         return ThreadChoice(int(setting), "given")
     most, source = ceiling()
     if device.type != "cpu":
-        return ThreadChoice(most, f"auto: {most} ({source}; on {device.type} the CPU's "
-                                  "threads only feed it)")
+        return ThreadChoice(
+            most, f"auto: {most} ({source}; on {device.type} the CPU's threads only feed it)"
+        )
     if most == 1:
         return ThreadChoice(1, f"auto: 1 ({source})")
     if not passive_wait():
-        return ThreadChoice(1, "auto: 1 (OMP_WAIT_POLICY is not PASSIVE: more threads would "
-                               "spin, and slow down many times when another process takes a "
-                               "core)")
+        return ThreadChoice(
+            1,
+            "auto: 1 (OMP_WAIT_POLICY is not PASSIVE: more threads would "
+            "spin, and slow down many times when another process takes a "
+            "core)",
+        )
     probe = make_probe() if make_probe is not None else None
     if probe is None:
         return ThreadChoice(most, f"auto: {most} ({source}; nothing to measure)")
     times = measure(counts_to_try(most), seconds_per_call(probe))
     chosen = pick(times)
     measured = ", ".join(f"{n}: {1000 * t:.1f} ms" for n, t in sorted(times.items()))
-    return ThreadChoice(chosen, f"auto: {chosen} (measured {measured} a call; ceiling {most}, "
-                                f"{source})")
+    return ThreadChoice(
+        chosen, f"auto: {chosen} (measured {measured} a call; ceiling {most}, {source})"
+    )
 
 
-def choose_threads(setting: str | int, key: str, device: torch.device,
-                   make_probe: ProbeFactory | None = None) -> ThreadChoice:
+def choose_threads(
+    setting: str | int, key: str, device: torch.device, make_probe: ProbeFactory | None = None
+) -> ThreadChoice:
     """Set torch's thread count for `key=setting` (see the module's docstring); returns the
     choice for the command to log and record."""
     choice = replace(decide(str(setting), device, make_probe), key=key)

@@ -43,9 +43,19 @@ GANCLI = Path(sys.executable).with_name("gancli")
 # make repeated D calls differ; the tests of augmentation choose it themselves. fp32 in the
 # contiguous layout: the tests' values are fp32's, and their tiny models gain nothing from the
 # fast path that `auto` measures (tests/training/test_fast.py tests it).
-TINY = ["augment=none", "data.resolution=8", "model.width=8", "train.batch_size=16",
-        "train.steps=20", "train.log_every=5", "train.sample_every=10", "train.ckpt_every=10",
-        "train.device=cpu", "train.precision=fp32", "train.channels_last=false"]
+TINY = [
+    "augment=none",
+    "data.resolution=8",
+    "model.width=8",
+    "train.batch_size=16",
+    "train.steps=20",
+    "train.log_every=5",
+    "train.sample_every=10",
+    "train.ckpt_every=10",
+    "train.device=cpu",
+    "train.precision=fp32",
+    "train.channels_last=false",
+]
 
 register_configs()
 
@@ -63,14 +73,21 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(skip)
 
 
-def run_gancli(*args: str, cwd: Path, check: bool = True,
-               env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_gancli(
+    *args: str, cwd: Path, check: bool = True, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run the installed console script; `check` asserts exit status 0 and shows stderr if not.
 
     For what only a real process shows: the console script itself, exit statuses and signals
     through the OS, imports (no torch on help paths). Everything else: `run_cli`."""
-    proc = subprocess.run([str(GANCLI), *args], cwd=cwd, capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, timeout=600)
+    proc = subprocess.run(
+        [str(GANCLI), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=600,
+    )
     if check:
         assert proc.returncode == 0, f"gancli {' '.join(args)} failed:\n{proc.stderr}"
     return proc
@@ -151,14 +168,20 @@ def run_cli(*args: str, cwd: Path, check: bool = True) -> Result:
     return result
 
 
-def signal_when(cmd: list[str], cwd: Path, logged: str,
-                send: Callable[[subprocess.Popen], None], env: dict | None = None,
-                timeout: float = 180) -> tuple[int, str]:
+def signal_when(
+    cmd: list[str],
+    cwd: Path,
+    logged: str,
+    send: Callable[[subprocess.Popen], None],
+    env: dict | None = None,
+    timeout: float = 180,
+) -> tuple[int, str]:
     """Run `cmd`, call `send(process)` once a line of its stderr matches the regular expression
     `logged` (it is then in the training loop), wait for it; returns its exit status and all it
     wrote to stderr. A hung process is killed after `timeout` s, ending the test, not the suite."""
-    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            text=True, env=env)
+    proc = subprocess.Popen(
+        cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env
+    )
     watchdog = threading.Timer(timeout, proc.kill)
     watchdog.start()
     try:
@@ -196,8 +219,7 @@ def shared_dataset(folder: str, label: str) -> Path:
     """`../shared/data/<folder>`, or skip saying why when a clone elsewhere lacks it."""
     root = SHARED_DATA / folder
     if not (root / "train-images-idx3-ubyte.gz").is_file():
-        pytest.skip(f"{label} original files not found at {root} (the repository's "
-                    "../shared/data)")
+        pytest.skip(f"{label} original files not found at {root} (the repository's ../shared/data)")
     return root
 
 
@@ -222,8 +244,18 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def ring_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A short 2D-points run (ring8, MLP)."""
     cwd = tmp_path_factory.mktemp("ring")
-    proc = run_cli("train", "data=ring8", "model=mlp", "model.width=32", "train.steps=20",
-                      "train.batch_size=64", "train.log_every=10", "train.sample_every=10",
-                      "train.ckpt_every=10", "train.device=cpu", "data.num_points=2000",
-                      cwd=cwd)
+    proc = run_cli(
+        "train",
+        "data=ring8",
+        "model=mlp",
+        "model.width=32",
+        "train.steps=20",
+        "train.batch_size=64",
+        "train.log_every=10",
+        "train.sample_every=10",
+        "train.ckpt_every=10",
+        "train.device=cpu",
+        "data.num_points=2000",
+        cwd=cwd,
+    )
     return Path(last_line(proc.stdout))

@@ -34,8 +34,13 @@ def test_checkpoint_holds_the_whole_state(tiny_run: Path) -> None:
 
 
 def test_round_trip_preserves_tensors(tmp_path: Path) -> None:
-    payload = {"step": 3, "config": "a: 1\n", "data_info": {"kind": "image"},
-               "G": {"w": torch.randn(4, 4)}, "D": {"w": torch.arange(5)}}
+    payload = {
+        "step": 3,
+        "config": "a: 1\n",
+        "data_info": {"kind": "image"},
+        "G": {"w": torch.randn(4, 4)},
+        "D": {"w": torch.arange(5)},
+    }
     save_checkpoint(tmp_path / "c.pt", payload)
     back = load_checkpoint(tmp_path / "c.pt")
     assert torch.equal(back["G"]["w"], payload["G"]["w"])
@@ -101,16 +106,17 @@ def test_foreign_files_are_refused(tmp_path: Path) -> None:
     assert zipfile.is_zipfile(other)  # a real torch file, only not ours
 
 
-@pytest.mark.parametrize("extra", [[], ["loss.r1_gamma=1", "loss.r1_every=3"]],
-                         ids=["plain", "lazy-r1"])
+@pytest.mark.parametrize(
+    "extra", [[], ["loss.r1_gamma=1", "loss.r1_every=3"]], ids=["plain", "lazy-r1"]
+)
 def test_resume_equals_one_long_run(extra: list[str], tmp_path: Path) -> None:
     """10 steps, then resume to 20, gives the same generator as 20 steps in one go (with lazy
     R1 too: the resumed run's penalty falls on D updates 12, 15, 18 as in the whole run's)."""
     whole = Path(last_line(run_cli("train", *TINY, *extra, cwd=tmp_path).stdout))
-    half = Path(last_line(run_cli("train", *TINY, *extra, "train.steps=10",
-                                  cwd=tmp_path).stdout))
-    proc = run_cli("train", f"resume={half}", "train.steps=20", "resume_in_place=false",
-                   cwd=tmp_path)
+    half = Path(last_line(run_cli("train", *TINY, *extra, "train.steps=10", cwd=tmp_path).stdout))
+    proc = run_cli(
+        "train", f"resume={half}", "train.steps=20", "resume_in_place=false", cwd=tmp_path
+    )
     resumed = Path(last_line(proc.stdout))
     assert resumed != half  # a new run folder, as asked; the original is left as it was
     assert load_checkpoint(half)["step"] == 10
@@ -144,11 +150,13 @@ class _CpuFloat16(Float16):
         self.scalers = {}
 
 
-def test_fp16_scalers_resume_at_their_scale(tmp_path: Path,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_fp16_scalers_resume_at_their_scale(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A resumed fp16 run goes on at the scale its scalers had reached, not 65,536 again."""
-    monkeypatch.setattr(loop, "build_precision",
-                        lambda name, device, how="given": _CpuFloat16(device))
+    monkeypatch.setattr(
+        loop, "build_precision", lambda name, device, how="given": _CpuFloat16(device)
+    )
     first = test_trainer.run(tmp_path / "first", "train.steps=2")
     ckpt_path = tmp_path / "first" / "checkpoints" / "last.pt"
     ckpt = load_checkpoint(ckpt_path)

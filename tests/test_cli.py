@@ -34,8 +34,10 @@ def test_console_script_help_lists_commands_one_line_each(tmp_path: Path) -> Non
 def test_unknown_command_exits_2_with_one_line_and_a_guess(tmp_path: Path) -> None:
     proc = run_cli("trian", cwd=tmp_path, check=False)
     assert proc.returncode == 2 and proc.stdout == ""
-    assert proc.stderr == ("gancli: error: unknown command 'trian'; choose one of: train, "
-                           "sample, eval, data, report; did you mean train?\n")
+    assert proc.stderr == (
+        "gancli: error: unknown command 'trian'; choose one of: train, "
+        "sample, eval, data, report; did you mean train?\n"
+    )
 
 
 @pytest.mark.parametrize("flag", ["--version", "-V"])
@@ -68,19 +70,31 @@ def test_incompatible_choice_is_one_clear_line(tmp_path: Path) -> None:
     proc = run_cli("train", "data=ring8", "train.steps=1", cwd=tmp_path, check=False)
     assert proc.returncode == 1
     errors = [ln for ln in proc.stderr.splitlines() if "error" in ln]
-    assert errors == ["gancli: error: model=dcgan needs image data, but data=ring8 is 2D points: "
-                      "use model=mlp"]
+    assert errors == [
+        "gancli: error: model=dcgan needs image data, but data=ring8 is 2D points: use model=mlp"
+    ]
     assert "Traceback" not in proc.stderr
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["train", "--help"], ["sample", "--help"],
-                                  ["train", "optim.lrr=1"], ["train", "loss=nope"]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--help"],
+        ["train", "--help"],
+        ["sample", "--help"],
+        ["train", "optim.lrr=1"],
+        ["train", "loss=nope"],
+    ],
+)
 def test_help_and_config_errors_do_not_import_torch(argv: list[str], tmp_path: Path) -> None:
-    code = (f"import sys\nfrom gancli.cli import main\nsys.argv = ['gancli', *{argv!r}]\n"
-            "try:\n    main()\nexcept SystemExit:\n    pass\n"
-            "sys.stderr.write(f'TORCH={\"torch\" in sys.modules}')\n")
-    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
-                          text=True, timeout=60)
+    code = (
+        f"import sys\nfrom gancli.cli import main\nsys.argv = ['gancli', *{argv!r}]\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "sys.stderr.write(f'TORCH={\"torch\" in sys.modules}')\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
     assert "TORCH=False" in proc.stderr
 
 
@@ -99,27 +113,62 @@ def test_in_process_runs_capture_their_own_lines_and_leave_no_state(tmp_path: Pa
 # -- command-line traps: each one line with its fix, also with HYDRA_FULL_ERROR=0 set ----------
 
 
-@pytest.mark.parametrize("args, parts", [
-    (["hydra.run.dir=/proc/x"], ["cannot make the run folder /proc/x: No such file or "
-     "directory (a file is in the way, or the folder is not writable); choose another "
-     "hydra.run.dir"]),
-    (["data.root=~/x"], ["cannot read the override 'data.root=~/x': '~' cannot stand unquoted "
-     "in a value; quote the value, and the whole override for the shell: 'data.root=\"~/x\"'"]),
-    (["data.root=données"], ["'é' cannot stand unquoted in a value; quote the value, and the "
-     "whole override for the shell: 'data.root=\"données\"'"]),
-    (["data=folder", "data.root=/my", "data", "train.steps=2"],
-     ["'data' is not an override (key=value); if it is the rest of a value with a space, "
-      "quote the whole override for the shell: 'data.root=/my data'"]),
-    (["train.stepz=10"], ["train has no key 'stepz'; its keys: steps, ",
-                          "; did you mean train.steps?"]),
-    (["loss=wgan_gp"], ["unknown loss 'wgan_gp'; choose one of: fgan, ",
-                        "wgan-sn; did you mean loss=wgan-gp?"]),
-    (["los=ns"], ["'los' is not a setting of this command; its settings: data, ",
-                  "; did you mean loss?"]),
-])
+@pytest.mark.parametrize(
+    "args, parts",
+    [
+        (
+            ["hydra.run.dir=/proc/x"],
+            [
+                "cannot make the run folder /proc/x: No such file or "
+                "directory (a file is in the way, or the folder is not writable); choose another "
+                "hydra.run.dir"
+            ],
+        ),
+        (
+            ["data.root=~/x"],
+            [
+                "cannot read the override 'data.root=~/x': '~' cannot stand unquoted "
+                "in a value; quote the value, and the whole override for the shell: "
+                "'data.root=\"~/x\"'"
+            ],
+        ),
+        (
+            ["data.root=données"],
+            [
+                "'é' cannot stand unquoted in a value; quote the value, and the "
+                "whole override for the shell: 'data.root=\"données\"'"
+            ],
+        ),
+        (
+            ["data=folder", "data.root=/my", "data", "train.steps=2"],
+            [
+                "'data' is not an override (key=value); if it is the rest of a value with a space, "
+                "quote the whole override for the shell: 'data.root=/my data'"
+            ],
+        ),
+        (
+            ["train.stepz=10"],
+            ["train has no key 'stepz'; its keys: steps, ", "; did you mean train.steps?"],
+        ),
+        (
+            ["loss=wgan_gp"],
+            [
+                "unknown loss 'wgan_gp'; choose one of: fgan, ",
+                "wgan-sn; did you mean loss=wgan-gp?",
+            ],
+        ),
+        (
+            ["los=ns"],
+            [
+                "'los' is not a setting of this command; its settings: data, ",
+                "; did you mean loss?",
+            ],
+        ),
+    ],
+)
 def test_command_line_traps_are_one_line_naming_the_fix(
-        args: list[str], parts: list[str], tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    args: list[str], parts: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("HYDRA_FULL_ERROR", "0")  # as for Hydra, only 1 asks for a traceback
     result = run_cli("train", "train.steps=2", *args, cwd=tmp_path, check=False)
     assert result.returncode == 1 and "Traceback" not in result.stderr
@@ -130,7 +179,8 @@ def test_command_line_traps_are_one_line_naming_the_fix(
 
 
 def test_hydra_full_error_1_still_shows_hydras_error(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("HYDRA_FULL_ERROR", "1")
     with pytest.raises(ConfigCompositionException, match="optim.lrr"):
         run_cli("train", "optim.lrr=1", cwd=tmp_path, check=False)

@@ -87,9 +87,9 @@ def gancli_words(command: str) -> tuple[str, ...] | None:
     starts = [i for i, w in enumerate(words) if Path(w).name == "gancli"]
     if not starts:
         return None
-    rest = words[starts[0] + 1:]
+    rest = words[starts[0] + 1 :]
     ends = [i for i, w in enumerate(rest) if w in SHELL_OPERATORS]
-    return tuple(rest[:ends[0]] if ends else rest)
+    return tuple(rest[: ends[0]] if ends else rest)
 
 
 def doc_commands(path: Path, text: str | None = None) -> list[DocCommand]:
@@ -122,11 +122,13 @@ class Composer:
         groups = [o.input_line for o, g in zip(parsed, is_group, strict=True) if g]
         chosen = (config, *sorted(groups))  # choices of different groups commute
         if chosen not in self.chosen:
-            self.chosen[chosen] = compose(config_name=config, overrides=groups,
-                                          return_hydra_config=True)
+            self.chosen[chosen] = compose(
+                config_name=config, overrides=groups, return_hydra_config=True
+            )
         cfg = copy.deepcopy(self.chosen[chosen])
         ConfigLoaderImpl._apply_overrides_to_config(
-            [o for o, g in zip(parsed, is_group, strict=True) if not g], cfg)
+            [o for o, g in zip(parsed, is_group, strict=True) if not g], cfg
+        )
         with open_dict(cfg):
             del cfg["hydra"]  # as compose() returns it
         return cfg
@@ -196,8 +198,11 @@ def problem(words: tuple[str, ...], composer: Composer) -> str | None:
         if sub == "prepare":
             return hydra_problem(CONFIGS["prepare"], rest, composer)
         if sub in ("info", "check"):
-            return None if len(rest) == 1 or rest[:1] in (("-h",), ("--help",)) else (
-                f"gancli data {sub} takes one folder")
+            return (
+                None
+                if len(rest) == 1 or rest[:1] in (("-h",), ("--help",))
+                else (f"gancli data {sub} takes one folder")
+            )
         return f"no data sub-command '{sub}'; sub-commands: prepare, info, check"
     return hydra_problem(CONFIGS[command], args, composer)
 
@@ -211,8 +216,11 @@ def problems(commands: list[DocCommand]) -> list[str]:
         for c in commands:
             if c.words not in seen:
                 seen[c.words] = c.shell_error or problem(c.words, composer)
-    return [f"{c.where}: gancli {shlex.join(c.words)}: {seen[c.words]}"
-            for c in commands if seen[c.words]]
+    return [
+        f"{c.where}: gancli {shlex.join(c.words)}: {seen[c.words]}"
+        for c in commands
+        if seen[c.words]
+    ]
 
 
 def all_doc_commands() -> list[DocCommand]:
@@ -226,30 +234,38 @@ def test_every_documented_command_composes() -> None:
 
 def test_the_docs_show_every_command() -> None:
     """The check above is not vacuous: the docs' code blocks hold commands of every kind."""
-    shown = {" ".join(c.words[:2]) if c.words[:1] == ("data",) else c.words[0]
-             for c in all_doc_commands() if c.words}
-    assert {"train", "sample", "eval", "report", "data prepare", "data info",
-            "data check"} <= shown
+    shown = {
+        " ".join(c.words[:2]) if c.words[:1] == ("data",) else c.words[0]
+        for c in all_doc_commands()
+        if c.words
+    }
+    assert {"train", "sample", "eval", "report", "data prepare", "data info", "data check"} <= shown
 
 
 def test_a_wrong_key_in_a_doc_is_named_with_its_line(tmp_path: Path) -> None:
     doc = tmp_path / "doc.md"
-    text = ("Prose mentioning `gancli train train.stepz=1` is not a command.\n\n"
-            "```bash\n"
-            "$ gancli train loss=hinge train.steps=5   # fine\n"
-            "gancli train -m loss=ns,hinge \\\n"
-            "    train.stepz=1\n"
-            "OMP_NUM_THREADS=1 gancli sample ckpt=outputs/x n=4 | head\n"
-            "gancli eval ckpt=outputs/x eval.n=-1\n"
-            "gancli data list\n"
-            "gancli train 'loss=ns\n"
-            "```\n"
-            "```yaml\n"
-            "gancli train nonsense=1\n"
-            "```\n")
+    text = (
+        "Prose mentioning `gancli train train.stepz=1` is not a command.\n\n"
+        "```bash\n"
+        "$ gancli train loss=hinge train.steps=5   # fine\n"
+        "gancli train -m loss=ns,hinge \\\n"
+        "    train.stepz=1\n"
+        "OMP_NUM_THREADS=1 gancli sample ckpt=outputs/x n=4 | head\n"
+        "gancli eval ckpt=outputs/x eval.n=-1\n"
+        "gancli data list\n"
+        "gancli train 'loss=ns\n"
+        "```\n"
+        "```yaml\n"
+        "gancli train nonsense=1\n"
+        "```\n"
+    )
     bad = problems(doc_commands(doc, text))
     assert [line.split(": gancli")[0] for line in bad] == [
-        f"{doc}:5", f"{doc}:8", f"{doc}:9", f"{doc}:10"]
+        f"{doc}:5",
+        f"{doc}:8",
+        f"{doc}:9",
+        f"{doc}:10",
+    ]
     assert "stepz" in bad[0] and "eval.n=-1" in bad[1] and "'list'" in bad[2]
     assert "closing quotation" in bad[3]
 

@@ -59,14 +59,19 @@ def test_unknown_names_fail_with_the_registry_line() -> None:
         build_optimizer(OmegaConf.create({"name": "sgd", "betas": [0.5, 0.9]}), [], 1e-3)
     with pytest.raises(GancliError, match=one_line("augment", "mixup", "none, diffaug")):
         build_augment(OmegaConf.create({"name": "mixup"}))
-    with pytest.raises(GancliError, match=one_line("DiffAugment policy (augment.policy)", "zoom",
-                                                   "color, translation, cutout")):
+    with pytest.raises(
+        GancliError,
+        match=one_line("DiffAugment policy (augment.policy)", "zoom", "color, translation, cutout"),
+    ):
         build_augment(OmegaConf.create({"name": "diffaug", "policy": ["zoom"]}))
-    with pytest.raises(GancliError, match=one_line("latent distribution (latent.dist)",
-                                                   "cauchy", "normal, uniform")):
+    with pytest.raises(
+        GancliError,
+        match=one_line("latent distribution (latent.dist)", "cauchy", "normal, uniform"),
+    ):
         sample_latent(4, OmegaConf.create({"dim": 3, "dist": "cauchy"}))
-    with pytest.raises(GancliError, match=one_line("precision (train.precision)", "fp8",
-                                                   "auto, fp32, bf16, fp16")):
+    with pytest.raises(
+        GancliError, match=one_line("precision (train.precision)", "fp8", "auto, fp32, bf16, fp16")
+    ):
         build_precision("fp8", torch.device("cpu"))
     with pytest.raises(GancliError, match=one_line("kind of data", "voxels", "image, points")):
         data_kind(DataInfo("cube", "voxels", (1, 4, 4, 4), 0), lambda n: torch.zeros(1))
@@ -111,10 +116,19 @@ def test_training_and_sampling_modules_import_nothing_from_hydra() -> None:
     """Hydra glue lives in gancli/commands/: the domain modules can be used without it."""
     import ast
 
-    domain = [*(REPO / "gancli" / "training").glob("*.py"), REPO / "gancli" / "sampling.py",
-              REPO / "gancli" / "models" / "latent.py", REPO / "gancli" / "data" / "kinds.py"]
+    domain = [
+        *(REPO / "gancli" / "training").glob("*.py"),
+        REPO / "gancli" / "sampling.py",
+        REPO / "gancli" / "models" / "latent.py",
+        REPO / "gancli" / "data" / "kinds.py",
+    ]
     for path in domain:
         for node in ast.walk(ast.parse(Path(path).read_text())):
-            names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
-                     [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
             assert not any(n.split(".")[0] == "hydra" for n in names), f"{path} imports {names}"

@@ -25,8 +25,13 @@ def digit_scores(tmp_path: Path, *train_args: str) -> dict:
     """Train on the embedded default's data with `train_args`, then score 2,000 samples of the
     final (EMA) G with the digits classifier."""
     run = last_line(run_cli("train", *train_args, cwd=tmp_path).stdout)
-    out = Path(last_line(run_cli("eval", f"ckpt={run}", "eval.metrics=[modes]", "eval.n=2000",
-                                 cwd=tmp_path).stdout))
+    out = Path(
+        last_line(
+            run_cli(
+                "eval", f"ckpt={run}", "eval.metrics=[modes]", "eval.n=2000", cwd=tmp_path
+            ).stdout
+        )
+    )
     return json.loads(out.read_text())
 
 
@@ -57,8 +62,13 @@ STACKED_MODES, STACKED_KL = 990, 0.5
 def test_stacked_mnist_preset_covers_the_modes(mnist_root: Path, tmp_path: Path) -> None:
     """Seed 0 of the preset (an hour and more on a 2-core CPU), scored by its own final
     evaluation on the protocol: 26,000 samples, through a classifier ≥ 99% per digit."""
-    run = Path(last_line(run_cli("train", "experiment=stacked_mnist", f"data.root={mnist_root}",
-                                 cwd=tmp_path).stdout))
+    run = Path(
+        last_line(
+            run_cli(
+                "train", "experiment=stacked_mnist", f"data.root={mnist_root}", cwd=tmp_path
+            ).stdout
+        )
+    )
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     final = [r for r in records if "modes_captured" in r][-1]
     assert final["n_samples"] == 26000 and final["classifier_test_accuracy"] >= 0.99

@@ -45,8 +45,9 @@ def test_a_sample_does_not_depend_on_n(tiny_run: Path, tmp_path: Path) -> None:
 
 def test_ema_switch_changes_the_generator(tiny_run: Path, tmp_path: Path) -> None:
     ema = np.load(_sample(tiny_run, tmp_path, "n=4", f"out={tmp_path / 'e.npz'}"))
-    raw = np.load(_sample(tiny_run, tmp_path, "n=4", "sample.ema=false",
-                          f"out={tmp_path / 'r.npz'}"))
+    raw = np.load(
+        _sample(tiny_run, tmp_path, "n=4", "sample.ema=false", f"out={tmp_path / 'r.npz'}")
+    )
     assert not np.array_equal(ema["images"], raw["images"])
 
 
@@ -73,8 +74,14 @@ def test_folder_one_png_per_sample(tiny_run: Path, tmp_path: Path) -> None:
 
 
 def test_interpolation_grid(tiny_run: Path, tmp_path: Path) -> None:
-    out = _sample(tiny_run, tmp_path, "n=16", "sample.interpolate=true", "sample.steps=8",
-                  f"out={tmp_path / 'interp.npz'}")
+    out = _sample(
+        tiny_run,
+        tmp_path,
+        "n=16",
+        "sample.interpolate=true",
+        "sample.steps=8",
+        f"out={tmp_path / 'interp.npz'}",
+    )
     images = np.load(out)["images"].astype(float)
     assert images.shape[0] == 16  # 2 rows of 8 steps
     row = images[:8]
@@ -90,50 +97,67 @@ def test_points_npz_and_scatter(ring_run: Path, tmp_path: Path) -> None:
         assert img.format == "PNG"
 
 
-@pytest.mark.parametrize("args, message", [
-    (["out=x.jpg"], "cannot write samples as '.jpg'"),
-    (["n=0"], "n=0 is out of range: must be >= 1"),
-    # 8×8 samples in 66-pixel cells: refused before any is drawn.
-    (["n=100000", "out=x.png"], "n=100000 samples make a grid of 436M pixels, more than image "
-     "viewers open (89M): give n=20541 or less for out=FILE.png, or write any n to "
-     "out=FOLDER/ or out=FILE.npz")], ids=["jpeg", "n=0", "huge-grid"])
-def test_bad_requests_fail_with_one_line(tiny_run: Path, tmp_path: Path, args: list[str],
-                                         message: str) -> None:
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["out=x.jpg"], "cannot write samples as '.jpg'"),
+        (["n=0"], "n=0 is out of range: must be >= 1"),
+        # 8×8 samples in 66-pixel cells: refused before any is drawn.
+        (
+            ["n=100000", "out=x.png"],
+            "n=100000 samples make a grid of 436M pixels, more than image "
+            "viewers open (89M): give n=20541 or less for out=FILE.png, or write any n to "
+            "out=FOLDER/ or out=FILE.npz",
+        ),
+    ],
+    ids=["jpeg", "n=0", "huge-grid"],
+)
+def test_bad_requests_fail_with_one_line(
+    tiny_run: Path, tmp_path: Path, args: list[str], message: str
+) -> None:
     proc = run_cli("sample", f"ckpt={tiny_run}", *args, cwd=tmp_path, check=False)
     assert proc.returncode == 1 and message in proc.stderr
 
 
 def test_points_cannot_be_a_folder(ring_run: Path, tmp_path: Path) -> None:
-    proc = run_cli("sample", f"ckpt={ring_run}", f"out={tmp_path / 'dir'}", cwd=tmp_path,
-                      check=False)
+    proc = run_cli(
+        "sample", f"ckpt={ring_run}", f"out={tmp_path / 'dir'}", cwd=tmp_path, check=False
+    )
     assert proc.returncode == 1 and "cannot be written as a folder" in proc.stderr
 
 
 def test_a_folder_of_samples_is_replaced_only_on_request(tiny_run: Path, tmp_path: Path) -> None:
     out = tmp_path / "pngs"
     _sample(tiny_run, tmp_path, "n=7", f"out={out}")
-    refused = run_cli("sample", f"ckpt={tiny_run}", "n=3", f"out={out}", cwd=tmp_path,
-                      check=False)
+    refused = run_cli("sample", f"ckpt={tiny_run}", "n=3", f"out={out}", cwd=tmp_path, check=False)
     assert refused.returncode == 1 and refused.stderr.splitlines() == [
         f"gancli: error: out={out} exists and is not empty: choose another folder, or add "
-        "overwrite=true to replace it"]
+        "overwrite=true to replace it"
+    ]
     assert len(list(out.iterdir())) == 7
     _sample(tiny_run, tmp_path, "n=3", f"out={out}", "overwrite=true")
     assert sorted(p.name for p in out.iterdir()) == ["000000.png", "000001.png", "000002.png"]
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no leftovers
 
 
-def test_samples_are_generated_and_written_in_chunks(tiny_run: Path, tmp_path: Path,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_samples_are_generated_and_written_in_chunks(
+    tiny_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """`sample.batch_size` samples at a time, so that any n fits in memory; the samples are
     those of one batch, in order, in an .npz and in a folder alike."""
     whole = np.load(_sample(tiny_run, tmp_path, "n=10", f"out={tmp_path / 'whole.npz'}"))
     sizes: list[int] = []
     generate = sampling.generate
-    monkeypatch.setattr(sampling, "generate", lambda G, z, *args, **kwargs: sizes.append(
-        len(z)) or generate(G, z, *args, **kwargs))
-    chunked = np.load(_sample(tiny_run, tmp_path, "n=10", "sample.batch_size=3",
-                              f"out={tmp_path / 'chunked.npz'}"))
+    monkeypatch.setattr(
+        sampling,
+        "generate",
+        lambda G, z, *args, **kwargs: sizes.append(len(z)) or generate(G, z, *args, **kwargs),
+    )
+    chunked = np.load(
+        _sample(
+            tiny_run, tmp_path, "n=10", "sample.batch_size=3", f"out={tmp_path / 'chunked.npz'}"
+        )
+    )
     assert sizes == [3, 3, 3, 1]
     assert np.array_equal(chunked["images"], whole["images"])
     folder = _sample(tiny_run, tmp_path, "n=10", "sample.batch_size=4", f"out={tmp_path / 'd'}")

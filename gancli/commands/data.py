@@ -74,17 +74,23 @@ def info(root: Path) -> None:
     classes = m["classes"]
     table.add_row("classes", f"{m['num_classes']}" + (f": {', '.join(classes)}" if classes else ""))
     table.add_row("source", m["source"] or "")
-    table.add_row("settings", ", ".join(f"{k}={v}" for k, v in m["settings"].items()
-                                        if k not in ("name", "root")))
+    table.add_row(
+        "settings",
+        ", ".join(f"{k}={v}" for k, v in m["settings"].items() if k not in ("name", "root")),
+    )
     table.add_row("command", m["command"] or "")
     table.add_row("created", m["created"])
     table.add_row("fingerprint", m["fingerprint"])
     summary = m["summary"]
     if summary:
         skipped = summary.get("skipped", [])
-        table.add_row("summary", ", ".join(
-            [f"{k} {v}" for k, v in summary.items() if k != "skipped"]
-            + [f"skipped {len(skipped)}" + (f" ({skipped[0][0]}, ...)" if skipped else "")]))
+        table.add_row(
+            "summary",
+            ", ".join(
+                [f"{k} {v}" for k, v in summary.items() if k != "skipped"]
+                + [f"skipped {len(skipped)}" + (f" ({skipped[0][0]}, ...)" if skipped else "")]
+            ),
+        )
     Console(soft_wrap=False).print(table)
 
 
@@ -114,8 +120,9 @@ def dispatch(rest: list[str]) -> int:
         sys.stdout.write(USAGE)
         return 0
     if sub in FOLDER_COMMANDS and len(args) != 1:
-        sys.stderr.write(f"gancli: error: gancli data {sub} takes one folder: "
-                         f"gancli data {sub} DIR\n")
+        sys.stderr.write(
+            f"gancli: error: gancli data {sub} takes one folder: gancli data {sub} DIR\n"
+        )
         return 2
     try:
         if sub == "prepare":  # Hydra reads sys.argv; argv[0] names the program in its usage

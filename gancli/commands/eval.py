@@ -48,8 +48,9 @@ def command_line(args: list[str]) -> list[str]:
     run = run_of(values.get("ckpt"))
     if run is None or "data" in values or not (run / ".hydra" / "hydra.yaml").is_file():
         return args
-    choice = OmegaConf.select(OmegaConf.load(run / ".hydra" / "hydra.yaml"),
-                              "hydra.runtime.choices.data")
+    choice = OmegaConf.select(
+        OmegaConf.load(run / ".hydra" / "hydra.yaml"), "hydra.runtime.choices.data"
+    )
     return args if choice is None else [f"data={choice}", *args]
 
 

@@ -51,6 +51,7 @@ _STARTED = time.time()
 
 # -- the command line, before Hydra reads it --------------------------------------------------
 
+
 def sweeps(args: list[str]) -> bool:
     """Whether a command line makes Hydra sweep: `-m`, or a config that sets `hydra.mode:
     MULTIRUN` (`hparams_search=...`)."""
@@ -62,8 +63,9 @@ def _sweeps(arg: str) -> bool:
         return True
     key, _, value = arg.partition("=")
     key = key.lstrip("+")
-    return ((key == "hydra.mode" and value.upper() == "MULTIRUN")
-            or (key == "hparams_search" and value not in ("", "null")))
+    return (key == "hydra.mode" and value.upper() == "MULTIRUN") or (
+        key == "hparams_search" and value not in ("", "null")
+    )
 
 
 def shown_config(args: list[str]) -> bool:
@@ -75,6 +77,7 @@ def shown_config(args: list[str]) -> bool:
 
 
 # -- running an app ---------------------------------------------------------------------------
+
 
 def run_app(app_main: Callable[[], object]) -> int:
     """Run a command's Hydra app (it reads sys.argv); a config that does not compose (a key the
@@ -105,9 +108,11 @@ def run_app(app_main: Callable[[], object]) -> int:
         if user_wants_trace or not err.filename or not _raised_by_hydra(err):
             raise
         key = "hydra.sweep.dir" if sweeps(sys.argv[1:]) else "hydra.run.dir"
-        sys.stderr.write(f"gancli: error: cannot make the run folder {err.filename}: "
-                         f"{err.strerror} (a file is in the way, or the folder is not "
-                         f"writable); choose another {key}\n")
+        sys.stderr.write(
+            f"gancli: error: cannot make the run folder {err.filename}: "
+            f"{err.strerror} (a file is in the way, or the folder is not "
+            f"writable); choose another {key}\n"
+        )
         return 1
     finally:
         if before is None:
@@ -127,8 +132,11 @@ def _raised_by_hydra(err: BaseException) -> bool:
     import hydra
 
     stdlib = sysconfig.get_paths()["stdlib"]
-    frames = [f.filename for f in traceback.extract_tb(err.__traceback__)
-              if not f.filename.startswith(stdlib)]
+    frames = [
+        f.filename
+        for f in traceback.extract_tb(err.__traceback__)
+        if not f.filename.startswith(stdlib)
+    ]
     return bool(frames) and frames[-1].startswith(os.path.dirname(hydra.__file__) + os.sep)
 
 
@@ -149,8 +157,9 @@ def help_groups_from_one_repository() -> None:
     if original is None or getattr(original, "_gancli", False):
         return
 
-    def format_config_groups(self: Hydra, predicate: Callable[[str], bool],
-                             compact: bool = True) -> str:
+    def format_config_groups(
+        self: Hydra, predicate: Callable[[str], bool], compact: bool = True
+    ) -> str:
         loader = self.config_loader
         if not hasattr(loader, "_parse_overrides_and_create_caching_repo"):
             return original(self, lambda g: predicate(g) and not g.startswith("schema"), compact)
@@ -168,8 +177,11 @@ def help_groups_from_one_repository() -> None:
         lines = []
         for group in sorted(g for g in groups() if predicate(g) and composed(g)):
             options = sorted(repo.get_group_options(group, ObjectType.CONFIG))
-            lines.append(f"{group}: {', '.join(options)}" if compact else
-                         f"{group}:\n" + "\n".join(f"  {o}" for o in options))
+            lines.append(
+                f"{group}: {', '.join(options)}"
+                if compact
+                else f"{group}:\n" + "\n".join(f"  {o}" for o in options)
+            )
         return "".join(line + "\n" for line in lines)
 
     def composed(group: str) -> bool:
@@ -178,14 +190,18 @@ def help_groups_from_one_repository() -> None:
         lists none of train's groups, `eval --help` only `data`."""
         from hydra.core.hydra_config import HydraConfig
 
-        return (not HydraConfig.initialized() or group.startswith("hydra")
-                or group in HydraConfig.get().runtime.choices)
+        return (
+            not HydraConfig.initialized()
+            or group.startswith("hydra")
+            or group in HydraConfig.get().runtime.choices
+        )
 
     format_config_groups._gancli = True  # type: ignore[attr-defined]
     Hydra.format_config_groups = format_config_groups  # type: ignore[method-assign]
 
 
 # -- the job an app runs ----------------------------------------------------------------------
+
 
 def hydra_config() -> DictConfig:
     """Hydra's `hydra` node of the running job (its overrides, run folder, launcher)."""
@@ -246,8 +262,9 @@ def failed_value() -> float:
     sweeper = HydraConfig.get().sweeper if HydraConfig.initialized() else None
     if sweeper is None or "optuna" not in str(sweeper.get("_target_", "")).lower():
         return math.nan
-    return -math.inf if str(sweeper.get("direction", "minimize")).lower() == "maximize" \
-        else math.inf
+    return (
+        -math.inf if str(sweeper.get("direction", "minimize")).lower() == "maximize" else math.inf
+    )
 
 
 def reported(fn: Callable[..., T]) -> Callable[..., T]:
@@ -284,8 +301,10 @@ def remove_empty_run(folder: Path) -> None:
         return
     files = [p for p in folder.rglob("*") if p.is_file()]
     ours = all(p.stat().st_mtime >= _STARTED - 1 for p in files)
-    bookkeeping = all(p.relative_to(folder).parts[0] == ".hydra" or
-                      (p.parent == folder and p.suffix == ".log") for p in files)
+    bookkeeping = all(
+        p.relative_to(folder).parts[0] == ".hydra" or (p.parent == folder and p.suffix == ".log")
+        for p in files
+    )
     if not (ours and bookkeeping):
         return
     shutil.rmtree(folder, ignore_errors=True)
@@ -299,6 +318,7 @@ def remove_empty_run(folder: Path) -> None:
 
 
 # -- the sweep's end --------------------------------------------------------------------------
+
 
 class SweepEnd(Callback):
     """Hydra callback (`conf/hydra/gancli.yaml`), called in the process that launched a sweep:

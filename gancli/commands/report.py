@@ -23,10 +23,18 @@ The page's path is the last line on stdout."""
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="gancli report", description=DESCRIPTION,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("paths", nargs="+", type=Path, metavar="PATH",
-                   help="a run folder, a sweep folder, or several of either")
+    p = argparse.ArgumentParser(
+        prog="gancli report",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "paths",
+        nargs="+",
+        type=Path,
+        metavar="PATH",
+        help="a run folder, a sweep folder, or several of either",
+    )
     p.add_argument("--out", type=Path, help="the folder for the comparison page")
     return p
 
@@ -41,8 +49,9 @@ def dispatch(rest: list[str]) -> int:
     from gancli.report.build import report
 
     try:
-        written = report([p.expanduser() for p in args.paths],
-                         args.out.expanduser() if args.out else None)
+        written = report(
+            [p.expanduser() for p in args.paths], args.out.expanduser() if args.out else None
+        )
     except GancliError as err:
         sys.stderr.write(f"gancli: error: {err}\n")
         return err.exit_code

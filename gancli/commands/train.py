@@ -38,8 +38,12 @@ def command_line(args: list[str]) -> list[str]:
     the dispatcher calls it."""
     values = dict(a.lstrip("+").split("=", 1) for a in args if "=" in a)
     resume = values.get("resume")
-    if (not resume or resume == "null" or sweeps(args)
-            or values.get("resume_in_place", "true").lower() == "false"):
+    if (
+        not resume
+        or resume == "null"
+        or sweeps(args)
+        or values.get("resume_in_place", "true").lower() == "false"
+    ):
         return args
     stamp = f"hydra.output_subdir={SEGMENT}{time.strftime('%Y-%m-%d_%H-%M-%S')}"
     if resume == "auto":  # a relaunch into its fixed folder: a segment when it continues
@@ -83,11 +87,15 @@ def after_show_cfg() -> None:
         images, _ = choose_precision("auto", device)
         if device.type != "cpu" and images == "bf16":  # measured on a GPU
             images = "bf16 or fp32, whichever measures faster at the run's start,"
-        sys.stdout.write(f"# train.precision=auto is {images} on this machine's {device} for "
-                         "images, fp32 for 2D points\n")
+        sys.stdout.write(
+            f"# train.precision=auto is {images} on this machine's {device} for "
+            "images, fp32 for 2D points\n"
+        )
     if str(cfg.train.channels_last).lower() == "auto":
-        sys.stdout.write("# train.channels_last=auto is measured at the run's start "
-                         "(metrics.jsonl's first line records both choices)\n")
+        sys.stdout.write(
+            "# train.channels_last=auto is measured at the run's start "
+            "(metrics.jsonl's first line records both choices)\n"
+        )
 
 
 def train_from_hydra(cfg: DictConfig) -> float:
@@ -102,8 +110,9 @@ def train_from_hydra(cfg: DictConfig) -> float:
 
     hydra_cfg = hydra_config()
     run_dir = run_folder()
-    parsed = [(o.key_or_group, o.value())
-              for o in OverridesParser.create().parse_overrides(overrides())]
+    parsed = [
+        (o.key_or_group, o.value()) for o in OverridesParser.create().parse_overrides(overrides())
+    ]
     segment = hydra_cfg.output_subdir
     segment = run_dir / segment if segment and segment.startswith(SEGMENT) else None
     if cfg.resume == "auto" and not (run_dir / "checkpoints" / "last.pt").is_file():
@@ -121,8 +130,10 @@ def train_from_hydra(cfg: DictConfig) -> float:
             if segment and trainer.dist.is_main:
                 # Hydra composed this segment's config from the defaults and the command line;
                 # what it trains with is the checkpoint's config with that command line applied.
-                atomic_write(segment / "config.yaml",
-                             lambda f: f.write(OmegaConf.to_yaml(trainer.cfg).encode()))
+                atomic_write(
+                    segment / "config.yaml",
+                    lambda f: f.write(OmegaConf.to_yaml(trainer.cfg).encode()),
+                )
             result = trainer.run()
             outcome.finish(trainer.result_metric, result, higher_is_better(trainer.result_metric))
         except GancliError:
@@ -156,19 +167,23 @@ def time_stamped_runs(hydra_cfg: DictConfig) -> str | None:
     the run folder is fixed, where `resume=auto` finds the run's own checkpoint. A sweep in a
     time-stamped folder is refused: its jobs can only be continued in their sweep's folder."""
     sweep = multirun()
-    folders = cast(dict, OmegaConf.to_container(hydra_cfg.sweep if sweep else hydra_cfg.run,
-                                                resolve=False))
+    folders = cast(
+        dict, OmegaConf.to_container(hydra_cfg.sweep if sweep else hydra_cfg.run, resolve=False)
+    )
     pattern = folders["dir"]
     if "${now:" not in str(pattern):
         return None
     if sweep:
-        raise GancliError("resume=auto in a sweep needs the sweep's folder: add "
-                          "hydra.sweep.dir=FOLDER of the sweep to continue, or drop resume=auto")
+        raise GancliError(
+            "resume=auto in a sweep needs the sweep's folder: add "
+            "hydra.sweep.dir=FOLDER of the sweep to continue, or drop resume=auto"
+        )
     parts = Path(str(pattern)).parts
     actual = Path(hydra_cfg.runtime.output_dir).parts
-    stamped = ["*" if "${now:" in p else a for p, a in zip(parts, actual[-len(parts):],
-                                                            strict=True)]
-    return str(Path(*actual[:-len(parts)], *stamped))
+    stamped = [
+        "*" if "${now:" in p else a for p, a in zip(parts, actual[-len(parts) :], strict=True)
+    ]
+    return str(Path(*actual[: -len(parts)], *stamped))
 
 
 def check_image_side(cfg: DictConfig) -> None:

@@ -22,8 +22,7 @@ register_conditioning = CONDITIONINGS.register
 register_conditioning("none")(Conditioning)
 
 
-def build_conditioning(cfg: DictConfig, info: DataInfo, state: dict | None = None
-                       ) -> Conditioning:
+def build_conditioning(cfg: DictConfig, info: DataInfo, state: dict | None = None) -> Conditioning:
     """The mode `cfg.conditioning.name` for a `TrainAppConfig`, given the groups it reads;
     `state` is what a checkpoint saved of it (a text vocabulary), so that a saved model is
     rebuilt exactly."""
@@ -31,8 +30,14 @@ def build_conditioning(cfg: DictConfig, info: DataInfo, state: dict | None = Non
     return CONDITIONINGS.lookup(cfg.conditioning.name)(groups, info, state)
 
 
-__all__ = ["CONDITIONINGS", "Batch", "Conditioning", "Groups", "build_conditioning",
-           "register_conditioning"]
+__all__ = [
+    "CONDITIONINGS",
+    "Batch",
+    "Conditioning",
+    "Groups",
+    "build_conditioning",
+    "register_conditioning",
+]
 
 # Fill the registry.
 from gancli.conditioning import image, label, text  # noqa: E402,F401

@@ -82,13 +82,15 @@ class Conditioning:
     def draw(self, data: TensorData, size: int, generator: torch.Generator) -> Batch:
         return Batch(data.draw(size, generator)[1])
 
-    def discriminator_step(self, loss: GANLoss, critic: nn.Module, batch: Batch,
-                           fake: torch.Tensor) -> DiscriminatorStep:
+    def discriminator_step(
+        self, loss: GANLoss, critic: nn.Module, batch: Batch, fake: torch.Tensor
+    ) -> DiscriminatorStep:
         """D's loss on this batch; `critic` is already bound to `batch.c`."""
         return loss.discriminator_step(critic, batch.x, fake)
 
-    def generator_loss(self, loss: GANLoss, critic: nn.Module, batch: Batch,
-                       fake: torch.Tensor) -> torch.Tensor:
+    def generator_loss(
+        self, loss: GANLoss, critic: nn.Module, batch: Batch, fake: torch.Tensor
+    ) -> torch.Tensor:
         return loss.generator(critic, fake, real=batch.x)
 
     def preview(self, n: int) -> Request:
@@ -108,18 +110,24 @@ class Conditioning:
         foreign = {key for mode in CONDITIONINGS.values() for key in mode.sample_keys}
         for key in sorted(foreign - set(self.sample_keys)):
             if opts.get(key) is not None:
-                usage = (f"use {' or '.join(self.sample_keys.values())}" if self.sample_keys
-                         else "it draws unconditional samples, so give none")
-                raise GancliError(f"{key}= does not apply to a checkpoint trained with "
-                                  f"conditioning={self.opts.name}: {usage}")
+                usage = (
+                    f"use {' or '.join(self.sample_keys.values())}"
+                    if self.sample_keys
+                    else "it draws unconditional samples, so give none"
+                )
+                raise GancliError(
+                    f"{key}= does not apply to a checkpoint trained with "
+                    f"conditioning={self.opts.name}: {usage}"
+                )
         return self.conditions(opts, n)
 
     def conditions(self, opts: DictConfig, n: int) -> Request:
         """Conditions for `gancli sample` from this mode's own `sample_keys` in `opts`."""
         return Request(None)
 
-    def picture(self, x: torch.Tensor, req: Request, nrow: int | None
-                ) -> tuple[torch.Tensor, int | None]:
+    def picture(
+        self, x: torch.Tensor, req: Request, nrow: int | None
+    ) -> tuple[torch.Tensor, int | None]:
         """The images of a `.png` grid of samples `x` drawn for `req`, and its row length:
         the samples themselves here; image translation puts each input beside its output."""
         return x, nrow

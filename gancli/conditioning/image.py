@@ -54,15 +54,17 @@ class ImageConditioning(Conditioning):
         """The input images of items `idx` of `data` (`x`: their targets): their own for paired
         data, else the task's, made per batch (the tasks are deterministic, so an item always
         gets the same input, and no input set is held beside the data)."""
-        return data.take_inputs(idx) if self.paired else \
-            make_inputs(self.opts.task, x, self.info.name)
+        return (
+            data.take_inputs(idx) if self.paired else make_inputs(self.opts.task, x, self.info.name)
+        )
 
     def draw(self, data: TensorData, size: int, generator: torch.Generator) -> Batch:
         idx, x = data.draw(size, generator)
         return Batch(x, self.inputs_of(data, idx, x))
 
-    def generator_loss(self, loss: GANLoss, critic: nn.Module, batch: Batch,
-                       fake: torch.Tensor) -> torch.Tensor:
+    def generator_loss(
+        self, loss: GANLoss, critic: nn.Module, batch: Batch, fake: torch.Tensor
+    ) -> torch.Tensor:
         total = self.opts.l1_weight * (fake - batch.x).abs().mean()
         if self.opts.adv_weight > 0:
             adversarial = loss.generator(critic, fake, real=batch.x)
@@ -114,8 +116,7 @@ class ImageConditioning(Conditioning):
             x = luminance(x, self.opts.task, self.info.name)
         return x
 
-    def picture(self, x: torch.Tensor, req: Request, nrow: int | None
-                ) -> tuple[torch.Tensor, int]:
+    def picture(self, x: torch.Tensor, req: Request, nrow: int | None) -> tuple[torch.Tensor, int]:
         """One row per example: input, output and (where known) target, side by side."""
         if req.c is None:
             raise RuntimeError("an image translation picture needs its input images")

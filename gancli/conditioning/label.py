@@ -61,9 +61,11 @@ class ClassConditioning(Conditioning):
 
     def require_labels(self) -> None:
         if self.info.num_classes < 2:
-            raise GancliError(f"conditioning={self.opts.name} needs labelled data and data="
-                              f"{self.info.name} has a single class (data=folder: put each "
-                              "class in its own sub-folder)")
+            raise GancliError(
+                f"conditioning={self.opts.name} needs labelled data and data="
+                f"{self.info.name} has a single class (data=folder: put each "
+                "class in its own sub-folder)"
+            )
 
     def encoder(self) -> nn.Module:
         """A fresh encoder of conditions into `embed_dim` vectors (one for each player)."""
@@ -81,8 +83,9 @@ class ClassConditioning(Conditioning):
         """Per training item, a value that is equal exactly when two items' conditions match."""
         return data.y
 
-    def condition(self, labels: torch.Tensor, index: torch.Tensor,
-                  generator: torch.Generator | None) -> torch.Tensor:
+    def condition(
+        self, labels: torch.Tensor, index: torch.Tensor, generator: torch.Generator | None
+    ) -> torch.Tensor:
         """What G and D are given for data items `index` with labels `labels`."""
         return labels
 
@@ -106,8 +109,9 @@ class ClassConditioning(Conditioning):
             other = torch.where(same, redraw, other)
         return other
 
-    def discriminator_step(self, loss: GANLoss, critic: nn.Module, batch: Batch,
-                           fake: torch.Tensor) -> DiscriminatorStep:
+    def discriminator_step(
+        self, loss: GANLoss, critic: nn.Module, batch: Batch, fake: torch.Tensor
+    ) -> DiscriminatorStep:
         """The GAN objective; with `mismatch` w > 0 its fake term is shared between generated
         images (1 - w) and real images with a wrong condition (w), GAN-INT-CLS's
         L_real + (1-w)·L_fake + w·L_wrong, written as two calls of the loss so that every loss
@@ -116,15 +120,17 @@ class ClassConditioning(Conditioning):
         w = self.opts.mismatch
         if batch.wrong is not None:
             step.loss = (1 - w) * step.loss + w * loss.discriminator_step(
-                critic, batch.x, batch.wrong).loss
+                critic, batch.x, batch.wrong
+            ).loss
         D = _conditional(critic)
         aux = D.aux_loss(batch.x, batch.y)
         if not isinstance(aux, float):  # ACGAN: classify real and generated images
             step.loss = step.loss + self.opts.aux_weight * (aux + D.aux_loss(fake, batch.y))
         return step
 
-    def generator_loss(self, loss: GANLoss, critic: nn.Module, batch: Batch,
-                       fake: torch.Tensor) -> torch.Tensor:
+    def generator_loss(
+        self, loss: GANLoss, critic: nn.Module, batch: Batch, fake: torch.Tensor
+    ) -> torch.Tensor:
         adversarial = loss.generator(critic, fake, real=batch.x)
         return adversarial + self.opts.aux_weight * _conditional(critic).aux_loss(fake, batch.y)
 
@@ -148,8 +154,10 @@ class ClassConditioning(Conditioning):
 
     def check_label(self, label: int) -> int:
         if not 0 <= label < self.info.num_classes:
-            raise GancliError(f"label {label} is not a class of {self.info.name}: use 0 to "
-                              f"{self.info.num_classes - 1}")
+            raise GancliError(
+                f"label {label} is not a class of {self.info.name}: use 0 to "
+                f"{self.info.num_classes - 1}"
+            )
         return label
 
     def conditions(self, opts: DictConfig, n: int) -> Request:

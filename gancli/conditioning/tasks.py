@@ -57,8 +57,10 @@ def luminance(images: torch.Tensor, task: str, data_name: str | None = None) -> 
     if channels == 1:
         return images
     if channels != 3:
-        raise GancliError(f"conditioning.task={task} needs grey (1 channel) or RGB (3 channel) "
-                          f"images; {_dataset(data_name)} has {channels} channels")
+        raise GancliError(
+            f"conditioning.task={task} needs grey (1 channel) or RGB (3 channel) "
+            f"images; {_dataset(data_name)} has {channels} channels"
+        )
     return (images * _luma_weights(images.device, images.dtype)).sum(1, keepdim=True)
 
 
@@ -75,8 +77,9 @@ def _sobel_kernels(device: torch.device, dtype: torch.dtype) -> torch.Tensor:
     """Sobel's d/dx and d/dy kernels, 2×1×3×3, built once per device and dtype (as
     `_luma_weights`)."""
     with torch.inference_mode(False):
-        sobel_x = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]],
-                               dtype=dtype, device=device)
+        sobel_x = torch.tensor(
+            [[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]], dtype=dtype, device=device
+        )
         return torch.stack([sobel_x, sobel_x.T]).unsqueeze(1)
 
 
@@ -86,7 +89,7 @@ def inpaint(targets: torch.Tensor, data_name: str | None = None) -> torch.Tensor
     [side//4, side//4 + side//2), a square of half the side (16×16 of 32×32)."""
     h, w = targets.shape[-2:]
     inputs = targets.clone()
-    inputs[..., h // 4: h // 4 + h // 2, w // 4: w // 4 + w // 2] = 0
+    inputs[..., h // 4 : h // 4 + h // 2, w // 4 : w // 4 + w // 2] = 0
     return inputs
 
 
@@ -95,9 +98,11 @@ def colorize(targets: torch.Tensor, data_name: str | None = None) -> torch.Tenso
     """The target's 601 luma as one channel; the generator puts the colour back."""
     channels = targets.shape[1]
     if channels != 3:
-        raise GancliError(f"conditioning.task=colorize needs colour images (3 channels); "
-                          f"{_dataset(data_name)} has {channels}: use data=cifar10 or "
-                          "data=folder, or another task (inpaint, superres, edges)")
+        raise GancliError(
+            f"conditioning.task=colorize needs colour images (3 channels); "
+            f"{_dataset(data_name)} has {channels}: use data=cifar10 or "
+            "data=folder, or another task (inpaint, superres, edges)"
+        )
     return luminance(targets, "colorize", data_name)
 
 
@@ -108,11 +113,12 @@ def superres(targets: torch.Tensor, data_name: str | None = None) -> torch.Tenso
     as the U-Net needs, and the input carries a quarter of the resolution per side."""
     h, w = targets.shape[-2:]
     if h % SUPERRES_FACTOR or w % SUPERRES_FACTOR:
-        raise GancliError(f"conditioning.task=superres needs an image side divisible by "
-                          f"{SUPERRES_FACTOR}, got {h}×{w}: set data.resolution (e.g. 32)")
+        raise GancliError(
+            f"conditioning.task=superres needs an image side divisible by "
+            f"{SUPERRES_FACTOR}, got {h}×{w}: set data.resolution (e.g. 32)"
+        )
     small = F.avg_pool2d(targets, SUPERRES_FACTOR)
-    return F.interpolate(small, size=(h, w), mode="bilinear",
-                         align_corners=False).clamp_(-1, 1)
+    return F.interpolate(small, size=(h, w), mode="bilinear", align_corners=False).clamp_(-1, 1)
 
 
 @TASKS.register("edges")
@@ -134,8 +140,9 @@ def edges(targets: torch.Tensor, data_name: str | None = None) -> torch.Tensor:
     return (magnitude / peak).mul_(2).sub_(1)
 
 
-def make_inputs(task_name: str, targets: torch.Tensor, data_name: str | None = None
-                ) -> torch.Tensor:
+def make_inputs(
+    task_name: str, targets: torch.Tensor, data_name: str | None = None
+) -> torch.Tensor:
     """The inputs task `task_name` derives from `targets` (a one-line error for unknown names)."""
     return TASKS.lookup(task_name)(targets, data_name)
 

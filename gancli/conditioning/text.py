@@ -68,18 +68,20 @@ class TextConditioning(ClassConditioning):
             try:
                 enc.load_state_dict(_pretrained(self.opts.text_encoder))
             except RuntimeError as err:  # shapes or names of another encoder
-                raise GancliError(f"conditioning.text_encoder={self.opts.text_encoder} does not "
-                                  f"fit this vocabulary ({len(self.vocab)} ids) and embed_dim="
-                                  f"{self.opts.embed_dim}: {str(err).splitlines()[0][:120]}"
-                                  ) from None
+                raise GancliError(
+                    f"conditioning.text_encoder={self.opts.text_encoder} does not "
+                    f"fit this vocabulary ({len(self.vocab)} ids) and embed_dim="
+                    f"{self.opts.embed_dim}: {str(err).splitlines()[0][:120]}"
+                ) from None
         return enc
 
     @property
     def vocab(self) -> Vocabulary:
         return self.captions.vocab
 
-    def condition(self, labels: torch.Tensor, index: torch.Tensor,
-                  generator: torch.Generator | None) -> torch.Tensor:
+    def condition(
+        self, labels: torch.Tensor, index: torch.Tensor, generator: torch.Generator | None
+    ) -> torch.Tensor:
         return self.captions.tokens(labels, index, generator)
 
     def preview(self, n: int) -> Request:
@@ -101,5 +103,7 @@ def _pretrained(path: str) -> dict:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # missing, truncated, pickled code: all unusable
-        raise GancliError(f"conditioning.text_encoder={path}: cannot load it as a TextEncoder "
-                          f"state dict ({str(err).splitlines()[0][:120]})") from None
+        raise GancliError(
+            f"conditioning.text_encoder={path}: cannot load it as a TextEncoder "
+            f"state dict ({str(err).splitlines()[0][:120]})"
+        ) from None

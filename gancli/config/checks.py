@@ -80,8 +80,9 @@ def validate(cfg: DictConfig) -> None:
 
 def _validate_node(node: DictConfig, prefix: str) -> None:
     schema = OmegaConf.get_type(node)
-    fields = {f.name: f for f in dataclasses.fields(schema)} if dataclasses.is_dataclass(
-        schema) else {}
+    fields = (
+        {f.name: f for f in dataclasses.fields(schema)} if dataclasses.is_dataclass(schema) else {}
+    )
     for key in node:
         path = f"{prefix}{key!s}"
         if fields and key not in fields:
@@ -113,8 +114,11 @@ def unknown_key_line(full_key: str, parent: DictConfig | None) -> str:
     """`loss=ns has no key 'clip'; its keys: name, r1_gamma` for an unknown `full_key`."""
     *where, key = full_key.split(".")
     schema = OmegaConf.get_type(parent) if parent is not None else None
-    known = ([f.name for f in dataclasses.fields(schema)] if dataclasses.is_dataclass(schema)
-             else list(parent or []))
+    known = (
+        [f.name for f in dataclasses.fields(schema)]
+        if dataclasses.is_dataclass(schema)
+        else list(parent or [])
+    )
     known = [str(k) for k in known if k != "hydra"]
     guess = did_you_mean(key, known, ".".join([*where, "{}"]))
     if not where:
@@ -134,8 +138,10 @@ def override_error_line(err: OverrideParseException, args: Sequence[str] = ()) -
     quoted = f'{key}="{value}"'
     if '"' in value or not _parses(quoted):
         return f"cannot read the override {err.override!r}: {_grammar_refusal(err)} ({GRAMMAR})"
-    return (f"cannot read the override {err.override!r}: {_grammar_refusal(err)}; quote the "
-            f"value, and the whole override for the shell: {shlex.quote(quoted)}")
+    return (
+        f"cannot read the override {err.override!r}: {_grammar_refusal(err)}; quote the "
+        f"value, and the whole override for the shell: {shlex.quote(quoted)}"
+    )
 
 
 #: Where Hydra documents how overrides are written.
@@ -151,8 +157,10 @@ def not_an_override_line(word: str, args: Sequence[str]) -> str:
         return f"{word!r} is not an override: write group=option or key=value ({GRAMMAR})"
     end = next((i for i in range(at, len(args)) if "=" in args[i]), len(args))
     joined = " ".join(args[start:end])
-    return (f"{word!r} is not an override (key=value); if it is the rest of a value with a "
-            f"space, quote the whole override for the shell: {shlex.quote(joined)}")
+    return (
+        f"{word!r} is not an override (key=value); if it is the rest of a value with a "
+        f"space, quote the whole override for the shell: {shlex.quote(joined)}"
+    )
 
 
 def _grammar_refusal(err: OverrideParseException) -> str:
@@ -190,8 +198,9 @@ def config_error_line(err: BaseException, args: Sequence[str] = ()) -> str:
         return override_error_line(err, args)
     if isinstance(err, MissingConfigException) and err.missing_cfg_file and err.options:
         group, _, option = err.missing_cfg_file.rpartition("/")
-        return (unknown_name(group or "config", option, err.options)
-                + did_you_mean(option, err.options, f"{group}={{}}" if group else "{}"))
+        return unknown_name(group or "config", option, err.options) + did_you_mean(
+            option, err.options, f"{group}={{}}" if group else "{}"
+        )
     cause = err if isinstance(err, OmegaConfBaseException) else err.__cause__
     if isinstance(cause, ConfigKeyError | ConfigAttributeError) and cause.full_key:
         parent = cause.parent_node if isinstance(cause.parent_node, DictConfig) else None

@@ -31,13 +31,19 @@ class Range:
     def allows(self, value: float) -> bool:
         if isinstance(value, float) and math.isnan(value):
             return False
-        return ((self.ge is None or value >= self.ge) and (self.gt is None or value > self.gt)
-                and (self.le is None or value <= self.le) and (self.lt is None or value < self.lt))
+        return (
+            (self.ge is None or value >= self.ge)
+            and (self.gt is None or value > self.gt)
+            and (self.le is None or value <= self.le)
+            and (self.lt is None or value < self.lt)
+        )
 
     def __str__(self) -> str:
-        parts = [f"{op} {_num(bound)}" for op, bound in
-                 ((">=", self.ge), (">", self.gt), ("<=", self.le), ("<", self.lt))
-                 if bound is not None]
+        parts = [
+            f"{op} {_num(bound)}"
+            for op, bound in ((">=", self.ge), (">", self.gt), ("<=", self.le), ("<", self.lt))
+            if bound is not None
+        ]
         return " and ".join(parts)
 
 
@@ -70,8 +76,9 @@ class Pattern:
 
 
 #: `train.device`, `eval.device`, `sample.device`.
-DEVICE = Pattern(r"auto|cpu|cuda(:[0-9]+)?",
-                 "auto, cpu, cuda or cuda:K (K: the index of a visible GPU)")
+DEVICE = Pattern(
+    r"auto|cpu|cuda(:[0-9]+)?", "auto, cpu, cuda or cuda:K (K: the index of a visible GPU)"
+)
 
 
 #: `train.threads`, `eval.threads`, `sample.threads`, `data prepare`'s `threads` (gancli.threads).

@@ -40,8 +40,11 @@ def points(cfg: DictConfig) -> bool:
 
 def _penalties(cfg: DictConfig) -> list[str]:
     """The gradient penalties on D's input that `loss` asks for, as `loss.key=value`."""
-    return [f"loss.{key}={value}" for key in ("r1_gamma", "r2_gamma", "gp_weight")
-            if (value := _get(cfg, f"loss.{key}", 0)) > 0]
+    return [
+        f"loss.{key}={value}"
+        for key in ("r1_gamma", "r2_gamma", "gp_weight")
+        if (value := _get(cfg, f"loss.{key}", 0)) > 0
+    ]
 
 
 @dataclass(frozen=True)
@@ -59,38 +62,73 @@ def _conditioning(cfg: DictConfig) -> str:
 
 #: Every cross-group rule, in the order they are checked (the first that holds is reported).
 RULES: tuple[Rule, ...] = (
-    Rule(lambda c: _get(c, "augment.name", "none") != "none" and points(c),
-         lambda c: f"augment={c.augment.name} augments images and data={c.data.name} is 2D "
-                   "points: use augment=none"),
-    Rule(lambda c: _conditioning(c) == "image" and points(c),
-         lambda c: f"conditioning=image translates images and data={c.data.name} is 2D points: "
-                   "use an image dataset or data=paired_folder"),
-    Rule(lambda c: _conditioning(c) == "image" and _get(c, "model.name") != "pix2pix",
-         lambda c: f"conditioning=image needs model=pix2pix (U-Net + PatchGAN), not "
-                   f"model={_get(c, 'model.name')}: add model=pix2pix"),
+    Rule(
+        lambda c: _get(c, "augment.name", "none") != "none" and points(c),
+        lambda c: (
+            f"augment={c.augment.name} augments images and data={c.data.name} is 2D "
+            "points: use augment=none"
+        ),
+    ),
+    Rule(
+        lambda c: _conditioning(c) == "image" and points(c),
+        lambda c: (
+            f"conditioning=image translates images and data={c.data.name} is 2D points: "
+            "use an image dataset or data=paired_folder"
+        ),
+    ),
+    Rule(
+        lambda c: _conditioning(c) == "image" and _get(c, "model.name") != "pix2pix",
+        lambda c: (
+            f"conditioning=image needs model=pix2pix (U-Net + PatchGAN), not "
+            f"model={_get(c, 'model.name')}: add model=pix2pix"
+        ),
+    ),
     # The augmentation would change the image D judges but not the input it is paired with.
-    Rule(lambda c: _conditioning(c) == "image" and _get(c, "augment.name", "none") != "none",
-         lambda c: "augment would change the image D judges but not the input it is paired "
-                   "with: use augment=none with conditioning=image"),
-    Rule(lambda c: _conditioning(c) == "image" and _get(c, "train.pack", 1) > 1,
-         lambda c: "train.pack (PacGAN) does not apply to image pairs: set train.pack=1"),
-    Rule(lambda c: _conditioning(c) in ("class", "text") and _get(c, "train.pack", 1) > 1,
-         lambda c: "train.pack (PacGAN) joins unrelated samples into one input of D, which "
-                   f"conditioning={_conditioning(c)} cannot label: set train.pack=1"),
+    Rule(
+        lambda c: _conditioning(c) == "image" and _get(c, "augment.name", "none") != "none",
+        lambda c: (
+            "augment would change the image D judges but not the input it is paired "
+            "with: use augment=none with conditioning=image"
+        ),
+    ),
+    Rule(
+        lambda c: _conditioning(c) == "image" and _get(c, "train.pack", 1) > 1,
+        lambda c: "train.pack (PacGAN) does not apply to image pairs: set train.pack=1",
+    ),
+    Rule(
+        lambda c: _conditioning(c) in ("class", "text") and _get(c, "train.pack", 1) > 1,
+        lambda c: (
+            "train.pack (PacGAN) joins unrelated samples into one input of D, which "
+            f"conditioning={_conditioning(c)} cannot label: set train.pack=1"
+        ),
+    ),
     # Every architecture but the MLP is convolutional.
-    Rule(lambda c: _get(c, "model.name", "mlp") != "mlp" and points(c),
-         lambda c: f"model={c.model.name} needs image data, but data={c.data.name} is 2D "
-                   "points: use model=mlp"),
-    Rule(lambda c: _get(c, "model.name") == "pix2pix" and _conditioning(c) != "image",
-         lambda c: "model=pix2pix translates images: use it with conditioning=image"),
+    Rule(
+        lambda c: _get(c, "model.name", "mlp") != "mlp" and points(c),
+        lambda c: (
+            f"model={c.model.name} needs image data, but data={c.data.name} is 2D "
+            "points: use model=mlp"
+        ),
+    ),
+    Rule(
+        lambda c: _get(c, "model.name") == "pix2pix" and _conditioning(c) != "image",
+        lambda c: "model=pix2pix translates images: use it with conditioning=image",
+    ),
     # SyncBatchNorm's backward is not twice differentiable, so a penalty on D's input gradient
     # crashes its double backward on a D that keeps batch norm: refused here rather than on
     # the GPUs, after the start-up.
-    Rule(lambda c: bool(_get(c, "train.sync_batchnorm", False))
-         and _get(c, "model.d_norm") == "batch" and bool(_penalties(c)),
-         lambda c: f"train.sync_batchnorm=true with {_penalties(c)[0]} cannot train: the "
-                   "penalty's double backward is not supported by SyncBatchNorm, which D keeps "
-                   "(model.d_norm=batch); set model.d_norm=layer or train.sync_batchnorm=false"),
+    Rule(
+        lambda c: (
+            bool(_get(c, "train.sync_batchnorm", False))
+            and _get(c, "model.d_norm") == "batch"
+            and bool(_penalties(c))
+        ),
+        lambda c: (
+            f"train.sync_batchnorm=true with {_penalties(c)[0]} cannot train: the "
+            "penalty's double backward is not supported by SyncBatchNorm, which D keeps "
+            "(model.d_norm=batch); set model.d_norm=layer or train.sync_batchnorm=false"
+        ),
+    ),
 )
 
 

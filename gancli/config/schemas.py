@@ -67,8 +67,8 @@ class ImageFilesDataConfig(ImageDataConfig):
 class Fit(str, Enum):
     """How a non-square image becomes a square one."""
 
-    crop = "crop"        # the centre square of the resized image (shorter side = resolution)
-    pad = "pad"          # the whole image, longer side = resolution, padded with black
+    crop = "crop"  # the centre square of the resized image (shorter side = resolution)
+    pad = "pad"  # the whole image, longer side = resolution, padded with black
     stretch = "stretch"  # the whole image, resized to resolution × resolution
 
 
@@ -276,16 +276,28 @@ class ImageConditioningConfig(ConditioningConfig):
 #: YAML names one first in its defaults list (`- /schema/loss/penalty@_here_`), so a new option
 #: with the keys of an existing one is one YAML; one with keys of its own adds a schema here.
 SCHEMAS: dict[str, dict[str, type]] = {
-    "data": {"images": ImageDataConfig, "image_files": ImageFilesDataConfig,
-             "folder": FolderDataConfig, "prepared": PreparedDataConfig,
-             "points": PointsDataConfig},
+    "data": {
+        "images": ImageDataConfig,
+        "image_files": ImageFilesDataConfig,
+        "folder": FolderDataConfig,
+        "prepared": PreparedDataConfig,
+        "points": PointsDataConfig,
+    },
     "model": {"base": ModelConfig, "mlp": MLPModelConfig, "r3gan": R3GANModelConfig},
-    "loss": {"base": LossConfig, "clip": ClipLossConfig, "penalty": PenaltyLossConfig,
-             "fgan": FGANLossConfig},
+    "loss": {
+        "base": LossConfig,
+        "clip": ClipLossConfig,
+        "penalty": PenaltyLossConfig,
+        "fgan": FGANLossConfig,
+    },
     "optim": {"adam": OptimConfig},
     "augment": {"base": AugmentConfig, "diffaug": DiffAugmentConfig},
-    "conditioning": {"base": ConditioningConfig, "class": ClassConditioningConfig,
-                     "text": TextConditioningConfig, "image": ImageConditioningConfig},
+    "conditioning": {
+        "base": ConditioningConfig,
+        "class": ClassConditioningConfig,
+        "text": TextConditioningConfig,
+        "image": ImageConditioningConfig,
+    },
 }
 
 
@@ -298,7 +310,7 @@ def option_schema(group: str, option: str) -> type | None:
     prefix = f"/schema/{group}/"
     for entry in yaml.safe_load(path.read_text()).get("defaults", []):
         if isinstance(entry, str) and entry.startswith(prefix):
-            return SCHEMAS[group][entry[len(prefix):].split("@")[0]]
+            return SCHEMAS[group][entry[len(prefix) :].split("@")[0]]
     return None
 
 

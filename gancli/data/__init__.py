@@ -44,15 +44,24 @@ class DataInfo:
     cond_shape: tuple[int, ...] | None = None
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "kind": self.kind, "shape": list(self.shape),
-                "num_classes": self.num_classes,
-                "cond_shape": None if self.cond_shape is None else list(self.cond_shape)}
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "shape": list(self.shape),
+            "num_classes": self.num_classes,
+            "cond_shape": None if self.cond_shape is None else list(self.cond_shape),
+        }
 
     @classmethod
     def from_dict(cls, d: dict) -> DataInfo:
         cond = d.get("cond_shape")
-        return cls(d["name"], d["kind"], tuple(d["shape"]), d["num_classes"],
-                   None if cond is None else tuple(cond))
+        return cls(
+            d["name"],
+            d["kind"],
+            tuple(d["shape"]),
+            d["num_classes"],
+            None if cond is None else tuple(cond),
+        )
 
 
 @dataclass
@@ -125,8 +134,10 @@ class TensorData:
     def take_inputs(self, idx: torch.Tensor) -> torch.Tensor:
         """Paired data: the input images of items `idx`, like `take`."""
         if self.inputs is None:
-            raise GancliError(f"data={self.info.name} has no input images (use data=paired_folder "
-                              "or conditioning.task)")
+            raise GancliError(
+                f"data={self.info.name} has no input images (use data=paired_folder "
+                "or conditioning.task)"
+            )
         return self.to_model(self.inputs[idx.to(self.inputs.device)])
 
     def to_model(self, rows: torch.Tensor) -> torch.Tensor:
@@ -141,8 +152,9 @@ class TensorData:
         # a one-channel batch's permuted strides (they count as contiguous), with which cuDNN
         # makes channels-last activations in a run compiled for the contiguous layout.
         pixels = rows.permute(0, 3, 1, 2)
-        laid_out = torch.empty(pixels.shape, dtype=pixels.dtype, device=pixels.device,
-                               memory_format=self.memory_format)
+        laid_out = torch.empty(
+            pixels.shape, dtype=pixels.dtype, device=pixels.device, memory_format=self.memory_format
+        )
         return pixels_to_unit(laid_out.copy_(pixels))
 
     def draw(self, size: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:

@@ -26,24 +26,39 @@ CIFAR10_ARCHIVE: str = CIFAR10.filename  # cifar-10-python.tar.gz
 CIFAR10_MD5: str = CIFAR10.tgz_md5
 CIFAR10_URL: str = CIFAR10.url
 # The archive's batches.meta names them; written out here so that no pickle is read for them.
-CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
-                   "ship", "truck"]
+CIFAR10_CLASSES = [
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
+]
 
 
 def archive(cfg: DictConfig) -> Path:
     """The archive in `cfg.root`; a one-line error if it is not there."""
     if cfg.root is None:
-        raise GancliError(f"data.root is not set: point it at the folder holding {CIFAR10_ARCHIVE} "
-                          f"(download it from {CIFAR10_URL})")
+        raise GancliError(
+            f"data.root is not set: point it at the folder holding {CIFAR10_ARCHIVE} "
+            f"(download it from {CIFAR10_URL})"
+        )
     path = Path(cfg.root).expanduser() / CIFAR10_ARCHIVE
     if not path.is_file():
-        raise GancliError(f"cifar10: expected {CIFAR10_ARCHIVE} in {path.parent} (download it "
-                          f"from {CIFAR10_URL} and set data.root=FOLDER holding it)")
+        raise GancliError(
+            f"cifar10: expected {CIFAR10_ARCHIVE} in {path.parent} (download it "
+            f"from {CIFAR10_URL} and set data.root=FOLDER holding it)"
+        )
     return path
 
 
-def read_cifar10(path: Path, split: Split, md5: str | None = CIFAR10_MD5
-                 ) -> tuple[np.ndarray, np.ndarray]:
+def read_cifar10(
+    path: Path, split: Split, md5: str | None = CIFAR10_MD5
+) -> tuple[np.ndarray, np.ndarray]:
     """CIFAR-10's `split` from the archive at `path`, checked against `md5`, as uint8
     N×32×32×3 pixels and labels.
 
@@ -51,16 +66,19 @@ def read_cifar10(path: Path, split: Split, md5: str | None = CIFAR10_MD5
     same format (the registered source always checks the published MD5).
     """
     if md5 is not None and not check_integrity(str(path), md5):
-        raise GancliError(f"cifar10: {path} is corrupt (MD5 is not {md5}); download it again "
-                          f"from {CIFAR10_URL}")
+        raise GancliError(
+            f"cifar10: {path} is corrupt (MD5 is not {md5}); download it again from {CIFAR10_URL}"
+        )
     batches = CIFAR10.train_list if split == "train" else CIFAR10.test_list
     xs, ys = [], []
     with tarfile.open(path, "r:gz") as tar:
         for name, _ in batches:
             member = tar.extractfile(f"{CIFAR10.base_folder}/{name}")
             if member is None:
-                raise GancliError(f"cifar10: {path} holds no file {CIFAR10.base_folder}/{name}; "
-                                  f"download it again from {CIFAR10_URL}")
+                raise GancliError(
+                    f"cifar10: {path} holds no file {CIFAR10.base_folder}/{name}; "
+                    f"download it again from {CIFAR10_URL}"
+                )
             # Unpickling runs code chosen by the file's author, so it is safe only for a trusted
             # file: the MD5 check above has established this is the published archive (only
             # tests skip it, for archives they wrote themselves).

@@ -60,15 +60,16 @@ def classes_of(names: Sequence[PurePath], root: Path) -> list[str]:
     if not in_root:
         return sorted({p.parts[0] for p in names})
     if len(in_root) < len(names):
-        raise GancliError(f"folder: {root} mixes images directly in it (e.g. {in_root[0].name}) "
-                          "with class sub-folders; move them into a sub-folder")
+        raise GancliError(
+            f"folder: {root} mixes images directly in it (e.g. {in_root[0].name}) "
+            "with class sub-folders; move them into a sub-folder"
+        )
     return []
 
 
 def find_images(root: Path) -> tuple[list[Path], list[str]]:
     """Every image file under the folder `root` (sorted), and the class names."""
-    files = sorted(p for p in root.rglob("*")
-                   if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
     if not files:
         raise GancliError(f"folder: no images ({', '.join(IMAGE_SUFFIXES)}) under {root}")
     return files, classes_of([p.relative_to(root) for p in files], root)
@@ -85,8 +86,9 @@ class ImageTree:
     @property
     def labels(self) -> np.ndarray:
         index = {name: i for i, name in enumerate(self.classes)}
-        return np.array([index[n.split("/")[0]] if self.classes else 0 for n in self.names],
-                        dtype=np.int64)
+        return np.array(
+            [index[n.split("/")[0]] if self.classes else 0 for n in self.names], dtype=np.int64
+        )
 
 
 def zip_tree(path: Path) -> ImageTree:
@@ -95,10 +97,12 @@ def zip_tree(path: Path) -> ImageTree:
         with zipfile.ZipFile(path) as z:
             members = [PurePosixPath(m.filename) for m in z.infolist() if not m.is_dir()]
     except (zipfile.BadZipFile, OSError) as err:
-        raise GancliError(f"folder: cannot read {path} as a .zip ({err}); give a folder or a "
-                          ".zip of images") from None
-    images = sorted(m for m in members if m.suffix.lower() in IMAGE_SUFFIXES
-                    and m.parts[0] != "__MACOSX")
+        raise GancliError(
+            f"folder: cannot read {path} as a .zip ({err}); give a folder or a .zip of images"
+        ) from None
+    images = sorted(
+        m for m in members if m.suffix.lower() in IMAGE_SUFFIXES and m.parts[0] != "__MACOSX"
+    )
     if not images:
         raise GancliError(f"folder: no images ({', '.join(IMAGE_SUFFIXES)}) in {path}")
     tops = {m.parts[0] for m in images}
@@ -106,21 +110,23 @@ def zip_tree(path: Path) -> ImageTree:
     if len(tops) == 1 and all(len(m.parts) > 1 for m in images):
         prefix = f"{tops.pop()}/"
         images = [m.relative_to(prefix) for m in images]
-    return ImageTree(Files(path, prefix), [m.as_posix() for m in images],
-                     classes_of(images, path))
+    return ImageTree(Files(path, prefix), [m.as_posix() for m in images], classes_of(images, path))
 
 
 def image_tree(cfg: DictConfig) -> ImageTree:
     """The images of `cfg.root` (a folder or a .zip), with one-line errors for what is not."""
     if cfg.root is None:
-        raise GancliError("data.root is not set: point it at a folder or .zip of images "
-                          "(data=folder data.root=FOLDER_OR_ZIP)")
+        raise GancliError(
+            "data.root is not set: point it at a folder or .zip of images "
+            "(data=folder data.root=FOLDER_OR_ZIP)"
+        )
     root = Path(cfg.root).expanduser().resolve()
     if root.is_file() and root.suffix.lower() == ".zip":
         return zip_tree(root)
     if not root.is_dir():
-        raise GancliError(f"folder: {root} is not a folder or a .zip (set data.root=FOLDER or "
-                          "FILE.zip of images)")
+        raise GancliError(
+            f"folder: {root} is not a folder or a .zip (set data.root=FOLDER or FILE.zip of images)"
+        )
     files, classes = find_images(root)
     return ImageTree(Files(root), [p.relative_to(root).as_posix() for p in files], classes)
 
@@ -128,8 +134,7 @@ def image_tree(cfg: DictConfig) -> ImageTree:
 def settings_of(cfg: DictConfig) -> Settings:
     """What decoding makes of each image, from `data=folder`'s keys."""
     if cfg.channels not in MODES:
-        raise GancliError(f"data.channels={cfg.channels} is not supported: use 1 (grey) or 3 "
-                          "(RGB)")
+        raise GancliError(f"data.channels={cfg.channels} is not supported: use 1 (grey) or 3 (RGB)")
     return Settings(cfg.resolution, cfg.channels, Fit(cfg.fit))
 
 
@@ -175,11 +180,18 @@ class Folder(Source):
     def identity(self, cfg: DictConfig) -> dict:
         tree = image_tree(cfg)
         root = tree.files.root
-        paths = ([root] if tree.files.prefix is not None else
-                 [root / n for n in (*tree.names, *CAPTION_FILES) if (root / n).is_file()])
+        paths = (
+            [root]
+            if tree.files.prefix is not None
+            else [root / n for n in (*tree.names, *CAPTION_FILES) if (root / n).is_file()]
+        )
         settings = settings_of(cfg)
-        return {"resolution": settings.resolution, "channels": settings.channels,
-                "fit": settings.fit.value, "files": file_identity(*paths)}
+        return {
+            "resolution": settings.resolution,
+            "channels": settings.channels,
+            "fit": settings.fit.value,
+            "files": file_identity(*paths),
+        }
 
     def write(self, cfg: DictConfig, writer: PreparedWriter, progress: Progress) -> Written:
         tree, settings = image_tree(cfg), settings_of(cfg)
@@ -191,5 +203,6 @@ class Folder(Source):
                 rows.split(split, [items[i] for i in picked], labels[picked])
         copy_captions(tree, writer)
         warn_skipped(where, rows.summary)
-        return Written(max(len(tree.classes), 1), tree.classes, rows.summary,
-                       source=str(tree.files.root))
+        return Written(
+            max(len(tree.classes), 1), tree.classes, rows.summary, source=str(tree.files.root)
+        )

@@ -60,18 +60,24 @@ class IDXSource(Source):
     def files(self, cfg: DictConfig) -> list[tuple[Path, str]]:
         """The four original files and their MD5 sums; a one-line error if any is missing."""
         if cfg.root is None:
-            raise GancliError(f"data.root is not set: point it at a folder holding the "
-                              f"{self.name} files ({', '.join(f for f, _ in self.resources)})")
+            raise GancliError(
+                f"data.root is not set: point it at a folder holding the "
+                f"{self.name} files ({', '.join(f for f, _ in self.resources)})"
+            )
         root = Path(cfg.root).expanduser()
         for fname, _ in self.resources:
             if not (root / fname).is_file():
-                raise GancliError(f"{self.name}: expected {fname} in {root} (set data.root="
-                                  f"FOLDER holding the four original {self.name} .gz files)")
+                raise GancliError(
+                    f"{self.name}: expected {fname} in {root} (set data.root="
+                    f"FOLDER holding the four original {self.name} .gz files)"
+                )
         return [(root / fname, md5) for fname, md5 in self.resources]
 
     def identity(self, cfg: DictConfig) -> dict:
-        return {"files": file_identity(*(p for p, _ in self.files(cfg))),
-                "resolution": cfg.resolution}
+        return {
+            "files": file_identity(*(p for p, _ in self.files(cfg))),
+            "resolution": cfg.resolution,
+        }
 
     def read(self, cfg: DictConfig, split: str) -> tuple[torch.Tensor, np.ndarray]:
         """Split `split` as float images in [0, 1] (N×1×28×28) and labels, MD5-checked."""
@@ -91,12 +97,16 @@ class IDXSource(Source):
         original (same names, same format) is named as such, anything else is corrupt."""
         other = KNOWN_IDX.get(found)
         if other is None:
-            return (f"{self.name}: {path} is corrupt (MD5 is not {md5}); replace it with the "
-                    "original file")
+            return (
+                f"{self.name}: {path} is corrupt (MD5 is not {md5}); replace it with the "
+                "original file"
+            )
         title, fname, name = other
         use = f"use data={name}, or " if name else ""
-        return (f"data={self.name}: {path} is {title}'s {fname}, not {self.title}'s: {use}set "
-                f"data.root to a folder of the {self.title} files")
+        return (
+            f"data={self.name}: {path} is {title}'s {fname}, not {self.title}'s: {use}set "
+            f"data.root to a folder of the {self.title} files"
+        )
 
     def write(self, cfg: DictConfig, writer: PreparedWriter, progress: Progress) -> Written:
         for split in ("train", "test"):
@@ -126,8 +136,10 @@ class FashionMnist(IDXSource):
 #: (their names and format are the same; the MD5 of each is computed anyway).
 KNOWN_IDX: dict[str, tuple[str, str, str | None]] = {
     md5: (title, fname, name)
-    for title, name, resources in (("MNIST", "mnist", MNIST.resources),
-                                   ("Fashion-MNIST", "fashion_mnist", FashionMNIST.resources),
-                                   ("Kuzushiji-MNIST", None, KMNIST.resources))
+    for title, name, resources in (
+        ("MNIST", "mnist", MNIST.resources),
+        ("Fashion-MNIST", "fashion_mnist", FashionMNIST.resources),
+        ("Kuzushiji-MNIST", None, KMNIST.resources),
+    )
     for fname, md5 in resources
 }

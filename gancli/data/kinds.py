@@ -74,8 +74,9 @@ class DataKind:
         length); returns the scores it measured on them, for metrics.jsonl."""
         raise NotImplementedError
 
-    def write(self, chunks: Iterable[torch.Tensor], n: int, out: Path,
-              arrays: dict[str, np.ndarray]) -> Path:
+    def write(
+        self, chunks: Iterable[torch.Tensor], n: int, out: Path, arrays: dict[str, np.ndarray]
+    ) -> Path:
         """Write the `n` samples that `chunks` yields, one chunk at a time, so that any `n`
         fits in memory: as `.npz` (the samples plus `arrays`, e.g. their labels) or a folder of
         files, as `out` names (`out_format`). A picture holds them all at once: `picture`."""
@@ -119,8 +120,10 @@ class DataKind:
         pixels = samples.dtype == torch.uint8
         if pixels != self.pixels:
             held = next(kind.noun for kind in DATA_KINDS.values() if kind.pixels == pixels)
-            raise GancliError(f"samples={path} hold {held} but data={self.info.name} is "
-                              f"{self.noun}: pick the dataset they came from")
+            raise GancliError(
+                f"samples={path} hold {held} but data={self.info.name} is "
+                f"{self.noun}: pick the dataset they came from"
+            )
         self.check_shape(tuple(samples.shape[1:]))
 
     def score_modes(self, samples: torch.Tensor) -> dict[str, float | int]:
@@ -141,21 +144,27 @@ def out_format(out: Path) -> Literal["npz", "png", "folder"]:
         return out.suffix[1:]  # type: ignore[return-value]
     if out.suffix == "" or out.is_dir():
         return "folder"
-    raise GancliError(f"cannot write samples as '{out.suffix}': use out=FILE.png (grid), "
-                      "out=FILE.npz (arrays) or out=FOLDER (one PNG per sample); "
-                      "JPEG is not offered since it distorts evaluation")
+    raise GancliError(
+        f"cannot write samples as '{out.suffix}': use out=FILE.png (grid), "
+        "out=FILE.npz (arrays) or out=FOLDER (one PNG per sample); "
+        "JPEG is not offered since it distorts evaluation"
+    )
 
 
-def write_npz(f: BinaryIO, chunks: Iterator[dict[str, np.ndarray]], n: int,
-              arrays: dict[str, np.ndarray]) -> None:
+def write_npz(
+    f: BinaryIO, chunks: Iterator[dict[str, np.ndarray]], n: int, arrays: dict[str, np.ndarray]
+) -> None:
     """An `.npz` as `np.savez` writes it (a zip of `.npy` files), whose first array has `n`
     rows that arrive in `chunks` (dicts of that one array): each chunk is written as it comes,
     so the whole array is never in memory. `arrays` follow, whole."""
     with zipfile.ZipFile(f, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
         first = next(chunks)
-        (name, rows), = first.items()
-        header = {"descr": np.lib.format.dtype_to_descr(rows.dtype), "fortran_order": False,
-                  "shape": (n, *rows.shape[1:])}
+        ((name, rows),) = first.items()
+        header = {
+            "descr": np.lib.format.dtype_to_descr(rows.dtype),
+            "fortran_order": False,
+            "shape": (n, *rows.shape[1:]),
+        }
         written = 0
         with zf.open(f"{name}.npy", "w", force_zip64=True) as member:
             np.lib.format.write_array_header_2_0(member, header)
@@ -213,8 +222,9 @@ class ImageKind(DataKind):
         if n * cell * cell > limit:
             raise GancliError(
                 f"n={n} samples make a grid of {n * cell * cell / 1e6:.0f}M pixels, more than "
-                f"image viewers open ({limit / 1e6:.0f}M): give n={int(limit // cell ** 2)} or "
-                "less for out=FILE.png, or write any n to out=FOLDER/ or out=FILE.npz")
+                f"image viewers open ({limit / 1e6:.0f}M): give n={int(limit // cell**2)} or "
+                "less for out=FILE.png, or write any n to out=FOLDER/ or out=FILE.npz"
+            )
 
     def picture(self, x: torch.Tensor, grid: Grid, out: Path) -> Path:
         return save_image_grid(grid[0], out, grid[1])
@@ -239,7 +249,8 @@ class ImageKind(DataKind):
             raise GancliError(
                 f"samples are {'×'.join(map(str, shape))} (C×H×W) but {self.info.name} here is "
                 f"{'×'.join(map(str, self.info.shape))}: set data.resolution (and data=) to "
-                "what the samples were generated at")
+                "what the samples were generated at"
+            )
 
     def check_scored(self, samples: torch.Tensor) -> None:
         if samples.dtype != torch.uint8:
@@ -263,9 +274,13 @@ class PointsKind(DataKind):
 
     def preview(self, x: torch.Tensor, grid: Grid, path: Path, step: int) -> dict[str, float]:
         score = score_mixture(x, self.info.name)
-        self._scatter(x, path, f"{self.info.name}, step {step}: {score.modes_captured}/"
-                               f"{score.modes_total} modes, HQ fraction "
-                               f"{score.hq_fraction:.3f}")
+        self._scatter(
+            x,
+            path,
+            f"{self.info.name}, step {step}: {score.modes_captured}/"
+            f"{score.modes_total} modes, HQ fraction "
+            f"{score.hq_fraction:.3f}",
+        )
         return score.to_dict()
 
     def arrays(self, x: torch.Tensor) -> dict[str, np.ndarray]:
@@ -275,8 +290,10 @@ class PointsKind(DataKind):
         return self._scatter(x, out, f"{self.info.name}: {len(x)} samples")
 
     def folder(self, chunks: Iterable[torch.Tensor], out: Path) -> Path:
-        raise GancliError(f"2D point samples cannot be written as a folder of images: "
-                          f"give out=FILE.png (scatter plot) or out=FILE.npz, not {out}")
+        raise GancliError(
+            f"2D point samples cannot be written as a folder of images: "
+            f"give out=FILE.png (scatter plot) or out=FILE.npz, not {out}"
+        )
 
     def _scatter(self, x: torch.Tensor, path: Path, title: str) -> Path:
         return save_scatter(x, self.real(5000), path, title)

@@ -104,8 +104,9 @@ def score_modes(points: torch.Tensor, centres: torch.Tensor, std: float) -> Mode
     nothing of quality never scores better than collapsing.
     """
     if points.ndim != 2 or points.shape[1] != centres.shape[1]:
-        raise GancliError(f"mode scoring needs points of shape (N, {centres.shape[1]}), "
-                          f"got {tuple(points.shape)}")
+        raise GancliError(
+            f"mode scoring needs points of shape (N, {centres.shape[1]}), got {tuple(points.shape)}"
+        )
     if len(points) == 0:
         raise GancliError("mode scoring needs at least one point, got none")
     # float64: the HQ threshold is a few hundredths for ring8; keep rounding out of the picture.
@@ -133,7 +134,9 @@ def score_modes(points: torch.Tensor, centres: torch.Tensor, std: float) -> Mode
 def score_mixture(points: torch.Tensor, name: str) -> ModeScore:
     """`score_modes` against the named mixture of `MIXTURES`."""
     if name not in MIXTURES:
-        raise GancliError(f"no mode geometry for dataset '{name}': mode scoring applies to "
-                          f"{', '.join(sorted(MIXTURES))}")
+        raise GancliError(
+            f"no mode geometry for dataset '{name}': mode scoring applies to "
+            f"{', '.join(sorted(MIXTURES))}"
+        )
     centres, std = MIXTURES[name]()
     return score_modes(points, centres, std)

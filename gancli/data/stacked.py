@@ -46,6 +46,9 @@ class StackedMnist(Mnist):
             n = len(pixels)
             idx = torch.randint(n, (n, 3), generator=torch.Generator().manual_seed(SEED)).numpy()
             # Channel c of sample i is MNIST digit idx[i, c].
-            writer.add(split, np.stack([pixels[idx[:, c]] for c in range(3)], axis=-1),
-                       (y[idx] * CHANNEL_WEIGHTS).sum(axis=1))
+            writer.add(
+                split,
+                np.stack([pixels[idx[:, c]] for c in range(3)], axis=-1),
+                (y[idx] * CHANNEL_WEIGHTS).sum(axis=1),
+            )
         return Written(1000, [], source=str(cfg.root))

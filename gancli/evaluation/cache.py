@@ -46,8 +46,11 @@ def numerics(device: torch.device) -> dict:
     come out the same way; FID between sets of differing numerics would carry that difference."""
     if device.type != "cuda":
         return {"device": device.type}
-    return {"device": device.type, "tf32_matmul": torch.backends.cuda.matmul.allow_tf32,
-            "tf32_cudnn": torch.backends.cudnn.allow_tf32}
+    return {
+        "device": device.type,
+        "tf32_matmul": torch.backends.cuda.matmul.allow_tf32,
+        "tf32_cudnn": torch.backends.cudnn.allow_tf32,
+    }
 
 
 def cache_key(kind: str, settings: dict) -> str:
@@ -68,6 +71,9 @@ def cached(key: str, compute: Callable[[], dict[str, torch.Tensor]]) -> dict[str
     try:
         atomic_write(path, lambda f: torch.save(value, f))
     except OSError as err:  # a read-only cache must not stop an evaluation
-        log.warning("could not write cache entry %s (%s); set GANCLI_CACHE to a writable "
-                    "folder to keep it", path, err)
+        log.warning(
+            "could not write cache entry %s (%s); set GANCLI_CACHE to a writable folder to keep it",
+            path,
+            err,
+        )
     return value

@@ -26,8 +26,9 @@ from gancli.evaluation.features.classifier import train_classifier
 MIN_PER_CLASS = 25
 
 
-def match_accuracy(logits: torch.Tensor, labels: torch.Tensor,
-                   unseen: torch.Tensor | None = None) -> dict[str, float]:
+def match_accuracy(
+    logits: torch.Tensor, labels: torch.Tensor, unseen: torch.Tensor | None = None
+) -> dict[str, float]:
     """Share of samples whose predicted class is the requested one; with an `unseen` mask
     (held-out caption phrasings), also for seen and unseen phrasings apart."""
     hit = (logits.argmax(1).cpu() == labels.cpu()).double()
@@ -38,8 +39,9 @@ def match_accuracy(logits: torch.Tensor, labels: torch.Tensor,
     return out
 
 
-def intra_fid(real: Features, real_labels: torch.Tensor, fake: Features,
-              fake_labels: torch.Tensor) -> dict[str, float | int]:
+def intra_fid(
+    real: Features, real_labels: torch.Tensor, fake: Features, fake_labels: torch.Tensor
+) -> dict[str, float | int]:
     """Mean per-class FID over the classes with at least `MIN_PER_CLASS` images on both sides,
     and how many classes that was."""
     scores = []
@@ -52,8 +54,9 @@ def intra_fid(real: Features, real_labels: torch.Tensor, fake: Features,
     return {"intra_fid": value, "intra_fid_classes": len(scores)}
 
 
-def classification_accuracy_score(samples: torch.Tensor, labels: torch.Tensor,
-                                  test: TensorData, device: torch.device) -> dict[str, float]:
+def classification_accuracy_score(
+    samples: torch.Tensor, labels: torch.Tensor, test: TensorData, device: torch.device
+) -> dict[str, float]:
     """Train the evaluation classifier's recipe on (uint8 `samples`, `labels`), test it on the
     real `test` split."""
     generated = TensorData(test.info, samples.cpu().permute(0, 2, 3, 1), labels.cpu().long())

@@ -23,8 +23,13 @@ DIVERGENCE = "divergence"
 UNRANKED = (ELAPSED, DIVERGENCE)
 
 #: How tables name some keys; the others go by their own name.
-LABELS = {"modes_captured": "modes", "hq_fraction": "HQ fraction", "reverse_kl": "reverse KL",
-          ELAPSED: "time s", DIVERGENCE: "divergence (last)"}
+LABELS = {
+    "modes_captured": "modes",
+    "hq_fraction": "HQ fraction",
+    "reverse_kl": "reverse KL",
+    ELAPSED: "time s",
+    DIVERGENCE: "divergence (last)",
+}
 
 #: Values written in another's cell rather than a row or column of their own: modes as
 #: "captured / total".
@@ -35,8 +40,12 @@ def is_score(key: str, value: object) -> bool:
     """A numeric value some metric registers. Bookkeeping (`n_samples`, `dataset`, `features`,
     flags) is not, nor a `_std` key: the spread of one estimate (KID's, IS's over splits),
     written beside its mean, not averaged over seeds."""
-    return (isinstance(value, (int, float)) and not isinstance(value, bool)
-            and not key.endswith("_std") and any(key in m.keys for m in METRICS.values()))
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and not key.endswith("_std")
+        and any(key in m.keys for m in METRICS.values())
+    )
 
 
 def scores(record: dict) -> dict[str, float]:
@@ -74,8 +83,7 @@ def label(key: str) -> str:
 def decimals(x: float) -> int:
     """Decimals for about four significant digits, as the README's tables write them."""
     size = abs(x)
-    return 0 if size >= 1000 else 1 if size >= 100 else 2 if size >= 10 else 3 if size >= 1 \
-        else 4
+    return 0 if size >= 1000 else 1 if size >= 100 else 2 if size >= 10 else 3 if size >= 1 else 4
 
 
 def number(key: str, x: float, like: float | None = None) -> str:
@@ -121,5 +129,8 @@ def other_values(record: dict, leave_out: tuple[str, ...] = ()) -> list[tuple[st
     sample counts, feature space, flags), less `leave_out`."""
     folded = {k.removesuffix("_mean") + "_std" for k in scores(record) if k.endswith("_mean")}
     folded |= {TOTALS[k] for k in scores(record) if k in TOTALS}
-    return [(k, text(k, v)) for k, v in record.items()
-            if k not in leave_out and k not in folded and not is_score(k, v)]
+    return [
+        (k, text(k, v))
+        for k, v in record.items()
+        if k not in leave_out and k not in folded and not is_score(k, v)
+    ]

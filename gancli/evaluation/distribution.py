@@ -58,8 +58,9 @@ def kid(real: Features, fake: Features) -> dict[str, float]:
     size = min(KID_SUBSET_SIZE, len(real), len(fake))
     with warnings.catch_warnings():  # "will save all extracted features": that is the point
         warnings.simplefilter("ignore", UserWarning)
-        metric = KernelInceptionDistance(feature=Precomputed(real.feats.shape[1]),
-                                         subsets=KID_SUBSETS, subset_size=size, **LOCAL)
+        metric = KernelInceptionDistance(
+            feature=Precomputed(real.feats.shape[1]), subsets=KID_SUBSETS, subset_size=size, **LOCAL
+        )
     metric.update(real.feats, real=True)
     metric.update(fake.feats, real=False)
     with torch.random.fork_rng():
@@ -78,8 +79,7 @@ def inception_score(fake: Features) -> dict[str, float]:
     splits = max(2, min(IS_SPLITS, len(fake) // 2))
     with warnings.catch_warnings():  # "will save all extracted features": that is the point
         warnings.simplefilter("ignore", UserWarning)
-        metric = InceptionScore(feature=Precomputed(fake.logits.shape[1]), splits=splits,
-                                **LOCAL)
+        metric = InceptionScore(feature=Precomputed(fake.logits.shape[1]), splits=splits, **LOCAL)
     metric.update(fake.logits)
     with torch.random.fork_rng():
         torch.manual_seed(SEED)

@@ -27,9 +27,10 @@ from gancli.evaluation.metrics import METRICS, SPACE_NEEDS, Inputs, higher_is_be
 log = logging.getLogger("gancli.eval")
 
 #: What the samples must come with for metrics that need `labels` or `pairs`.
-CONDITIONS = {"labels": "a class- or text-conditional checkpoint (conditioning=class|text on "
-                        "labelled data)",
-              "pairs": "an image-to-image checkpoint (conditioning=image)"}
+CONDITIONS = {
+    "labels": "a class- or text-conditional checkpoint (conditioning=class|text on labelled data)",
+    "pairs": "an image-to-image checkpoint (conditioning=image)",
+}
 
 
 def default_metrics(info: DataInfo, space: str, condition: str = "none") -> list[str]:
@@ -73,8 +74,14 @@ def asked_for(metrics: list[str], need: str) -> list[str]:
 class Evaluator:
     """Scores sample sets of one dataset (`data_cfg`, described by `info`) with `opts`."""
 
-    def __init__(self, opts: DictConfig, data_cfg: DictConfig, info: DataInfo,
-                 device: torch.device, condition: str = "none") -> None:
+    def __init__(
+        self,
+        opts: DictConfig,
+        data_cfg: DictConfig,
+        info: DataInfo,
+        device: torch.device,
+        condition: str = "none",
+    ) -> None:
         """`condition`: `none` (unconditional samples), `labels` (each sample generated for a
         class) or `pairs` (each sample a translation with a target)."""
         self.opts, self.data_cfg, self.info, self.device = opts, data_cfg, info, device
@@ -84,17 +91,23 @@ class Evaluator:
         for need, what in CONDITIONS.items():
             asked = asked_for(self.metrics, need)
             if asked and condition != need:
-                raise GancliError(f"eval.metrics {', '.join(asked)} need {what}; these samples "
-                                  "have no such conditions")
+                raise GancliError(
+                    f"eval.metrics {', '.join(asked)} need {what}; these samples "
+                    "have no such conditions"
+                )
         if not self.kind.pixels and not all(metric.raw for metric in chosen.values()):
             applies = ",".join(name for name, metric in METRICS.items() if metric.raw)
-            raise GancliError(f"{info.name} is {self.kind.noun}: only eval.metrics=[{applies}] "
-                              f"applies (asked for {', '.join(self.metrics)})")
+            raise GancliError(
+                f"{info.name} is {self.kind.noun}: only eval.metrics=[{applies}] "
+                f"applies (asked for {', '.join(self.metrics)})"
+            )
         self.primary = opts.primary or default_primary(self.metrics)
         written = [key for name in self.metrics for key in METRICS[name].keys]
         if self.primary not in written:  # before any data is read or a classifier trained
-            raise GancliError(f"eval.primary={self.primary} is not among the values eval.metrics "
-                              f"computes ({', '.join(written)}); pick one of them")
+            raise GancliError(
+                f"eval.primary={self.primary} is not among the values eval.metrics "
+                f"computes ({', '.join(written)}); pick one of them"
+            )
         self.space: FeatureSpace | None = None
         self.real: Features | None = None
         self._test: TensorData | None = None
@@ -105,19 +118,27 @@ class Evaluator:
         self.reference = load_dataset(data_cfg, self.split)
         self.kind.check_shape(tuple(self.reference.info.shape))
         # Class frequencies, where the data has classes (paired data's `y` holds input images).
-        self.class_prior = (torch.bincount(self.reference.y, minlength=info.num_classes).double()
-                            if info.num_classes > 0 and not self.reference.y.is_floating_point()
-                            else None)
-        self.data_key = {"data": info.name, "shape": list(info.shape),
-                         "reference": self.split, "content": content_hash(self.reference)}
+        self.class_prior = (
+            torch.bincount(self.reference.y, minlength=info.num_classes).double()
+            if info.num_classes > 0 and not self.reference.y.is_floating_point()
+            else None
+        )
+        self.data_key = {
+            "data": info.name,
+            "shape": list(info.shape),
+            "reference": self.split,
+            "content": content_hash(self.reference),
+        }
         if any(metric.needs & SPACE_NEEDS for metric in chosen.values()):
             self.space = space = build_space(opts, data_cfg, info, device)
             self._drop_logit_metrics(space, bool(opts.metrics))
             class_metrics = asked_for(self.metrics, "classes")
             if class_metrics and not space.classes:
-                raise GancliError(f"eval.metrics {', '.join(class_metrics)} need the dataset's "
-                                  "classes, which this feature space does not predict: use "
-                                  "eval.features=classifier")
+                raise GancliError(
+                    f"eval.metrics {', '.join(class_metrics)} need the dataset's "
+                    "classes, which this feature space does not predict: use "
+                    "eval.features=classifier"
+                )
             self.real = self.reference_features(self.reference)
 
     def _drop_logit_metrics(self, space: FeatureSpace, asked: bool) -> None:
@@ -127,9 +148,11 @@ class Evaluator:
         if not need or space.logits:
             return
         if asked:
-            raise GancliError(f"eval.metrics {', '.join(need)} need logits, which this "
-                              f"eval.features={space.name} does not give "
-                              f"({space.no_logits}): leave them out")
+            raise GancliError(
+                f"eval.metrics {', '.join(need)} need logits, which this "
+                f"eval.features={space.name} does not give "
+                f"({space.no_logits}): leave them out"
+            )
         self.metrics = [name for name in self.metrics if name not in need]
 
     def reference_features(self, ref: TensorData) -> Features:
@@ -137,15 +160,17 @@ class Evaluator:
         space = self.space
         if space is None:
             raise RuntimeError("reference features asked for before the feature space is built")
-        key = cache_key(f"features-{self.info.name}-{self.split}",
-                        {"space": space.settings, **self.data_key})
+        key = cache_key(
+            f"features-{self.info.name}-{self.split}", {"space": space.settings, **self.data_key}
+        )
         return Features.from_dict(cached(key, lambda: space.extract(ref.pixels()).to_dict()))
 
     def test_split(self) -> TensorData:
         """The real test split (CAS's test set), loaded once."""
         if self._test is None:
-            self._test = (self.reference if self.split == "test"
-                          else load_dataset(self.data_cfg, "test"))
+            self._test = (
+                self.reference if self.split == "test" else load_dataset(self.data_cfg, "test")
+            )
         return self._test
 
     def memorization_sets(self) -> tuple[torch.Tensor, torch.Tensor, dict]:
@@ -154,14 +179,23 @@ class Evaluator:
         if self._memorization_sets is None:
             train = load_dataset(self.data_cfg, "train")
             test = self.test_split()
-            key = {"data": self.info.name, "shape": list(self.info.shape),
-                   "train": content_hash(train), "test": content_hash(test)}
+            key = {
+                "data": self.info.name,
+                "shape": list(self.info.shape),
+                "train": content_hash(train),
+                "test": content_hash(test),
+            }
             self._memorization_sets = (train.pixels(), test.pixels(), key)
         return self._memorization_sets
 
-    def __call__(self, samples: torch.Tensor, out_dir: Path | None = None,
-                 labels: torch.Tensor | None = None, unseen: torch.Tensor | None = None,
-                 targets: torch.Tensor | None = None) -> dict:
+    def __call__(
+        self,
+        samples: torch.Tensor,
+        out_dir: Path | None = None,
+        labels: torch.Tensor | None = None,
+        unseen: torch.Tensor | None = None,
+        targets: torch.Tensor | None = None,
+    ) -> dict:
         """Score `samples` (as `DataKind.scored` makes them: uint8 N×C×H×W images, N×2 float
         points); `out_dir` receives pictures some metrics draw (memorization pairs).
         Conditional samples come with the class each was generated for (`labels`, and `unseen`:
@@ -175,8 +209,10 @@ class Evaluator:
         for name in self.metrics:
             result.update(METRICS[name](inputs))
         if self.primary not in result:
-            raise GancliError(f"eval.primary={self.primary} is not among the computed values "
-                              f"({', '.join(result)}); pick one of them")
+            raise GancliError(
+                f"eval.primary={self.primary} is not among the computed values "
+                f"({', '.join(result)}); pick one of them"
+            )
         result.update(self.metadata(len(samples)))
         return result
 

@@ -28,8 +28,9 @@ def knn_radii(x: torch.Tensor, k: int) -> torch.Tensor:
     return torch.cat(out)
 
 
-def ball_counts(queries: torch.Tensor, centres: torch.Tensor, radii: torch.Tensor
-                ) -> tuple[torch.Tensor, torch.Tensor]:
+def ball_counts(
+    queries: torch.Tensor, centres: torch.Tensor, radii: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """For each query: how many balls (centre_j, radius_j) contain it, and its distance to the
     nearest centre."""
     counts, nearest = [], []
@@ -44,8 +45,10 @@ def precision_recall(real: Features, fake: Features, k: int = PR_K) -> dict[str,
     """Share of fakes inside the real k-NN manifold, and of reals inside the fake one."""
     inside_real, _ = ball_counts(fake.feats, real.feats, knn_radii(real.feats, k))
     inside_fake, _ = ball_counts(real.feats, fake.feats, knn_radii(fake.feats, k))
-    return {"precision": float((inside_real > 0).double().mean()),
-            "recall": float((inside_fake > 0).double().mean())}
+    return {
+        "precision": float((inside_real > 0).double().mean()),
+        "recall": float((inside_fake > 0).double().mean()),
+    }
 
 
 def density_coverage(real: Features, fake: Features, k: int = DC_K) -> dict[str, float]:
@@ -55,5 +58,7 @@ def density_coverage(real: Features, fake: Features, k: int = DC_K) -> dict[str,
     radii = knn_radii(real.feats, k)
     counts, _ = ball_counts(fake.feats, real.feats, radii)
     _, nearest_fake = ball_counts(real.feats, fake.feats, torch.zeros(len(fake)))
-    return {"density": float(counts.double().mean() / k),
-            "coverage": float((nearest_fake < radii).double().mean())}
+    return {
+        "density": float(counts.double().mean() / k),
+        "coverage": float((nearest_fake < radii).double().mean()),
+    }

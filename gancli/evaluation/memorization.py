@@ -55,12 +55,18 @@ def nearest(queries: torch.Tensor, bank: torch.Tensor) -> tuple[torch.Tensor, to
     return torch.cat(dists), torch.cat(idx)
 
 
-def memorization(fake: torch.Tensor, train: torch.Tensor, test: torch.Tensor,
-                 data_key: dict, pairs_png: Path | None = None) -> dict[str, float | bool]:
+def memorization(
+    fake: torch.Tensor,
+    train: torch.Tensor,
+    test: torch.Tensor,
+    data_key: dict,
+    pairs_png: Path | None = None,
+) -> dict[str, float | bool]:
     """Score uint8 images `fake` against uint8 `train` and held-out `test` (all N×C×H×W);
     `data_key` identifies train and test for the cache; write the closest pairs to `pairs_png`."""
-    test_d = cached(cache_key("test-to-train", data_key),
-                    lambda: {"dist": nearest(test, train)[0]})["dist"]
+    test_d = cached(
+        cache_key("test-to-train", data_key), lambda: {"dist": nearest(test, train)[0]}
+    )["dist"]
     fake_d, fake_nn = nearest(fake, train)
     threshold = torch.quantile(test_d.double(), PERCENTILE)
     fraction = float((fake_d.double() <= threshold).double().mean())
@@ -69,8 +75,11 @@ def memorization(fake: torch.Tensor, train: torch.Tensor, test: torch.Tensor,
         order = fake_d.argsort()[:PAIRS_SHOWN]
         fig = pairs_figure(fake[order], train[fake_nn[order]], fake_d[order].tolist())
         atomic_write(pairs_png, lambda f: fig.savefig(f, format="png", dpi=90))
-    return {"memorization_ratio": ratio, "memorized_fraction": fraction,
-            "memorization_flag": fraction > FLAG_FRACTION}
+    return {
+        "memorization_ratio": ratio,
+        "memorized_fraction": fraction,
+        "memorization_flag": fraction > FLAG_FRACTION,
+    }
 
 
 def pairs_figure(fake: torch.Tensor, train: torch.Tensor, distances: list[float]) -> Figure:
@@ -81,20 +90,28 @@ def pairs_figure(fake: torch.Tensor, train: torch.Tensor, distances: list[float]
     rows = len(fake)
     height = 0.55 + 1.0 * rows
     fig = Figure(figsize=(3.4, height))
-    fig.subplots_adjust(left=0.26, right=0.98, bottom=0.1 / height, top=1 - 0.45 / height,
-                        wspace=0.08, hspace=0.1)
+    fig.subplots_adjust(
+        left=0.26, right=0.98, bottom=0.1 / height, top=1 - 0.45 / height, wspace=0.08, hspace=0.1
+    )
     axes = fig.subplots(rows, 2, squeeze=False)
-    for row, (pair, distance) in enumerate(zip(zip(fake, train, strict=True), distances,
-                                               strict=True)):
+    for row, (pair, distance) in enumerate(
+        zip(zip(fake, train, strict=True), distances, strict=True)
+    ):
         for col, image in enumerate(pair):
             ax = axes[row][col]
             pixels = image.permute(1, 2, 0).numpy()
-            ax.imshow(pixels[..., 0] if pixels.shape[-1] == 1 else pixels, cmap="gray",
-                      vmin=0, vmax=255, interpolation="nearest")
+            ax.imshow(
+                pixels[..., 0] if pixels.shape[-1] == 1 else pixels,
+                cmap="gray",
+                vmin=0,
+                vmax=255,
+                interpolation="nearest",
+            )
             ax.set_xticks([])
             ax.set_yticks([])
             if row == 0:
                 ax.set_title(COLUMNS[col], fontsize=9)
-        axes[row][0].set_ylabel(f"distance\n{distance:.3f}", fontsize=8, rotation=0,
-                                ha="right", va="center")
+        axes[row][0].set_ylabel(
+            f"distance\n{distance:.3f}", fontsize=8, rotation=0, ha="right", va="center"
+        )
     return fig

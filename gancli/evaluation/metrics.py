@@ -54,8 +54,10 @@ def given(value: T | None, what: str) -> T:
     """An input a metric's `needs` guarantee: the evaluator supplies it to every metric that
     declares the need, so its absence is a bug in gancli, not the user's mistake."""
     if value is None:
-        raise RuntimeError(f"a metric that needs {what} got none: the evaluator did not "
-                           "supply what the metric's entry declares")
+        raise RuntimeError(
+            f"a metric that needs {what} got none: the evaluator did not "
+            "supply what the metric's entry declares"
+        )
     return value
 
 
@@ -108,11 +110,16 @@ class Metric:
 
     def __post_init__(self) -> None:
         """A wrong entry fails at import, not in someone's evaluation."""
-        if not (self.higher | {self.ranked_by} <= set(self.keys) and self.needs <= NEEDS.keys()
-                and self.defaults <= SAMPLE_SETS):
-            raise ValueError(f"metric {self.compute.__name__}: higher and ranked_by must be among "
-                             f"its keys, needs among {sorted(NEEDS)}, defaults among "
-                             f"{sorted(SAMPLE_SETS)}")
+        if not (
+            self.higher | {self.ranked_by} <= set(self.keys)
+            and self.needs <= NEEDS.keys()
+            and self.defaults <= SAMPLE_SETS
+        ):
+            raise ValueError(
+                f"metric {self.compute.__name__}: higher and ranked_by must be among "
+                f"its keys, needs among {sorted(NEEDS)}, defaults among "
+                f"{sorted(SAMPLE_SETS)}"
+            )
 
     def __call__(self, inputs: Inputs) -> dict:
         return self.compute(inputs)
@@ -121,10 +128,16 @@ class Metric:
 METRICS: Registry[Metric] = Registry("metric (eval.metrics)")
 
 
-def register_metric(name: str, *, keys: Iterable[str], higher: Iterable[str] = (),
-                    ranked_by: str | None = None, needs: Iterable[str] = (),
-                    defaults: Iterable[str] = (), raw: bool = False
-                    ) -> Callable[[Callable[[Inputs], dict]], Callable[[Inputs], dict]]:
+def register_metric(
+    name: str,
+    *,
+    keys: Iterable[str],
+    higher: Iterable[str] = (),
+    ranked_by: str | None = None,
+    needs: Iterable[str] = (),
+    defaults: Iterable[str] = (),
+    raw: bool = False,
+) -> Callable[[Callable[[Inputs], dict]], Callable[[Inputs], dict]]:
     """Decorator: make the function the metric `eval.metrics=[<name>]`, writing `keys` (those
     in `higher` better when higher), ranked by `ranked_by` (default: the first key), needing
     `needs` (of `NEEDS`), computed by default for the `defaults` (of `SAMPLE_SETS`); `raw`: it
@@ -132,9 +145,17 @@ def register_metric(name: str, *, keys: Iterable[str], higher: Iterable[str] = (
 
     def add(compute: Callable[[Inputs], dict]) -> Callable[[Inputs], dict]:
         key_list = tuple(keys)
-        METRICS.register(name)(Metric(compute, key_list, frozenset(higher),
-                                      ranked_by or key_list[0], frozenset(needs),
-                                      frozenset(defaults), raw))
+        METRICS.register(name)(
+            Metric(
+                compute,
+                key_list,
+                frozenset(higher),
+                ranked_by or key_list[0],
+                frozenset(needs),
+                frozenset(defaults),
+                raw,
+            )
+        )
         return compute
 
     return add
@@ -145,39 +166,61 @@ def higher_is_better(key: str) -> bool:
     return any(key in metric.higher for metric in METRICS.values())
 
 
-@register_metric("fid", keys=["fid"], needs=["features"],
-                 defaults=["images", "labels", "pairs"])
+@register_metric("fid", keys=["fid"], needs=["features"], defaults=["images", "labels", "pairs"])
 def fid(x: Inputs) -> dict:
     return distribution.fid(given(x.real, "features"), given(x.fake, "features"))
 
 
-@register_metric("kid", keys=["kid_mean", "kid_std"], needs=["features"],
-                 defaults=["images", "labels"])
+@register_metric(
+    "kid", keys=["kid_mean", "kid_std"], needs=["features"], defaults=["images", "labels"]
+)
 def kid(x: Inputs) -> dict:
     return distribution.kid(given(x.real, "features"), given(x.fake, "features"))
 
 
-@register_metric("is", keys=["is_mean", "is_std"], higher=["is_mean"], needs=["logits"],
-                 defaults=["images", "labels"])
+@register_metric(
+    "is",
+    keys=["is_mean", "is_std"],
+    higher=["is_mean"],
+    needs=["logits"],
+    defaults=["images", "labels"],
+)
 def inception_score(x: Inputs) -> dict:
     return distribution.inception_score(given(x.fake, "logits"))
 
 
-@register_metric("pr", keys=["precision", "recall"], higher=["precision", "recall"],
-                 needs=["features"], defaults=["images", "labels"])
+@register_metric(
+    "pr",
+    keys=["precision", "recall"],
+    higher=["precision", "recall"],
+    needs=["features"],
+    defaults=["images", "labels"],
+)
 def precision_recall(x: Inputs) -> dict:
     return manifold.precision_recall(given(x.real, "features"), given(x.fake, "features"))
 
 
-@register_metric("dc", keys=["density", "coverage"], higher=["density", "coverage"],
-                 ranked_by="coverage", needs=["features"], defaults=["images", "labels"])
+@register_metric(
+    "dc",
+    keys=["density", "coverage"],
+    higher=["density", "coverage"],
+    ranked_by="coverage",
+    needs=["features"],
+    defaults=["images", "labels"],
+)
 def density_coverage(x: Inputs) -> dict:
     return manifold.density_coverage(given(x.real, "features"), given(x.fake, "features"))
 
 
-@register_metric("modes", keys=["modes_captured", "modes_total", "reverse_kl", "hq_fraction"],
-                 higher=["modes_captured", "hq_fraction"], ranked_by="reverse_kl",
-                 needs=["classes"], defaults=["images", "labels"], raw=True)
+@register_metric(
+    "modes",
+    keys=["modes_captured", "modes_total", "reverse_kl", "hq_fraction"],
+    higher=["modes_captured", "hq_fraction"],
+    ranked_by="reverse_kl",
+    needs=["classes"],
+    defaults=["images", "labels"],
+    raw=True,
+)
 def modes(x: Inputs) -> dict:
     """Pixels: classes through the classifier, counted as the dataset's protocol says; samples
     scored alone: against the data's geometry, as their kind says (2D points: VEEGAN/PacGAN)."""
@@ -189,16 +232,24 @@ def modes(x: Inputs) -> dict:
     return scores
 
 
-@register_metric("confidence", keys=["confidence"], higher=["confidence"], needs=["classes"],
-                 defaults=["images", "labels"])
+@register_metric(
+    "confidence",
+    keys=["confidence"],
+    higher=["confidence"],
+    needs=["classes"],
+    defaults=["images", "labels"],
+)
 def confidence(x: Inputs) -> dict:
     return {"confidence": score_classes(x.fake_logits(), x.evaluator.class_prior)["confidence"]}
 
 
-@register_metric("memorization",
-                 keys=["memorization_ratio", "memorized_fraction", "memorization_flag"],
-                 higher=["memorization_ratio"], ranked_by="memorized_fraction",
-                 defaults=["images", "labels"])
+@register_metric(
+    "memorization",
+    keys=["memorization_ratio", "memorized_fraction", "memorization_flag"],
+    higher=["memorization_ratio"],
+    ranked_by="memorized_fraction",
+    defaults=["images", "labels"],
+)
 def memorization_scores(x: Inputs) -> dict:
     """Nearest training images in pixel space; the closest pairs go to memorization.png."""
     train, test, key = x.evaluator.memorization_sets()
@@ -206,30 +257,44 @@ def memorization_scores(x: Inputs) -> dict:
     return memorization(x.samples, train, test, key, png)
 
 
-@register_metric("intra_fid", keys=["intra_fid", "intra_fid_classes"],
-                 needs=["features", "labels"], defaults=["labels"])
+@register_metric(
+    "intra_fid",
+    keys=["intra_fid", "intra_fid_classes"],
+    needs=["features", "labels"],
+    defaults=["labels"],
+)
 def intra_fid(x: Inputs) -> dict:
-    return conditional.intra_fid(given(x.real, "features"), x.evaluator.reference.y,
-                                 given(x.fake, "features"), given(x.labels, "labels"))
+    return conditional.intra_fid(
+        given(x.real, "features"),
+        x.evaluator.reference.y,
+        given(x.fake, "features"),
+        given(x.labels, "labels"),
+    )
 
 
 @register_metric("cas", keys=["cas"], higher=["cas"], needs=["labels"], defaults=["labels"])
 def classification_accuracy_score(x: Inputs) -> dict:
-    return conditional.classification_accuracy_score(x.samples, given(x.labels, "labels"),
-                                                     x.evaluator.test_split(), x.evaluator.device)
+    return conditional.classification_accuracy_score(
+        x.samples, given(x.labels, "labels"), x.evaluator.test_split(), x.evaluator.device
+    )
 
 
 MATCH_KEYS = ["match_accuracy", "match_accuracy_seen", "match_accuracy_unseen"]
 
 
-@register_metric("match", keys=MATCH_KEYS, higher=MATCH_KEYS, needs=["classes", "labels"],
-                 defaults=["labels"])
+@register_metric(
+    "match", keys=MATCH_KEYS, higher=MATCH_KEYS, needs=["classes", "labels"], defaults=["labels"]
+)
 def match_accuracy(x: Inputs) -> dict:
     return conditional.match_accuracy(x.fake_logits(), given(x.labels, "labels"), x.unseen)
 
 
-@register_metric("translation", keys=["l1", "psnr", "ssim"], higher=["psnr", "ssim"],
-                 needs=["pairs"], defaults=["pairs"])
+@register_metric(
+    "translation",
+    keys=["l1", "psnr", "ssim"],
+    higher=["psnr", "ssim"],
+    needs=["pairs"],
+    defaults=["pairs"],
+)
 def translation(x: Inputs) -> dict:
-    return translation_scores(pixels_to_unit(x.samples),
-                              pixels_to_unit(given(x.targets, "pairs")))
+    return translation_scores(pixels_to_unit(x.samples), pixels_to_unit(given(x.targets, "pairs")))

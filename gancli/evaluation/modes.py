@@ -13,8 +13,9 @@ import torch
 from gancli.data.store.sources import CONFIDENT, USUAL, ClassProtocol
 
 
-def score_classes(logits: torch.Tensor, class_prior: torch.Tensor | None,
-                  protocol: ClassProtocol = USUAL) -> dict[str, float | int]:
+def score_classes(
+    logits: torch.Tensor, class_prior: torch.Tensor | None, protocol: ClassProtocol = USUAL
+) -> dict[str, float | int]:
     """Mode counting for images through a classifier (the lecture's "ask a classifier" test).
 
     A class is a captured mode when at least one sample is classified into it with probability
@@ -32,13 +33,18 @@ def score_classes(logits: torch.Tensor, class_prior: torch.Tensor | None,
     if protocol.uniform:
         prior = torch.ones(k, dtype=torch.double)
     elif class_prior is None:  # metrics needing classes run only on data with classes
-        raise RuntimeError("score_classes: the protocol compares with the reference split's "
-                           "class frequencies, and none were given")
+        raise RuntimeError(
+            "score_classes: the protocol compares with the reference split's "
+            "class frequencies, and none were given"
+        )
     else:
         prior = class_prior.double()
     prior = prior / prior.sum()
     nz = hist > 0
-    return {"modes_captured": int(captured.sum()), "modes_total": k,
-            "reverse_kl": float((hist[nz] * (hist[nz] / prior[nz].clamp_min(1e-12)).log()).sum()),
-            "hq_fraction": float((conf >= CONFIDENT).double().mean()),
-            "confidence": float(conf.mean())}
+    return {
+        "modes_captured": int(captured.sum()),
+        "modes_total": k,
+        "reverse_kl": float((hist[nz] * (hist[nz] / prior[nz].clamp_min(1e-12)).log()).sum()),
+        "hq_fraction": float((conf >= CONFIDENT).double().mean()),
+        "confidence": float(conf.mean()),
+    }

@@ -29,15 +29,18 @@ from gancli.threads import choose_threads
 log = logging.getLogger("gancli.eval")
 
 
-def run_eval(cfg: DictConfig, out_dir: Path, overrides: list[str],
-             devices: JobDevices | None = None) -> tuple[dict, str]:
+def run_eval(
+    cfg: DictConfig, out_dir: Path, overrides: list[str], devices: JobDevices | None = None
+) -> tuple[dict, str]:
     """Score `cfg.ckpt`'s generator or the samples at `cfg.samples`; write `out_dir/eval.json`.
     Returns the results and the name of the primary metric. `devices` resolves `eval.device`
     (a sweep job's GPU claim); None: one of its own (outside a sweep: `resolve_device`)."""
     validate(cfg)
     if bool(cfg.ckpt) == bool(cfg.samples):
-        raise GancliError("give exactly one of ckpt=PATH (a run folder or checkpoint) or "
-                          "samples=PATH data=NAME (an .npz or a folder of PNGs)")
+        raise GancliError(
+            "give exactly one of ckpt=PATH (a run folder or checkpoint) or "
+            "samples=PATH data=NAME (an .npz or a folder of PNGs)"
+        )
     device = (devices or JobDevices()).resolve(cfg.eval.device, "eval.device")
     threads = choose_threads(cfg.eval.threads, "eval.threads", device)
     opts = cfg.eval
@@ -48,12 +51,17 @@ def run_eval(cfg: DictConfig, out_dir: Path, overrides: list[str],
         if any(o.startswith("data.root=") for o in overrides):  # the data moved since training
             data_cfg = OmegaConf.merge(data_cfg, {"root": cfg.data.root})
         G, train_cfg, info, conditioning = load_generator(ckpt, opts.ema, data_cfg)
-        generated = generate_scored(G.to(device), conditioning, ScoreDraw(
-            opts.n, opts.seed, train_cfg.latent, device, opts.batch_size))
+        generated = generate_scored(
+            G.to(device),
+            conditioning,
+            ScoreDraw(opts.n, opts.seed, train_cfg.latent, device, opts.batch_size),
+        )
         condition = conditioning.evaluates
-        source = {"checkpoint": str(Path(cfg.ckpt).expanduser().resolve()),
-                  "step": ckpt["step"],
-                  "generator": "ema" if opts.ema and ckpt.get("G_ema") is not None else "raw"}
+        source = {
+            "checkpoint": str(Path(cfg.ckpt).expanduser().resolve()),
+            "step": ckpt["step"],
+            "generator": "ema" if opts.ema and ckpt.get("G_ema") is not None else "raw",
+        }
     else:
         data_cfg = cfg.data
         info = load_dataset(data_cfg, "train").info
@@ -62,10 +70,16 @@ def run_eval(cfg: DictConfig, out_dir: Path, overrides: list[str],
         data_kind(info).check_file(samples, cfg.samples)
         source = {"samples": str(Path(cfg.samples).expanduser().resolve()), "checkpoint": None}
     evaluator = Evaluator(opts, data_cfg, info, device, condition)
-    result = {**generated.score(evaluator, out_dir), **source, "primary": evaluator.primary,
-              "device": str(device), **threads.record()}
-    out = atomic_write(out_dir / "eval.json",
-                       lambda f: f.write(json.dumps(result, indent=2).encode() + b"\n"))
+    result = {
+        **generated.score(evaluator, out_dir),
+        **source,
+        "primary": evaluator.primary,
+        "device": str(device),
+        **threads.record(),
+    }
+    out = atomic_write(
+        out_dir / "eval.json", lambda f: f.write(json.dumps(result, indent=2).encode() + b"\n")
+    )
     show(result, evaluator.primary)
     log.info("wrote %s", out)
     log.info("%s", threads)
@@ -94,7 +108,8 @@ def check_data(cfg: DictConfig, trained: DictConfig, overrides: list[str]) -> No
             f"ckpt={cfg.ckpt} is scored against the data it was trained on ({data}), not "
             f"{override}: leave {key}= out (data.root= says where the data is now), or score "
             f"its samples against other data: gancli sample ckpt={cfg.ckpt} out=s.npz, then "
-            f"gancli eval samples=s.npz {override}")
+            f"gancli eval samples=s.npz {override}"
+        )
 
 
 def show(result: dict, primary: str) -> None:
@@ -106,8 +121,10 @@ def show(result: dict, primary: str) -> None:
 
     labels = [result["dataset"], f"n={result['n_samples']}"]
     if "features" in result:
-        labels += [f"features={result['features']}", f"reference={result['reference']} "
-                   f"(n={result['n_reference']})"]
+        labels += [
+            f"features={result['features']}",
+            f"reference={result['reference']} (n={result['n_reference']})",
+        ]
     if "step" in result:
         labels.append(f"step {result['step']} ({result['generator']} generator)")
     table = Table(title="gancli eval: " + ", ".join(labels))
@@ -115,8 +132,20 @@ def show(result: dict, primary: str) -> None:
     table.add_column("value", justify="right")
     for name, value, is_primary in display.score_rows(result, primary):
         table.add_row(f"[bold]{name}[/bold] (primary)" if is_primary else name, value)
-    shown = ("n_samples", "dataset", "features", "reference", "n_reference", "checkpoint",
-             "samples", "step", "generator", "primary", "threads", "threads_choice")
+    shown = (
+        "n_samples",
+        "dataset",
+        "features",
+        "reference",
+        "n_reference",
+        "checkpoint",
+        "samples",
+        "step",
+        "generator",
+        "primary",
+        "threads",
+        "threads_choice",
+    )
     for key, value in display.other_values(result, leave_out=shown):
         table.add_row(key, value)
     console().print(table)

@@ -60,19 +60,23 @@ def translation_scores(output: torch.Tensor, target: torch.Tensor) -> dict[str, 
     """L1, PSNR (dB) and SSIM of `output` against `target`, both [-1, 1] images N×C×H×W paired
     row for row (see the module docstring for how each is computed and averaged)."""
     if output.shape != target.shape or output.dim() != 4 or len(output) == 0:
-        raise GancliError(f"translation scores need outputs and targets of one N×C×H×W shape, "
-                          f"got {tuple(output.shape)} and {tuple(target.shape)}")
+        raise GancliError(
+            f"translation scores need outputs and targets of one N×C×H×W shape, "
+            f"got {tuple(output.shape)} and {tuple(target.shape)}"
+        )
     kernel, sigma = ssim_window(*output.shape[-2:])
     l1 = psnr = ssim = 0.0
     for start in range(0, len(output), BATCH):
-        out = to_unit(output[start:start + BATCH])
-        tgt = to_unit(target[start:start + BATCH])
+        out = to_unit(output[start : start + BATCH])
+        tgt = to_unit(target[start : start + BATCH])
         l1 += (out - tgt).abs().mean(dim=(1, 2, 3)).sum().item()
-        per_image = peak_signal_noise_ratio(out, tgt, data_range=1.0, reduction="none",
-                                            dim=(1, 2, 3))
+        per_image = peak_signal_noise_ratio(
+            out, tgt, data_range=1.0, reduction="none", dim=(1, 2, 3)
+        )
         psnr += per_image.clamp(max=PSNR_CAP).sum().item()
-        similarity = structural_similarity_index_measure(out, tgt, data_range=1.0, sigma=sigma,
-                                                         kernel_size=kernel, reduction="none")
+        similarity = structural_similarity_index_measure(
+            out, tgt, data_range=1.0, sigma=sigma, kernel_size=kernel, reduction="none"
+        )
         # A tensor: torchmetrics returns a tuple only with return_full_image, not set here.
         ssim += similarity.sum().item()  # type: ignore[union-attr]
     n = len(output)

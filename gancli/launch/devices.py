@@ -34,6 +34,8 @@ def resolve_device(choice: str, key: str = "train.device") -> torch.device:
         return torch.device("cuda", torch.cuda.current_device())
     index = int(choice.split(":", 1)[1])
     if index >= torch.cuda.device_count():
-        raise GancliError(f"{key}={choice} but GPUs are numbered from 0 and {visible_gpus()}; "
-                          f"choose one of them, or {key}=auto")
+        raise GancliError(
+            f"{key}={choice} but GPUs are numbered from 0 and {visible_gpus()}; "
+            f"choose one of them, or {key}=auto"
+        )
     return torch.device("cuda", index)

@@ -78,15 +78,23 @@ class JobDevice:
     def __str__(self) -> str:
         """As the training log names it: `cuda:1 (NVIDIA H200), sweep job 3`."""
         where = self.describe()
-        return (f"{where['device']}" + (f" ({where['gpu']})" if where["gpu"] else "")
-                + (", shared with another job" if self.shared else "")
-                + (f", sweep job {self.job}" if self.job is not None else ""))
+        return (
+            f"{where['device']}"
+            + (f" ({where['gpu']})" if where["gpu"] else "")
+            + (", shared with another job" if self.shared else "")
+            + (f", sweep job {self.job}" if self.job is not None else "")
+        )
 
     def describe(self) -> dict[str, object]:
         """What `metrics.jsonl` and `job.json` record of it."""
         gpu = torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else None
-        return {"device": str(self.device), "gpu": gpu, "gpu_shared": self.shared,
-                "threads": torch.get_num_threads(), "job": self.job}
+        return {
+            "device": str(self.device),
+            "gpu": gpu,
+            "gpu_shared": self.shared,
+            "threads": torch.get_num_threads(),
+            "job": self.job,
+        }
 
 
 def gpu_order(job: int, count: int) -> list[int]:
@@ -177,11 +185,18 @@ class JobDevices:
         # context), still stepping round a GPU that another sweep's job holds.
         slot = job if sweep.parallel else 0
         index, shared = self._claims.enter_context(
-            claimed_gpu(slot, [gpu_uuid(k) for k in range(count)], lock_folder()))
+            claimed_gpu(slot, [gpu_uuid(k) for k in range(count)], lock_folder())
+        )
         if shared:
-            log.warning("job %d shares cuda:%d: each of the %d visible GPUs is held by another "
-                        "job; run at most %d jobs at once (hydra.launcher.n_jobs) for a GPU "
-                        "each", job, index, count, count)
+            log.warning(
+                "job %d shares cuda:%d: each of the %d visible GPUs is held by another "
+                "job; run at most %d jobs at once (hydra.launcher.n_jobs) for a GPU "
+                "each",
+                job,
+                index,
+                count,
+                count,
+            )
         else:
             log.info("job %d runs on cuda:%d of %d visible GPUs", job, index, count)
         torch.cuda.set_device(index)
@@ -222,10 +237,17 @@ def job_record(run_dir: Path, devices: JobDevices) -> Iterator[JobOutcome]:
         if devices.sweep is not None:
             where = devices.chosen.describe() if devices.chosen is not None else {}
             value = outcome.value
-            record = {"job": devices.sweep.num, **where, "pid": os.getpid(),
-                      "seconds": round(time.perf_counter() - start, 3),
-                      "status": status, "error": error, "metric": outcome.metric,
-                      "higher": outcome.higher,
-                      "value": None if value is None or math.isnan(value) else value}
-            atomic_write(run_dir / "job.json",
-                         lambda f: f.write(json.dumps(record, indent=1).encode()))
+            record = {
+                "job": devices.sweep.num,
+                **where,
+                "pid": os.getpid(),
+                "seconds": round(time.perf_counter() - start, 3),
+                "status": status,
+                "error": error,
+                "metric": outcome.metric,
+                "higher": outcome.higher,
+                "value": None if value is None or math.isnan(value) else value,
+            }
+            atomic_write(
+                run_dir / "job.json", lambda f: f.write(json.dumps(record, indent=1).encode())
+            )

@@ -34,9 +34,11 @@ import yaml
 SQLITE = "sqlite:///"
 #: What training jobs that evaluated nothing return (`gancli.training.loop`): not a score.
 DIVERGENCE = "divergence"
-NO_SCORE = ("best run: none, no comparable score (the jobs returned their losses' divergence "
-            "estimates, which are not comparable; set train.eval_every=N to rank the runs by "
-            "eval.primary)")
+NO_SCORE = (
+    "best run: none, no comparable score (the jobs returned their losses' divergence "
+    "estimates, which are not comparable; set train.eval_every=N to rank the runs by "
+    "eval.primary)"
+)
 
 
 def read_jobs(sweep_dir: Path) -> list[dict[str, Any]]:
@@ -63,8 +65,14 @@ def best_job(jobs: list[dict[str, Any]]) -> dict[str, Any] | None:
     """The finished job with the best score: lower is better unless its metric says otherwise
     (`higher`); jobs of different metrics are not compared with each other, so the metric of
     most finished jobs decides. None when no job has a score (a divergence estimate is none)."""
-    done = [j for j in jobs if j.get("status") == "done" and isinstance(j.get("value"), float)
-            and math.isfinite(j["value"]) and j.get("metric") != DIVERGENCE]
+    done = [
+        j
+        for j in jobs
+        if j.get("status") == "done"
+        and isinstance(j.get("value"), float)
+        and math.isfinite(j["value"])
+        and j.get("metric") != DIVERGENCE
+    ]
     if not done:
         return None
     metrics = [j.get("metric") for j in done]
@@ -96,16 +104,26 @@ def render(jobs: list[dict[str, Any]], best: dict[str, Any] | None) -> str:
         result = f"{job.get('metric')} {value:.4g}" if isinstance(value, float) else "-"
         seconds = job.get("seconds")
         mark = " *" if best is not None and job["folder"] == best["folder"] else ""
-        table.add_row(str(job.get("job", "?")), " ".join(diff) or "-", device,
-                      f"{seconds:.0f} s" if isinstance(seconds, (int, float)) else "-",
-                      result + mark, str(job.get("status", "?")))
+        table.add_row(
+            str(job.get("job", "?")),
+            " ".join(diff) or "-",
+            device,
+            f"{seconds:.0f} s" if isinstance(seconds, (int, float)) else "-",
+            result + mark,
+            str(job.get("status", "?")),
+        )
     out = io.StringIO()
     Console(file=out, width=140, color_system=None).print(table)
     text = out.getvalue()
     errors = [f"job {j.get('job', '?')}: {j['error']}" for j in jobs if j.get("error")]
     unscored = any(j.get("status") == "done" and j.get("metric") == DIVERGENCE for j in jobs)
-    tail = (f"best run (*): {best['folder']}" if best is not None else
-            NO_SCORE if unscored else "no job finished with a value")
+    tail = (
+        f"best run (*): {best['folder']}"
+        if best is not None
+        else NO_SCORE
+        if unscored
+        else "no job finished with a value"
+    )
     return "\n".join([text.rstrip(), *errors, tail])
 
 
@@ -113,7 +131,7 @@ def make_study_folder(storage: object) -> None:
     """Before a sweep: the folder of an Optuna SQLite study (`hydra.sweeper.storage=
     sqlite:///DIR/x.db`), which SQLite will not create itself."""
     if isinstance(storage, str) and storage.startswith(SQLITE):
-        Path(storage[len(SQLITE):]).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        Path(storage[len(SQLITE) :]).expanduser().parent.mkdir(parents=True, exist_ok=True)
 
 
 def summarise(sweep_dir: Path) -> list[str]:
@@ -123,8 +141,11 @@ def summarise(sweep_dir: Path) -> list[str]:
     if not jobs:
         return []
     best = best_job(jobs)
-    summary = {"sweep": str(sweep_dir), "best": None if best is None else best["folder"],
-               "jobs": jobs}
+    summary = {
+        "sweep": str(sweep_dir),
+        "best": None if best is None else best["folder"],
+        "jobs": jobs,
+    }
     # Written beside and renamed, as gancli.files.atomic_write does (which needs torch).
     tmp = sweep_dir / ".summary.json.tmp"
     tmp.write_text(json.dumps(summary, indent=1))

@@ -46,8 +46,10 @@ def torchrun_overrides(command: str, rest: list[str], sweeps: bool) -> list[str]
     if command != "train":
         raise ValueError(f"gancli {command} runs in one process: start it without torchrun")
     if sweeps:
-        raise ValueError("a sweep (-m, hparams_search) cannot run under torchrun: start one "
-                         "torchrun per run, or sweep without torchrun")
+        raise ValueError(
+            "a sweep (-m, hparams_search) cannot run under torchrun: start one "
+            "torchrun per run, or sweep without torchrun"
+        )
     rank = this_rank()
     if rank == 0:
         return rest
@@ -58,5 +60,8 @@ def torchrun_overrides(command: str, rest: list[str], sweeps: bool) -> list[str]
     atexit.register(shutil.rmtree, scratch, ignore_errors=True)
     own = ("hydra.run.dir=", "hydra.output_subdir=", "hydra.job_logging.root.")
     return [arg for arg in rest if not arg.startswith(own)] + [
-        f"hydra.run.dir={scratch}", "hydra.output_subdir=null",
-        "hydra.job_logging.root.level=WARNING", "hydra.job_logging.root.handlers=[console]"]
+        f"hydra.run.dir={scratch}",
+        "hydra.output_subdir=null",
+        "hydra.job_logging.root.level=WARNING",
+        "hydra.job_logging.root.handlers=[console]",
+    ]

@@ -85,13 +85,15 @@ class GANLoss(ABC):
         self.d_updates = 0
 
     @abstractmethod
-    def discriminator(self, D: nn.Module, real: torch.Tensor,
-                      fake: torch.Tensor) -> DiscriminatorStep:
+    def discriminator(
+        self, D: nn.Module, real: torch.Tensor, fake: torch.Tensor
+    ) -> DiscriminatorStep:
         """D's loss to minimise; `fake` is already detached from G."""
 
     @abstractmethod
-    def generator(self, D: nn.Module, fake: torch.Tensor,
-                  real: torch.Tensor | None = None) -> torch.Tensor:
+    def generator(
+        self, D: nn.Module, fake: torch.Tensor, real: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """G's loss to minimise. `real` is the real batch D judged beside `fake` (the same
         conditions), for objectives that compare the two in G's step too (relativistic ones);
         the others ignore it."""
@@ -102,8 +104,9 @@ class GANLoss(ABC):
         gradient penalty): `train.compile` must then run that call of D eagerly (`uncompiled`)."""
         return self.cfg.r1_gamma > 0 or self.cfg.r2_gamma > 0
 
-    def discriminator_step(self, D: nn.Module, real: torch.Tensor,
-                           fake: torch.Tensor) -> DiscriminatorStep:
+    def discriminator_step(
+        self, D: nn.Module, real: torch.Tensor, fake: torch.Tensor
+    ) -> DiscriminatorStep:
         """What the training loop minimises for D: the objective's own loss plus, when
         `loss.r1_gamma` > 0, the R1 penalty γ/2·E[||∇D(x_real)||²] and, when `loss.r2_gamma`
         > 0, the R2 penalty γ/2·E[||∇D(x_fake)||²] on the (detached) generated batch. The

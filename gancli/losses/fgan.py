@@ -45,22 +45,26 @@ class FDivergence(NamedTuple):
 
 
 F_DIVERGENCES: Registry[FDivergence] = Registry("f-divergence (loss.divergence)")
-F_DIVERGENCES.update({
-    # KL(P||Q): f(u) = u log u; g_f(v) = v; f*(t) = exp(t - 1).
-    "kl": FDivergence(lambda v: v, lambda v: torch.exp(v - 1)),
-    # KL(Q||P): f(u) = -log u; g_f(v) = -exp(-v); f*(t) = -1 - log(-t) = v - 1.
-    "reverse_kl": FDivergence(lambda v: -torch.exp(-v), lambda v: v - 1),
-    # Pearson χ²: f(u) = (u - 1)²; g_f(v) = v; f*(t) = t²/4 + t.
-    "pearson": FDivergence(lambda v: v, lambda v: v.pow(2) / 4 + v),
-    # Squared Hellinger: f(u) = (√u - 1)²; g_f(v) = 1 - exp(-v); f*(t) = t/(1 - t) = exp(v) - 1.
-    "squared_hellinger": FDivergence(lambda v: 1 - torch.exp(-v), lambda v: torch.exp(v) - 1),
-    # f(u) = u log u - (u + 1) log((u + 1)/2), whose D_f is 2·JS(P, Q) (∫ q·f(p/q) =
-    # KL(P||M) + KL(Q||M), M = (P + Q)/2), so the estimate lies in [0, 2 log 2];
-    # g_f(v) = log 2 - log(1 + exp(-v)); f*(t) = -log(2 - exp(t)) = softplus(v) - log 2.
-    "js": FDivergence(lambda v: LOG2 - F.softplus(-v), lambda v: F.softplus(v) - LOG2),
-    # Total variation: f(u) = ½|u - 1|; g_f(v) = ½ tanh(v); f*(t) = t on |t| <= ½.
-    "total_variation": FDivergence(lambda v: 0.5 * torch.tanh(v), lambda v: 0.5 * torch.tanh(v)),
-})
+F_DIVERGENCES.update(
+    {
+        # KL(P||Q): f(u) = u log u; g_f(v) = v; f*(t) = exp(t - 1).
+        "kl": FDivergence(lambda v: v, lambda v: torch.exp(v - 1)),
+        # KL(Q||P): f(u) = -log u; g_f(v) = -exp(-v); f*(t) = -1 - log(-t) = v - 1.
+        "reverse_kl": FDivergence(lambda v: -torch.exp(-v), lambda v: v - 1),
+        # Pearson χ²: f(u) = (u - 1)²; g_f(v) = v; f*(t) = t²/4 + t.
+        "pearson": FDivergence(lambda v: v, lambda v: v.pow(2) / 4 + v),
+        # Squared Hellinger: f(u) = (√u - 1)²; g_f(v) = 1 - exp(-v); f*(t) = t/(1 - t) = exp(v) - 1.
+        "squared_hellinger": FDivergence(lambda v: 1 - torch.exp(-v), lambda v: torch.exp(v) - 1),
+        # f(u) = u log u - (u + 1) log((u + 1)/2), whose D_f is 2·JS(P, Q) (∫ q·f(p/q) =
+        # KL(P||M) + KL(Q||M), M = (P + Q)/2), so the estimate lies in [0, 2 log 2];
+        # g_f(v) = log 2 - log(1 + exp(-v)); f*(t) = -log(2 - exp(t)) = softplus(v) - log 2.
+        "js": FDivergence(lambda v: LOG2 - F.softplus(-v), lambda v: F.softplus(v) - LOG2),
+        # Total variation: f(u) = ½|u - 1|; g_f(v) = ½ tanh(v); f*(t) = t on |t| <= ½.
+        "total_variation": FDivergence(
+            lambda v: 0.5 * torch.tanh(v), lambda v: 0.5 * torch.tanh(v)
+        ),
+    }
+)
 
 
 @register_loss("fgan")
@@ -73,15 +77,16 @@ class FGANLoss(GANLoss):
         self.f = F_DIVERGENCES.lookup(cfg.divergence)
         self.divergence_name = cfg.divergence
 
-    def discriminator(self, D: nn.Module, real: torch.Tensor,
-                      fake: torch.Tensor) -> DiscriminatorStep:
+    def discriminator(
+        self, D: nn.Module, real: torch.Tensor, fake: torch.Tensor
+    ) -> DiscriminatorStep:
         v_real, v_fake = D(real), D(fake)
         t_real = self.f.activation(v_real)
         loss = self.f.conjugate(v_fake).mean() - t_real.mean()  # = -bound
         with torch.no_grad():
-            return DiscriminatorStep(loss, t_real.mean(), self.f.activation(v_fake).mean(),
-                                     -loss)
+            return DiscriminatorStep(loss, t_real.mean(), self.f.activation(v_fake).mean(), -loss)
 
-    def generator(self, D: nn.Module, fake: torch.Tensor,
-                  real: torch.Tensor | None = None) -> torch.Tensor:
+    def generator(
+        self, D: nn.Module, fake: torch.Tensor, real: torch.Tensor | None = None
+    ) -> torch.Tensor:
         return -self.f.activation(D(fake)).mean()

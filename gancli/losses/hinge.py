@@ -27,14 +27,16 @@ class HingeLoss(GANLoss):
 
     divergence_name = "critic_gap (2·total_variation at the optimum)"
 
-    def discriminator(self, D: nn.Module, real: torch.Tensor,
-                      fake: torch.Tensor) -> DiscriminatorStep:
+    def discriminator(
+        self, D: nn.Module, real: torch.Tensor, fake: torch.Tensor
+    ) -> DiscriminatorStep:
         r, f = D(real), D(fake)
         loss = F.relu(1 - r).mean() + F.relu(1 + f).mean()
         with torch.no_grad():
             r_mean, f_mean = r.mean(), f.mean()
             return DiscriminatorStep(loss, r_mean, f_mean, r_mean - f_mean)
 
-    def generator(self, D: nn.Module, fake: torch.Tensor,
-                  real: torch.Tensor | None = None) -> torch.Tensor:
+    def generator(
+        self, D: nn.Module, fake: torch.Tensor, real: torch.Tensor | None = None
+    ) -> torch.Tensor:
         return -D(fake).mean()

@@ -26,22 +26,25 @@ class JSGANLoss(GANLoss):
     divergence_name = "js"
     divergence_ceiling = math.log(2.0)
 
-    def discriminator(self, D: nn.Module, real: torch.Tensor,
-                      fake: torch.Tensor) -> DiscriminatorStep:
+    def discriminator(
+        self, D: nn.Module, real: torch.Tensor, fake: torch.Tensor
+    ) -> DiscriminatorStep:
         r, f = D(real), D(fake)
         # -log sigmoid(r) = softplus(-r) and -log(1 - sigmoid(f)) = softplus(f): stable forms.
         loss = F.softplus(-r).mean() + F.softplus(f).mean()  # = -V
         with torch.no_grad():
-            return DiscriminatorStep(loss, torch.sigmoid(r).mean(), torch.sigmoid(f).mean(),
-                                     (LOG4 - loss) / 2)
+            return DiscriminatorStep(
+                loss, torch.sigmoid(r).mean(), torch.sigmoid(f).mean(), (LOG4 - loss) / 2
+            )
 
 
 @register_loss("minimax")
 class MinimaxLoss(JSGANLoss):
     """G minimises E[log(1 - D(G(z)))], as the theory writes it (saturates when D wins)."""
 
-    def generator(self, D: nn.Module, fake: torch.Tensor,
-                  real: torch.Tensor | None = None) -> torch.Tensor:
+    def generator(
+        self, D: nn.Module, fake: torch.Tensor, real: torch.Tensor | None = None
+    ) -> torch.Tensor:
         return -F.softplus(D(fake)).mean()
 
 
@@ -49,6 +52,7 @@ class MinimaxLoss(JSGANLoss):
 class NonSaturatingLoss(JSGANLoss):
     """G minimises -E[log D(G(z))]: the same fixed point, strong gradients early on."""
 
-    def generator(self, D: nn.Module, fake: torch.Tensor,
-                  real: torch.Tensor | None = None) -> torch.Tensor:
+    def generator(
+        self, D: nn.Module, fake: torch.Tensor, real: torch.Tensor | None = None
+    ) -> torch.Tensor:
         return F.softplus(-D(fake)).mean()

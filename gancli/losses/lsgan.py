@@ -31,13 +31,15 @@ class LSGANLoss(GANLoss):
 
     divergence_name = "pearson_chi2(p_d+p_g||2p_g)"
 
-    def discriminator(self, D: nn.Module, real: torch.Tensor,
-                      fake: torch.Tensor) -> DiscriminatorStep:
+    def discriminator(
+        self, D: nn.Module, real: torch.Tensor, fake: torch.Tensor
+    ) -> DiscriminatorStep:
         r, f = D(real), D(fake)
         loss = 0.5 * (r - 1).pow(2).mean() + 0.5 * f.pow(2).mean()
         with torch.no_grad():
             return DiscriminatorStep(loss, r.mean(), f.mean(), 2 - 8 * loss)
 
-    def generator(self, D: nn.Module, fake: torch.Tensor,
-                  real: torch.Tensor | None = None) -> torch.Tensor:
+    def generator(
+        self, D: nn.Module, fake: torch.Tensor, real: torch.Tensor | None = None
+    ) -> torch.Tensor:
         return 0.5 * (D(fake) - 1).pow(2).mean()

@@ -39,17 +39,21 @@ class RelativisticPairingLoss(GANLoss):
 
     divergence_name = "relativistic_js (log 2 - L_D)"
 
-    def discriminator(self, D: nn.Module, real: torch.Tensor,
-                      fake: torch.Tensor) -> DiscriminatorStep:
+    def discriminator(
+        self, D: nn.Module, real: torch.Tensor, fake: torch.Tensor
+    ) -> DiscriminatorStep:
         gap = D(real) - D(fake)
         loss = F.softplus(-gap).mean()
         with torch.no_grad():
             p_real = torch.sigmoid(gap).mean()
             return DiscriminatorStep(loss, p_real, 1 - p_real, LOG2 - loss)
 
-    def generator(self, D: nn.Module, fake: torch.Tensor,
-                  real: torch.Tensor | None = None) -> torch.Tensor:
+    def generator(
+        self, D: nn.Module, fake: torch.Tensor, real: torch.Tensor | None = None
+    ) -> torch.Tensor:
         if real is None:
-            raise TypeError("rpgan's G loss compares each generated sample with a real one: "
-                            "pass the real batch as `real`")
+            raise TypeError(
+                "rpgan's G loss compares each generated sample with a real one: "
+                "pass the real batch as `real`"
+            )
         return F.softplus(D(real.detach()) - D(fake)).mean()

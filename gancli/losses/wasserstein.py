@@ -15,16 +15,16 @@ from gancli.losses import register_loss
 from gancli.losses.base import DiscriminatorStep, GANLoss, input_gradient
 
 
-def gradient_penalty(D: nn.Module, real: torch.Tensor, fake: torch.Tensor,
-                     one_sided: bool = False) -> torch.Tensor:
+def gradient_penalty(
+    D: nn.Module, real: torch.Tensor, fake: torch.Tensor, one_sided: bool = False
+) -> torch.Tensor:
     """E[(||∇D(x̂)||₂ - 1)²] at random interpolates x̂ of real and fake (Gulrajani et al. 2017).
 
     `one_sided` penalises only norms above 1, E[max(0, ||∇D(x̂)|| - 1)²] (Petzka et al. 2018):
     the Lipschitz constraint asks for ||∇D|| <= 1, not = 1, and the one-sided form is the
     penalty that matches it.
     """
-    eps = torch.rand(real.shape[0], *([1] * (real.dim() - 1)), device=real.device,
-                     dtype=real.dtype)
+    eps = torch.rand(real.shape[0], *([1] * (real.dim() - 1)), device=real.device, dtype=real.dtype)
     gap = input_gradient(D, eps * real + (1 - eps) * fake).norm(dim=1) - 1
     if one_sided:
         gap = gap.clamp(min=0)
@@ -41,14 +41,16 @@ class WassersteinLoss(GANLoss):
     def penalty(self, D: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor | float:
         return 0.0
 
-    def discriminator(self, D: nn.Module, real: torch.Tensor,
-                      fake: torch.Tensor) -> DiscriminatorStep:
+    def discriminator(
+        self, D: nn.Module, real: torch.Tensor, fake: torch.Tensor
+    ) -> DiscriminatorStep:
         r, f = D(real).mean(), D(fake).mean()
         loss = f - r + self.penalty(D, real, fake)
         return DiscriminatorStep(loss, r.detach(), f.detach(), (r - f).detach())
 
-    def generator(self, D: nn.Module, fake: torch.Tensor,
-                  real: torch.Tensor | None = None) -> torch.Tensor:
+    def generator(
+        self, D: nn.Module, fake: torch.Tensor, real: torch.Tensor | None = None
+    ) -> torch.Tensor:
         return -D(fake).mean()
 
 

@@ -77,8 +77,10 @@ def log2_side(resolution: int, model: str) -> int:
     halves or doubles the side stage by stage. Anything else fails in one line."""
     levels = resolution.bit_length() - 1
     if resolution < 8 or resolution != 1 << levels:
-        raise GancliError(f"model={model} needs a square image side that is a power of 2 and at "
-                          f"least 8, got {resolution}: set data.resolution (e.g. 32)")
+        raise GancliError(
+            f"model={model} needs a square image side that is a power of 2 and at "
+            f"least 8, got {resolution}: set data.resolution (e.g. 32)"
+        )
     return levels
 
 

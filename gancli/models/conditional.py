@@ -76,9 +76,11 @@ class CBNGenerator(nn.Module):
         super().__init__()
         found = _replace_batch_norm(base, cond_dim)
         if not found:
-            raise GancliError("conditioning.g=cbn conditions the generator's batch-norm layers "
-                              "and this model's generator has none: use conditioning.g=concat "
-                              "(or model=dcgan / model=resnet)")
+            raise GancliError(
+                "conditioning.g=cbn conditions the generator's batch-norm layers "
+                "and this model's generator has none: use conditioning.g=concat "
+                "(or model=dcgan / model=resnet)"
+            )
         self.base, self.encoder = base, encoder
         # A plain list (not registered twice as sub-modules); deep copies (the EMA generator)
         # copy it along with the layers it points to.
@@ -140,8 +142,9 @@ class ProjectionDiscriminator(ConditionalDiscriminator):
 
     encoder: nn.Module
 
-    def __init__(self, base: nn.Module, encoder: nn.Module, cond_dim: int,
-                 feature_dim: int) -> None:
+    def __init__(
+        self, base: nn.Module, encoder: nn.Module, cond_dim: int, feature_dim: int
+    ) -> None:
         super().__init__(base, encoder)
         self.project = nn.Linear(cond_dim, feature_dim, bias=False)
 
@@ -167,9 +170,11 @@ class ACGANDiscriminator(ConditionalDiscriminator):
 
     def aux_loss(self, x: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
         if labels is None:
-            raise GancliError("conditioning.d=acgan classifies images by class and these "
-                              "captions have no class labels: use conditioning.d=projection "
-                              "or concat")
+            raise GancliError(
+                "conditioning.d=acgan classifies images by class and these "
+                "captions have no class labels: use conditioning.d=projection "
+                "or concat"
+            )
         return F.cross_entropy(self.logits(x), labels)
 
 
@@ -194,36 +199,41 @@ DISCRIMINATOR_SIDES: Registry[DSide] = Registry("conditioning.d")
 
 
 @GENERATOR_SIDES.register("concat")
-def concat_generator(cfg: DictConfig, info: DataInfo, latent_dim: int, encoder: nn.Module,
-                     dim: int) -> nn.Module:
+def concat_generator(
+    cfg: DictConfig, info: DataInfo, latent_dim: int, encoder: nn.Module, dim: int
+) -> nn.Module:
     G, _ = build_models(cfg, info, latent_dim + dim)
     return ConcatGenerator(G, encoder)
 
 
 @GENERATOR_SIDES.register("cbn")
-def cbn_generator(cfg: DictConfig, info: DataInfo, latent_dim: int, encoder: nn.Module,
-                  dim: int) -> nn.Module:
+def cbn_generator(
+    cfg: DictConfig, info: DataInfo, latent_dim: int, encoder: nn.Module, dim: int
+) -> nn.Module:
     G, _ = build_models(cfg, info, latent_dim)
     return CBNGenerator(G, encoder, dim)
 
 
 @DISCRIMINATOR_SIDES.register("concat")
-def concat_discriminator(cfg: DictConfig, info: DataInfo, latent_dim: int, encoder: nn.Module,
-                         dim: int) -> nn.Module:
+def concat_discriminator(
+    cfg: DictConfig, info: DataInfo, latent_dim: int, encoder: nn.Module, dim: int
+) -> nn.Module:
     wider = replace(info, shape=(info.shape[0] + dim, *info.shape[1:]))
     _, D = build_models(cfg, wider, latent_dim)
     return ConcatDiscriminator(D, encoder)
 
 
 @DISCRIMINATOR_SIDES.register("projection")
-def projection_discriminator(cfg: DictConfig, info: DataInfo, latent_dim: int,
-                             encoder: nn.Module, dim: int) -> nn.Module:
+def projection_discriminator(
+    cfg: DictConfig, info: DataInfo, latent_dim: int, encoder: nn.Module, dim: int
+) -> nn.Module:
     _, D = build_models(cfg, info, latent_dim)
     return ProjectionDiscriminator(D, encoder, dim, feature_dim(D, info))
 
 
 @DISCRIMINATOR_SIDES.register("acgan")
-def acgan_discriminator(cfg: DictConfig, info: DataInfo, latent_dim: int, encoder: nn.Module,
-                        dim: int) -> nn.Module:
+def acgan_discriminator(
+    cfg: DictConfig, info: DataInfo, latent_dim: int, encoder: nn.Module, dim: int
+) -> nn.Module:
     _, D = build_models(cfg, info, latent_dim)
     return ACGANDiscriminator(D, info.num_classes, feature_dim(D, info))

@@ -37,11 +37,17 @@ class DCGANGenerator(nn.Module):
         super().__init__()
         k = stages_for(resolution)
         w = width * 2 ** (k - 1)
-        layers: list[nn.Module] = [nn.ConvTranspose2d(latent_dim, w, 4, 1, 0, bias=False),
-                                   nn.BatchNorm2d(w), nn.ReLU(True)]
+        layers: list[nn.Module] = [
+            nn.ConvTranspose2d(latent_dim, w, 4, 1, 0, bias=False),
+            nn.BatchNorm2d(w),
+            nn.ReLU(True),
+        ]
         for _ in range(k - 1):
-            layers += [nn.ConvTranspose2d(w, w // 2, 4, 2, 1, bias=False),
-                       nn.BatchNorm2d(w // 2), nn.ReLU(True)]
+            layers += [
+                nn.ConvTranspose2d(w, w // 2, 4, 2, 1, bias=False),
+                nn.BatchNorm2d(w // 2),
+                nn.ReLU(True),
+            ]
             w //= 2
         layers += [nn.ConvTranspose2d(w, channels, 4, 2, 1, bias=False), nn.Tanh()]
         self.net = nn.Sequential(*layers)
@@ -56,11 +62,16 @@ class DCGANDiscriminator(nn.Module):
         super().__init__()
         k = stages_for(resolution)
         w = width
-        layers: list[nn.Module] = [nn.Conv2d(channels, w, 4, 2, 1, bias=False),
-                                   nn.LeakyReLU(0.2, inplace=True)]
+        layers: list[nn.Module] = [
+            nn.Conv2d(channels, w, 4, 2, 1, bias=False),
+            nn.LeakyReLU(0.2, inplace=True),
+        ]
         for _ in range(k - 1):
-            layers += [nn.Conv2d(w, w * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(w * 2),
-                       nn.LeakyReLU(0.2, inplace=True)]
+            layers += [
+                nn.Conv2d(w, w * 2, 4, 2, 1, bias=False),
+                nn.BatchNorm2d(w * 2),
+                nn.LeakyReLU(0.2, inplace=True),
+            ]
             w *= 2
         layers.append(nn.Conv2d(w, 1, 4, 1, 0, bias=False))  # the 4×4 map → one score
         # The score layer stays the last of `net` so that state-dict keys are those of earlier
@@ -81,5 +92,7 @@ class DCGANDiscriminator(nn.Module):
 @register_model("dcgan")
 def build_dcgan(cfg: DictConfig, info: DataInfo, latent_dim: int) -> tuple[nn.Module, nn.Module]:
     channels, height = square_images(info, "dcgan")
-    return (DCGANGenerator(latent_dim, cfg.width, channels, height),
-            DCGANDiscriminator(d_width(cfg), channels, height))
+    return (
+        DCGANGenerator(latent_dim, cfg.width, channels, height),
+        DCGANDiscriminator(d_width(cfg), channels, height),
+    )

@@ -52,15 +52,21 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
 
 
 @register_latent("normal", interpolate=slerp)
-def normal(shape: tuple[int, ...], generator: torch.Generator | None = None,
-           device: torch.device | None = None) -> torch.Tensor:
+def normal(
+    shape: tuple[int, ...],
+    generator: torch.Generator | None = None,
+    device: torch.device | None = None,
+) -> torch.Tensor:
     """Standard normal."""
     return torch.randn(shape, generator=generator, device=device)
 
 
 @register_latent("uniform")
-def uniform(shape: tuple[int, ...], generator: torch.Generator | None = None,
-            device: torch.device | None = None) -> torch.Tensor:
+def uniform(
+    shape: tuple[int, ...],
+    generator: torch.Generator | None = None,
+    device: torch.device | None = None,
+) -> torch.Tensor:
     """Uniform on [-1, 1] (a cube, so walked along straight lines)."""
     return torch.rand(shape, generator=generator, device=device) * 2 - 1
 
@@ -70,8 +76,12 @@ def latent_distribution(latent: DictConfig) -> LatentDistribution:
     return LATENTS.lookup(latent.dist)
 
 
-def sample_latent(n: int, latent: DictConfig, generator: torch.Generator | None = None,
-                  device: torch.device | None = None) -> torch.Tensor:
+def sample_latent(
+    n: int,
+    latent: DictConfig,
+    generator: torch.Generator | None = None,
+    device: torch.device | None = None,
+) -> torch.Tensor:
     """`n` latent vectors of size `latent.dim` from `latent.dist`.
 
     With a `generator` (reproducible sampling) the rows are drawn one at a time: torch's
@@ -84,8 +94,9 @@ def sample_latent(n: int, latent: DictConfig, generator: torch.Generator | None 
     return torch.cat([draw((1, latent.dim), generator=generator) for _ in range(n)]).to(device)
 
 
-def interpolation_latents(rows: int, steps: int, latent: DictConfig,
-                          generator: torch.Generator) -> torch.Tensor:
+def interpolation_latents(
+    rows: int, steps: int, latent: DictConfig, generator: torch.Generator
+) -> torch.Tensor:
     """`rows` paths of `steps` latents each, row-major, each walked as its distribution says."""
     ends = sample_latent(2 * rows, latent, generator).view(rows, 2, 1, -1)
     t = torch.linspace(0, 1, steps).view(1, steps, 1)

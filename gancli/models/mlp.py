@@ -24,8 +24,9 @@ def _stack(sizes: list[int], act: Callable[[], nn.Module]) -> list[nn.Module]:
 class MLPGenerator(nn.Module):
     """z → `depth` ReLU layers of `width` → data; tanh for images (data lives in [-1, 1])."""
 
-    def __init__(self, latent_dim: int, width: int, depth: int, shape: tuple[int, ...],
-                 image: bool) -> None:
+    def __init__(
+        self, latent_dim: int, width: int, depth: int, shape: tuple[int, ...], image: bool
+    ) -> None:
         super().__init__()
         self.shape = shape
         layers = _stack([latent_dim] + [width] * depth, nn.ReLU)
@@ -59,5 +60,7 @@ class MLPDiscriminator(nn.Module):
 
 @register_model("mlp")
 def build_mlp(cfg: DictConfig, info: DataInfo, latent_dim: int) -> tuple[nn.Module, nn.Module]:
-    return (MLPGenerator(latent_dim, cfg.width, cfg.depth, info.shape, info.kind == "image"),
-            MLPDiscriminator(d_width(cfg), cfg.depth, info.shape))
+    return (
+        MLPGenerator(latent_dim, cfg.width, cfg.depth, info.shape, info.kind == "image"),
+        MLPDiscriminator(d_width(cfg), cfg.depth, info.shape),
+    )

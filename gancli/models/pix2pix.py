@@ -58,9 +58,15 @@ class UNetSkipBlock(nn.Module):
     `inner_channels`, not twice that. Only the final up conv has a bias, as in the official code.
     """
 
-    def __init__(self, outer_channels: int, inner_channels: int, inner: nn.Module | None = None,
-                 in_channels: int | None = None, outermost: bool = False,
-                 dropout: float = 0.0) -> None:
+    def __init__(
+        self,
+        outer_channels: int,
+        inner_channels: int,
+        inner: nn.Module | None = None,
+        in_channels: int | None = None,
+        outermost: bool = False,
+        dropout: float = 0.0,
+    ) -> None:
         super().__init__()
         self.outermost = outermost
         innermost = inner is None
@@ -101,17 +107,25 @@ class UNetGenerator(nn.Module):
     always get it, narrower ones at small resolutions.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, resolution: int, width: int = 64,
-                 dropout: float = 0.5) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        resolution: int,
+        width: int = 64,
+        dropout: float = 0.5,
+    ) -> None:
         super().__init__()
         levels = unet_levels(resolution)
         widths = [width * min(2**i, 8) for i in range(levels)]
         block: UNetSkipBlock | None = None
         for i in range(levels - 1, 0, -1):  # innermost first; level 0 is the outermost
-            block = UNetSkipBlock(widths[i - 1], widths[i], block,
-                                  dropout=dropout if i >= levels - 3 else 0.0)
-        self.model = UNetSkipBlock(out_channels, widths[0], block, in_channels=in_channels,
-                                   outermost=True)
+            block = UNetSkipBlock(
+                widths[i - 1], widths[i], block, dropout=dropout if i >= levels - 3 else 0.0
+            )
+        self.model = UNetSkipBlock(
+            out_channels, widths[0], block, in_channels=in_channels, outermost=True
+        )
         self.apply(pix2pix_init)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -140,8 +154,9 @@ class PatchDiscriminator(nn.Module):
     def __init__(self, in_channels: int, width: int = 64, n_layers: int = 3) -> None:
         super().__init__()
         if n_layers < 1:
-            raise GancliError(f"the PatchGAN needs at least one down-sampling layer, got "
-                              f"n_layers={n_layers}")
+            raise GancliError(
+                f"the PatchGAN needs at least one down-sampling layer, got n_layers={n_layers}"
+            )
         self.n_layers = n_layers
         widths = [width * min(2**i, 8) for i in range(n_layers + 1)]
         # down[i]: conv 4×4/2 (+ BN) + LeakyReLU; its stride is chosen in `forward`.
@@ -155,16 +170,20 @@ class PatchDiscriminator(nn.Module):
             self.down.append(nn.Sequential(*layers))
         self.head = nn.Sequential(
             nn.Conv2d(widths[n_layers - 1], widths[n_layers], 4, 1, 1, bias=False),
-            nn.BatchNorm2d(widths[n_layers]), nn.LeakyReLU(0.2, True),
-            nn.Conv2d(widths[n_layers], 1, 4, 1, 1))
+            nn.BatchNorm2d(widths[n_layers]),
+            nn.LeakyReLU(0.2, True),
+            nn.Conv2d(widths[n_layers], 1, 4, 1, 1),
+        )
         self.apply(pix2pix_init)
 
     def strided_layers(self, side: int) -> int:
         """How many of the down-sampling convs use stride 2 for inputs whose shorter side is
         `side`: as many as leave a map of at least 4×4 before the two stride-1 convs."""
         if side < 4:
-            raise GancliError(f"the PatchGAN needs images of at least 4×4, got a side of {side}: "
-                              "set data.resolution (e.g. 32)")
+            raise GancliError(
+                f"the PatchGAN needs images of at least 4×4, got a side of {side}: "
+                "set data.resolution (e.g. 32)"
+            )
         k = 0
         while k < self.n_layers and side >> (k + 1) >= 4:
             k += 1
@@ -209,8 +228,7 @@ class PairDiscriminator(nn.Module):
 
 
 @register_model("pix2pix")
-def build_pix2pix(cfg: DictConfig, info: DataInfo, latent_dim: int
-                  ) -> tuple[nn.Module, nn.Module]:
+def build_pix2pix(cfg: DictConfig, info: DataInfo, latent_dim: int) -> tuple[nn.Module, nn.Module]:
     """U-Net G and PatchGAN D for translating `info.cond_shape` inputs into `info.shape`
     images; only for image → image data (conditioning=image sets `cond_shape`, and
     `gancli.config.rules` refuses pix2pix without it)."""
@@ -218,5 +236,7 @@ def build_pix2pix(cfg: DictConfig, info: DataInfo, latent_dim: int
     if info.cond_shape is None:  # `gancli.config.rules` refuses this before data is read
         raise GancliError("model=pix2pix translates images: use it with conditioning=image")
     c_in = info.cond_shape[0]
-    return (Pix2PixGenerator(UNetGenerator(c_in, channels, height, cfg.width)),
-            PairDiscriminator(PatchDiscriminator(c_in + channels, d_width(cfg))))
+    return (
+        Pix2PixGenerator(UNetGenerator(c_in, channels, height, cfg.width)),
+        PairDiscriminator(PatchDiscriminator(c_in + channels, d_width(cfg))),
+    )

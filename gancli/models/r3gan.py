@@ -52,8 +52,9 @@ class Resample(nn.Module):
         super().__init__()
         taps = torch.tensor([1.0, 3.0, 3.0, 1.0])
         # Non-persistent: a fixed constant, not part of a checkpoint.
-        self.register_buffer("kernel", (taps[:, None] * taps[None, :] / 64).view(1, 1, 4, 4),
-                             persistent=False)
+        self.register_buffer(
+            "kernel", (taps[:, None] * taps[None, :] / 64).view(1, 1, 4, 4), persistent=False
+        )
         self.up = up
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -74,18 +75,21 @@ class ResidualBlock(nn.Module):
         wide = width * expansion
         gain = LEAKY_GAIN * total_blocks ** (-1 / (2 * BRANCH_LAYERS - 2))
         self.branch = nn.Sequential(
-            he_init(nn.Conv2d(width, wide, 1), gain), nn.LeakyReLU(0.2),
+            he_init(nn.Conv2d(width, wide, 1), gain),
+            nn.LeakyReLU(0.2),
             he_init(nn.Conv2d(wide, wide, 3, padding=1, groups=wide // group_size), gain),
             nn.LeakyReLU(0.2),
-            he_init(nn.Conv2d(wide, width, 1, bias=False), 0.0))
+            he_init(nn.Conv2d(wide, width, 1, bias=False), 0.0),
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.branch(x)
 
 
 class R3GANGenerator(nn.Module):
-    def __init__(self, latent_dim: int, channels: int, width: int,
-                 stages: list[nn.Sequential]) -> None:
+    def __init__(
+        self, latent_dim: int, channels: int, width: int, stages: list[nn.Sequential]
+    ) -> None:
         super().__init__()
         self.basis = nn.Parameter(torch.randn(width, 4, 4))
         self.fc = he_init(nn.Linear(latent_dim, width, bias=False))
@@ -124,18 +128,29 @@ def make_stages(cfg: DictConfig, side: int, width: int) -> list[nn.Sequential]:
     to side×side."""
     wide = width * cfg.expansion
     if wide % cfg.group_size:
-        raise GancliError(f"model=r3gan splits a width of {width} × model.expansion = {wide} "
-                          f"channels into groups of model.group_size={cfg.group_size}: make the "
-                          "product a multiple of it")
+        raise GancliError(
+            f"model=r3gan splits a width of {width} × model.expansion = {wide} "
+            f"channels into groups of model.group_size={cfg.group_size}: make the "
+            "product a multiple of it"
+        )
     count = log2_side(side, "r3gan") - 1
     total = count * cfg.blocks_per_stage
-    return [nn.Sequential(*[ResidualBlock(width, cfg.expansion, cfg.group_size, total)
-                            for _ in range(cfg.blocks_per_stage)]) for _ in range(count)]
+    return [
+        nn.Sequential(
+            *[
+                ResidualBlock(width, cfg.expansion, cfg.group_size, total)
+                for _ in range(cfg.blocks_per_stage)
+            ]
+        )
+        for _ in range(count)
+    ]
 
 
 @register_model("r3gan")
 def build_r3gan(cfg: DictConfig, info: DataInfo, latent_dim: int) -> tuple[nn.Module, nn.Module]:
     """G of `model.width` channels and D of `model.d_width` at every resolution."""
     channels, side = square_images(info, "r3gan")
-    return (R3GANGenerator(latent_dim, channels, cfg.width, make_stages(cfg, side, cfg.width)),
-            R3GANDiscriminator(channels, d_width(cfg), make_stages(cfg, side, d_width(cfg))))
+    return (
+        R3GANGenerator(latent_dim, channels, cfg.width, make_stages(cfg, side, cfg.width)),
+        R3GANDiscriminator(channels, d_width(cfg), make_stages(cfg, side, d_width(cfg))),
+    )

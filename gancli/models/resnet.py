@@ -72,10 +72,10 @@ class ResNetGenerator(nn.Module):
         super().__init__()
         self.width = width
         self.fc = nn.Linear(latent_dim, 4 * 4 * width)
-        self.blocks = nn.Sequential(*[GBlock(width, width)
-                                      for _ in range(_doublings(resolution))])
-        self.out = nn.Sequential(nn.BatchNorm2d(width), nn.ReLU(),
-                                 nn.Conv2d(width, channels, 3, padding=1), nn.Tanh())
+        self.blocks = nn.Sequential(*[GBlock(width, width) for _ in range(_doublings(resolution))])
+        self.out = nn.Sequential(
+            nn.BatchNorm2d(width), nn.ReLU(), nn.Conv2d(width, channels, 3, padding=1), nn.Tanh()
+        )
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.out(self.blocks(self.fc(z).view(-1, self.width, 4, 4)))
@@ -105,5 +105,7 @@ class ResNetDiscriminator(nn.Module):
 def build_resnet(cfg: DictConfig, info: DataInfo, latent_dim: int) -> tuple[nn.Module, nn.Module]:
     """SNGAN's widths are 256 in G and 128 in D: G gets 2·width, D gets width."""
     channels, height = square_images(info, "resnet")
-    return (ResNetGenerator(latent_dim, 2 * cfg.width, channels, height),
-            ResNetDiscriminator(d_width(cfg), channels, height))
+    return (
+        ResNetGenerator(latent_dim, 2 * cfg.width, channels, height),
+        ResNetDiscriminator(d_width(cfg), channels, height),
+    )

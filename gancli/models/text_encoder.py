@@ -27,8 +27,9 @@ class TextEncoder(nn.Module):
     embedding → bidirectional single-layer GRU → mean over the words → linear → layer norm
     (zero mean, unit variance per caption, no learned scale)."""
 
-    def __init__(self, vocab_size: int, out_dim: int, embed_dim: int = 64,
-                 hidden: int = 128) -> None:
+    def __init__(
+        self, vocab_size: int, out_dim: int, embed_dim: int = 64, hidden: int = 128
+    ) -> None:
         super().__init__()
         self.embed = nn.Embedding(vocab_size, embed_dim, padding_idx=PAD)
         self.rnn = nn.GRU(embed_dim, hidden, batch_first=True, bidirectional=True)
@@ -38,16 +39,20 @@ class TextEncoder(nn.Module):
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         # A row of only padding counts as one (padding) word rather than breaking packing.
         lengths = (tokens != PAD).sum(dim=1).clamp(min=1)
-        total = (self._packed(tokens, lengths) if tokens.device.type == "cpu"
-                 else self._unpacked(tokens, lengths))
+        total = (
+            self._packed(tokens, lengths)
+            if tokens.device.type == "cpu"
+            else self._unpacked(tokens, lengths)
+        )
         return self.norm(self.proj(total / lengths.unsqueeze(1).to(total.dtype)))
 
     def _packed(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """The sum of the GRU's outputs over each caption's words, through packed sequences:
         the GRU reads no padding. Packing takes the lengths on the host, free on the CPU; on
         an accelerator that copy would sync every call (`_unpacked` avoids it)."""
-        packed = pack_padded_sequence(self.embed(tokens), lengths.cpu(), batch_first=True,
-                                      enforce_sorted=False)
+        packed = pack_padded_sequence(
+            self.embed(tokens), lengths.cpu(), batch_first=True, enforce_sorted=False
+        )
         out, _ = pad_packed_sequence(self.rnn(packed)[0], batch_first=True)  # zeros past length
         return out.sum(dim=1)
 
@@ -61,5 +66,5 @@ class TextEncoder(nn.Module):
         words = (steps < lengths.unsqueeze(1)).unsqueeze(2)  # N×L×1: each caption's words
         left_padded = tokens.gather(1, (steps - length + lengths.unsqueeze(1)) % length)
         out, _ = self.rnn(self.embed(torch.cat([tokens, left_padded])))
-        rightward, leftward = out[:n, :, :self.rnn.hidden_size], out[n:, :, self.rnn.hidden_size:]
+        rightward, leftward = out[:n, :, : self.rnn.hidden_size], out[n:, :, self.rnn.hidden_size :]
         return torch.cat([(rightward * words).sum(1), (leftward * words.flip(1)).sum(1)], dim=1)

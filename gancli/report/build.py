@@ -34,7 +34,8 @@ def report(paths: list[Path], out: Path | None = None) -> Written:
     source = ", ".join(map(str, paths))
     table = compare(runs, source)
     # As the user named it: the page's title shows it.
-    target = out or (paths[0] if len(paths) == 1 else
-                     Path(os.path.commonpath([p.resolve() for p in paths])))
+    target = out or (
+        paths[0] if len(paths) == 1 else Path(os.path.commonpath([p.resolve() for p in paths]))
+    )
     text = markdown(table)
     return Written(compare_page(table, text, target, pages), text)

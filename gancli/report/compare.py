@@ -21,9 +21,11 @@ from gancli.report.runs import Run
 NOT_GROUPED = ("train.seed", "data.root", "resume", "eval.inception_weights")
 MISSING = "—"
 #: The header's words when no run was evaluated: what is missing, and how to get it.
-NO_SCORE = ("no comparable score, so not ranked (no run was evaluated while training, and "
-            "the last divergence estimates of different losses are different quantities; "
-            "train.eval_every=N evaluates every N steps, ranking by eval.primary)")
+NO_SCORE = (
+    "no comparable score, so not ranked (no run was evaluated while training, and "
+    "the last divergence estimates of different losses are different quantities; "
+    "train.eval_every=N evaluates every N steps, ranking by eval.primary)"
+)
 
 
 def override_key(override: str) -> str:
@@ -35,8 +37,13 @@ def grouping_keys(runs: list[Run]) -> list[str]:
     """The override keys, in the order first seen, whose values are not the same for all
     runs, less `NOT_GROUPED` and Hydra's own (`hydra.*`, `hydra/...`)."""
     keys = dict.fromkeys(override_key(o) for run in runs for o in run.overrides)
-    return [k for k in keys if k not in NOT_GROUPED and not k.startswith(("hydra.", "hydra/"))
-            and len({repr(run.value(k)) for run in runs}) > 1]
+    return [
+        k
+        for k in keys
+        if k not in NOT_GROUPED
+        and not k.startswith(("hydra.", "hydra/"))
+        and len({repr(run.value(k)) for run in runs}) > 1
+    ]
 
 
 def value_text(value: object) -> str:
@@ -58,8 +65,7 @@ class Group:
     @property
     def label(self) -> str:
         """`loss=fgan, loss.divergence=kl`; keys a group has no value for are left out."""
-        return ", ".join(f"{k}={v}" for k, v in self.values.items() if v != MISSING) \
-            or "all runs"
+        return ", ".join(f"{k}={v}" for k, v in self.values.items() if v != MISSING) or "all runs"
 
     @property
     def finished(self) -> list[Run]:
@@ -98,8 +104,7 @@ def mean_std(values: list[float], key: str) -> str:
     mean = statistics.mean(values)
     if len(values) < 2:
         return display.number(key, mean)
-    return (f"{display.number(key, mean)} ± "
-            f"{display.number(key, statistics.stdev(values), mean)}")
+    return f"{display.number(key, mean)} ± {display.number(key, statistics.stdev(values), mean)}"
 
 
 @dataclass
@@ -155,43 +160,62 @@ def compare(runs: list[Run], source: str) -> Table:
     if primary is None:
         metrics = [display.DIVERGENCE, display.ELAPSED]
     else:
-        metrics = [primary, *(k for k in display.columns(list(found)) if k != primary),
-                   display.ELAPSED]
+        metrics = [
+            primary,
+            *(k for k in display.columns(list(found)) if k != primary),
+            display.ELAPSED,
+        ]
     sign = -1 if primary is not None and higher_is_better(primary) else 1
-    rows = sorted((row(g, metrics, primary) for g in groups),
-                  key=lambda r: (r.rank is None, sign * (r.rank or 0)))
+    rows = sorted(
+        (row(g, metrics, primary) for g in groups),
+        key=lambda r: (r.rank is None, sign * (r.rank or 0)),
+    )
     return Table(keys, metrics, primary, rows, header(runs, groups, keys, primary, source))
 
 
-def header(runs: list[Run], groups: list[Group], keys: list[str], primary: str | None,
-           source: str) -> str:
+def header(
+    runs: list[Run], groups: list[Group], keys: list[str], primary: str | None, source: str
+) -> str:
     """What was compared, from what, and at which step: the line above the table."""
     seeds = sorted({str(r.seed) for r in runs})
     if primary is None:
         steps = {step for r in runs if r.finished and (step := r.last_step) is not None}
         what = NO_SCORE
     else:
-        steps = {max(e["step"] for e in evals) for r in runs
-                 if r.finished and (evals := scores.scored(r))}
+        steps = {
+            max(e["step"] for e in evals)
+            for r in runs
+            if r.finished and (evals := scores.scored(r))
+        }
         what = f"final evaluation ranked by {display.label(primary)}"
-    at = (f"step {min(steps)}" if len(steps) == 1 else
-          f"steps {min(steps)}–{max(steps)}" if steps else "no finished run")
+    at = (
+        f"step {min(steps)}"
+        if len(steps) == 1
+        else f"steps {min(steps)}–{max(steps)}"
+        if steps
+        else "no finished run"
+    )
     by = f"{len(groups)} groups by {', '.join(keys)}" if keys else "one group"
-    return (f"{len(runs)} runs from {source} ({by}; seeds {', '.join(seeds)}): {what}, at "
-            f"{at}; mean ± std over the seeds that finished; stopped: runs without "
-            "samples/final.png.")
+    return (
+        f"{len(runs)} runs from {source} ({by}; seeds {', '.join(seeds)}): {what}, at "
+        f"{at}; mean ± std over the seeds that finished; stopped: runs without "
+        "samples/final.png."
+    )
 
 
 def markdown(table: Table) -> str:
     """compare.md: the header line, then the table."""
     names = [*table.keys, "seeds", "stopped", *map(display.label, table.metrics)]
-    lines = [table.header, "", "| " + " | ".join(names) + " |",
-             "| " + " | ".join(["---"] * len(table.keys) + ["---:"] * (len(names)
-                                                                       - len(table.keys)))
-             + " |"]
+    lines = [
+        table.header,
+        "",
+        "| " + " | ".join(names) + " |",
+        "| "
+        + " | ".join(["---"] * len(table.keys) + ["---:"] * (len(names) - len(table.keys)))
+        + " |",
+    ]
     for r in table.rows:
         stopped = len(r.group.runs) - len(r.group.finished)
-        cells = [*r.group.values.values(), str(len(r.group.runs)), str(stopped),
-                 *r.cells.values()]
+        cells = [*r.group.values.values(), str(len(r.group.runs)), str(stopped), *r.cells.values()]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

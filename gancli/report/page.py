@@ -27,8 +27,13 @@ FIGURES = "report"
 GRID_WIDTH = 680
 THUMB_WIDTH = 340
 
-ENV = Environment(loader=PackageLoader("gancli.report", "templates"), autoescape=True,
-                  undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+ENV = Environment(
+    loader=PackageLoader("gancli.report", "templates"),
+    autoescape=True,
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
 
 
 def href(target: Path, page_dir: Path) -> str:
@@ -52,17 +57,23 @@ def missing(run: Run) -> list[str]:
     """What the run folder lacks that a finished, evaluated run has, in plain sentences."""
     lines = []
     if not (run.train or run.evals or run.alerts):
-        lines.append("No metrics: metrics.jsonl holds no readable line (the run stopped before "
-                     "its first logged step).")
+        lines.append(
+            "No metrics: metrics.jsonl holds no readable line (the run stopped before "
+            "its first logged step)."
+        )
     elif not run.train:
         lines.append("No training values in metrics.jsonl.")
     if run.skipped_lines:
-        lines.append(f"{run.skipped_lines} line(s) of metrics.jsonl could not be read (written "
-                     "half when the run was cut off) and are left out.")
+        lines.append(
+            f"{run.skipped_lines} line(s) of metrics.jsonl could not be read (written "
+            "half when the run was cut off) and are left out."
+        )
     if not (display.scores(run.final_scores) or run.evaluations):
-        lines.append(f"No evaluation: metrics.jsonl has no scores and {EVAL_FOLDER}/ holds no "
-                     "eval.json (gancli eval ckpt=RUN writes one there; train.eval_every=N "
-                     "evaluates while training).")
+        lines.append(
+            f"No evaluation: metrics.jsonl has no scores and {EVAL_FOLDER}/ holds no "
+            "eval.json (gancli eval ckpt=RUN writes one there; train.eval_every=N "
+            "evaluates while training)."
+        )
     if not run.finished:
         lines.append(f"No final samples: {stopped_at(run)}.")
     if not run.samples:
@@ -76,8 +87,11 @@ def summary(run: Run) -> str:
     loss = str(lookup(cfg, "loss.name"))
     if lookup(cfg, "loss.divergence"):
         loss += f" ({lookup(cfg, 'loss.divergence')})"
-    parts = [f"data {lookup(cfg, 'data.name')}", f"model {lookup(cfg, 'model.name')}",
-             f"loss {loss}"]
+    parts = [
+        f"data {lookup(cfg, 'data.name')}",
+        f"model {lookup(cfg, 'model.name')}",
+        f"loss {loss}",
+    ]
     if lookup(cfg, "conditioning.name") not in (None, "none"):
         parts.append(f"conditioning {lookup(cfg, 'conditioning.name')}")
     parts.append(f"seed {run.seed}")
@@ -111,15 +125,21 @@ def evaluation(run: Run, found: Evaluation) -> dict:
     picture."""
     result = found.result
     memorization = found.file("memorization.png")
-    return {"name": href(found.folder, run.folder) if found.folder != run.folder else
-            "eval.json in the run folder",
-            "scored": scored(run, result),
-            "rows": display.score_rows(result, display.primary(result, result.get("primary"))),
-            "other": values_line(sorted(
+    return {
+        "name": href(found.folder, run.folder)
+        if found.folder != run.folder
+        else "eval.json in the run folder",
+        "scored": scored(run, result),
+        "rows": display.score_rows(result, display.primary(result, result.get("primary"))),
+        "other": values_line(
+            sorted(
                 display.other_values(result, leave_out=("checkpoint", "samples", "primary")),
-                key=lambda kv: kv[0] not in ("step", "generator"))),
-            "json": href(found.folder / "eval.json", run.folder),
-            "memorization": None if memorization is None else href(memorization, run.folder)}
+                key=lambda kv: kv[0] not in ("step", "generator"),
+            )
+        ),
+        "json": href(found.folder / "eval.json", run.folder),
+        "memorization": None if memorization is None else href(memorization, run.folder),
+    }
 
 
 def run_page(run: Run) -> Path:
@@ -136,16 +156,27 @@ def run_page(run: Run) -> Path:
         return None if path is None else href(path, run.folder)
 
     return render(
-        "run.html.j2", run.folder / PAGE, title=run_name(run.folder), folder=str(run.folder),
-        summary=summary(run), missing=missing(run),
+        "run.html.j2",
+        run.folder / PAGE,
+        title=run_name(run.folder),
+        folder=str(run.folder),
+        summary=summary(run),
+        missing=missing(run),
         final_scores=display.score_rows(run.final_scores, scores.primary(run)),
-        final_step=last_eval.get("step"), evaluated_with=bookkeeping,
+        final_step=last_eval.get("step"),
+        evaluated_with=bookkeeping,
         evaluations=[evaluation(run, e) for e in reversed(run.evaluations)],
-        alerts=run.alerts, training_png=link(training), eval_png=link(over_steps),
-        final_png=link(final), no_final=f"No final samples: {stopped_at(run)}.",
+        alerts=run.alerts,
+        training_png=link(training),
+        eval_png=link(over_steps),
+        final_png=link(final),
+        no_final=f"No final samples: {stopped_at(run)}.",
         timeline=[(step, link(path)) for step, path in run.samples],
-        overrides=" ".join(run.overrides), config_text=run.config_text,
-        grid_width=GRID_WIDTH, thumb_width=THUMB_WIDTH)
+        overrides=" ".join(run.overrides),
+        config_text=run.config_text,
+        grid_width=GRID_WIDTH,
+        thumb_width=THUMB_WIDTH,
+    )
 
 
 def compare_page(table: Table, text: str, out: Path, pages: dict[Path, Path]) -> Path:
@@ -153,17 +184,22 @@ def compare_page(table: Table, text: str, out: Path, pages: dict[Path, Path]) ->
     `pages`: each run's own page."""
     md = atomic_write(out / "compare.md", lambda f: f.write(text.encode()))
     groups = [r.group for r in table.rows]
-    curves = plots.save(plots.compare_figure(groups, table.primary),
-                        out / FIGURES / "compare.png")
+    curves = plots.save(plots.compare_figure(groups, table.primary), out / FIGURES / "compare.png")
     rows = []
     for r in table.rows:
         stopped = len(r.group.runs) - len(r.group.finished)
         cells = [(v, "") for v in r.group.values.values()]
         cells += [(str(len(r.group.runs)), "num"), (str(stopped), "num")]
-        cells += [(r.cells[k], "num primary" if k == table.primary else "num")
-                  for k in table.metrics]
-        links = [(f"seed {run.seed}" + ("" if run.finished else " (stopped)"),
-                  href(pages[run.folder], out)) for run in r.group.runs]
+        cells += [
+            (r.cells[k], "num primary" if k == table.primary else "num") for k in table.metrics
+        ]
+        links = [
+            (
+                f"seed {run.seed}" + ("" if run.finished else " (stopped)"),
+                href(pages[run.folder], out),
+            )
+            for run in r.group.runs
+        ]
         rows.append({"cells": cells, "links": links})
     samples: list[tuple[str, str | None, str]] = []
     for group in groups:
@@ -172,11 +208,19 @@ def compare_page(table: Table, text: str, out: Path, pages: dict[Path, Path]) ->
         if final is not None:
             samples.append((group.label, href(final, out), f"seed {done[0].seed}"))
         else:
-            samples.append((group.label, None,
-                            f"no final samples: all {len(group.runs)} run(s) stopped"))
+            samples.append(
+                (group.label, None, f"no final samples: all {len(group.runs)} run(s) stopped")
+            )
     return render(
-        "compare.html.j2", out / PAGE, title=f"Comparison: {run_name(out)}",
-        folder=str(out), header=table.header, markdown=href(md, out),
+        "compare.html.j2",
+        out / PAGE,
+        title=f"Comparison: {run_name(out)}",
+        folder=str(out),
+        header=table.header,
+        markdown=href(md, out),
         columns=[*table.keys, "seeds", "stopped", *map(display.label, table.metrics)],
-        rows=rows, curves_png=None if curves is None else href(curves, out), samples=samples,
-        grid_width=GRID_WIDTH)
+        rows=rows,
+        curves_png=None if curves is None else href(curves, out),
+        samples=samples,
+        grid_width=GRID_WIDTH,
+    )

@@ -50,13 +50,23 @@ def _plot(ax: Axes, series: Series, label: str | None = None, key: str = "") -> 
     """One curve; a curve of one point: its marker, with its value written beside it."""
     steps = sorted(series)
     values = [series[s] for s in steps]
-    (line,) = ax.plot(steps, values, label=label, marker="o" if len(steps) < 12 else None,
-                      markersize=3 if len(steps) > 1 else 6)
+    (line,) = ax.plot(
+        steps,
+        values,
+        label=label,
+        marker="o" if len(steps) < 12 else None,
+        markersize=3 if len(steps) > 1 else 6,
+    )
     if len(steps) == 1:
         ax.margins(y=0.25)  # room for the value above the highest point
-        ax.annotate(f"{display.number(key, values[0])} at step {steps[0]}",
-                    (steps[0], values[0]), xytext=(6, 6), textcoords="offset points",
-                    fontsize=8, color=line.get_color())
+        ax.annotate(
+            f"{display.number(key, values[0])} at step {steps[0]}",
+            (steps[0], values[0]),
+            xytext=(6, 6),
+            textcoords="offset points",
+            fontsize=8,
+            color=line.get_color(),
+        )
 
 
 def _labels(ax: Axes, title: str, ylabel: str, fontsize: int = 10) -> None:
@@ -73,9 +83,14 @@ def _panels(n: int, columns: int, size: tuple[float, float]) -> tuple[Figure, li
     cols = min(n, columns)
     width, height = size[0] * cols, size[1] * rows
     fig = Figure(figsize=(width, height))
-    fig.subplots_adjust(left=0.8 / width, right=1 - 0.15 / width, bottom=0.45 / height,
-                        top=1 - 0.3 / height, wspace=0.85 / (size[0] - 0.85),
-                        hspace=0.75 / (size[1] - 0.75))
+    fig.subplots_adjust(
+        left=0.8 / width,
+        right=1 - 0.15 / width,
+        bottom=0.45 / height,
+        top=1 - 0.3 / height,
+        wspace=0.85 / (size[0] - 0.85),
+        hspace=0.75 / (size[1] - 0.75),
+    )
     axes = [fig.add_subplot(rows, cols, i + 1) for i in range(n)]
     for ax in axes:
         ax.grid(alpha=0.3)
@@ -87,11 +102,15 @@ def _panels(n: int, columns: int, size: tuple[float, float]) -> tuple[Figure, li
 def training_figure(run: Run) -> Figure | None:
     """Losses, D outputs, the divergence estimate, gradient norms and the training
     pictures' diversity over steps, alerts marked; None when nothing was logged."""
-    panels = {title: (ylabel, [(run.train[k], name) for k, name in curves if run.train.get(k)])
-              for title, (ylabel, curves) in TRAINING_PANELS.items()}
+    panels = {
+        title: (ylabel, [(run.train[k], name) for k, name in curves if run.train.get(k)])
+        for title, (ylabel, curves) in TRAINING_PANELS.items()
+    }
     diversity = {r["step"]: float(r[DIVERSITY]) for r in run.evals if DIVERSITY in r}
-    panels[DIVERSITY_PANEL] = ("diversity / the real images'",
-                               [(diversity, "pictures")] if diversity else [])
+    panels[DIVERSITY_PANEL] = (
+        "diversity / the real images'",
+        [(diversity, "pictures")] if diversity else [],
+    )
     panels = {title: panel for title, panel in panels.items() if panel[1]}
     if not panels:
         return None
@@ -112,8 +131,7 @@ def training_figure(run: Run) -> Figure | None:
 
 def eval_figure(run: Run) -> Figure | None:
     """One small panel per evaluation score over steps; None without evaluations."""
-    keys = display.columns(list(dict.fromkeys(k for r in run.evals
-                                              for k in display.scores(r))))
+    keys = display.columns(list(dict.fromkeys(k for r in run.evals for k in display.scores(r))))
     if not keys:
         return None
     fig, axes = _panels(len(keys), 4, (3.0, 2.2))
@@ -148,7 +166,8 @@ def compare_figure(groups: list[Group], primary: str | None) -> Figure | None:
             if series:
                 _plot(ax, mean_series(series), group.label, key)
         name = key if key in logged else display.label(key)
-        _labels(ax, f"{name}, mean over seeds", key if key in logged else
-                display.LABELS.get(key, key))
+        _labels(
+            ax, f"{name}, mean over seeds", key if key in logged else display.LABELS.get(key, key)
+        )
     axes[0].legend(fontsize=7, ncol=1 + len(groups) // 12)
     return fig

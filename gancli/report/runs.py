@@ -27,8 +27,10 @@ from gancli.errors import GancliError
 #: What makes a folder a run folder.
 RUN_FILES = ("metrics.jsonl", ".hydra/config.yaml")
 
-EXPECTED = ("expected a run folder (with metrics.jsonl and .hydra/config.yaml, as `gancli train` "
-            "writes) or a sweep folder holding such runs")
+EXPECTED = (
+    "expected a run folder (with metrics.jsonl and .hydra/config.yaml, as `gancli train` "
+    "writes) or a sweep folder holding such runs"
+)
 
 #: One value per step: a resumed run logs the steps between its checkpoint and the crash
 #: twice, and the later line is the one the run went on from.
@@ -153,8 +155,9 @@ def _parse_yaml(text: str, path: Path, default: Any) -> Any:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as err:
-        raise GancliError(f"{path} is not valid YAML ({err.__class__.__name__}); "
-                          f"{EXPECTED}") from None
+        raise GancliError(
+            f"{path} is not valid YAML ({err.__class__.__name__}); {EXPECTED}"
+        ) from None
     return default if data is None else data
 
 
@@ -177,12 +180,18 @@ def read_run(folder: Path) -> Run:
     config_file = effective_config(hydra)
     config_text = config_file.read_text()
     hydra_cfg = _read_yaml(hydra / "hydra.yaml", {})
-    choices = (hydra_cfg.get("hydra", {}).get("runtime", {}).get("choices", {})
-               if isinstance(hydra_cfg, dict) else {})
-    run = Run(folder=folder, config=_parse_yaml(config_text, config_file, {}),
-              config_text=config_text,
-              overrides=[str(o) for o in _read_yaml(hydra / "overrides.yaml", [])],
-              choices=choices or {})
+    choices = (
+        hydra_cfg.get("hydra", {}).get("runtime", {}).get("choices", {})
+        if isinstance(hydra_cfg, dict)
+        else {}
+    )
+    run = Run(
+        folder=folder,
+        config=_parse_yaml(config_text, config_file, {}),
+        config_text=config_text,
+        overrides=[str(o) for o in _read_yaml(hydra / "overrides.yaml", [])],
+        choices=choices or {},
+    )
     for record in _records(folder / "metrics.jsonl", run):
         if "alert" in record:
             run.alerts.append(record)
@@ -197,8 +206,9 @@ def read_run(folder: Path) -> Run:
     pictures = ((_sample_step(p), p) for p in (folder / "samples").glob("step_*.png"))
     run.samples = sorted((step, p) for step, p in pictures if step is not None)
     files = [folder / "eval.json", *sorted((folder / EVAL_FOLDER).glob("*/eval.json"))]
-    run.evaluations = [Evaluation(f.parent, result) for f in files
-                       if (result := _read_json(f)) is not None]
+    run.evaluations = [
+        Evaluation(f.parent, result) for f in files if (result := _read_json(f)) is not None
+    ]
     return run
 
 
@@ -246,9 +256,12 @@ def find_runs(path: Path) -> list[Path]:
         raise GancliError(f"{path}: no such folder; {EXPECTED}")
     if is_run(path):
         return [path]
-    runs = sorted((p.parent for p in path.rglob("metrics.jsonl") if is_run(p.parent)),
-                  key=lambda p: [(0, int(s), "") if s.isdigit() else (1, 0, s)
-                                 for s in p.relative_to(path).parts])
+    runs = sorted(
+        (p.parent for p in path.rglob("metrics.jsonl") if is_run(p.parent)),
+        key=lambda p: [
+            (0, int(s), "") if s.isdigit() else (1, 0, s) for s in p.relative_to(path).parts
+        ],
+    )
     if not runs:
         raise GancliError(f"{path} holds no run; {EXPECTED}")
     return runs

@@ -26,8 +26,13 @@ class CriticView(nn.Module):
     DistributedDataParallel under torchrun. `D` stays the plain module, for the methods some
     conditioning modes call on it (ACGAN's classifier)."""
 
-    def __init__(self, D: nn.Module, augment: Augment | None = None, pack: int = 1,
-                 call: nn.Module | None = None) -> None:
+    def __init__(
+        self,
+        D: nn.Module,
+        augment: Augment | None = None,
+        pack: int = 1,
+        call: nn.Module | None = None,
+    ) -> None:
         super().__init__()
         self.D, self.augment, self.pack = D, augment, pack
         self._call = [call or D]  # a list: not registered as a second submodule

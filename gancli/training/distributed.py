@@ -62,8 +62,10 @@ class Distributed:
         rank, local, count = this_rank(), local_rank(), torch.cuda.device_count()
         if device.type == "cuda":
             if count > 1 and local >= count:
-                raise GancliError(f"rank {rank} wants GPU {local} but {count} are visible: "
-                                  "lower --nproc_per_node to the number of GPUs")
+                raise GancliError(
+                    f"rank {rank} wants GPU {local} but {count} are visible: "
+                    "lower --nproc_per_node to the number of GPUs"
+                )
             device = torch.device("cuda", local if count > 1 else 0)
             torch.cuda.set_device(device)
         if not dist.is_initialized():
@@ -85,9 +87,11 @@ class Distributed:
             return module
         ddp = nn.parallel.DistributedDataParallel
         # Newer torch renamed the switch (and deprecated the old name); older has only that.
-        no_buffer_sync: dict[str, Any] = ({"forward_sync_buffers": False}
-                          if "forward_sync_buffers" in inspect.signature(ddp).parameters
-                          else {"broadcast_buffers": False})
+        no_buffer_sync: dict[str, Any] = (
+            {"forward_sync_buffers": False}
+            if "forward_sync_buffers" in inspect.signature(ddp).parameters
+            else {"broadcast_buffers": False}
+        )
         ids = [device.index] if device.type == "cuda" else None
         return ddp(module, device_ids=ids, **no_buffer_sync)
 
@@ -95,8 +99,10 @@ class Distributed:
     def sync_batchnorm(module: nn.Module, device: torch.device) -> nn.Module:
         """Batch norm layers that normalise over the global batch, not each rank's share."""
         if device.type != "cuda":
-            raise GancliError("train.sync_batchnorm needs CUDA devices (torch's SyncBatchNorm "
-                              "has no CPU kernel); leave it off on the CPU")
+            raise GancliError(
+                "train.sync_batchnorm needs CUDA devices (torch's SyncBatchNorm "
+                "has no CPU kernel); leave it off on the CPU"
+            )
         return nn.SyncBatchNorm.convert_sync_batchnorm(module)
 
     @staticmethod
@@ -105,8 +111,11 @@ class Distributed:
         """D's weights fixed for G's update: no gradients for them, and under DDP no gradient
         synchronisation expected from this backward pass (`no_sync`), which would otherwise
         wait for D's gradients that never come."""
-        sync = wrapped.no_sync() if isinstance(wrapped, nn.parallel.DistributedDataParallel) \
+        sync = (
+            wrapped.no_sync()
+            if isinstance(wrapped, nn.parallel.DistributedDataParallel)
             else contextlib.nullcontext()
+        )
         D.requires_grad_(False)
         try:
             with sync:
@@ -161,7 +170,7 @@ class Distributed:
             return None
         out = rows.new_empty((sum(len(p) for p in parts), *rows.shape[1:]), device="cpu")
         for k, part in enumerate(parts):
-            out[k::self.world_size] = part
+            out[k :: self.world_size] = part
         return out
 
     def gather(self, obj: T) -> list[T]:

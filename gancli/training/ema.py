@@ -36,8 +36,7 @@ class EMA:
             floats = [i for i, t in enumerate(ours) if t.is_floating_point()]
             others = [i for i, t in enumerate(ours) if not t.is_floating_point()]
             # Integer buffers (batch norm's counters) cannot be averaged: they are copied.
-            torch._foreach_lerp_([ours[i] for i in floats], [theirs[i] for i in floats],
-                                 1 - beta)
+            torch._foreach_lerp_([ours[i] for i in floats], [theirs[i] for i in floats], 1 - beta)
             if others:
                 torch._foreach_copy_([ours[i] for i in others], [theirs[i] for i in others])
         self.count += 1

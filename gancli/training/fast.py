@@ -48,8 +48,12 @@ class LayoutChoice:
         return {"channels_last": self.on, "channels_last_choice": self.how}
 
 
-def choose_layout(setting: str, has_layout: bool, device: torch.device,
-                  make_probe: Callable[[bool], Callable[[], object] | None]) -> LayoutChoice:
+def choose_layout(
+    setting: str,
+    has_layout: bool,
+    device: torch.device,
+    make_probe: Callable[[bool], Callable[[], object] | None],
+) -> LayoutChoice:
     """`train.channels_last=setting` (`auto`, `true`, `false`; any case) for data with or
     without an image layout; `auto` times the probes `make_probe(channels_last)` builds (see
     the module's docstring); a probe of None: nothing to time."""
@@ -66,8 +70,11 @@ def choose_layout(setting: str, has_layout: bool, device: torch.device,
         return LayoutChoice(False, "auto: off (no batch to measure with)")
     times = time_probes(probes, device)
     on = times[True] < (1 - MARGIN) * times[False]
-    return LayoutChoice(on, f"auto: {'on' if on else 'off'} (measured {1000 * times[True]:.1f} "
-                            f"ms a call channels-last, {1000 * times[False]:.1f} ms contiguous)")
+    return LayoutChoice(
+        on,
+        f"auto: {'on' if on else 'off'} (measured {1000 * times[True]:.1f} "
+        f"ms a call channels-last, {1000 * times[False]:.1f} ms contiguous)",
+    )
 
 
 K = TypeVar("K")
@@ -110,16 +117,22 @@ def compile_module(module: nn.Module, what: str, double_backward: bool = False) 
     import torch._dynamo
 
     if double_backward and not hasattr(torch.compiler, "set_stance"):
-        log.warning("train.compile: torch %s cannot compile %s under a gradient penalty (its "
-                    "double backward needs torch >= 2.6); running it uncompiled",
-                    torch.__version__, what)
+        log.warning(
+            "train.compile: torch %s cannot compile %s under a gradient penalty (its "
+            "double backward needs torch >= 2.6); running it uncompiled",
+            torch.__version__,
+            what,
+        )
         return
     torch._dynamo.config.suppress_errors = True
     try:
         module.compile()
     except Exception as err:  # a platform or torch build without torch.compile
-        log.warning("train.compile: cannot compile %s (%s); running it uncompiled", what,
-                    str(err).splitlines()[0][:160] if str(err) else type(err).__name__)
+        log.warning(
+            "train.compile: cannot compile %s (%s); running it uncompiled",
+            what,
+            str(err).splitlines()[0][:160] if str(err) else type(err).__name__,
+        )
 
 
 def compile_counts() -> Counter[str]:
@@ -127,8 +140,11 @@ def compile_counts() -> Counter[str]:
     made. `log_compiled` reads the difference since the players were compiled."""
     from torch._dynamo.utils import counters
 
-    return Counter(tried=counters["frames"]["total"], ok=counters["frames"]["ok"],
-                   graphs=counters["stats"]["unique_graphs"])
+    return Counter(
+        tried=counters["frames"]["total"],
+        ok=counters["frames"]["ok"],
+        graphs=counters["stats"]["unique_graphs"],
+    )
 
 
 def log_compiled(before: Counter[str]) -> None:
@@ -139,6 +155,9 @@ def log_compiled(before: Counter[str]) -> None:
     if done["graphs"] > 0:
         log.info("compile: %d graphs compiled", done["graphs"])
     else:
-        log.warning("compile: nothing compiled (errors suppressed: %d of %d frames failed, "
-                    "dynamo's warnings say why); G and D run eagerly",
-                    done["tried"] - done["ok"], done["tried"])
+        log.warning(
+            "compile: nothing compiled (errors suppressed: %d of %d frames failed, "
+            "dynamo's warnings say why); G and D run eagerly",
+            done["tried"] - done["ok"],
+            done["tried"],
+        )

@@ -53,8 +53,9 @@ class GAN:
             self.G_ema.count = int(state["ema_count"])
 
 
-def build_gan(cfg: DictConfig, conditioning: Conditioning, device: torch.device,
-              spectral_norm: bool) -> GAN:
+def build_gan(
+    cfg: DictConfig, conditioning: Conditioning, device: torch.device, spectral_norm: bool
+) -> GAN:
     """G, D, EMA and optimizers for a `TrainAppConfig`, on `device`; `conditioning` builds the
     players (G(z) and D(x), or G(z, c) and D(x, c)).
 
@@ -71,5 +72,10 @@ def build_gan(cfg: DictConfig, conditioning: Conditioning, device: torch.device,
         apply_spectral_norm(D)
     G, D = G.to(device), D.to(device)
     ema = EMA(G, cfg.train.ema) if cfg.train.ema > 0 else None
-    return GAN(G, D, ema, build_optimizer(cfg.optim, G.parameters(), cfg.optim.lr_g),
-               build_optimizer(cfg.optim, D.parameters(), cfg.optim.lr_d))
+    return GAN(
+        G,
+        D,
+        ema,
+        build_optimizer(cfg.optim, G.parameters(), cfg.optim.lr_g),
+        build_optimizer(cfg.optim, D.parameters(), cfg.optim.lr_d),
+    )

@@ -89,8 +89,10 @@ class DWins(Sustained):
     """D tells real from generated almost perfectly: G's gradient carries little (the JS
     divergence of disjoint supports is pinned at log 2)."""
 
-    advice = ("lower optim.lr_d or raise optim.lr_g (TTUR), try loss=hinge or loss=wgan-gp, "
-              "model.spectral_norm=true, loss.r1_gamma=10, or augment=diffaug")
+    advice = (
+        "lower optim.lr_d or raise optim.lr_g (TTUR), try loss=hinge or loss=wgan-gp, "
+        "model.spectral_norm=true, loss.r1_gamma=10, or augment=diffaug"
+    )
     keys = ("d_real", "d_fake")
 
     def holds(self, record: dict) -> str | None:
@@ -101,8 +103,10 @@ class DWins(Sustained):
             return f"D(x) {real:.3f}, D(G(z)) {fake:.3f}"
         estimate, ceiling = record.get("divergence"), self.loss.divergence_ceiling
         if ceiling is not None and estimate is not None and estimate > 0.98 * ceiling:
-            return (f"{self.loss.divergence_name} estimate {estimate:.3f}, near its ceiling "
-                    f"{ceiling:.3f}")
+            return (
+                f"{self.loss.divergence_name} estimate {estimate:.3f}, near its ceiling "
+                f"{ceiling:.3f}"
+            )
         return None
 
 
@@ -110,8 +114,10 @@ class DWins(Sustained):
 class VanishingG(Sustained):
     """G's gradient has all but disappeared: G no longer learns."""
 
-    advice = ("use the non-saturating loss (loss=ns) rather than loss=minimax, or a WGAN "
-              "loss; check that D is not winning (d_wins)")
+    advice = (
+        "use the non-saturating loss (loss=ns) rather than loss=minimax, or a WGAN "
+        "loss; check that D is not winning (d_wins)"
+    )
     keys = ("grad_norm_g",)
 
     def holds(self, record: dict) -> str | None:
@@ -123,8 +129,10 @@ class VanishingG(Sustained):
 class ExplodingGrad(Detector):
     """A gradient norm far above its own history: the step is about to blow up."""
 
-    advice = ("lower optim.lr_d / optim.lr_g, add a gradient penalty (loss=wgan-gp, "
-              "loss.r1_gamma) or model.spectral_norm=true")
+    advice = (
+        "lower optim.lr_d / optim.lr_g, add a gradient penalty (loss=wgan-gp, "
+        "loss.r1_gamma) or model.spectral_norm=true"
+    )
     keys = ("grad_norm_d",)
 
     #: How many times its median so far a norm must be.
@@ -160,8 +168,7 @@ class ModeCollapse(Sustained):
     embedded default's: 0.27 of the real digits' diversity at step 50, 0.78 from step 300 on):
     the fall tells collapse from a start."""
 
-    advice = ("try train.pack=2 (PacGAN), loss=wgan-gp, a smaller optim.lr_g, or another "
-              "train.seed")
+    advice = "try train.pack=2 (PacGAN), loss=wgan-gp, a smaller optim.lr_g, or another train.seed"
     keys = ("modes_captured", "modes_total")
     #: The preview's mean pairwise distance over the real images' below which G has collapsed.
     DIVERSITY = 0.4
@@ -177,10 +184,13 @@ class ModeCollapse(Sustained):
         if "preview_diversity" in record:
             ratio = record["preview_diversity"]
             self.best_diversity = max(self.best_diversity, ratio)
-            if (self.best_diversity >= self.DIVERSITY
-                    and ratio < min(self.DIVERSITY, self.best_diversity / 2)):
-                return (f"the training pictures' diversity fell to {ratio:.2f} of the real "
-                        f"images' (best {self.best_diversity:.2f})")
+            if self.best_diversity >= self.DIVERSITY and ratio < min(
+                self.DIVERSITY, self.best_diversity / 2
+            ):
+                return (
+                    f"the training pictures' diversity fell to {ratio:.2f} of the real "
+                    f"images' (best {self.best_diversity:.2f})"
+                )
             return None
         got, total = record["modes_captured"], record["modes_total"]
         return f"{got}/{total} modes" if got <= total / 2 else None
@@ -190,8 +200,10 @@ class ModeCollapse(Sustained):
 class NoProgress(Detector):
     """`eval.primary` has not improved for `EVALS` evaluations in a row."""
 
-    advice = ("the run may have converged or be stuck: compare samples/step_*.png, try "
-              "another optim.lr_g, or stop it")
+    advice = (
+        "the run may have converged or be stuck: compare samples/step_*.png, try "
+        "another optim.lr_g, or stop it"
+    )
     EVALS = 4
 
     def __init__(self, loss: GANLoss) -> None:
@@ -200,8 +212,11 @@ class NoProgress(Detector):
 
     def check_eval(self, step: int, value: float, better: bool | None) -> str | None:
         self.since = 0 if better in (None, True) else self.since + 1
-        return (f"eval.primary {value:.4g}, no better for {self.since} evaluations"
-                if self.since >= self.EVALS else None)
+        return (
+            f"eval.primary {value:.4g}, no better for {self.since} evaluations"
+            if self.since >= self.EVALS
+            else None
+        )
 
 
 class Health:
@@ -223,11 +238,14 @@ class Health:
 
     def update(self, record: dict) -> list[Alert]:
         """A logged record (training values, or a training picture's scores)."""
-        return self._episodes(record["step"], {n: d.check(record)
-                                               for n, d in self.detectors.items()
-                                               if d.sees(record)})
+        return self._episodes(
+            record["step"],
+            {n: d.check(record) for n, d in self.detectors.items() if d.sees(record)},
+        )
 
     def update_eval(self, step: int, value: float, better: bool | None) -> list[Alert]:
         """An evaluation of `eval.primary`."""
-        return self._episodes(step, {n: d.check_eval(step, value, better)
-                                     for n, d in self.detectors.items() if not d.keys})
+        return self._episodes(
+            step,
+            {n: d.check_eval(step, value, better) for n, d in self.detectors.items() if not d.keys},
+        )

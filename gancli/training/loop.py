@@ -64,6 +64,7 @@ if TYPE_CHECKING:  # imported when the first evaluation runs
 
 log = logging.getLogger("gancli.train")
 
+
 class TrainingDiverged(GancliError):
     """A loss became NaN or infinite."""
 
@@ -71,9 +72,13 @@ class TrainingDiverged(GancliError):
 class Trainer:
     """Builds data, players and loss from a `TrainAppConfig` and runs the loop in `run_dir`."""
 
-    def __init__(self, cfg: DictConfig, run_dir: Path,
-                 overrides: Sequence[tuple[str, Any]] = (),
-                 devices: JobDevices | None = None) -> None:
+    def __init__(
+        self,
+        cfg: DictConfig,
+        run_dir: Path,
+        overrides: Sequence[tuple[str, Any]] = (),
+        devices: JobDevices | None = None,
+    ) -> None:
         """`overrides`: this command line's (key, value) pairs, which a resumed run applies to
         its checkpoint's config. `devices`: what resolves `train.device` (a sweep job's GPU
         claim, held by the caller); None: one of its own (outside a sweep: `resolve_device`)."""
@@ -87,12 +92,15 @@ class Trainer:
         self.clock = time.monotonic
         self.last_save = self.clock()
         devices = devices or JobDevices()
-        self.dist, self.device = Distributed.start(devices.resolve(cfg.train.device,
-                                                                   "train.device"))
+        self.dist, self.device = Distributed.start(
+            devices.resolve(cfg.train.device, "train.device")
+        )
         #: Where this segment of the run trains (torchrun's rank may have moved it to its own
         #: GPU), as metrics.jsonl records it.
-        self.placement = replace(cast(JobDevice, devices.chosen),  # `resolve` set it above
-                                 device=self.device)
+        self.placement = replace(
+            cast(JobDevice, devices.chosen),  # `resolve` set it above
+            device=self.device,
+        )
         # What the config names and needs no data is built first: a wrong name (loss.divergence,
         # augment.policy, latent.dist) fails before the data is read.
         self.loss = build_loss(cfg.loss)
@@ -106,13 +114,16 @@ class Trainer:
         data = load_dataset(cfg.data, "train")
         self.info = data.info
         self.kind = data_kind(self.info, data.spread)
-        self.conditioning = build_conditioning(cfg, self.info,
-                                               None if ckpt is None else ckpt.get("conditioning"))
+        self.conditioning = build_conditioning(
+            cfg, self.info, None if ckpt is None else ckpt.get("conditioning")
+        )
         self.data, self.data_rng = self._place(data)
         if cfg.train.batch_size > len(data):  # drawn with replacement, a batch would repeat
-            raise GancliError(f"train.batch_size={cfg.train.batch_size} is larger than the "
-                              f"training split of data={data.info.name} ({len(data)} items): "
-                              f"give train.batch_size={len(data)} or less")
+            raise GancliError(
+                f"train.batch_size={cfg.train.batch_size} is larger than the "
+                f"training split of data={data.info.name} ({len(data)} items): "
+                f"give train.batch_size={len(data)} or less"
+            )
         self.gan = build_gan(cfg, self.conditioning, self.device, self.loss.needs_spectral_norm)
         with first_batch(cfg.train.batch_size, self.device):  # their probes allocate one
             self.precision = self._choose_precision()
@@ -138,9 +149,11 @@ class Trainer:
             self._restore(ckpt)
         first = self.dist.broadcast(self.step)  # a rank that found another checkpoint stops
         if first != self.step:
-            raise GancliError(f"the processes would resume from different steps (rank 0: "
-                              f"{first}, rank {self.dist.rank}: {self.step}): give every rank "
-                              "the same resume=RUN")
+            raise GancliError(
+                f"the processes would resume from different steps (rank 0: "
+                f"{first}, rank {self.dist.rank}: {self.step}): give every rank "
+                "the same resume=RUN"
+            )
 
     # -- set-up ---------------------------------------------------------------------------------
 
@@ -148,8 +161,11 @@ class Trainer:
         """This process's share of `train.batch_size`, which each process packs on its own."""
         t, world = self.cfg.train, self.dist.world_size
         if t.batch_size % (world * t.pack):
-            what = f"train.pack={t.pack}" if world == 1 else \
-                f"train.pack={t.pack} times the {world} processes ({world * t.pack})"
+            what = (
+                f"train.pack={t.pack}"
+                if world == 1
+                else f"train.pack={t.pack} times the {world} processes ({world * t.pack})"
+            )
             raise GancliError(f"train.batch_size={t.batch_size} must be a multiple of {what}")
         return t.batch_size // world
 
@@ -158,8 +174,12 @@ class Trainer:
         `data.placement` says (`gancli.data.store.stream`), batches in the players' memory layout,
         shown to the conditioning mode; and the generator that draws this rank's batches."""
         seed = self.cfg.train.seed + self.dist.rank
-        placed = place(data.shard(self.dist.rank, self.dist.world_size), self.device,
-                       self.cfg.data.get("placement", "auto"), seed)
+        placed = place(
+            data.shard(self.dist.rank, self.dist.world_size),
+            self.device,
+            self.cfg.data.get("placement", "auto"),
+            seed,
+        )
         self.conditioning.attach(placed)
         return placed, torch.Generator(self.device).manual_seed(seed)
 
@@ -205,8 +225,10 @@ class Trainer:
         if len(ranks) != world:
             why = f"the checkpoint was written by {len(ranks)} process(es), this run has {world}"
         elif not data_state_fits(ranks[self.dist.rank], self.data_rng):
-            why = (f"the checkpoint's data stream was drawn on another kind of device than "
-                   f"{self.device.type}")
+            why = (
+                f"the checkpoint's data stream was drawn on another kind of device than "
+                f"{self.device.type}"
+            )
         else:
             state = ranks[self.dist.rank]
             set_rng_state(state, self.data_rng)
@@ -260,8 +282,13 @@ class Trainer:
         amp.step(self.gan.opt_g)
         if self.gan.G_ema is not None:
             self.gan.G_ema.update(self.gan.G)
-        stats.update(loss_d=d_step.loss.detach(), loss_g=loss_g.detach(), d_real=d_step.d_real,
-                     d_fake=d_step.d_fake, divergence=d_step.divergence)
+        stats.update(
+            loss_d=d_step.loss.detach(),
+            loss_g=loss_g.detach(),
+            d_real=d_step.d_real,
+            d_fake=d_step.d_fake,
+            divergence=d_step.divergence,
+        )
         return stats
 
     def _schedule_lr(self) -> None:
@@ -280,29 +307,39 @@ class Trainer:
     def _choose_precision(self) -> Precision:
         """`train.precision` (`gancli.training.precision`): `auto` on a GPU times `_probe` in
         fp32 and bf16 on the main process, whose choice every process takes."""
-        name, how = self.dist.from_main(lambda: choose_precision(
-            self.cfg.train.precision, self.device, self.kind.reduced_precision,
-            lambda name: self._probe(build_precision(name, self.device))))
+        name, how = self.dist.from_main(
+            lambda: choose_precision(
+                self.cfg.train.precision,
+                self.device,
+                self.kind.reduced_precision,
+                lambda name: self._probe(build_precision(name, self.device)),
+            )
+        )
         return build_precision(name, self.device, how)
 
     def _choose_layout(self) -> LayoutChoice:
         """`train.channels_last` (`gancli.training.fast`): `auto` times `_probe` in both layouts
         on the main process, whose choice every process takes (DDP sums gradients bucket by
         bucket, so the ranks' layouts must agree)."""
-        return self.dist.from_main(lambda: choose_layout(
-            self.cfg.train.channels_last, self.kind.has_layout, self.device,
-            lambda layout: self._probe(self.precision, layout)))
+        return self.dist.from_main(
+            lambda: choose_layout(
+                self.cfg.train.channels_last,
+                self.kind.has_layout,
+                self.device,
+                lambda layout: self._probe(self.precision, layout),
+            )
+        )
 
-    def _probe(self, amp: Precision, channels_last: bool | None = None
-               ) -> Callable[[], None] | None:
+    def _probe(
+        self, amp: Precision, channels_last: bool | None = None
+    ) -> Callable[[], None] | None:
         """G's forward pass and the backward pass through D and G in precision `amp`, at this
         run's batch, on copies of the players (in NHWC layout if `channels_last`, else as they
         are), so that the run's weights, batch-norm statistics and random streams stay as they
         were. None when there is no batch to draw."""
         pack = self.cfg.train.pack
         with torch.random.fork_rng(devices=[]):
-            c = self.conditioning.eval_request(self.local_batch,
-                                               torch.Generator().manual_seed(0)).c
+            c = self.conditioning.eval_request(self.local_batch, torch.Generator().manual_seed(0)).c
             n = self.local_batch if c is None else len(c) - len(c) % pack
             z = sample_latent(n, self.cfg.latent, device=self.device)
         if n == 0:
@@ -330,29 +367,59 @@ class Trainer:
         t = self.cfg.train
         last: dict[str, float] = {}
         if self.step >= t.steps:
-            log.info("nothing to do: %s is finished (step %d of %d); raise train.steps to "
-                     "train on", self.run_dir, self.step, t.steps)
+            log.info(
+                "nothing to do: %s is finished (step %d of %d); raise train.steps to train on",
+                self.run_dir,
+                self.step,
+                t.steps,
+            )
             return self._result(last)
         with first_batch(t.batch_size, self.device):  # the probe of `auto` allocates one
             threads = choose_threads(t.threads, "train.threads", self.device, self._thread_probe)
         log.info("%s", threads)
-        log.info("%s; train.precision: %s, %s", self.layout, self.precision.name,
-                 self.precision.how)
-        log.info("training %s on %s with loss=%s for %d steps on %s; run folder %s",
-                 self.cfg.model.name, self.info.name, self.cfg.loss.name, t.steps,
-                 self.placement if not self.dist.enabled else
-                 f"{self.dist.world_size} processes ({self.device.type})", self.run_dir)
+        log.info(
+            "%s; train.precision: %s, %s", self.layout, self.precision.name, self.precision.how
+        )
+        log.info(
+            "training %s on %s with loss=%s for %d steps on %s; run folder %s",
+            self.cfg.model.name,
+            self.info.name,
+            self.cfg.loss.name,
+            t.steps,
+            self.placement
+            if not self.dist.enabled
+            else f"{self.dist.world_size} processes ({self.device.type})",
+            self.run_dir,
+        )
         main = self.dist.is_main
         # A streamed dataset's reader thread ends with the run (an in-process sweep runs many).
         reader = closing(self.data.stream) if self.data.stream is not None else nullcontext()
-        loggers = (Loggers.start(self.cfg, self.run_dir, self.step, self.placement.sweep)
-                   if main else None)
-        with StopRequest() as stop, reader, Monitor(self.run_dir, self.step, t.steps, write=main,
-                                                    health=self.health, stop_on=t.stop_on,
-                                                    loggers=loggers) as monitor:
+        loggers = (
+            Loggers.start(self.cfg, self.run_dir, self.step, self.placement.sweep) if main else None
+        )
+        with (
+            StopRequest() as stop,
+            reader,
+            Monitor(
+                self.run_dir,
+                self.step,
+                t.steps,
+                write=main,
+                health=self.health,
+                stop_on=t.stop_on,
+                loggers=loggers,
+            ) as monitor,
+        ):
             if main:
-                monitor.placement(self.step, {**self.placement.describe(), **threads.record(),
-                                              **self.precision.record(), **self.layout.record()})
+                monitor.placement(
+                    self.step,
+                    {
+                        **self.placement.describe(),
+                        **threads.record(),
+                        **self.precision.record(),
+                        **self.layout.record(),
+                    },
+                )
             run_start = window_start = time.perf_counter()
             self.last_save = self.clock()
             window_steps, first = 0, self.step
@@ -371,7 +438,8 @@ class Trainer:
                 if t.compile and self.step == first + 1:
                     log_compiled(self.compile_before)
                 stopping = self.dist.should_stop(
-                    stop.requested or monitor.stopping_alert is not None, measure, self.device)
+                    stop.requested or monitor.stopping_alert is not None, measure, self.device
+                )
                 # Reading a loss waits for the device, so the check runs only where the loop
                 # reads values anyway or is about to write: a NaN is caught at the next logged
                 # step and never reaches a checkpoint or a picture. The values are averaged
@@ -382,9 +450,12 @@ class Trainer:
                 if measure:
                     elapsed = time.perf_counter() - window_start
                     last = {k: float(v) for k, v in stats.items()}
-                    record = {"step": self.step, **last, "imgs_per_s":
-                              window_steps * t.batch_size * t.n_critic / max(elapsed, 1e-9),
-                              "elapsed_s": time.perf_counter() - run_start}
+                    record = {
+                        "step": self.step,
+                        **last,
+                        "imgs_per_s": window_steps * t.batch_size * t.n_critic / max(elapsed, 1e-9),
+                        "elapsed_s": time.perf_counter() - run_start,
+                    }
                     monitor.record(record)
                     window_start, window_steps = time.perf_counter(), 0
                 if self.step % t.sample_every == 0 and main:
@@ -397,16 +468,24 @@ class Trainer:
                 if stopping and not stop.requested and monitor.stopping_alert is not None:
                     self.save()
                     alert = monitor.stopping_alert
-                    raise GancliError(f"stopped at step {self.step} by the {alert.name} alert of "
-                                      f"step {alert.step} (train.stop_on): {alert.seen}; try: "
-                                      f"{alert.advice}; checkpoint {self.ckpt_path}")
+                    raise GancliError(
+                        f"stopped at step {self.step} by the {alert.name} alert of "
+                        f"step {alert.step} (train.stop_on): {alert.seen}; try: "
+                        f"{alert.advice}; checkpoint {self.ckpt_path}"
+                    )
                 if stopping:
                     self.save()
                     stop.hand_over()  # a launcher's own handler (submitit: requeue)
-                    log.warning("stopped at step %d of %d; checkpoint %s; continue with: "
-                                "gancli train resume=%s (or the same command with "
-                                "resume=auto hydra.run.dir=%s)", self.step, t.steps,
-                                self.ckpt_path, self.run_dir, self.run_dir)
+                    log.warning(
+                        "stopped at step %d of %d; checkpoint %s; continue with: "
+                        "gancli train resume=%s (or the same command with "
+                        "resume=auto hydra.run.dir=%s)",
+                        self.step,
+                        t.steps,
+                        self.ckpt_path,
+                        self.run_dir,
+                        self.run_dir,
+                    )
                     raise SystemExit(stop.exit_status)
             self.save()
             if main:
@@ -436,8 +515,12 @@ class Trainer:
     def _writes_after(self, step: int) -> bool:
         """Whether the loop writes a checkpoint, picture or evaluation after `step`."""
         t = self.cfg.train
-        return (step % t.sample_every == 0 or step % t.ckpt_every == 0 or step == t.steps
-                or bool(t.eval_every and step % t.eval_every == 0))
+        return (
+            step % t.sample_every == 0
+            or step % t.ckpt_every == 0
+            or step == t.steps
+            or bool(t.eval_every and step % t.eval_every == 0)
+        )
 
     def _check_finite(self, stats: dict[str, torch.Tensor]) -> None:
         """Stop before a NaN/Inf reaches a checkpoint: the last good one stays as it was."""
@@ -448,7 +531,8 @@ class Trainer:
         kept = self.ckpt_path if self.ckpt_path.exists() else "none written yet"
         raise TrainingDiverged(
             f"{bad} became {float(stats[bad])} by step {self.step}; training stopped (last good "
-            f"checkpoint: {kept}). Lower optim.lr_d / optim.lr_g or try another loss")
+            f"checkpoint: {kept}). Lower optim.lr_d / optim.lr_g or try another loss"
+        )
 
     # -- artefacts ------------------------------------------------------------------------------
 
@@ -461,15 +545,25 @@ class Trainer:
         # Every rank generates its share of the samples with rank 0's sampler (its batch-norm
         # statistics differ per rank otherwise); rank 0 puts them in order and scores them.
         self.dist.share_weights(self.gan.sampler)
-        generated = generate_scored(self.gan.sampler, self.conditioning, ScoreDraw(
-            opts.n, opts.seed, self.cfg.latent, self.device, opts.batch_size,
-            part=(self.dist.rank, self.dist.world_size)))
+        generated = generate_scored(
+            self.gan.sampler,
+            self.conditioning,
+            ScoreDraw(
+                opts.n,
+                opts.seed,
+                self.cfg.latent,
+                self.device,
+                opts.batch_size,
+                part=(self.dist.rank, self.dist.world_size),
+            ),
+        )
         samples = self.dist.gather_rows(generated.samples)
         if samples is not None:  # rank 0's; the other ranks wait at the broadcast below
             generated.samples = samples
             if self.evaluator is None:
-                self.evaluator = Evaluator(opts, self.cfg.data, self.info, self.device,
-                                           self.conditioning.evaluates)
+                self.evaluator = Evaluator(
+                    opts, self.cfg.data, self.info, self.device, self.conditioning.evaluates
+                )
             result = generated.score(self.evaluator, self.run_dir)
             monitor.record_eval(self.step, result)
             key = self.evaluator.primary
@@ -478,14 +572,20 @@ class Trainer:
             if is_better(key, value, before):
                 self.best = {"metric": key, "value": value, "step": self.step}
                 improved = True
-            monitor.alerts(self.health.update_eval(self.step, value,
-                                                   None if before is None else improved))
+            monitor.alerts(
+                self.health.update_eval(self.step, value, None if before is None else improved)
+            )
         self.best, improved = self.dist.broadcast((self.best, improved))
         if improved and self.best is not None:  # rank 0 set it
             key, value = self.best["metric"], self.best["value"]
             self.save(self.ckpt_path.with_name("best.pt"))
-            log.info("step %d: best %s so far (%.4g); saved %s", self.step, key, value,
-                     self.ckpt_path.with_name("best.pt"))
+            log.info(
+                "step %d: best %s so far (%.4g); saved %s",
+                self.step,
+                key,
+                value,
+                self.ckpt_path.with_name("best.pt"),
+            )
 
     def save(self, path: Path | None = None, periodic: bool = False) -> None:
         """Write a checkpoint (rank 0; every rank must call this: the ranks' random states are
@@ -503,32 +603,40 @@ class Trainer:
         try:
             self._write_checkpoint(target, states)
         except WriteFailed as err:
-            good = (f"the last good checkpoint, {self.ckpt_path} (step "
-                    f"{load_checkpoint(self.ckpt_path)['step']}), is intact"
-                    if self.ckpt_path.is_file() else "no checkpoint was written before")
-            raise GancliError(f"{err}; {good}: free space and resume with gancli train "
-                              f"resume={self.run_dir}") from None
+            good = (
+                f"the last good checkpoint, {self.ckpt_path} (step "
+                f"{load_checkpoint(self.ckpt_path)['step']}), is intact"
+                if self.ckpt_path.is_file()
+                else "no checkpoint was written before"
+            )
+            raise GancliError(
+                f"{err}; {good}: free space and resume with gancli train resume={self.run_dir}"
+            ) from None
         if periodic and self.cfg.train.keep_checkpoints and target == self.ckpt_path:
             keep_snapshots(target, self.step, self.cfg.train.keep_checkpoints)
 
     def _write_checkpoint(self, path: Path, states: list[dict]) -> None:
         """The checkpoint at `path`: the whole state, each rank's random streams (`states`)."""
-        save_checkpoint(path, {
-            "eval_best": self.best,
-            "step": self.step,
-            "config": OmegaConf.to_yaml(self.cfg),
-            "data_info": self.info.to_dict(),
-            "rng": states[0],
-            "rng_ranks": states if self.dist.enabled else None,
-            "conditioning": self.conditioning.state(),
-            "scalers": self.precision.state_dict(self.gan.optimizers),
-            **self.gan.state_dict(),
-        })
+        save_checkpoint(
+            path,
+            {
+                "eval_best": self.best,
+                "step": self.step,
+                "config": OmegaConf.to_yaml(self.cfg),
+                "data_info": self.info.to_dict(),
+                "rng": states[0],
+                "rng_ranks": states if self.dist.enabled else None,
+                "conditioning": self.conditioning.state(),
+                "scalers": self.precision.state_dict(self.gan.optimizers),
+                **self.gan.state_dict(),
+            },
+        )
 
     def write_samples(self, name: str, monitor: Monitor) -> None:
         """The preview picture `samples/<name>` of the sampling generator at this step."""
-        self.preview.write(self.gan.sampler, self.device, self.run_dir / "samples" / name,
-                           self.step, monitor)
+        self.preview.write(
+            self.gan.sampler, self.device, self.run_dir / "samples" / name, self.step, monitor
+        )
 
 
 @contextmanager
@@ -544,16 +652,17 @@ def first_batch(batch_size: int, device: torch.device) -> Iterator[None]:
         raise error from None
 
 
-def batch_error(err: BaseException, batch_size: int,
-                device: torch.device) -> GancliError | None:
+def batch_error(err: BaseException, batch_size: int, device: torch.device) -> GancliError | None:
     """The one-line error for a batch that does not fit (see `allocation_failed`), or None when
     `err` is another failure."""
     tried = allocation_failed(err)
     if tried is None:
         return None
-    return GancliError(f"train.batch_size={batch_size} does not fit in the memory of {device}: "
-                       f"the first step could not allocate {tried}; give a smaller "
-                       "train.batch_size")
+    return GancliError(
+        f"train.batch_size={batch_size} does not fit in the memory of {device}: "
+        f"the first step could not allocate {tried}; give a smaller "
+        "train.batch_size"
+    )
 
 
 def allocation_failed(err: BaseException) -> str | None:
@@ -562,8 +671,11 @@ def allocation_failed(err: BaseException) -> str | None:
     the CPU allocator's RuntimeError ("DefaultCPUAllocator: can't allocate memory: you tried to
     allocate 25600000000 bytes"), Python's MemoryError."""
     text = str(err)
-    if not (isinstance(err, (torch.OutOfMemoryError, MemoryError))
-            or "can't allocate memory" in text or "out of memory" in text):
+    if not (
+        isinstance(err, (torch.OutOfMemoryError, MemoryError))
+        or "can't allocate memory" in text
+        or "out of memory" in text
+    ):
         return None
     if found := re.search(r"allocate (\d+) bytes", text):
         return f"{int(found[1]) / 1e9:.1f} GB"

@@ -39,8 +39,9 @@ def trim_metrics(path: Path, step: int) -> int:
             dropped += 1
     if dropped:
         atomic_write(path, lambda f: f.write("".join(f"{x}\n" for x in kept).encode()))
-        log.info("%s: dropped %d line(s) past step %d, which this run writes again", path,
-                 dropped, step)
+        log.info(
+            "%s: dropped %d line(s) past step %d, which this run writes again", path, dropped, step
+        )
     return dropped
 
 
@@ -65,9 +66,16 @@ class Monitor:
     `write=False` (the ranks other than 0 under torchrun) it writes and shows nothing.
     `loggers` are told everything too, and ended with the run's status on leaving."""
 
-    def __init__(self, run_dir: Path, start: int, total: int, write: bool = True,
-                 health: Health | None = None, stop_on: Sequence[str] = (),
-                 loggers: Loggers | None = None) -> None:
+    def __init__(
+        self,
+        run_dir: Path,
+        start: int,
+        total: int,
+        write: bool = True,
+        health: Health | None = None,
+        stop_on: Sequence[str] = (),
+        loggers: Loggers | None = None,
+    ) -> None:
         self.run_dir = run_dir
         self.path = run_dir / "metrics.jsonl"
         self.loggers = loggers or Loggers([])
@@ -90,19 +98,28 @@ class Monitor:
             )
 
             self._progress = Progress(
-                TextColumn("[bold]train"), BarColumn(bar_width=24), MofNCompleteColumn(),
-                TextColumn("{task.fields[status]}"), TimeElapsedColumn(), TimeRemainingColumn(),
-                console=console(), transient=True)
-            self._task = self._progress.add_task("train", total=total, completed=start,
-                                                 status="")
+                TextColumn("[bold]train"),
+                BarColumn(bar_width=24),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[status]}"),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+                console=console(),
+                transient=True,
+            )
+            self._task = self._progress.add_task("train", total=total, completed=start, status="")
 
     def __enter__(self) -> Monitor:
         if self._progress is not None:
             self._progress.start()
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         if self._progress is not None:
             self._progress.stop()
         if self._file is not None:
@@ -126,8 +143,9 @@ class Monitor:
                 self.stopping_alert = alert
             if self._file is None:  # a rank other than 0: rank 0 reports it
                 continue
-            log.warning("step %d: alert %s: %s; try: %s", alert.step, alert.name, alert.seen,
-                        alert.advice)
+            log.warning(
+                "step %d: alert %s: %s; try: %s", alert.step, alert.name, alert.seen, alert.advice
+            )
             self._write(alert.to_record())
             self.loggers.alert(alert)
 
@@ -135,8 +153,7 @@ class Monitor:
         """A training picture was written: to the loggers, `samples/step_*.png` as one image
         series, `final.png` (or another) under its own name."""
         stem = path.stem
-        self.loggers.image("samples" if stem.startswith("step_") else f"samples/{stem}", path,
-                           step)
+        self.loggers.image("samples" if stem.startswith("step_") else f"samples/{stem}", path, step)
 
     def placement(self, step: int, where: dict[str, object]) -> None:
         """Record where this segment of the run trains (device, GPU, threads, sweep job) as a
@@ -149,8 +166,13 @@ class Monitor:
         self.loggers.metrics(step, "eval", scores)
         if self.health is not None:
             self.alerts(self.health.update({"step": step, **scores}))
-        log.info("step %d  eval  %s", step, "  ".join(
-            f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in scores.items()))
+        log.info(
+            "step %d  eval  %s",
+            step,
+            "  ".join(
+                f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in scores.items()
+            ),
+        )
 
     def record(self, metrics: dict[str, float | int]) -> None:
         """Write one training-metrics line and report it."""
@@ -159,15 +181,23 @@ class Monitor:
         self.loggers.metrics(step, "train", metrics)
         if self.health is not None:
             self.alerts(self.health.update(metrics))
-        eta = format_eta(eta_seconds(metrics.get("elapsed_s", math.nan), step - self.start,
-                                     self.total - step))
-        summary = (f"loss_d {metrics['loss_d']:.4f}  loss_g {metrics['loss_g']:.4f}  "
-                   f"D(x) {metrics['d_real']:.3f}  D(G(z)) {metrics['d_fake']:.3f}  "
-                   f"div {metrics['divergence']:.4f}  {metrics['imgs_per_s']:.0f} img/s  "
-                   f"eta {eta}")
+        eta = format_eta(
+            eta_seconds(metrics.get("elapsed_s", math.nan), step - self.start, self.total - step)
+        )
+        summary = (
+            f"loss_d {metrics['loss_d']:.4f}  loss_g {metrics['loss_g']:.4f}  "
+            f"D(x) {metrics['d_real']:.3f}  D(G(z)) {metrics['d_fake']:.3f}  "
+            f"div {metrics['divergence']:.4f}  {metrics['imgs_per_s']:.0f} img/s  "
+            f"eta {eta}"
+        )
         if self._progress is not None:
-            self._progress.update(self._task, status=(
-                f"D {metrics['loss_d']:.3f} G {metrics['loss_g']:.3f} "
-                f"div {metrics['divergence']:.3f} {metrics['imgs_per_s']:.0f} img/s"))
-        log.info("step %*d/%d  %s", int(math.log10(self.total)) + 1, metrics["step"], self.total,
-                 summary)
+            self._progress.update(
+                self._task,
+                status=(
+                    f"D {metrics['loss_d']:.3f} G {metrics['loss_g']:.3f} "
+                    f"div {metrics['divergence']:.3f} {metrics['imgs_per_s']:.0f} img/s"
+                ),
+            )
+        log.info(
+            "step %*d/%d  %s", int(math.log10(self.total)) + 1, metrics["step"], self.total, summary
+        )

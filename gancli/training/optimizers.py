@@ -26,8 +26,9 @@ def adam(params: list[nn.Parameter], cfg: DictConfig, lr: float) -> torch.optim.
     return torch.optim.Adam(params, lr=lr, betas=tuple(cfg.betas), fused=fused or None)
 
 
-def build_optimizer(cfg: DictConfig, params: Iterable[nn.Parameter],
-                    lr: float) -> torch.optim.Optimizer:
+def build_optimizer(
+    cfg: DictConfig, params: Iterable[nn.Parameter], lr: float
+) -> torch.optim.Optimizer:
     """The optimizer `cfg.name` (an `OptimConfig`) with learning rate `lr`."""
     return OPTIMIZERS.lookup(cfg.name)(list(params), cfg, lr)
 

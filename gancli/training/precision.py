@@ -73,8 +73,9 @@ class Precision:
         but a gradient scaler's state."""
         return {}
 
-    def load_state_dict(self, state: dict[str, dict],
-                        opts: dict[str, torch.optim.Optimizer]) -> None:
+    def load_state_dict(
+        self, state: dict[str, dict], opts: dict[str, torch.optim.Optimizer]
+    ) -> None:
         """Continue from `state_dict`'s `state` (empty from a run in another precision)."""
 
 
@@ -91,8 +92,10 @@ class Float16(Precision):
 
     def __init__(self, device: torch.device) -> None:
         if device.type != "cuda":
-            raise GancliError("train.precision=fp16 needs a CUDA device (its gradient scaler); "
-                              "use train.precision=bf16 on the CPU")
+            raise GancliError(
+                "train.precision=fp16 needs a CUDA device (its gradient scaler); "
+                "use train.precision=bf16 on the CPU"
+            )
         super().__init__(device)
         self.scalers: dict[int, torch.amp.GradScaler] = {}
 
@@ -115,8 +118,9 @@ class Float16(Precision):
         had found instead of 65,536 again (and its overflows, skipped steps, again)."""
         return {name: self._scaler(opt).state_dict() for name, opt in opts.items()}
 
-    def load_state_dict(self, state: dict[str, dict],
-                        opts: dict[str, torch.optim.Optimizer]) -> None:
+    def load_state_dict(
+        self, state: dict[str, dict], opts: dict[str, torch.optim.Optimizer]
+    ) -> None:
         for name, saved in state.items():
             if name in opts and saved:  # a disabled scaler saved nothing
                 self._scaler(opts[name]).load_state_dict(saved)
@@ -127,8 +131,10 @@ def native_bf16(device: torch.device) -> str | None:
     where bf16 would be emulated. torch's CPU checks are private functions, hence the getattr:
     a torch without them is taken to have neither."""
     if device.type == "cpu":
-        for what, check in (("AMX", "_is_amx_tile_supported"),
-                            ("AVX512-BF16", "_is_avx512_bf16_supported")):
+        for what, check in (
+            ("AMX", "_is_amx_tile_supported"),
+            ("AVX512-BF16", "_is_avx512_bf16_supported"),
+        ):
             if getattr(torch.cpu, check, lambda: False)():
                 return what
         return None
@@ -142,8 +148,12 @@ def native_bf16(device: torch.device) -> str | None:
 ProbeFactory = Callable[[str], Callable[[], object] | None]
 
 
-def choose_precision(setting: str, device: torch.device, reduced_ok: bool = True,
-                     make_probe: ProbeFactory | None = None) -> tuple[str, str]:
+def choose_precision(
+    setting: str,
+    device: torch.device,
+    reduced_ok: bool = True,
+    make_probe: ProbeFactory | None = None,
+) -> tuple[str, str]:
     """`train.precision=setting` on `device`: the precision's name and how it was chosen (see
     the module's docstring). `reduced_ok`: whether the data tolerates bf16 (images do, 2D points
     do not). `make_probe`: what a GPU's choice times."""
@@ -151,12 +161,14 @@ def choose_precision(setting: str, device: torch.device, reduced_ok: bool = True
         check_precision(setting)
         return setting, "given"
     if not reduced_ok:
-        return "fp32", ("auto: fp32 (2D points: bf16's 3 significant digits are coarser than "
-                        "the modes)")
+        return "fp32", (
+            "auto: fp32 (2D points: bf16's 3 significant digits are coarser than the modes)"
+        )
     native = native_bf16(device)
     if native is None:
-        return "fp32", (f"auto: fp32 (bf16 would be emulated on this {device.type}, slower "
-                        "than fp32)")
+        return "fp32", (
+            f"auto: fp32 (bf16 would be emulated on this {device.type}, slower than fp32)"
+        )
     if device.type == "cpu" or make_probe is None:
         return "bf16", f"auto: bf16 ({device.type} computes it natively: {native})"
     made = {name: make_probe(name) for name in ("fp32", "bf16")}
@@ -165,8 +177,10 @@ def choose_precision(setting: str, device: torch.device, reduced_ok: bool = True
         return "fp32", "auto: fp32 (no batch to measure bf16 with)"
     times = time_probes(probes, device)
     name = "bf16" if times["bf16"] < (1 - MARGIN) * times["fp32"] else "fp32"
-    return name, (f"auto: {name} (bf16 native on {native}; measured {1000 * times['bf16']:.1f} "
-                  f"ms a call in bf16, {1000 * times['fp32']:.1f} ms in fp32)")
+    return name, (
+        f"auto: {name} (bf16 native on {native}; measured {1000 * times['bf16']:.1f} "
+        f"ms a call in bf16, {1000 * times['fp32']:.1f} ms in fp32)"
+    )
 
 
 def check_precision(name: str) -> None:

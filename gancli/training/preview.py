@@ -30,8 +30,9 @@ class Preview:
         self.z = sample_latent(n, cfg.latent, torch.Generator().manual_seed(cfg.train.seed + 1))
         self._scored_step = -1
 
-    def write(self, G: nn.Module, device: torch.device, path: Path, step: int,
-              monitor: Monitor) -> None:
+    def write(
+        self, G: nn.Module, device: torch.device, path: Path, step: int, monitor: Monitor
+    ) -> None:
         """Draw the picture of `G` at `step` into `path`; its scores go to `monitor` unless
         this step's were recorded already (final.png may repeat the last step's picture)."""
         out = generate(G, self.z, device, c=self.request.c)

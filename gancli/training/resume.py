@@ -45,8 +45,9 @@ HOW = {"data.placement"}
 WHERE = {"data.root"}
 
 
-def resumed(cfg: DictConfig, overrides: Sequence[tuple[str, Any]], run_dir: Path | None = None
-            ) -> tuple[DictConfig, dict[str, Any] | None]:
+def resumed(
+    cfg: DictConfig, overrides: Sequence[tuple[str, Any]], run_dir: Path | None = None
+) -> tuple[DictConfig, dict[str, Any] | None]:
     """The config to train with and the checkpoint to continue from: `cfg` and None for a new
     run; for `resume=RUN`, RUN's checkpoint and its config with `overrides` applied; for
     `resume=auto`, `run_dir`'s own checkpoint if it has one."""
@@ -67,19 +68,29 @@ def resumed(cfg: DictConfig, overrides: Sequence[tuple[str, Any]], run_dir: Path
         # How a run is watched is this command line's choice, not the checkpoint's.
         cfg.logger = logger
     if cfg.train.steps < ckpt["step"]:
-        raise GancliError(f"train.steps={cfg.train.steps} is below step {ckpt['step']}, which "
-                          f"{cfg.resume} has reached: give train.steps above {ckpt['step']} "
-                          "to train on")
+        raise GancliError(
+            f"train.steps={cfg.train.steps} is below step {ckpt['step']}, which "
+            f"{cfg.resume} has reached: give train.steps above {ckpt['step']} "
+            "to train on"
+        )
     return cfg, ckpt
 
 
-def differences(have: DictConfig, want: DictConfig, groups: Sequence[str],
-                allowed: set[str]) -> list[tuple[str, Any, Any]]:
+def differences(
+    have: DictConfig, want: DictConfig, groups: Sequence[str], allowed: set[str]
+) -> list[tuple[str, Any, Any]]:
     """(key, value in `have`, value in `want`) of each dotted key of `groups` whose values
     differ, except the `allowed` ones; a key one side lacks reads as None."""
-    a, b = ({k: v for k, v in _flat({g: OmegaConf.to_container(c[g], resolve=True)
-                                      for g in groups}).items() if k not in allowed}
-            for c in (have, want))
+    a, b = (
+        {
+            k: v
+            for k, v in _flat(
+                {g: OmegaConf.to_container(c[g], resolve=True) for g in groups}
+            ).items()
+            if k not in allowed
+        }
+        for c in (have, want)
+    )
     return [(k, a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
 
 
@@ -96,8 +107,9 @@ def _flat(tree: dict, prefix: str = "") -> dict[str, Any]:
 
 def saved_config(ckpt: dict[str, Any]) -> DictConfig:
     """The config a checkpoint was trained with, on today's schemas."""
-    return typed(cast(dict, OmegaConf.to_container(OmegaConf.create(ckpt["config"]))),
-                 TrainAppConfig)
+    return typed(
+        cast(dict, OmegaConf.to_container(OmegaConf.create(ckpt["config"]))), TrainAppConfig
+    )
 
 
 def relaunch_config(ckpt: dict[str, Any], cfg: DictConfig, last: Path) -> DictConfig:
@@ -109,15 +121,17 @@ def relaunch_config(ckpt: dict[str, Any], cfg: DictConfig, last: Path) -> DictCo
         raise GancliError(
             f"resume=auto: {last.parent.parent} holds a run with {key}={have}, this command "
             f"line has {want}; relaunch with the run's own settings, or give a new "
-            "hydra.run.dir")
+            "hydra.run.dir"
+        )
     cfg = cfg.copy()
     cfg.resume = str(last)
     validate(cfg)
     return cfg
 
 
-def resume_config(ckpt: dict[str, Any], resume: str,
-                  overrides: Sequence[tuple[str, Any]]) -> DictConfig:
+def resume_config(
+    ckpt: dict[str, Any], resume: str, overrides: Sequence[tuple[str, Any]]
+) -> DictConfig:
     """Merge the checkpoint's config with this command line's overrides, type- and
     range-checked against the schemas of the checkpoint's options. `overrides` are (key or
     group, value) pairs that the command parsed from its command line, so that this module
@@ -132,8 +146,10 @@ def resume_config(ckpt: dict[str, Any], resume: str,
         node = OmegaConf.select(cfg, key)
         if isinstance(node, DictConfig):  # a config group choice such as loss=wgan-gp
             if node.get("name") != value:
-                raise GancliError(f"cannot change {key} when resuming (the checkpoint has "
-                                  f"{key}={node.get('name')}); start a new run instead")
+                raise GancliError(
+                    f"cannot change {key} when resuming (the checkpoint has "
+                    f"{key}={node.get('name')}); start a new run instead"
+                )
             continue
         try:
             OmegaConf.update(cfg, key, value, merge=True)
@@ -141,9 +157,11 @@ def resume_config(ckpt: dict[str, Any], resume: str,
             raise ConfigError(config_error_line(err)) from None
     changed = differences(saved, cfg, SHAPING, HOW | WHERE)
     if changed:
-        raise GancliError("cannot change what the run is when resuming: " + "; ".join(
-            f"{key}: checkpoint {have}, now {want}" for key, have, want in changed)
-            + "; drop those keys, or start a new run without resume")
+        raise GancliError(
+            "cannot change what the run is when resuming: "
+            + "; ".join(f"{key}: checkpoint {have}, now {want}" for key, have, want in changed)
+            + "; drop those keys, or start a new run without resume"
+        )
     cfg.resume = resume
     validate(cfg)
     return cfg
@@ -157,8 +175,9 @@ def newest_unfinished(cfg: DictConfig, runs: str) -> tuple[Path, int] | None:
     for last in sorted(lasts, key=lambda p: p.stat().st_mtime, reverse=True):
         try:
             ckpt = load_checkpoint(last, mmap=True)
-            if ckpt["step"] < cfg.train.steps and not differences(saved_config(ckpt), cfg,
-                                                                  FIXED, HOW):
+            if ckpt["step"] < cfg.train.steps and not differences(
+                saved_config(ckpt), cfg, FIXED, HOW
+            ):
                 return last.parent.parent, ckpt["step"]
         except (GancliError, OmegaConfBaseException):  # unreadable, or an unknown option
             continue
@@ -170,17 +189,21 @@ def auto_without_folder(cfg: DictConfig, runs: str) -> GancliError:
     docstring); `runs` is the glob of this command's run folders."""
     found = newest_unfinished(cfg, runs)
     if found is None:
-        return GancliError(f"resume=auto found no unfinished run of this config in {_short(runs)}"
-                           " to continue: drop resume=auto to start a new run, or give "
-                           "resume=RUN (or hydra.run.dir=RUN) for the run to continue")
+        return GancliError(
+            f"resume=auto found no unfinished run of this config in {_short(runs)}"
+            " to continue: drop resume=auto to start a new run, or give "
+            "resume=RUN (or hydra.run.dir=RUN) for the run to continue"
+        )
     run, step = found
-    return GancliError(f"resume=auto needs the run folder: add hydra.run.dir={_short(run)} (the "
-                       f"newest unfinished run of this config, at step {step} of "
-                       f"{cfg.train.steps}) or give resume={_short(run)}")
+    return GancliError(
+        f"resume=auto needs the run folder: add hydra.run.dir={_short(run)} (the "
+        f"newest unfinished run of this config, at step {step} of "
+        f"{cfg.train.steps}) or give resume={_short(run)}"
+    )
 
 
 def _short(path: str | Path) -> str:
     """`path` relative to the working directory when it is below it, as a user typed it."""
     text = str(path)
     cwd = os.getcwd() + os.sep
-    return text[len(cwd):] if text.startswith(cwd) else text
+    return text[len(cwd) :] if text.startswith(cwd) else text

@@ -48,8 +48,10 @@ class StopRequest:
             raise KeyboardInterrupt
         self.requested, self.signal = True, signum
         what = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
-        log.warning("%s: stopping after this step and saving a checkpoint (send it again to "
-                    "abort at once)", what)
+        log.warning(
+            "%s: stopping after this step and saving a checkpoint (send it again to abort at once)",
+            what,
+        )
 
     @property
     def exit_status(self) -> int:

@@ -33,8 +33,11 @@ def imports(path: Path, prefix: str = "gancli") -> set[str]:
 def test_only_the_seam_reads_hydras_state() -> None:
     """Hydra's job state (`HydraConfig`, `RunMode`: the run folder, the sweep, "multirun?")
     is read in one module; every other asks it or is handed the answer."""
-    readers = sorted(str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py")
-                     if "HydraConfig" in p.read_text() or "RunMode" in p.read_text())
+    readers = sorted(
+        str(p.relative_to(PACKAGE))
+        for p in PACKAGE.rglob("*.py")
+        if "HydraConfig" in p.read_text() or "RunMode" in p.read_text()
+    )
     assert readers == ["commands/hydra_seam.py"]
     errors = PACKAGE / "errors.py"
     assert not imports(errors, prefix="hydra")
@@ -46,18 +49,25 @@ def test_multirun_is_answered_by_the_seam(monkeypatch: pytest.MonkeyPatch) -> No
     from hydra.types import RunMode
 
     assert not hydra_seam.multirun() and hydra_seam.sweep_job() is None  # outside Hydra
-    state = {"mode": RunMode.MULTIRUN, "job": {"num": 3}, "sweep": {"dir": "/s/weep"},
-             "launcher": {"_target_": "hydra._internal.core_plugins.basic_launcher."
-                                      "BasicLauncher"}}
+    state = {
+        "mode": RunMode.MULTIRUN,
+        "job": {"num": 3},
+        "sweep": {"dir": "/s/weep"},
+        "launcher": {"_target_": "hydra._internal.core_plugins.basic_launcher.BasicLauncher"},
+    }
     monkeypatch.setattr(HydraConfig, "initialized", staticmethod(lambda: True))
     monkeypatch.setattr(HydraConfig, "get", staticmethod(lambda: OmegaConf.create(state)))
     assert hydra_seam.multirun()
     assert hydra_seam.sweep_job() == SweepJob(3, "/s/weep", parallel=False)
     state["mode"] = RunMode.RUN
     assert not hydra_seam.multirun() and hydra_seam.sweep_job() is None
-    for args, sweeping in ((["-m", "a=1,2"], True), (["--multirun"], True),
-                           (["hparams_search=optuna"], True), (["+hydra.mode=multirun"], True),
-                           (["hparams_search=null", "train.seed=1"], False)):
+    for args, sweeping in (
+        (["-m", "a=1,2"], True),
+        (["--multirun"], True),
+        (["hparams_search=optuna"], True),
+        (["+hydra.mode=multirun"], True),
+        (["hparams_search=null", "train.seed=1"], False),
+    ):
         assert hydra_seam.sweeps(args) is sweeping
 
 
@@ -71,8 +81,13 @@ def test_mlflow_names_its_run_from_the_sweep_job_it_is_given(tmp_path: Path) -> 
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     opts = OmegaConf.create({"tracking_uri": uri, "experiment": None, "log_checkpoint": False})
-    logger = MLflowLogger(opts, OmegaConf.create({"train": {"seed": 1}}), tmp_path, 0,
-                          SweepJob(7, "/sweeps/a", parallel=True))
+    logger = MLflowLogger(
+        opts,
+        OmegaConf.create({"train": {"seed": 1}}),
+        tmp_path,
+        0,
+        SweepJob(7, "/sweeps/a", parallel=True),
+    )
     logger.finish("FINISHED", {}, tmp_path)
     run = MlflowClient(uri).get_run(logger.run_id)
     assert run.info.run_name == "7"
@@ -91,8 +106,15 @@ def test_every_command_declares_what_it_is() -> None:
 def test_imports_run_from_the_dispatcher_down() -> None:
     """Nothing imports the dispatcher; only commands import commands; the launch plumbing
     imports neither the commands nor what they run."""
-    above_launch = ("gancli.cli", "gancli.commands", "gancli.training", "gancli.evaluation",
-                    "gancli.data", "gancli.sampling", "gancli.report")
+    above_launch = (
+        "gancli.cli",
+        "gancli.commands",
+        "gancli.training",
+        "gancli.evaluation",
+        "gancli.data",
+        "gancli.sampling",
+        "gancli.report",
+    )
     for path in PACKAGE.rglob("*.py"):
         where = str(path.relative_to(PACKAGE))
         found = imports(path)
@@ -113,7 +135,8 @@ def test_a_sweeps_unfinished_jobs_count_as_failed_once(tmp_path: Path) -> None:
     hydra_seam.failed_jobs[:] = [str(tmp_path / "1")]
     try:
         hydra_seam.SweepEnd().on_multirun_end(
-            OmegaConf.create({"hydra": {"sweep": {"dir": str(tmp_path)}}}))
+            OmegaConf.create({"hydra": {"sweep": {"dir": str(tmp_path)}}})
+        )
         assert hydra_seam.failed_jobs == [str(tmp_path / "1"), str(tmp_path / "2")]
     finally:
         hydra_seam.failed_jobs.clear()

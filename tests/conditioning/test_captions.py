@@ -106,8 +106,11 @@ def test_builtin_captions_are_varied_held_out_and_unambiguous(dataset: str) -> N
             assert set(tokenize(t)) <= train_words
             assert len(tokenize(t)) <= b.length
     # Every caption (training and held-out) fits the table without truncation.
-    assert b.length == max(len(tokenize(t)) for c in range(b.num_classes)
-                           for t in b.captions(c) + b.held_out_captions(c))
+    assert b.length == max(
+        len(tokenize(t))
+        for c in range(b.num_classes)
+        for t in b.captions(c) + b.held_out_captions(c)
+    )
 
 
 @pytest.mark.parametrize("dataset", CAPTIONED_DATASETS)
@@ -149,7 +152,8 @@ def test_fashion_names_and_shirt_vs_t_shirt() -> None:
 def test_cifar10_and_stacked_mnist_captions() -> None:
     cifar = bank("cifar10")
     assert {"a photo of a plane", "a photo of a aeroplane", "a photo of a airplane"} <= set(
-        cifar.captions(0))
+        cifar.captions(0)
+    )
     assert "a lorry" in cifar.captions(9) and "a car" in cifar.captions(1)
     stacked = bank("stacked_mnist")
     label = 100 * 7 + 10 * 1 + 4
@@ -235,7 +239,9 @@ def test_read_captions_tsv(tmp_path: Path) -> None:
     files = image_files(tmp_path)
     (tmp_path / "captions.tsv").write_text(
         "# file\tcaption\n\ndogs/002.png\ta dog on grass\ncats/001.png\tA black cat\n"
-        "cats/999.png\tanother cat\n", encoding="utf-8")
+        "cats/999.png\tanother cat\n",
+        encoding="utf-8",
+    )
     assert read_captions(tmp_path, files) == ["A black cat", "a dog on grass"]
     assert read_captions(tmp_path, files[::-1]) == ["a dog on grass", "A black cat"]
 
@@ -243,7 +249,8 @@ def test_read_captions_tsv(tmp_path: Path) -> None:
 def test_read_captions_json(tmp_path: Path) -> None:
     files = image_files(tmp_path)
     (tmp_path / "captions.json").write_text(
-        json.dumps({"./cats/001.png": "a cat", "dogs/002.png": "a dog"}), encoding="utf-8")
+        json.dumps({"./cats/001.png": "a cat", "dogs/002.png": "a dog"}), encoding="utf-8"
+    )
     assert read_captions(tmp_path, files) == ["a cat", "a dog"]
 
 
@@ -258,8 +265,9 @@ def test_read_captions_errors(tmp_path: Path) -> None:
     (tmp_path / "captions.tsv").write_text("cats/001.png a cat\n", encoding="utf-8")
     with pytest.raises(GancliError, match="line 1: expected FILE<TAB>caption"):
         read_captions(tmp_path, files)
-    (tmp_path / "captions.tsv").write_text("cats/001.png\t!!\ndogs/002.png\tdog\n",
-                                           encoding="utf-8")
+    (tmp_path / "captions.tsv").write_text(
+        "cats/001.png\t!!\ndogs/002.png\tdog\n", encoding="utf-8"
+    )
     with pytest.raises(GancliError, match="cats/001.png.*no words"):
         read_captions(tmp_path, files)
     (tmp_path / "captions.json").write_text("{}", encoding="utf-8")
@@ -286,8 +294,11 @@ def test_folder_captions() -> None:
     assert isinstance(again, FolderCaptions) and again.vocab.to_list() == caps.vocab.to_list()
     assert torch.equal(again.encode("a dog"), caps.encode("a dog"))
     # The checkpoint keeps the vocabulary, not the captions: nothing to draw until attached.
-    for use in (lambda: again.sample(torch.tensor([0])), lambda: again.preview(8),
-                lambda: again.eval_request(4, torch.Generator())):
+    for use in (
+        lambda: again.sample(torch.tensor([0])),
+        lambda: again.preview(8),
+        lambda: again.eval_request(4, torch.Generator()),
+    ):
         with pytest.raises(GancliError, match="keeps only their vocabulary.*prompt="):
             use()
 
@@ -297,9 +308,12 @@ def folder_data(root: Path, tsv: str) -> tuple[TensorData, DictConfig]:
     dataset and its `data` config."""
     files = image_files(root)
     (root / "captions.tsv").write_text(tsv, encoding="utf-8")
-    data = TensorData(DataInfo("folder", "image", (3, 8, 8), 2),
-                      torch.zeros(2, 8, 8, 3, dtype=torch.uint8), torch.tensor([0, 1]),
-                      files=files)
+    data = TensorData(
+        DataInfo("folder", "image", (3, 8, 8), 2),
+        torch.zeros(2, 8, 8, 3, dtype=torch.uint8),
+        torch.tensor([0, 1]),
+        files=files,
+    )
     return data, OmegaConf.create({"root": str(root)})
 
 
@@ -312,7 +326,9 @@ def test_a_folder_runs_captions_round_trip_through_state(tmp_path: Path) -> None
     assert isinstance(fresh, FolderCaptions) and len(fresh) == 0  # read at attach
     trained = fresh.attach(data, cfg)
     assert [trained.decode(r) for r in trained.sample(torch.tensor([0, 1]))] == [
-        "a black cat", "a dog on grass"]
+        "a black cat",
+        "a dog on grass",
+    ]
     restored = captions_from_state(roundtrip(trained.state())).attach(data, cfg)
     assert restored.vocab.to_list() == trained.vocab.to_list()
     assert restored.length == trained.length and torch.equal(restored.table, trained.table)
@@ -349,22 +365,35 @@ def attached(kind: str, root: Path) -> tuple[CaptionSource, TensorData]:
 
 
 def test_the_dataset_alone_picks_the_source() -> None:
-    picked = {name: type(new_source(DataInfo(name, "image", (1, 8, 8),
-                                             TEMPLATES[name].num_classes if name in TEMPLATES
-                                             else 1)))
-              for name in (*CAPTIONED_DATASETS, "folder")}
+    picked = {
+        name: type(
+            new_source(
+                DataInfo(
+                    name,
+                    "image",
+                    (1, 8, 8),
+                    TEMPLATES[name].num_classes if name in TEMPLATES else 1,
+                )
+            )
+        )
+        for name in (*CAPTIONED_DATASETS, "folder")
+    }
     assert picked == {**dict.fromkeys(CAPTIONED_DATASETS, CaptionBank), "folder": FolderCaptions}
     assert SOURCES == {"labels": CaptionBank, "folder": FolderCaptions}
 
 
 @pytest.mark.parametrize("kind", sorted(SOURCES))
 def test_every_source_gives_token_requests_and_labels_exactly_when_it_evaluates_them(
-        kind: str, tmp_path: Path) -> None:
+    kind: str, tmp_path: Path
+) -> None:
     source, _ = attached(kind, tmp_path)
     prompt = "a black cat" if kind == "folder" else "a handwritten seven"
     g = torch.Generator().manual_seed(0)
-    requests = {"preview": source.preview(16), "eval": source.eval_request(10, g),
-                "prompt": source.request(prompt, 3)}
+    requests = {
+        "preview": source.preview(16),
+        "eval": source.eval_request(10, g),
+        "prompt": source.request(prompt, 3),
+    }
     for what, req in requests.items():
         assert isinstance(req, Request), what
         assert req.c.dtype == torch.long and req.c.shape[1] == source.length, what
@@ -412,7 +441,8 @@ def test_per_image_source_draws_by_item_and_mismatches_by_caption(tmp_path: Path
     assert preview.nrow == 8 and preview.labels is None
     ev = source.eval_request(5, torch.Generator())
     assert [source.decode(r) for r in ev.c] == ["a black cat", "a dog on grass"] * 2 + [
-        "a black cat"]
+        "a black cat"
+    ]
     with pytest.raises(GancliError, match='give prompt="a caption"'):
         source.request(None, 4)
     with pytest.raises(GancliError, match="acgan.*projection or concat"):
@@ -446,21 +476,22 @@ def test_text_encoder_shape_padding_and_distinct_outputs() -> None:
 
 
 def test_text_encoder_reads_nothing_on_the_host_and_matches_packed_sequences(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """The accelerator's path (`_unpacked`) keeps the lengths on the device (packing needs them
     on the host: a sync on every call) and sums exactly what the CPU's packed GRU sums."""
     torch.manual_seed(0)
     enc = TextEncoder(10, out_dim=4, embed_dim=6, hidden=8).eval()
     tokens = torch.tensor([[1, 2, 3, 0, 0], [4, 5, 6, 7, 8], [9, 0, 0, 0, 0], [0, 0, 0, 0, 0]])
     lengths = (tokens != 0).sum(1).clamp(min=1)
-    packed = pack_padded_sequence(enc.embed(tokens), lengths, batch_first=True,
-                                  enforce_sorted=False)
+    packed = pack_padded_sequence(
+        enc.embed(tokens), lengths, batch_first=True, enforce_sorted=False
+    )
     out = pad_packed_sequence(enc.rnn(packed)[0], batch_first=True)[0]
     torch.testing.assert_close(enc(tokens), enc.norm(enc.proj(out.sum(1) / lengths[:, None])))
     for read in ("cpu", "item", "tolist", "numpy"):
         monkeypatch.setattr(torch.Tensor, read, lambda *a, **k: pytest.fail("a host read"))
-    torch.testing.assert_close(enc._unpacked(tokens, lengths), out.sum(1), rtol=1e-5,
-                               atol=1e-5)
+    torch.testing.assert_close(enc._unpacked(tokens, lengths), out.sum(1), rtol=1e-5, atol=1e-5)
 
 
 def test_text_encoder_gradients_reach_the_embedding() -> None:

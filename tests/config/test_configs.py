@@ -24,9 +24,10 @@ def options(group: str) -> list[str]:
     return sorted(p.stem for p in (CONF / group).glob("*.yaml"))
 
 
-@pytest.mark.parametrize("group, registry", [("data", DATASETS), ("model", MODELS),
-                                             ("loss", LOSSES),
-                                             ("conditioning", CONDITIONINGS)])
+@pytest.mark.parametrize(
+    "group, registry",
+    [("data", DATASETS), ("model", MODELS), ("loss", LOSSES), ("conditioning", CONDITIONINGS)],
+)
 def test_every_yaml_option_has_a_registry_entry(group: str, registry: dict) -> None:
     assert options(group) == sorted(registry)
     for option in options(group):
@@ -43,9 +44,14 @@ def test_the_digits_dcgan_recipe_applies_to_that_pair_only_and_yields() -> None:
     """conf/recipe/digits_dcgan.yaml and conf/augment/recipe/digits_dcgan.yaml tune the default
     pair, whatever the loss; another data or model has no recipe (the schema's defaults, no
     augmentation); a preset's keys and the command line win, `augment=none` included."""
+
     def recipe(cfg: DictConfig) -> tuple:
-        return (cfg.model.width, cfg.train.steps, cfg.augment.name,
-                list(cfg.augment.get("policy", [])))
+        return (
+            cfg.model.width,
+            cfg.train.steps,
+            cfg.augment.name,
+            list(cfg.augment.get("policy", [])),
+        )
 
     tuned = (32, 10000, "diffaug", ["translation"])
     assert recipe(compose_train()) == recipe(compose_train("loss=hinge")) == tuned
@@ -59,8 +65,22 @@ def test_the_digits_dcgan_recipe_applies_to_that_pair_only_and_yields() -> None:
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-                    "-q", "-w", str(out), str(REPO)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(out),
+            str(REPO),
+        ],
+        check=True,
+        capture_output=True,
+    )
     (built,) = out.glob("gancli-*.whl")
     return built
 
@@ -81,13 +101,33 @@ def test_installed_wheel_finds_its_configs_from_anywhere(wheel: Path, tmp_path: 
     """Installed from the wheel (not the source tree), `gancli train --help` composes from the
     packaged `gancli.conf`, whatever the working directory."""
     target = tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target",
-                    str(target), str(wheel)], check=True, capture_output=True)
-    code = ("import sys, gancli\nfrom gancli.cli import main\nsys.argv = ['gancli', 'train', "
-            "'--help']\nsys.stderr.write('FROM=' + gancli.__file__ + '\\n')\nmain()\n")
-    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
-                          text=True, env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"},
-                          timeout=120)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "-q",
+            "--target",
+            str(target),
+            str(wheel),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    code = (
+        "import sys, gancli\nfrom gancli.cli import main\nsys.argv = ['gancli', 'train', "
+        "'--help']\nsys.stderr.write('FROM=' + gancli.__file__ + '\\n')\nmain()\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"},
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     assert f"FROM={target}" in proc.stderr
     assert "loss: " in proc.stdout and "minimax" in proc.stdout

@@ -29,15 +29,21 @@ PRESETS = sorted(p.stem for p in EXPERIMENTS.glob("*.yaml"))
 
 STEPS = 2
 # What shrinks a preset to a test: these keys are the test's, every other key the preset's.
-SIZE: dict[str, Any] = {"model.width": 8, "train.steps": STEPS, "train.batch_size": 8,
-                        "train.log_every": 1, "train.sample_every": STEPS,
-                        "train.ckpt_every": STEPS, "train.sample_n": 16, "train.device": "cpu",
-                        "train.eval_every": 0}
+SIZE: dict[str, Any] = {
+    "model.width": 8,
+    "train.steps": STEPS,
+    "train.batch_size": 8,
+    "train.log_every": 1,
+    "train.sample_every": STEPS,
+    "train.ckpt_every": STEPS,
+    "train.sample_n": 16,
+    "train.device": "cpu",
+    "train.eval_every": 0,
+}
 IMAGE_SIZE = {"data.resolution": 8}
 POINTS_SIZE = {"data.num_points": 512}
 # Datasets read from files: the fixture that finds them (and skips, saying why, without them).
-DATA_ROOTS = {"mnist": "mnist_root", "stacked_mnist": "mnist_root",
-              "fashion_mnist": "fashion_root"}
+DATA_ROOTS = {"mnist": "mnist_root", "stacked_mnist": "mnist_root", "fashion_mnist": "fashion_root"}
 
 
 def _dotted(node: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
@@ -81,21 +87,27 @@ def test_preset_composes_with_its_choices(name: str) -> None:
     choices, keys = preset(name)
     cfg = compose_train(f"experiment={name}")
     assert {group: cfg[group].name for group in choices} == choices
-    assert {key: value_at(cfg, key) for key in keys} == {k: resolved(cfg, v)
-                                                          for k, v in keys.items()}
+    assert {key: value_at(cfg, key) for key in keys} == {
+        k: resolved(cfg, v) for k, v in keys.items()
+    }
 
 
 @pytest.mark.parametrize("name", PRESETS)
-def test_preset_trains_two_steps_and_keeps_its_choices(name: str, tmp_path: Path,
-                                                       request: pytest.FixtureRequest) -> None:
+def test_preset_trains_two_steps_and_keeps_its_choices(
+    name: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     choices, keys = preset(name)
     data = compose_train(f"experiment={name}").data
-    size = {**SIZE, **(IMAGE_SIZE if "resolution" in data else {}),
-            **(POINTS_SIZE if "num_points" in data else {})}
+    size = {
+        **SIZE,
+        **(IMAGE_SIZE if "resolution" in data else {}),
+        **(POINTS_SIZE if "num_points" in data else {}),
+    }
     if data.name in DATA_ROOTS:
         size["data.root"] = request.getfixturevalue(DATA_ROOTS[data.name])
-    proc = run_cli("train", f"experiment={name}", *(f"{k}={v}" for k, v in size.items()),
-                   cwd=tmp_path)
+    proc = run_cli(
+        "train", f"experiment={name}", *(f"{k}={v}" for k, v in size.items()), cwd=tmp_path
+    )
     run = Path(last_line(proc.stdout))
 
     ckpt = load_checkpoint(run / "checkpoints" / "last.pt")
@@ -109,8 +121,7 @@ def test_preset_trains_two_steps_and_keeps_its_choices(name: str, tmp_path: Path
     assert normalised == (cfg.model.spectral_norm or LOSSES[cfg.loss.name].needs_spectral_norm)
     assert (ckpt["G_ema"] is not None) == (cfg.train.ema > 0)
     # Adam counts each parameter's updates: n_critic D updates per G update.
-    assert {int(s["step"]) for s in ckpt["opt_d"]["state"].values()} == {
-        STEPS * cfg.train.n_critic}
+    assert {int(s["step"]) for s in ckpt["opt_d"]["state"].values()} == {STEPS * cfg.train.n_critic}
     assert {int(s["step"]) for s in ckpt["opt_g"]["state"].values()} == {STEPS}
 
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
@@ -126,10 +137,10 @@ def test_preset_trains_two_steps_and_keeps_its_choices(name: str, tmp_path: Path
 #: What each loss trains with where no data/model recipe tunes it (data=mnist): (n_critic,
 #: lr, betas, d_norm), each Wasserstein loss its paper's; the others the schema's defaults.
 PAPER_RECIPES = {
-    "wgan-gp": (5, 1e-4, [0.0, 0.9], "layer"),   # Gulrajani et al. 2017, Algorithm 1
-    "wgan-lp": (5, 1e-4, [0.0, 0.9], "layer"),   # Petzka et al. 2018: WGAN-GP's setting
+    "wgan-gp": (5, 1e-4, [0.0, 0.9], "layer"),  # Gulrajani et al. 2017, Algorithm 1
+    "wgan-lp": (5, 1e-4, [0.0, 0.9], "layer"),  # Petzka et al. 2018: WGAN-GP's setting
     "wgan-clip": (5, 5e-5, [0.0, 0.99], "batch"),  # Arjovsky et al. 2017: RMSProp 5e-5
-    "wgan-sn": (5, 2e-4, [0.0, 0.9], "none"),    # Miyato et al. 2018: SNGAN's
+    "wgan-sn": (5, 2e-4, [0.0, 0.9], "none"),  # Miyato et al. 2018: SNGAN's
     "ns": (1, 2e-4, [0.5, 0.999], "batch"),
 }
 
@@ -150,12 +161,19 @@ def test_the_loss_recipe_yields_to_the_command_line_and_to_presets() -> None:
     (0.5, 0.999), 8,000 steps) and takes the recipe's others; `~recipe/loss` drops it."""
     cfg = compose_train("loss=wgan-gp", "train.n_critic=2", "optim.betas=[0.5,0.999]")
     assert (cfg.train.n_critic, list(cfg.optim.betas), cfg.model.d_norm.value) == (
-        2, [0.5, 0.999], "layer")
+        2,
+        [0.5, 0.999],
+        "layer",
+    )
     ring8 = compose_train("experiment=ring8", "loss=wgan-gp")
     assert training_recipe(ring8) == (5, 1e-4, [0.5, 0.999], "layer")
     assert ring8.train.steps == 8000
     assert training_recipe(compose_train("loss=wgan-gp", "~recipe/loss")) == (
-        1, 2e-4, [0.5, 0.999], "batch")
+        1,
+        2e-4,
+        [0.5, 0.999],
+        "batch",
+    )
 
 
 @pytest.mark.parametrize("loss", ["wgan-gp", "wgan-lp", "wgan-clip", "wgan-sn"])
@@ -165,7 +183,11 @@ def test_the_wasserstein_recipes_fit_the_default_runs_time_on_its_data(loss: str
     default's own 10,000 steps: tests/config/test_configs.py)."""
     cfg = compose_train(f"loss={loss}")
     assert (cfg.train.steps, cfg.train.n_critic, cfg.optim.lr_g, cfg.optim.lr_d) == (
-        900, 5, 5e-4, 5e-4)
+        900,
+        5,
+        5e-4,
+        5e-4,
+    )
     assert list(cfg.optim.betas) == PAPER_RECIPES[loss][2]
 
 
@@ -178,5 +200,4 @@ def test_wgan_gp_trains_with_its_recipe(tmp_path: Path) -> None:
     assert all(math.isfinite(float(v)) for v in stats.values())
     kinds = {type(m) for m in trainer.gan.D.modules()}
     assert torch.nn.GroupNorm in kinds and torch.nn.BatchNorm2d not in kinds
-    assert {int(s["step"]) for s in trainer.gan.opt_d.state_dict()["state"].values()} == {
-        STEPS * 5}
+    assert {int(s["step"]) for s in trainer.gan.opt_d.state_dict()["state"].values()} == {STEPS * 5}

@@ -20,8 +20,9 @@ def final_scores(run: Path) -> dict:
 
 
 @pytest.mark.parametrize("preset, min_modes, min_hq", [("ring8", 8, 0.90), ("grid25", 24, 0.85)])
-def test_preset_reaches_its_target(preset: str, min_modes: float, min_hq: float,
-                                   tmp_path: Path) -> None:
+def test_preset_reaches_its_target(
+    preset: str, min_modes: float, min_hq: float, tmp_path: Path
+) -> None:
     scores = []
     for seed in (0, 1, 2):
         proc = run_cli("train", f"experiment={preset}", f"train.seed={seed}", cwd=tmp_path)

@@ -15,32 +15,50 @@ from tests.conftest import compose_train
 RING8 = ["data=ring8", "model=mlp", "data.num_points=512"]
 
 CASES = [
-    ([*RING8, "augment=diffaug"],
-     "augment=diffaug augments images and data=ring8 is 2D points: use augment=none"),
-    ([*RING8, "conditioning=image"],
-     "conditioning=image translates images and data=ring8 is 2D points: use an image dataset "
-     "or data=paired_folder"),
-    (["conditioning=image", "model=dcgan"],
-     "conditioning=image needs model=pix2pix (U-Net + PatchGAN), not model=dcgan: add "
-     "model=pix2pix"),
-    (["conditioning=image", "augment=diffaug"],
-     "augment would change the image D judges but not the input it is paired with: use "
-     "augment=none with conditioning=image"),
-    (["conditioning=image", "augment=none", "train.pack=2"],
-     "train.pack (PacGAN) does not apply to image pairs: set train.pack=1"),
-    (["conditioning=class", "train.pack=2"],
-     "train.pack (PacGAN) joins unrelated samples into one input of D, which "
-     "conditioning=class cannot label: set train.pack=1"),
-    (["conditioning=text", "train.pack=2"],
-     "train.pack (PacGAN) joins unrelated samples into one input of D, which "
-     "conditioning=text cannot label: set train.pack=1"),
-    (["data=ring8", "data.num_points=512"],
-     "model=dcgan needs image data, but data=ring8 is 2D points: use model=mlp"),
+    (
+        [*RING8, "augment=diffaug"],
+        "augment=diffaug augments images and data=ring8 is 2D points: use augment=none",
+    ),
+    (
+        [*RING8, "conditioning=image"],
+        "conditioning=image translates images and data=ring8 is 2D points: use an image dataset "
+        "or data=paired_folder",
+    ),
+    (
+        ["conditioning=image", "model=dcgan"],
+        "conditioning=image needs model=pix2pix (U-Net + PatchGAN), not model=dcgan: add "
+        "model=pix2pix",
+    ),
+    (
+        ["conditioning=image", "augment=diffaug"],
+        "augment would change the image D judges but not the input it is paired with: use "
+        "augment=none with conditioning=image",
+    ),
+    (
+        ["conditioning=image", "augment=none", "train.pack=2"],
+        "train.pack (PacGAN) does not apply to image pairs: set train.pack=1",
+    ),
+    (
+        ["conditioning=class", "train.pack=2"],
+        "train.pack (PacGAN) joins unrelated samples into one input of D, which "
+        "conditioning=class cannot label: set train.pack=1",
+    ),
+    (
+        ["conditioning=text", "train.pack=2"],
+        "train.pack (PacGAN) joins unrelated samples into one input of D, which "
+        "conditioning=text cannot label: set train.pack=1",
+    ),
+    (
+        ["data=ring8", "data.num_points=512"],
+        "model=dcgan needs image data, but data=ring8 is 2D points: use model=mlp",
+    ),
     (["model=pix2pix"], "model=pix2pix translates images: use it with conditioning=image"),
-    (["train.sync_batchnorm=true", "loss.r2_gamma=1"],
-     "train.sync_batchnorm=true with loss.r2_gamma=1.0 cannot train: the penalty's double "
-     "backward is not supported by SyncBatchNorm, which D keeps (model.d_norm=batch); set "
-     "model.d_norm=layer or train.sync_batchnorm=false"),
+    (
+        ["train.sync_batchnorm=true", "loss.r2_gamma=1"],
+        "train.sync_batchnorm=true with loss.r2_gamma=1.0 cannot train: the penalty's double "
+        "backward is not supported by SyncBatchNorm, which D keeps (model.d_norm=batch); set "
+        "model.d_norm=layer or train.sync_batchnorm=false",
+    ),
 ]
 
 
@@ -60,16 +78,19 @@ def test_every_rule_has_a_case() -> None:
     assert hit == set(range(len(RULES)))
 
 
-@pytest.mark.parametrize("overrides", [
-    [],
-    [*RING8],
-    [*RING8, "conditioning=class", "conditioning.g=concat", "conditioning.d=concat"],
-    ["conditioning=image"],
-    ["conditioning=class", "train.pack=1"],
-    ["train.pack=2"],
-    ["train.sync_batchnorm=true", "loss.r1_gamma=10", "model.d_norm=layer"],
-    ["train.sync_batchnorm=true", "loss=hinge"],
-])
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        [],
+        [*RING8],
+        [*RING8, "conditioning=class", "conditioning.g=concat", "conditioning.d=concat"],
+        ["conditioning=image"],
+        ["conditioning=class", "train.pack=1"],
+        ["train.pack=2"],
+        ["train.sync_batchnorm=true", "loss.r1_gamma=10", "model.d_norm=layer"],
+        ["train.sync_batchnorm=true", "loss=hinge"],
+    ],
+)
 def test_combinations_that_train_pass(overrides: list[str]) -> None:
     validate(compose_train(*overrides))
 

@@ -61,19 +61,24 @@ def test_every_option_extends_a_schema_and_every_schema_serves_an_option() -> No
 
 @pytest.mark.parametrize("group, option", OPTIONS)
 def test_option_yaml_extends_its_schema_and_repeats_none_of_its_defaults(
-        group: str, option: str) -> None:
+    group: str, option: str
+) -> None:
     defaults, values = option_values(group, option)
     schema = option_schema(group, option)
     assert any(str(d).startswith(f"/schema/{group}/") for d in defaults), defaults
-    repeated = {k: v for k, v in values.items()
-                if k in schema_defaults(schema) and schema_defaults(schema)[k] == v}
+    repeated = {
+        k: v
+        for k, v in values.items()
+        if k in schema_defaults(schema) and schema_defaults(schema)[k] == v
+    }
     assert not repeated, f"conf/{group}/{option}.yaml repeats its schema's defaults: {repeated}"
     assert values["name"] == option  # the registry name, which no schema can default
 
 
-@pytest.mark.parametrize("command, schema", [("train", TrainAppConfig),
-                                             ("sample", SampleAppConfig),
-                                             ("eval", EvalAppConfig)])
+@pytest.mark.parametrize(
+    "command, schema",
+    [("train", TrainAppConfig), ("sample", SampleAppConfig), ("eval", EvalAppConfig)],
+)
 def test_command_yaml_repeats_none_of_its_schemas_defaults(command: str, schema: type) -> None:
     """Presets (conf/experiment) are recipes and may spell out a default on purpose; the
     command and option YAMLs may not."""
@@ -96,8 +101,9 @@ def test_composed_option_has_exactly_its_schemas_keys(group: str, option: str) -
 
 
 def test_pix2pix_weights_belong_to_image_conditioning_not_to_losses() -> None:
-    assert {"l1_weight", "adv_weight"} <= {f.name for f in
-                                           dataclasses.fields(ImageConditioningConfig)}
+    assert {"l1_weight", "adv_weight"} <= {
+        f.name for f in dataclasses.fields(ImageConditioningConfig)
+    }
     for schema in SCHEMAS["loss"].values():
         assert not {"l1_weight", "adv_weight"} & {f.name for f in dataclasses.fields(schema)}
     cfg = compose_train("conditioning=image", "conditioning.adv_weight=0")
@@ -130,102 +136,148 @@ def one_error(result) -> str:  # noqa: ANN001 (conftest's Result)
     return errors[0]
 
 
-@pytest.mark.parametrize("args, line", [
-    (["loss=ns", "loss.clip=5"], "loss=ns has no key 'clip'; its keys: name, r1_gamma, r1_every, "
-     "r2_gamma, r2_every"),
-    (["+loss.clip=5"], "loss=ns has no key 'clip'; its keys: name, r1_gamma, r1_every, "
-     "r2_gamma, r2_every"),
-    (["optim.lrr=1"], "optim=adam has no key 'lrr'; its keys: name, lr_g, lr_d, betas"),
-    (["+optim.lrr=1"], "optim=adam has no key 'lrr'; its keys: name, lr_g, lr_d, betas"),
-    (["model.depth=2"], "model=dcgan has no key 'depth'; its keys: name, width, d_width, "
-     "spectral_norm, d_norm"),
-    (["data=ring8", "data.resolution=8"],
-     "data=ring8 has no key 'resolution'; its keys: name, num_points"),
-    (["conditioning=class", "conditioning.task=edges"],
-     "conditioning=class has no key 'task'; its keys: name, g, d, embed_dim, aux_weight, "
-     "mismatch"),
-    (["train.stepz=1"], "train has no key 'stepz'; its keys: steps, batch_size, n_critic, "),
-    (["loss=wgan-gpp"], "unknown loss 'wgan-gpp'; choose one of: fgan, hinge, lsgan, minimax, "
-     "ns, rpgan, wgan-clip, wgan-gp, wgan-lp, wgan-sn; did you mean loss=wgan-gp?"),
-    (["train.device=tpu"], "train.device=tpu is not a valid value: must be auto, cpu, cuda or "
-     "cuda:K"),
-    (["train.device=cuda:one"], "train.device=cuda:one is not a valid value"),
-    (["train.steps=-1"], "train.steps=-1 is out of range: must be >= 1"),
-    (["train.steps=0"], "train.steps=0 is out of range: must be >= 1"),
-    (["train.batch_size=0"], "train.batch_size=0 is out of range: must be >= 1"),
-    (["data.resolution=0"], "data.resolution=0 is out of range: must be >= 1"),
-    (["latent.dim=0"], "latent.dim=0 is out of range: must be >= 1"),
-    (["optim.lr_g=-1"], "optim.lr_g=-1.0 is out of range: must be > 0"),
-    (["optim.betas=[0.5,1.0]"], "optim.betas=[0.5, 1.0] is out of range: each item must be "
-     ">= 0 and < 1"),
-    (["train.n_critic=0"], "train.n_critic=0 is out of range: must be >= 1"),
-    (["model.width=0"], "model.width=0 is out of range: must be >= 1"),
-    (["train.ema=1"], "train.ema=1.0 is out of range: must be >= 0 and < 1"),
-    (["loss=wgan-clip", "loss.clip=0"], "loss.clip=0.0 is out of range: must be > 0"),
-    (["conditioning=text", "conditioning.mismatch=2"],
-     "conditioning.mismatch=2.0 is out of range: must be >= 0 and <= 1"),
-    (["eval.n=1"], "eval.n=1 is out of range: must be >= 2"),
-    # Names checked by their registries, before the data is read.
-    (["loss=fgan", "loss.divergence=chi"], "unknown f-divergence (loss.divergence) 'chi'"),
-    (["augment=diffaug", "augment.policy=[zoom]"], "unknown DiffAugment policy"),
-    (["latent.dist=cauchy"], "unknown latent distribution"),
-    (["train.precision=fp8"], "unknown precision"),
-    # SyncBatchNorm has no double backward, which the penalties on D's gradient need.
-    (["train.sync_batchnorm=true", "loss.r1_gamma=10"], "train.sync_batchnorm=true with "
-     "loss.r1_gamma=10.0 cannot train: the penalty's double backward is not supported by "
-     "SyncBatchNorm, which D keeps (model.d_norm=batch); set model.d_norm=layer or "
-     "train.sync_batchnorm=false"),
-])
-def test_bad_train_input_is_one_line_and_leaves_no_run_folder(args: list[str], line: str,
-                                                               tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "args, line",
+    [
+        (
+            ["loss=ns", "loss.clip=5"],
+            "loss=ns has no key 'clip'; its keys: name, r1_gamma, r1_every, r2_gamma, r2_every",
+        ),
+        (
+            ["+loss.clip=5"],
+            "loss=ns has no key 'clip'; its keys: name, r1_gamma, r1_every, r2_gamma, r2_every",
+        ),
+        (["optim.lrr=1"], "optim=adam has no key 'lrr'; its keys: name, lr_g, lr_d, betas"),
+        (["+optim.lrr=1"], "optim=adam has no key 'lrr'; its keys: name, lr_g, lr_d, betas"),
+        (
+            ["model.depth=2"],
+            "model=dcgan has no key 'depth'; its keys: name, width, d_width, spectral_norm, d_norm",
+        ),
+        (
+            ["data=ring8", "data.resolution=8"],
+            "data=ring8 has no key 'resolution'; its keys: name, num_points",
+        ),
+        (
+            ["conditioning=class", "conditioning.task=edges"],
+            "conditioning=class has no key 'task'; its keys: name, g, d, embed_dim, aux_weight, "
+            "mismatch",
+        ),
+        (["train.stepz=1"], "train has no key 'stepz'; its keys: steps, batch_size, n_critic, "),
+        (
+            ["loss=wgan-gpp"],
+            "unknown loss 'wgan-gpp'; choose one of: fgan, hinge, lsgan, minimax, "
+            "ns, rpgan, wgan-clip, wgan-gp, wgan-lp, wgan-sn; did you mean loss=wgan-gp?",
+        ),
+        (
+            ["train.device=tpu"],
+            "train.device=tpu is not a valid value: must be auto, cpu, cuda or cuda:K",
+        ),
+        (["train.device=cuda:one"], "train.device=cuda:one is not a valid value"),
+        (["train.steps=-1"], "train.steps=-1 is out of range: must be >= 1"),
+        (["train.steps=0"], "train.steps=0 is out of range: must be >= 1"),
+        (["train.batch_size=0"], "train.batch_size=0 is out of range: must be >= 1"),
+        (["data.resolution=0"], "data.resolution=0 is out of range: must be >= 1"),
+        (["latent.dim=0"], "latent.dim=0 is out of range: must be >= 1"),
+        (["optim.lr_g=-1"], "optim.lr_g=-1.0 is out of range: must be > 0"),
+        (
+            ["optim.betas=[0.5,1.0]"],
+            "optim.betas=[0.5, 1.0] is out of range: each item must be >= 0 and < 1",
+        ),
+        (["train.n_critic=0"], "train.n_critic=0 is out of range: must be >= 1"),
+        (["model.width=0"], "model.width=0 is out of range: must be >= 1"),
+        (["train.ema=1"], "train.ema=1.0 is out of range: must be >= 0 and < 1"),
+        (["loss=wgan-clip", "loss.clip=0"], "loss.clip=0.0 is out of range: must be > 0"),
+        (
+            ["conditioning=text", "conditioning.mismatch=2"],
+            "conditioning.mismatch=2.0 is out of range: must be >= 0 and <= 1",
+        ),
+        (["eval.n=1"], "eval.n=1 is out of range: must be >= 2"),
+        # Names checked by their registries, before the data is read.
+        (["loss=fgan", "loss.divergence=chi"], "unknown f-divergence (loss.divergence) 'chi'"),
+        (["augment=diffaug", "augment.policy=[zoom]"], "unknown DiffAugment policy"),
+        (["latent.dist=cauchy"], "unknown latent distribution"),
+        (["train.precision=fp8"], "unknown precision"),
+        # SyncBatchNorm has no double backward, which the penalties on D's gradient need.
+        (
+            ["train.sync_batchnorm=true", "loss.r1_gamma=10"],
+            "train.sync_batchnorm=true with "
+            "loss.r1_gamma=10.0 cannot train: the penalty's double backward is not supported by "
+            "SyncBatchNorm, which D keeps (model.d_norm=batch); set model.d_norm=layer or "
+            "train.sync_batchnorm=false",
+        ),
+    ],
+)
+def test_bad_train_input_is_one_line_and_leaves_no_run_folder(
+    args: list[str], line: str, tmp_path: Path
+) -> None:
     result = run_cli("train", *args, cwd=tmp_path, check=False)
     error = one_error(result)
     assert error.startswith("gancli: error: ") and line in error
     assert not (tmp_path / "outputs").exists()  # nothing written: no half a run
 
 
-@pytest.mark.parametrize("args, refused", [
-    (["loss=wgan-gp", "model.d_norm=batch"], "loss.gp_weight=10.0"),
-    (["loss=wgan-lp", "model.d_norm=batch"], "loss.gp_weight=10.0"),
-    (["loss=hinge", "loss.r1_gamma=1"], "loss.r1_gamma=1.0"),
-    (["loss=ns", "loss.r2_gamma=1"], "loss.r2_gamma=1.0"),  # R2 on generated samples
-    (["loss=wgan-gp"], None),  # its recipe's layer norm leaves D no batch norm to convert
-    (["loss.r1_gamma=10", "model.d_norm=layer"], None),
-    (["loss=wgan-gp", "model.d_norm=batch", "loss.gp_weight=0"], None),
-    (["loss=ns"], None),
-])
+@pytest.mark.parametrize(
+    "args, refused",
+    [
+        (["loss=wgan-gp", "model.d_norm=batch"], "loss.gp_weight=10.0"),
+        (["loss=wgan-lp", "model.d_norm=batch"], "loss.gp_weight=10.0"),
+        (["loss=hinge", "loss.r1_gamma=1"], "loss.r1_gamma=1.0"),
+        (["loss=ns", "loss.r2_gamma=1"], "loss.r2_gamma=1.0"),  # R2 on generated samples
+        (["loss=wgan-gp"], None),  # its recipe's layer norm leaves D no batch norm to convert
+        (["loss.r1_gamma=10", "model.d_norm=layer"], None),
+        (["loss=wgan-gp", "model.d_norm=batch", "loss.gp_weight=0"], None),
+        (["loss=ns"], None),
+    ],
+)
 def test_sync_batchnorm_is_refused_only_with_a_double_backward_through_batch_norm(
-        args: list[str], refused: str | None) -> None:
+    args: list[str], refused: str | None
+) -> None:
     cfg = compose_train("model=dcgan", "train.sync_batchnorm=true", *args)
     if refused is None:
         validate(cfg)
         return
-    with pytest.raises(ConfigError, match=f"with {refused} cannot train: .* set "
-                       "model.d_norm=layer or train.sync_batchnorm=false"):
+    with pytest.raises(
+        ConfigError,
+        match=f"with {refused} cannot train: .* set "
+        "model.d_norm=layer or train.sync_batchnorm=false",
+    ):
         validate(cfg)
 
 
 def test_a_sweep_with_one_bad_value_fails_that_job_only(tmp_path: Path) -> None:
-    result = run_cli("train", "-m", "train.steps=-1,1", "data.resolution=8", "model.width=4",
-                     "train.batch_size=4", "train.device=cpu", cwd=tmp_path, check=False)
+    result = run_cli(
+        "train",
+        "-m",
+        "train.steps=-1,1",
+        "data.resolution=8",
+        "model.width=4",
+        "train.batch_size=4",
+        "train.device=cpu",
+        cwd=tmp_path,
+        check=False,
+    )
     assert result.returncode == 1
     assert "train.steps=-1 is out of range" in result.stderr
     assert len(list((tmp_path / "outputs").rglob("last.pt"))) == 1  # the good job trained
 
 
-@pytest.mark.parametrize("args, line", [
-    ([], "give ckpt=PATH: the run folder or checkpoint file to sample from"),
-    (["ckpt=x", "n=0"], "n=0 is out of range: must be >= 1"),
-    (["ckpt=x", "sample.steps=1"], "sample.steps=1 is out of range: must be >= 2"),
-])
+@pytest.mark.parametrize(
+    "args, line",
+    [
+        ([], "give ckpt=PATH: the run folder or checkpoint file to sample from"),
+        (["ckpt=x", "n=0"], "n=0 is out of range: must be >= 1"),
+        (["ckpt=x", "sample.steps=1"], "sample.steps=1 is out of range: must be >= 2"),
+    ],
+)
 def test_bad_sample_input_is_one_line(args: list[str], line: str, tmp_path: Path) -> None:
     assert line in one_error(run_cli("sample", *args, cwd=tmp_path, check=False))
     assert not (tmp_path / "outputs").exists()
 
 
 def test_sample_to_an_unwritable_place_is_one_line(tiny_run: Path, tmp_path: Path) -> None:
-    line = one_error(run_cli("sample", f"ckpt={tiny_run}", "out=/proc/nope/x.png",
-                             cwd=tmp_path, check=False))
+    line = one_error(
+        run_cli("sample", f"ckpt={tiny_run}", "out=/proc/nope/x.png", cwd=tmp_path, check=False)
+    )
     assert "cannot write /proc/nope/x.png" in line
 
 
@@ -244,13 +296,25 @@ def test_a_checkpoint_config_of_the_union_schemas_is_upgraded() -> None:
     """Checkpoints written before per-option schemas hold every key of the old union schema;
     resuming one keeps the values that mean something for its options."""
     old = OmegaConf.to_container(compose_train("conditioning=image"))
-    old["loss"] = {"name": "ns", "gp_weight": 10.0, "clip": 0.01, "divergence": "kl",
-                   "r1_gamma": 0.5, "l1_weight": 7.0, "adv_weight": 0.0}
+    old["loss"] = {
+        "name": "ns",
+        "gp_weight": 10.0,
+        "clip": 0.01,
+        "divergence": "kl",
+        "r1_gamma": 0.5,
+        "l1_weight": 7.0,
+        "adv_weight": 0.0,
+    }
     old["model"]["depth"] = 3
     cfg = typed(old, TrainAppConfig)
     assert OmegaConf.get_type(cfg.loss) is LossConfig
-    assert dict(cfg.loss) == {"name": "ns", "r1_gamma": 0.5, "r1_every": 1, "r2_gamma": 0.0,
-                              "r2_every": 1}
+    assert dict(cfg.loss) == {
+        "name": "ns",
+        "r1_gamma": 0.5,
+        "r1_every": 1,
+        "r2_gamma": 0.0,
+        "r2_every": 1,
+    }
     assert (cfg.conditioning.l1_weight, cfg.conditioning.adv_weight) == (7.0, 0.0)
     assert "depth" not in cfg.model
 

@@ -16,8 +16,9 @@ from tests.conftest import TINY, run_cli
 
 
 def data_cfg(**kw):
-    return OmegaConf.create({"name": "digits", "root": None, "resolution": None,
-                             "num_points": 1000, **kw})
+    return OmegaConf.create(
+        {"name": "digits", "root": None, "resolution": None, "num_points": 1000, **kw}
+    )
 
 
 def test_digits_range_shape_and_disjoint_splits() -> None:
@@ -57,10 +58,13 @@ def test_mnist_missing_and_corrupt_files_are_named(mnist_root: Path, tmp_path: P
         load_dataset(data_cfg(name="mnist"), "test")
 
 
-@pytest.mark.parametrize("name, root, other", [("mnist", "fashion-mnist", "fashion_mnist"),
-                                               ("fashion_mnist", "mnist", "mnist")])
+@pytest.mark.parametrize(
+    "name, root, other",
+    [("mnist", "fashion-mnist", "fashion_mnist"), ("fashion_mnist", "mnist", "mnist")],
+)
 def test_another_datasets_files_are_named_not_called_corrupt(
-        name: str, root: str, other: str, mnist_root: Path, fashion_root: Path) -> None:
+    name: str, root: str, other: str, mnist_root: Path, fashion_root: Path
+) -> None:
     """The four files of MNIST and Fashion-MNIST have the same names and format; each file's
     MD5 says which dataset it is."""
     titles = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
@@ -70,21 +74,25 @@ def test_another_datasets_files_are_named_not_called_corrupt(
     assert str(err.value) == (
         f"data={name}: {folder / 'train-images-idx3-ubyte.gz'} is {titles[other]}'s "
         f"train-images-idx3-ubyte.gz, not {titles[name]}'s: use data={other}, or set data.root "
-        f"to a folder of the {titles[name]} files")
+        f"to a folder of the {titles[name]} files"
+    )
 
 
 def test_a_resolution_the_model_cannot_take_fails_before_the_data_is_cached(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("GANCLI_CACHE", str(tmp_path / "cache"))
     proc = run_cli("train", *TINY, "data.resolution=12", cwd=tmp_path, check=False)
     assert proc.returncode == 1 and proc.stderr.splitlines() == [
         "gancli: error: model=dcgan needs a square image side that is a power of 2 and at "
-        "least 8, got 12: set data.resolution (e.g. 32)"]
+        "least 8, got 12: set data.resolution (e.g. 32)"
+    ]
     assert not (tmp_path / "cache").exists() and not (tmp_path / "outputs").exists()
 
 
-@pytest.mark.parametrize("name, modes, std", [("ring8", ring8_modes, 0.01),
-                                              ("grid25", grid25_modes, 0.05)])
+@pytest.mark.parametrize(
+    "name, modes, std", [("ring8", ring8_modes, 0.01), ("grid25", grid25_modes, 0.05)]
+)
 def test_mixtures_match_the_protocol_geometry(name, modes, std) -> None:
     data = load_dataset(data_cfg(name=name, num_points=20000), "train")
     centres, s = modes()

@@ -23,12 +23,17 @@ from gancli.errors import GancliError
 
 
 def data_cfg(name: str, root: Path | None, resolution: int | None = 32) -> DictConfig:
-    return OmegaConf.create({"name": name, "root": None if root is None else str(root),
-                             "resolution": resolution, "num_points": 1000})
+    return OmegaConf.create(
+        {
+            "name": name,
+            "root": None if root is None else str(root),
+            "resolution": resolution,
+            "num_points": 1000,
+        }
+    )
 
 
 # Fashion-MNIST
-
 
 
 def test_fashion_mnist_from_original_files(fashion_root: Path) -> None:
@@ -50,6 +55,7 @@ def write_cifar_archive(folder: Path, per_batch: int = 4) -> dict[str, tuple[np.
     batches = {}
     folder.mkdir(parents=True, exist_ok=True)
     with tarfile.open(folder / CIFAR10_ARCHIVE, "w:gz") as tar:
+
         def add(name: str, obj: dict) -> None:
             blob = pickle.dumps(obj, protocol=2)
             info = tarfile.TarInfo(f"cifar-10-batches-py/{name}")
@@ -78,8 +84,9 @@ def test_cifar10_archive_round_trip(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert test.y.tolist() == labels and test.y.dtype == torch.long
     train_labels = sum((batches[f"data_batch_{i}"][1] for i in range(1, 6)), [])
     assert train.y.tolist() == train_labels
-    assert torch.equal(train.pixels()[:4], torch.from_numpy(
-        batches["data_batch_1"][0]).view(-1, 3, 32, 32))
+    assert torch.equal(
+        train.pixels()[:4], torch.from_numpy(batches["data_batch_1"][0]).view(-1, 3, 32, 32)
+    )
 
 
 def test_cifar10_refuses_an_archive_with_the_wrong_md5(tmp_path: Path) -> None:
@@ -89,8 +96,11 @@ def test_cifar10_refuses_an_archive_with_the_wrong_md5(tmp_path: Path) -> None:
 
 
 def test_cifar10_missing_archive_says_what_to_get(tmp_path: Path) -> None:
-    with pytest.raises(GancliError, match=f"expected {CIFAR10_ARCHIVE} in {tmp_path} "
-                                          r"\(download it from https://www.cs.toronto.edu/"):
+    with pytest.raises(
+        GancliError,
+        match=f"expected {CIFAR10_ARCHIVE} in {tmp_path} "
+        r"\(download it from https://www.cs.toronto.edu/",
+    ):
         load_dataset(data_cfg("cifar10", tmp_path), "test")
     with pytest.raises(GancliError, match="data.root is not set"):
         load_dataset(data_cfg("cifar10", None), "test")
@@ -106,8 +116,10 @@ def save(path: Path, image: Image.Image) -> None:
 
 def folder_cfg(root: Path | None, resolution: int | None = 32) -> DictConfig:
     """`data=folder`'s typed config (channels and fit at their defaults)."""
-    return OmegaConf.merge(OmegaConf.structured(FolderDataConfig), {
-        "name": "folder", "root": None if root is None else str(root), "resolution": resolution})
+    return OmegaConf.merge(
+        OmegaConf.structured(FolderDataConfig),
+        {"name": "folder", "root": None if root is None else str(root), "resolution": resolution},
+    )
 
 
 def load_both_splits(root: Path, resolution: int | None) -> tuple[TensorData, TensorData]:
@@ -120,8 +132,10 @@ def test_folder_with_class_sub_folders(tmp_path: Path) -> None:
     for i in range(4):  # sorted first: class 0
         save(tmp_path / "cats" / f"c{i}.png", Image.new("RGB", sizes[i], (255, 0, 0)))
     for i in range(5):  # nested folders count for their top-level class
-        save(tmp_path / "dogs" / ("deep" if i % 2 else "") / f"d{i}.jpg",
-             Image.new("RGB", sizes[i % 4], (0, 0, 255)))
+        save(
+            tmp_path / "dogs" / ("deep" if i % 2 else "") / f"d{i}.jpg",
+            Image.new("RGB", sizes[i % 4], (0, 0, 255)),
+        )
     save(tmp_path / "dogs" / "grey.bmp", Image.new("L", (30, 20), 128))
     (tmp_path / "dogs" / "notes.txt").write_text("not an image")
     train, test = load_both_splits(tmp_path, 16)
@@ -140,7 +154,7 @@ def test_flat_folder_is_one_class_centre_cropped(tmp_path: Path) -> None:
     # is the green third.
     stripes = np.zeros((32, 96, 3), dtype=np.uint8)
     for c in range(3):
-        stripes[:, 32 * c:32 * (c + 1), c] = 255
+        stripes[:, 32 * c : 32 * (c + 1), c] = 255
     save(tmp_path / "stripes.png", Image.fromarray(stripes))
     train = load_dataset(folder_cfg(tmp_path, 16), "train")
     assert train.rows.shape == (1, 16, 16, 3) and train.y.tolist() == [0]
@@ -157,11 +171,11 @@ def test_flat_folder_is_one_class_centre_cropped(tmp_path: Path) -> None:
     assert train.rows.shape == (9, 10, 10, 3) and test.rows.shape == (1, 10, 10, 3)
     assert set(torch.cat([train.y, test.y]).tolist()) == {0}
     assert sorted(torch.cat([train.pixels(), test.pixels()])[:, 0, 0, 0].tolist()) == [
-        10 * i for i in range(10)]  # every image once, in one split or the other
+        10 * i for i in range(10)
+    ]  # every image once, in one split or the other
 
 
-def test_folder_problems_name_the_folder(tmp_path: Path, caplog: pytest.LogCaptureFixture
-                                         ) -> None:
+def test_folder_problems_name_the_folder(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     (tmp_path / "readme.txt").write_text("no images here")
     with pytest.raises(GancliError, match=f"no images .* under {tmp_path}$"):
         load_dataset(folder_cfg(tmp_path), "train")
@@ -191,8 +205,10 @@ def test_stacked_mnist_channels_are_mnist_digits(mnist_root: Path) -> None:
     mnist = load_dataset(data_cfg("mnist", mnist_root), "test")
     digits = mnist.pixels()[:, 0].flatten(1)
     for i in range(5):
-        source = [(digits == channel.flatten()).all(dim=1).nonzero()[0, 0]
-                  for channel in stacked.pixels()[i]]  # the MNIST image each channel is
+        source = [
+            (digits == channel.flatten()).all(dim=1).nonzero()[0, 0]
+            for channel in stacked.pixels()[i]
+        ]  # the MNIST image each channel is
         r, g, b = (mnist.y[j].item() for j in source)
         assert stacked.y[i] == 100 * r + 10 * g + b
     again = load_dataset(data_cfg("stacked_mnist", mnist_root), "test")

@@ -48,13 +48,15 @@ def test_the_kind_object_follows_the_data_info() -> None:
 
 
 def test_image_preview_is_a_grid_and_scores_its_diversity_against_real_images(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     real = torch.rand(300, 1, 8, 8) * 2 - 1
     asked = []
     kind = data_kind(IMAGES, lambda n: asked.append(n) or real[:n])
     x = torch.rand(6, 1, 8, 8) * 2 - 1  # as varied as the real images
-    assert kind.preview(x, (x, 3), tmp_path / "p.png", step=7)["preview_diversity"] == \
-        pytest.approx(1.0, abs=0.1)
+    assert kind.preview(x, (x, 3), tmp_path / "p.png", step=7)[
+        "preview_diversity"
+    ] == pytest.approx(1.0, abs=0.1)
     assert Image.open(tmp_path / "p.png").size[0] > 3 * 8  # three columns with padding
     one = x[:1].expand(6, -1, -1, -1)  # one image whatever the latent: collapsed
     assert kind.preview(one, (one, 3), tmp_path / "q.png", step=8)["preview_diversity"] == 0
@@ -82,26 +84,44 @@ def test_sample_output_per_kind(tmp_path: Path) -> None:
     saved = np.load(points.write([RING.rows[:10]], 10, tmp_path / "p.npz", {}))
     assert saved["points"].dtype == np.float32 and saved["points"].shape == (10, 2)
     assert Image.open(points.picture(RING.rows[:10], (None, None), tmp_path / "p.png")).size == (
-        500, 500)
+        500,
+        500,
+    )
     with pytest.raises(GancliError, match="^2D point samples cannot be written as a folder"):
         points.write([RING.rows[:10]], 10, tmp_path / "folder", {})
     with pytest.raises(GancliError, match="^cannot write samples as '.jpg'"):
         images.write([x], 4, tmp_path / "s.jpg", {})
 
 
-@pytest.mark.parametrize("overrides, n", [(TINY, 64),
-                                          (["data=ring8", "model=mlp", "model.width=8",
-                                            "data.num_points=500", "train.device=cpu"], 2500),
-                                          ([*TINY, "train.sample_n=9"], 9)])
-def test_the_preview_count_is_the_kinds_unless_set(overrides: list[str], n: int,
-                                                   tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "overrides, n",
+    [
+        (TINY, 64),
+        (
+            ["data=ring8", "model=mlp", "model.width=8", "data.num_points=500", "train.device=cpu"],
+            2500,
+        ),
+        ([*TINY, "train.sample_n=9"], 9),
+    ],
+)
+def test_the_preview_count_is_the_kinds_unless_set(
+    overrides: list[str], n: int, tmp_path: Path
+) -> None:
     assert Trainer(compose_train(*overrides), tmp_path).preview.z.shape[0] == n
 
 
 def test_points_scores_are_recorded_once_per_step(tmp_path: Path) -> None:
-    trainer = Trainer(compose_train("data=ring8", "model=mlp", "model.width=8",
-                                    "data.num_points=500", "train.device=cpu",
-                                    "train.channels_last=true"), tmp_path)
+    trainer = Trainer(
+        compose_train(
+            "data=ring8",
+            "model=mlp",
+            "model.width=8",
+            "data.num_points=500",
+            "train.device=cpu",
+            "train.channels_last=true",
+        ),
+        tmp_path,
+    )
     monitor = Recorder()
     trainer.write_samples("step_0.png", monitor)
     trainer.write_samples("final.png", monitor)  # the same step's picture again
@@ -130,15 +150,20 @@ def test_evaluation_asks_the_kind_and_names_none(monkeypatch: pytest.MonkeyPatch
             return x.round()
 
         def score_modes(self, samples: torch.Tensor) -> dict[str, float | int]:
-            return {"modes_captured": int(samples.sum()), "modes_total": 3, "reverse_kl": 0.5,
-                    "hq_fraction": 1.0}
+            return {
+                "modes_captured": int(samples.sum()),
+                "modes_total": 3,
+                "reverse_kl": 0.5,
+                "hq_fraction": 1.0,
+            }
 
     monkeypatch.setitem(DATA_KINDS, "dots", Dots)
     info = DataInfo("speckles", "dots", (2,), 0)
     assert default_metrics(info, "classifier") == ["modes"]
     kind = data_kind(info)
-    result = Evaluator(opts(), None, info, torch.device("cpu"))(kind.scored(torch.full((2, 2),
-                                                                                      0.75)))
+    result = Evaluator(opts(), None, info, torch.device("cpu"))(
+        kind.scored(torch.full((2, 2), 0.75))
+    )
     assert result["modes_captured"] == 4 and result["reverse_kl"] == 0.5
     with pytest.raises(GancliError, match="samples=s.npz hold images but data=speckles is dots"):
         kind.check_file(torch.zeros(2, 1, 8, 8, dtype=torch.uint8), "s.npz")

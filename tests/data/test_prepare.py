@@ -45,8 +45,10 @@ def gancli_data(*args: str, check: bool = True) -> Result:
 
 def folder_cfg(root: Path, **keys: object) -> DictConfig:
     """`data=folder`'s config as composition makes it (typed), for `root`."""
-    return OmegaConf.merge(OmegaConf.structured(FolderDataConfig),
-                           {"name": "folder", "root": str(root), "resolution": 8, **keys})
+    return OmegaConf.merge(
+        OmegaConf.structured(FolderDataConfig),
+        {"name": "folder", "root": str(root), "resolution": 8, **keys},
+    )
 
 
 def save(path: Path, image: Image.Image, **params: object) -> Path:
@@ -65,8 +67,10 @@ def prepared(cfg: DictConfig, out: Path, **progress: object) -> tuple[dict, dict
     """Prepare `cfg` into `out`; the manifest and both splits (None for an empty one)."""
     prepare_into(cfg, out, Progress(**progress))
     manifest = read_manifest(out)
-    return manifest, {split: open_prepared(out, split) if entry["count"] else None
-                      for split, entry in manifest["splits"].items()}
+    return manifest, {
+        split: open_prepared(out, split) if entry["count"] else None
+        for split, entry in manifest["splits"].items()
+    }
 
 
 def one_image(root: Path, **keys: object) -> np.ndarray:
@@ -79,8 +83,14 @@ def classes_tree(root: Path) -> list[Path]:
     """Two classes of PNG and JPEG images of mixed sizes; a nested folder counts for its
     top-level class."""
     files = [save(root / "cats" / f"c{i}.png", noise(12 + 3 * i, 12, i)) for i in range(5)]
-    files += [save(root / "dogs" / ("deep" if i % 2 else "") / f"d{i}.jpg",
-                   noise(10, 10 + 2 * i, 10 + i), quality=90) for i in range(7)]
+    files += [
+        save(
+            root / "dogs" / ("deep" if i % 2 else "") / f"d{i}.jpg",
+            noise(10, 10 + 2 * i, 10 + i),
+            quality=90,
+        )
+        for i in range(7)
+    ]
     (root / "dogs" / "notes.txt").write_text("not an image")
     return sorted(files)
 
@@ -94,7 +104,8 @@ def test_folder_round_trip_matches_pil(tmp_path: Path) -> None:
     for split, data in splits.items():
         picked = [files[i] for i in split_indices(len(files))[split]]  # the split of before
         assert [f.relative_to(tmp_path / "out") for f in data.files] == [
-            p.relative_to(tmp_path / "src") for p in picked]
+            p.relative_to(tmp_path / "src") for p in picked
+        ]
         assert data.rows.dtype == torch.uint8 and data.rows.shape[1:] == (8, 8, 3)
         for path, row, label in zip(picked, data.rows, data.y, strict=True):
             with Image.open(path) as im:
@@ -123,8 +134,12 @@ def test_conversions_to_rgb(tmp_path: Path) -> None:
     save(root / "bits.png", Image.new("1", (4, 4), 1))
     save(root / "plain.bmp", Image.new("RGB", (4, 4), (1, 2, 3)))
     manifest, splits = prepared(folder_cfg(root, resolution=None), tmp_path / "out")
-    rows = {f.name: row.numpy() for data in splits.values() if data
-            for f, row in zip(data.files, data.rows, strict=True)}
+    rows = {
+        f.name: row.numpy()
+        for data in splits.values()
+        if data
+        for f, row in zip(data.files, data.rows, strict=True)
+    }
     assert manifest["summary"]["converted"] == 7 and manifest["summary"]["resized"] == 0
     assert (rows["grey.png"] == 100).all()
     assert np.abs(rows["rgba.png"].astype(int) - [100, 50, 25]).max() <= 1
@@ -138,8 +153,9 @@ def test_conversions_to_rgb(tmp_path: Path) -> None:
     assert (rows["plain.bmp"] == [1, 2, 3]).all()
 
 
-@pytest.mark.parametrize("suffix, params", [(".jpg", {"quality": 80}), (".webp", {}),
-                                            (".bmp", {}), (".png", {})])
+@pytest.mark.parametrize(
+    "suffix, params", [(".jpg", {"quality": 80}), (".webp", {}), (".bmp", {}), (".png", {})]
+)
 def test_formats_decode_as_pil_does(tmp_path: Path, suffix: str, params: dict) -> None:
     path = save(tmp_path / "src" / f"a{suffix}", noise(8, 8, 3), **params)
     with Image.open(path) as im:
@@ -160,16 +176,18 @@ def stripes() -> Image.Image:
     """32 high, 96 wide: red, green and blue thirds."""
     pixels = np.zeros((32, 96, 3), dtype=np.uint8)
     for c in range(3):
-        pixels[:, 32 * c:32 * (c + 1), c] = 255
+        pixels[:, 32 * c : 32 * (c + 1), c] = 255
     return Image.fromarray(pixels)
 
 
 @pytest.mark.parametrize("fit", ["crop", "pad", "stretch"])
 def test_non_square_images_fit(tmp_path: Path, fit: str) -> None:
     save(tmp_path / "src" / "stripes.png", stripes())
-    want = {"crop": ImageOps.fit(stripes(), (16, 16), BILINEAR),
-            "pad": ImageOps.pad(stripes(), (16, 16), BILINEAR, color=0),
-            "stretch": stripes().resize((16, 16), BILINEAR)}[fit]
+    want = {
+        "crop": ImageOps.fit(stripes(), (16, 16), BILINEAR),
+        "pad": ImageOps.pad(stripes(), (16, 16), BILINEAR, color=0),
+        "stretch": stripes().resize((16, 16), BILINEAR),
+    }[fit]
     cfg = folder_cfg(tmp_path / "src", resolution=16, fit=fit)
     manifest, splits = prepared(cfg, tmp_path / "out")
     pixels = splits["train"].rows[0].numpy()
@@ -190,8 +208,11 @@ def test_native_size_needs_square_images_of_one_size(tmp_path: Path) -> None:
     levels = np.concatenate([s.rows[:, 0, 0, 0].numpy() for s in splits.values()])
     assert sorted(levels.tolist()) == [10 * i for i in range(10)]
     save(tmp_path / "src" / "g3.png", Image.new("L", (8, 8)))
-    with pytest.raises(GancliError, match=r"images differ in size \(g.\.png is .×., g.\.png is "
-                                          r".×.\); set data.resolution=N"):
+    with pytest.raises(
+        GancliError,
+        match=r"images differ in size \(g.\.png is .×., g.\.png is "
+        r".×.\); set data.resolution=N",
+    ):
         prepared(folder_cfg(tmp_path / "src", resolution=None), tmp_path / "out2")
     save(tmp_path / "wide" / "w.png", Image.new("L", (12, 6)))
     with pytest.raises(GancliError, match="w.png is 12×6: .* set data.resolution=N"):
@@ -204,14 +225,15 @@ def corrupt_tree(root: Path) -> None:
     for i in range(12):
         save(root / f"{i:02d}.png", noise(8, 8, i))
     good = (root / "00.png").read_bytes()
-    (root / "truncated.png").write_bytes(good[:len(good) // 2])
+    (root / "truncated.png").write_bytes(good[: len(good) // 2])
     (root / "text.png").write_text("not an image")
 
 
 def test_undecodable_files_are_skipped_and_named(tmp_path: Path, caplog) -> None:
     corrupt_tree(tmp_path / "src")
-    proc = gancli_data("prepare", f"source={tmp_path / 'src'}", f"out={tmp_path / 'out'}",
-                   "data.resolution=8")
+    proc = gancli_data(
+        "prepare", f"source={tmp_path / 'src'}", f"out={tmp_path / 'out'}", "data.resolution=8"
+    )
     assert last_line(proc.stdout) == str(tmp_path / "out")
     assert "truncated.png" in proc.stderr and "text.png" in proc.stderr  # the summary table
     skipped = dict(read_manifest(tmp_path / "out")["summary"]["skipped"])
@@ -224,8 +246,13 @@ def test_undecodable_files_are_skipped_and_named(tmp_path: Path, caplog) -> None
 
 def test_strict_stops_at_an_undecodable_file(tmp_path: Path) -> None:
     corrupt_tree(tmp_path / "src")
-    proc = gancli_data("prepare", f"source={tmp_path / 'src'}", f"out={tmp_path / 'out'}",
-                   "strict=true", check=False)
+    proc = gancli_data(
+        "prepare",
+        f"source={tmp_path / 'src'}",
+        f"out={tmp_path / 'out'}",
+        "strict=true",
+        check=False,
+    )
     assert proc.returncode == 1
     error = [line for line in proc.stderr.splitlines() if "error" in line]
     assert len(error) == 1 and "cannot decode" in error[0] and "strict=false" in error[0]
@@ -254,8 +281,13 @@ def test_interrupted_prepare_leaves_nothing(tmp_path: Path, monkeypatch, workers
         prepare_into(cfg, tmp_path / "out", Progress(workers=workers))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["src"]  # no out, no .partial folder
     if workers == 1:
-        proc = gancli_data("prepare", f"source={tmp_path / 'src'}",
-                       f"out={tmp_path / 'out'}", "workers=1", check=False)
+        proc = gancli_data(
+            "prepare",
+            f"source={tmp_path / 'src'}",
+            f"out={tmp_path / 'out'}",
+            "workers=1",
+            check=False,
+        )
         assert proc.returncode == 130 and "interrupted" in proc.stderr
         assert sorted(p.name for p in tmp_path.iterdir()) == ["src"]
 
@@ -287,19 +319,25 @@ def test_out_is_refused_unless_overwrite(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "src"]  # no run folder, no log
 
 
-@pytest.mark.parametrize("args, message", [
-    (("out=OUT",), "give source=FOLDER_OR_ZIP"),
-    (("source=SRC",), "give out=DIR"),
-    (("source=SRC", "out=OUT", "data=mnist"), "source= is the folder or .zip of images of "
-                                              "data=folder"),
-    (("out=OUT", "data=ring8"), "data=ring8 cannot be prepared"),
-    (("source=SRC/missing", "out=OUT"), "is not a folder or a .zip"),
-    (("source=SRC", "out=OUT", "data.fit=squash"), "data.fit"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("out=OUT",), "give source=FOLDER_OR_ZIP"),
+        (("source=SRC",), "give out=DIR"),
+        (
+            ("source=SRC", "out=OUT", "data=mnist"),
+            "source= is the folder or .zip of images of data=folder",
+        ),
+        (("out=OUT", "data=ring8"), "data=ring8 cannot be prepared"),
+        (("source=SRC/missing", "out=OUT"), "is not a folder or a .zip"),
+        (("source=SRC", "out=OUT", "data.fit=squash"), "data.fit"),
+    ],
+)
 def test_prepare_errors_are_one_line(tmp_path: Path, args: tuple, message: str) -> None:
     save(tmp_path / "src" / "a.png", noise(8, 8, 0))
-    args = tuple(a.replace("SRC", str(tmp_path / "src")).replace("OUT", str(tmp_path / "out"))
-                 for a in args)
+    args = tuple(
+        a.replace("SRC", str(tmp_path / "src")).replace("OUT", str(tmp_path / "out")) for a in args
+    )
     proc = gancli_data("prepare", *args, check=False)
     assert proc.returncode == 1 and message in proc.stderr
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
@@ -329,8 +367,13 @@ def test_zip_source(tmp_path: Path) -> None:
         for split, data in splits.items():
             assert np.array_equal(data.rows.numpy(), from_folder[split].rows.numpy())
             assert np.array_equal(data.y.numpy(), from_folder[split].y.numpy())
-    one_class = write_zip(tmp_path / "imgs.zip", {f"imgs/{i}.png": save(
-        tmp_path / "png" / f"{i}.png", noise(8, 8, i)).read_bytes() for i in range(3)})
+    one_class = write_zip(
+        tmp_path / "imgs.zip",
+        {
+            f"imgs/{i}.png": save(tmp_path / "png" / f"{i}.png", noise(8, 8, i)).read_bytes()
+            for i in range(3)
+        },
+    )
     manifest, _ = prepared(folder_cfg(one_class), tmp_path / "imgs-out")
     assert manifest["classes"] == [] and manifest["num_classes"] == 1
     (tmp_path / "bad.zip").write_bytes(b"not a zip")
@@ -361,9 +404,20 @@ def test_data_info_shows_the_manifest(tmp_path: Path) -> None:
     proc = gancli_data("info", str(out))
     manifest = read_manifest(out)
     table = re.sub(r"[\s│]", "", proc.stdout)  # long values wrap inside their cells
-    for text in ("folder", "3×8×8", "train", "11 images", "test", "1 image", "2: cats, dogs",
-                 str(tmp_path / "src"), "gancli data prepare source=", manifest["fingerprint"],
-                 "kept 12", manifest["created"]):
+    for text in (
+        "folder",
+        "3×8×8",
+        "train",
+        "11 images",
+        "test",
+        "1 image",
+        "2: cats, dogs",
+        str(tmp_path / "src"),
+        "gancli data prepare source=",
+        manifest["fingerprint"],
+        "kept 12",
+        manifest["created"],
+    ):
         assert re.sub(r"\s", "", text) in table, text
     proc = gancli_data("info", str(tmp_path / "src"), check=False)
     assert proc.returncode == 1 and "not a prepared dataset" in proc.stderr
@@ -374,8 +428,9 @@ def test_data_check(tmp_path: Path) -> None:
     out = prepare_small(tmp_path)
     manifest = read_manifest(out)
     proc = gancli_data("check", str(out))
-    assert proc.stdout == (f"{out}: {len(manifest['files'])} files OK (fingerprint "
-                           f"{manifest['fingerprint']})\n")
+    assert proc.stdout == (
+        f"{out}: {len(manifest['files'])} files OK (fingerprint {manifest['fingerprint']})\n"
+    )
     pixels = out / "train-pixels.npy"
     good = pixels.read_bytes()
     pixels.write_bytes(good[:-1])  # truncated
@@ -406,8 +461,10 @@ def test_data_usage(tmp_path: Path) -> None:
 
 
 def paired_cfg(root: Path) -> DictConfig:
-    return OmegaConf.merge(OmegaConf.structured(ImageFilesDataConfig),
-                           {"name": "paired_folder", "root": str(root), "resolution": 8})
+    return OmegaConf.merge(
+        OmegaConf.structured(ImageFilesDataConfig),
+        {"name": "paired_folder", "root": str(root), "resolution": 8},
+    )
 
 
 def test_paired_folder_round_trip(tmp_path: Path) -> None:
@@ -415,8 +472,13 @@ def test_paired_folder_round_trip(tmp_path: Path) -> None:
     for i in range(20):  # input grey level 10·i, target 10·i + 5, twice the size
         save(root / "input" / f"{i:02d}.png", Image.new("L", (16, 16), 10 * i))
         save(root / "target" / f"{i:02d}.jpg", Image.new("RGB", (16, 16), (10 * i + 5,) * 3))
-    proc = gancli_data("prepare", "data=paired_folder", f"data.root={root}",
-                   f"out={tmp_path / 'out'}", "data.resolution=8")
+    proc = gancli_data(
+        "prepare",
+        "data=paired_folder",
+        f"data.root={root}",
+        f"out={tmp_path / 'out'}",
+        "data.resolution=8",
+    )
     out = Path(last_line(proc.stdout))
     manifest = read_manifest(out)
     assert manifest["num_classes"] == 0 and manifest["summary"]["converted"] == 20
@@ -435,8 +497,16 @@ def test_paired_folder_round_trip(tmp_path: Path) -> None:
 def test_train_on_a_prepared_dataset(tmp_path: Path) -> None:
     out = prepare_small(tmp_path)
     tiny = [o for o in TINY if not o.startswith(("data.", "train.steps", "train.log_every"))]
-    proc = run_cli("train", "data=prepared", f"data.root={out}", *tiny, "train.steps=2",
-                   "train.log_every=1", "train.batch_size=8", cwd=tmp_path)
+    proc = run_cli(
+        "train",
+        "data=prepared",
+        f"data.root={out}",
+        *tiny,
+        "train.steps=2",
+        "train.log_every=1",
+        "train.batch_size=8",
+        cwd=tmp_path,
+    )
     assert "step 2/2" in proc.stderr and Path(last_line(proc.stdout)).is_dir()
 
 
@@ -448,8 +518,13 @@ def test_summary_names_the_first_skipped_files(tmp_path: Path) -> None:
     proc = gancli_data("prepare", "data=digits", f"out={tmp_path / 'digits'}")  # no files
     manifest = read_manifest(Path(last_line(proc.stdout)))
     assert "kept" in proc.stderr and "1797 (train 1438, test 359)" in proc.stderr
-    manifest["summary"] = {"kept": 1797, "converted": 0, "cropped": 0, "resized": 0,
-                           "skipped": [[f"bad{i}.png", "truncated"] for i in range(13)]}
+    manifest["summary"] = {
+        "kept": 1797,
+        "converted": 0,
+        "cropped": 0,
+        "resized": 0,
+        "skipped": [[f"bad{i}.png", "truncated"] for i in range(13)],
+    }
     console = Console(record=True, width=100)
     console.print(summary_table(manifest, 2.0))
     text = console.export_text()

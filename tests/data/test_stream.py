@@ -56,7 +56,8 @@ def test_built_in_data_is_prepared_once_then_mapped(monkeypatch: pytest.MonkeyPa
 
 
 def test_unwritable_cache_prepares_into_a_temporary_folder(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     blocked = tmp_path / "file"
     blocked.write_text("a file where the cache folder should be")
     monkeypatch.setenv("GANCLI_CACHE", str(blocked))
@@ -65,10 +66,10 @@ def test_unwritable_cache_prepares_into_a_temporary_folder(
     assert not data.path.is_relative_to(blocked)
 
 
-def test_prepared_mnist_equals_data_mnist_pixel_for_pixel(mnist_root: Path,
-                                                          tmp_path: Path) -> None:
-    cfg = OmegaConf.create({"name": "mnist", "root": str(mnist_root), "resolution": 32,
-                            "placement": "auto"})
+def test_prepared_mnist_equals_data_mnist_pixel_for_pixel(mnist_root: Path, tmp_path: Path) -> None:
+    cfg = OmegaConf.create(
+        {"name": "mnist", "root": str(mnist_root), "resolution": 32, "placement": "auto"}
+    )
     out = prepare_into(cfg, tmp_path / "mnist32")
     for split in ("train", "test"):
         direct, prepared = load_dataset(cfg, split), open_prepared(out, split)
@@ -136,8 +137,9 @@ def test_stream_reads_the_rows_it_draws_and_resumes_exactly(prepared_digits: Pat
     again.stream.close()
 
 
-def test_stream_reports_a_file_truncated_after_opening(prepared_digits: Path,
-                                                       tmp_path: Path) -> None:
+def test_stream_reports_a_file_truncated_after_opening(
+    prepared_digits: Path, tmp_path: Path
+) -> None:
     import shutil
 
     copy = tmp_path / "copy"
@@ -150,16 +152,20 @@ def test_stream_reports_a_file_truncated_after_opening(prepared_digits: Path,
         reader.read(torch.tensor([len(data) - 1]))
 
 
-def test_resume_on_streamed_prepared_data_is_exact(prepared_digits: Path,
-                                                   tmp_path: Path) -> None:
+def test_resume_on_streamed_prepared_data_is_exact(prepared_digits: Path, tmp_path: Path) -> None:
     """10 steps then 10 more from the checkpoint equal 20 in one go, reading the batches from
     the file (data.placement=stream)."""
-    args = [*PREPARED_TINY, "data=prepared", f"data.root={prepared_digits}",
-            "data.placement=stream"]
+    args = [
+        *PREPARED_TINY,
+        "data=prepared",
+        f"data.root={prepared_digits}",
+        "data.placement=stream",
+    ]
     whole = Path(last_line(run_cli("train", *args, cwd=tmp_path).stdout))
     half = Path(last_line(run_cli("train", *args, "train.steps=10", cwd=tmp_path).stdout))
-    resumed = Path(last_line(run_cli("train", f"resume={half}", "train.steps=20",
-                                     cwd=tmp_path).stdout))
+    resumed = Path(
+        last_line(run_cli("train", f"resume={half}", "train.steps=20", cwd=tmp_path).stdout)
+    )
     a, b = load_checkpoint(whole), load_checkpoint(resumed)
     assert "stream" in b["rng"]
     # Each run's reader thread ended with it (an in-process sweep runs many).
@@ -170,28 +176,47 @@ def test_resume_on_streamed_prepared_data_is_exact(prepared_digits: Path,
     assert a["data_info"]["name"] == "digits" and a["data_info"]["shape"] == [1, 8, 8]
 
 
-def test_eval_against_prepared_reference_matches_the_built_in(prepared_digits: Path,
-                                                              tiny_run: Path,
-                                                              tmp_path: Path) -> None:
+def test_eval_against_prepared_reference_matches_the_built_in(
+    prepared_digits: Path, tiny_run: Path, tmp_path: Path
+) -> None:
     samples = tmp_path / "s.npz"
     run_cli("sample", f"ckpt={tiny_run}", "n=200", f"out={samples}", cwd=tmp_path)
     scores = []
-    for name, data in (("builtin", ["data=digits", "data.resolution=8"]),
-                       ("prepared", ["data=prepared", f"data.root={prepared_digits}"])):
-        proc = run_cli("eval", f"samples={samples}", *data, "eval.metrics=[fid,kid]",
-                       f"hydra.run.dir={tmp_path / name}", cwd=tmp_path)
+    for name, data in (
+        ("builtin", ["data=digits", "data.resolution=8"]),
+        ("prepared", ["data=prepared", f"data.root={prepared_digits}"]),
+    ):
+        proc = run_cli(
+            "eval",
+            f"samples={samples}",
+            *data,
+            "eval.metrics=[fid,kid]",
+            f"hydra.run.dir={tmp_path / name}",
+            cwd=tmp_path,
+        )
         scores.append(json.loads(Path(last_line(proc.stdout)).read_text()))
     assert scores[0]["fid"] == pytest.approx(scores[1]["fid"], rel=1e-9)
     assert scores[1]["dataset"] == "digits"
     # The two are byte-identical files, so the caches key them the same.
-    assert read_manifest(prepared_digits)["fingerprint"] == \
-        read_manifest(ensure_cached(digits_cfg()))["fingerprint"]
+    assert (
+        read_manifest(prepared_digits)["fingerprint"]
+        == read_manifest(ensure_cached(digits_cfg()))["fingerprint"]
+    )
 
 
 def test_sample_grid_of_a_prepared_run_is_written(prepared_digits: Path, tmp_path: Path) -> None:
-    run = Path(last_line(run_cli("train", *PREPARED_TINY, "train.steps=2", "data=prepared",
-                                 f"data.root={prepared_digits}", cwd=tmp_path).stdout))
+    run = Path(
+        last_line(
+            run_cli(
+                "train",
+                *PREPARED_TINY,
+                "train.steps=2",
+                "data=prepared",
+                f"data.root={prepared_digits}",
+                cwd=tmp_path,
+            ).stdout
+        )
+    )
     out = tmp_path / "s.npz"
     run_cli("sample", f"ckpt={run}", "n=4", f"out={out}", cwd=tmp_path)
     assert np.load(io.BytesIO(out.read_bytes()))["images"].shape == (4, 8, 8, 1)
-

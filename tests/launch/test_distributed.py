@@ -33,8 +33,11 @@ TORCHRUN = Path(sys.executable).with_name("torchrun")
 
 def _data(n: int) -> TensorData:
     info = DataInfo("toy", "points", (2,), 1)
-    return TensorData(info, torch.arange(n, dtype=torch.float32)[:, None].repeat(1, 2),
-                      torch.zeros(n, dtype=torch.long))
+    return TensorData(
+        info,
+        torch.arange(n, dtype=torch.float32)[:, None].repeat(1, 2),
+        torch.zeros(n, dtype=torch.long),
+    )
 
 
 def test_shards_are_disjoint_and_cover_the_data() -> None:
@@ -72,8 +75,7 @@ def test_each_rank_command_line(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RANK", "1")
     other = torchrun_overrides("train", args, False)
     assert "train.steps=5" in other and "hydra.run.dir=runs/a" not in other
-    scratch = Path(next(a for a in other if a.startswith("hydra.run.dir="))
-                   .split("=", 1)[1])
+    scratch = Path(next(a for a in other if a.startswith("hydra.run.dir=")).split("=", 1)[1])
     assert scratch.is_dir() and "gancli-rank1-" in scratch.name
     assert "hydra.output_subdir=null" in other
 
@@ -96,7 +98,8 @@ def test_sync_batchnorm_is_refused_on_the_cpu() -> None:
 
 @pytest.mark.parametrize("visible, device", [(1, 0), (4, 3)])
 def test_each_rank_takes_its_gpu_or_the_only_one_it_sees(
-        visible: int, device: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    visible: int, device: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """LOCAL_RANK=3's GPU: cuda:3 of the machine's 4, or cuda:0 when a scheduler shows each
     task its own GPU only (Slurm's --gpus-per-task); made the current device either way."""
     current: list[torch.device] = []
@@ -123,16 +126,22 @@ def _free_port() -> int:
 def _gp_worker(rank: int, world: int, port: int, out: str) -> None:
     """One rank: a WGAN-GP step of a small critic through DDP, compared with the mean of the
     ranks' local gradients computed without synchronisation."""
-    os.environ.update(WORLD_SIZE=str(world), RANK=str(rank), LOCAL_RANK=str(rank),
-                      MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    os.environ.update(
+        WORLD_SIZE=str(world),
+        RANK=str(rank),
+        LOCAL_RANK=str(rank),
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+    )
     torch.set_num_threads(1)
     group, device = Distributed.start(torch.device("cpu"))
     torch.manual_seed(0)  # the same initial weights on every rank
     D = nn.Sequential(nn.Linear(2, 16), nn.LeakyReLU(0.2), nn.Linear(16, 1))
     wrapped = group.wrap(D, device)
     critic = CriticView(D, call=wrapped)
-    loss = build_loss(OmegaConf.create({"name": "wgan-gp", "gp_weight": 10.0, "r1_gamma": 0.0,
-                                        "r2_gamma": 0.0}))
+    loss = build_loss(
+        OmegaConf.create({"name": "wgan-gp", "gp_weight": 10.0, "r1_gamma": 0.0, "r2_gamma": 0.0})
+    )
     data = torch.Generator().manual_seed(100 + rank)  # different data on each rank
     real, fake = torch.randn(8, 2, generator=data), torch.randn(8, 2, generator=data) + 2
 
@@ -157,14 +166,21 @@ def _gp_worker(rank: int, world: int, port: int, out: str) -> None:
     group.share_weights(own)
     computed: list[int] = []
     chosen = group.from_main(lambda: computed.append(rank) or f"chosen on {rank}")
-    result = {"rank": rank, "synced_equals_mean": bool(torch.allclose(synced, mean, atol=1e-6)),
-              "local_differs": bool(not torch.allclose(local, mean)),
-              "mean_stat": float(stats["x"]), "any": group.any(rank == 1, device),
-              "stop_logged": group.should_stop(rank == 1, True, device),
-              "stop_between": group.should_stop(True, False, device),
-              "gather": group.gather(rank * 10), "broadcast": group.broadcast(f"from {rank}"),
-              "rows": None if rows is None else rows.flatten().tolist(),
-              "shared": float(own.weight.mean()), "from_main": chosen, "computed": computed}
+    result = {
+        "rank": rank,
+        "synced_equals_mean": bool(torch.allclose(synced, mean, atol=1e-6)),
+        "local_differs": bool(not torch.allclose(local, mean)),
+        "mean_stat": float(stats["x"]),
+        "any": group.any(rank == 1, device),
+        "stop_logged": group.should_stop(rank == 1, True, device),
+        "stop_between": group.should_stop(True, False, device),
+        "gather": group.gather(rank * 10),
+        "broadcast": group.broadcast(f"from {rank}"),
+        "rows": None if rows is None else rows.flatten().tolist(),
+        "shared": float(own.weight.mean()),
+        "from_main": chosen,
+        "computed": computed,
+    }
     Path(out, f"{rank}.json").write_text(json.dumps(result))
     torch.distributed.destroy_process_group()
 
@@ -190,9 +206,14 @@ def test_ddp_averages_gradients_through_the_gradient_penalty(tmp_path: Path) -> 
 
 def _torchrun(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run([str(TORCHRUN), "--standalone", "--nproc_per_node=2", "-m", "gancli",
-                           "train", *args], cwd=cwd, capture_output=True, text=True, env=env,
-                          timeout=300)
+    proc = subprocess.run(
+        [str(TORCHRUN), "--standalone", "--nproc_per_node=2", "-m", "gancli", "train", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc
 
@@ -200,8 +221,14 @@ def _torchrun(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 @pytest.mark.skipif(not TORCHRUN.exists(), reason="torchrun is not installed beside python")
 def test_torchrun_two_processes_write_one_run_folder_and_resume(tmp_path: Path) -> None:
     args = [a for a in TINY if not a.startswith("train.batch_size")]
-    proc = _torchrun(*args, "train.batch_size=16", "loss=wgan-gp", "hydra.run.dir=runs/first",
-                     "logger=tensorboard", cwd=tmp_path)
+    proc = _torchrun(
+        *args,
+        "train.batch_size=16",
+        "loss=wgan-gp",
+        "hydra.run.dir=runs/first",
+        "logger=tensorboard",
+        cwd=tmp_path,
+    )
     run = tmp_path / "runs" / "first"
     assert proc.stdout.strip().splitlines() == [str(run)]  # rank 0 alone prints it
     assert sorted(p.name for p in tmp_path.iterdir()) == ["runs"]  # nothing else written here
@@ -221,8 +248,14 @@ def test_torchrun_two_processes_write_one_run_folder_and_resume(tmp_path: Path) 
 
     # Resumed with evaluation: each process generates half of the samples.
     scoring = ["eval.n=101", "eval.metrics=[fid]"]
-    _torchrun(f"resume={run}", "train.steps=30", "train.eval_every=10", *scoring,
-              "hydra.run.dir=runs/resumed", cwd=tmp_path)
+    _torchrun(
+        f"resume={run}",
+        "train.steps=30",
+        "train.eval_every=10",
+        *scoring,
+        "hydra.run.dir=runs/resumed",
+        cwd=tmp_path,
+    )
     resumed = tmp_path / "runs" / "resumed"
     lines = [json.loads(x) for x in (resumed / "metrics.jsonl").read_text().splitlines()]
     assert [x["step"] for x in lines if "loss_d" in x] == [25, 30]
@@ -238,11 +271,22 @@ def test_torchrun_two_processes_write_one_run_folder_and_resume(tmp_path: Path) 
 def _node(rank: int, port: int, *args: str, cwd: Path, env: dict[str, str]) -> subprocess.Popen:
     """One torchrun agent of a two-node job, each node one process, meeting at a c10d
     rendezvous on this machine: what `--nnodes=2` does across two machines."""
-    cmd = [str(TORCHRUN), "--nnodes=2", "--nproc_per_node=1", f"--node-rank={rank}",
-           "--rdzv-backend=c10d", f"--rdzv-endpoint=127.0.0.1:{port}", "--rdzv-id=two-nodes",
-           "-m", "gancli", "train", *args]
-    return subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    cmd = [
+        str(TORCHRUN),
+        "--nnodes=2",
+        "--nproc_per_node=1",
+        f"--node-rank={rank}",
+        "--rdzv-backend=c10d",
+        f"--rdzv-endpoint=127.0.0.1:{port}",
+        "--rdzv-id=two-nodes",
+        "-m",
+        "gancli",
+        "train",
+        *args,
+    ]
+    return subprocess.Popen(
+        cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 @pytest.mark.skipif(not TORCHRUN.exists(), reason="torchrun is not installed beside python")
@@ -252,8 +296,14 @@ def test_two_nodes_train_one_run_and_it_resumes_on_one(tmp_path: Path) -> None:
     in place on one node of one process, with fresh random streams and a warning saying why."""
     cache = tmp_path / "cache"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "GANCLI_CACHE": str(cache)}
-    args = [*TINY, "train.log_every=2", "train.ckpt_every=2", "train.sample_every=4",
-            "train.steps=4", "hydra.run.dir=run"]
+    args = [
+        *TINY,
+        "train.log_every=2",
+        "train.ckpt_every=2",
+        "train.sample_every=4",
+        "train.steps=4",
+        "hydra.run.dir=run",
+    ]
     port = _free_port()
     nodes = [_node(rank, port, *args, cwd=tmp_path, env=env) for rank in (0, 1)]
     outs = [node.communicate(timeout=300) for node in nodes]
@@ -273,8 +323,7 @@ def test_two_nodes_train_one_run_and_it_resumes_on_one(tmp_path: Path) -> None:
 
     resumed = run_cli("train", f"resume={run}", "train.steps=6", cwd=tmp_path)
     assert resumed.stdout.strip().splitlines()[-1] == str(run)  # in place
-    assert ("written by 2 process(es), this run has 1: random streams start afresh"
-            in resumed.stderr)
+    assert "written by 2 process(es), this run has 1: random streams start afresh" in resumed.stderr
     assert load_checkpoint(run / "checkpoints" / "last.pt")["step"] == 6
     lines = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
     assert [x["step"] for x in lines if "loss_d" in x] == [2, 4, 6]

@@ -43,8 +43,9 @@ F_OF_U = {
 
 def density_integral(fn: Callable[[float, float], float]) -> float:
     """∫ fn(p(x), q(x)) dx for P = N(0, 1), Q = N(1, 1)."""
-    return integrate.quad(lambda x: fn(stats.norm.pdf(x, MU_P), stats.norm.pdf(x, MU_Q)),
-                          -30, 30, limit=200)[0]
+    return integrate.quad(
+        lambda x: fn(stats.norm.pdf(x, MU_P), stats.norm.pdf(x, MU_Q)), -30, 30, limit=200
+    )[0]
 
 
 def kl_to_mixture(a: float, b: float) -> float:
@@ -79,21 +80,39 @@ def critic(flat: bool = True) -> nn.Module:
     Wasserstein term alone picks the slope's sign. (Spectral norm needs a nonzero last layer:
     it divides by its singular value.)
     """
-    net = nn.Sequential(nn.Linear(1, 64), nn.LeakyReLU(0.2), nn.Linear(64, 64),
-                        nn.LeakyReLU(0.2), nn.Linear(64, 1), nn.Flatten(0))
+    net = nn.Sequential(
+        nn.Linear(1, 64),
+        nn.LeakyReLU(0.2),
+        nn.Linear(64, 64),
+        nn.LeakyReLU(0.2),
+        nn.Linear(64, 1),
+        nn.Flatten(0),
+    )
     if flat:
         nn.init.zeros_(net[-2].weight)
         nn.init.zeros_(net[-2].bias)
     return net
 
 
-def train_critic(loss_cfg: dict, D: nn.Module | None = None, mu_q: float = MU_Q,
-                 sigma: float = 1.0, seed: int = 0) -> tuple[float, nn.Module]:
+def train_critic(
+    loss_cfg: dict,
+    D: nn.Module | None = None,
+    mu_q: float = MU_Q,
+    sigma: float = 1.0,
+    seed: int = 0,
+) -> tuple[float, nn.Module]:
     """Train D on P = N(0, σ²) vs Q = N(mu_q, σ²) with the loss `loss_cfg`; return its
     divergence estimate on fresh samples, and D."""
     torch.manual_seed(seed)
-    loss = build_loss(OmegaConf.create({"r1_gamma": 0.0, "r2_gamma": 0.0,  # R1, R2 off
-                                         **loss_cfg}))
+    loss = build_loss(
+        OmegaConf.create(
+            {
+                "r1_gamma": 0.0,
+                "r2_gamma": 0.0,  # R1, R2 off
+                **loss_cfg,
+            }
+        )
+    )
     D = critic() if D is None else D
     opt = torch.optim.Adam(D.parameters(), lr=1e-3, betas=(0.5, 0.999))
 
@@ -137,8 +156,9 @@ def test_minimax_critic_recovers_js() -> None:
 def test_lsgan_critic_recovers_its_chi2() -> None:
     """2 - 8·L_D at D's optimum is ∫(p - q)²/(p + q) (see gancli.losses.lsgan)."""
     estimate, _ = train_critic({"name": "lsgan"})
-    assert estimate == pytest.approx(density_integral(lambda p, q: (p - q) ** 2 / (p + q)),
-                                     rel=0.04)
+    assert estimate == pytest.approx(
+        density_integral(lambda p, q: (p - q) ** 2 / (p + q)), rel=0.04
+    )
 
 
 def test_hinge_critic_gap_recovers_twice_tv() -> None:
@@ -198,5 +218,6 @@ def test_spectral_norm_keeps_each_layer_at_unit_norm() -> None:
     with torch.no_grad():
         for layer in layers:
             assert torch.linalg.matrix_norm(layer.weight, ord=2).item() == pytest.approx(
-                1.0, abs=0.01)
+                1.0, abs=0.01
+            )
     assert 0.8 < estimate < 1.0 + 0.02  # ≤ W1 = 1 up to the sampling noise of 200k samples

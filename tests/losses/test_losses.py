@@ -36,8 +36,19 @@ class Const(nn.Module):
 
 def loss(name: str, **cfg: object):
     """The loss `name` with λ = 10 and no R1 or R2 unless `cfg` says otherwise."""
-    return build_loss(OmegaConf.create({"name": name, "gp_weight": 10.0, "r1_gamma": 0.0,
-                                        "r1_every": 1, "r2_gamma": 0.0, "r2_every": 1, **cfg}))
+    return build_loss(
+        OmegaConf.create(
+            {
+                "name": name,
+                "gp_weight": 10.0,
+                "r1_gamma": 0.0,
+                "r1_every": 1,
+                "r2_gamma": 0.0,
+                "r2_every": 1,
+                **cfg,
+            }
+        )
+    )
 
 
 real, fake = torch.ones(8, 1), -torch.ones(8, 1)
@@ -68,10 +79,12 @@ def test_minimax_saturates_where_ns_does_not() -> None:
     assert grads["minimax"] < 1e-3 < 0.99 < grads["ns"]
 
 
-@pytest.mark.parametrize("name, penalty", [("wgan-clip", 0.0), ("wgan-gp", 1.6),
-                                           ("wgan-lp", 0.0), ("wgan-sn", 0.0)])
-def test_wasserstein_estimate_is_the_critic_gap_without_the_penalty(name: str,
-                                                                   penalty: float) -> None:
+@pytest.mark.parametrize(
+    "name, penalty", [("wgan-clip", 0.0), ("wgan-gp", 1.6), ("wgan-lp", 0.0), ("wgan-sn", 0.0)]
+)
+def test_wasserstein_estimate_is_the_critic_gap_without_the_penalty(
+    name: str, penalty: float
+) -> None:
     """The critic D(x) = 0.6·x on real = +1, fake = -1: the gap E D(x) - E D(G(z)) is 1.2.
     D minimises minus the gap plus its penalty: λ(||∇D|| - 1)² = 10·0.4² = 1.6 for GP, 0 for
     LP (a slope below 1) and for the losses without one; the estimate leaves it out."""
@@ -141,7 +154,8 @@ def test_rpgan_formulas_and_estimate() -> None:
     assert rp.generator(D, fake, real=real).item() == pytest.approx(math.log(4))
     assert rp.discriminator(Const(2.0, 2.0), real, fake).divergence.item() == 0.0
     assert rp.discriminator(Const(30.0, -30.0), real, fake).divergence.item() == pytest.approx(
-        math.log(2))
+        math.log(2)
+    )
     with pytest.raises(TypeError, match="real batch"):
         rp.generator(D, fake)
 
@@ -152,7 +166,8 @@ def test_rpgan_pairs_samples_by_position() -> None:
     D = nn.Flatten(0)
     r, f = torch.tensor([[1.0], [3.0]]), torch.tensor([[0.0], [2.0]])
     assert loss("rpgan").discriminator(D, r, f).loss.item() == pytest.approx(
-        math.log1p(math.exp(-1)))
+        math.log1p(math.exp(-1))
+    )
     assert loss("rpgan").generator(D, f, real=r).item() == pytest.approx(math.log1p(math.e))
 
 
@@ -178,8 +193,9 @@ def test_fgan_rejects_unknown_divergence_listing_the_valid_ones() -> None:
     assert all(name in str(err.value) for name in F_DIVERGENCES)
 
 
-def optimal_critic(gan_loss, D: nn.Module, real: torch.Tensor, fake: torch.Tensor,
-                   **lbfgs: float) -> None:
+def optimal_critic(
+    gan_loss, D: nn.Module, real: torch.Tensor, fake: torch.Tensor, **lbfgs: float
+) -> None:
     """Train `D` to its optimum for `gan_loss` on these two fixed batches (L-BFGS: a
     two-parameter critic converges in one call)."""
     opt = torch.optim.LBFGS(D.parameters(), line_search_fn="strong_wolfe", **lbfgs)
@@ -269,17 +285,23 @@ def test_r2_adds_half_gamma_times_squared_gradient_norm_on_fakes() -> None:
     """γ = 2: R2 = γ/2·E[||∇D(G(z))||²] = 9 on the fake batch, R1 = 1 on the real one; both
     leave the estimate alone, and either makes D's loss a double backward (train.compile)."""
     plain = loss("ns").discriminator(half_square, r_one, f_three)
-    added = {key: loss("ns", **cfg).discriminator_step(half_square, r_one, f_three).loss.item()
-             - plain.loss.item()
-             for key, cfg in {"r2": {"r2_gamma": 2.0}, "r1": {"r1_gamma": 2.0},
-                              "both": {"r1_gamma": 2.0, "r2_gamma": 2.0}}.items()}
+    added = {
+        key: loss("ns", **cfg).discriminator_step(half_square, r_one, f_three).loss.item()
+        - plain.loss.item()
+        for key, cfg in {
+            "r2": {"r2_gamma": 2.0},
+            "r1": {"r1_gamma": 2.0},
+            "both": {"r1_gamma": 2.0, "r2_gamma": 2.0},
+        }.items()
+    }
     assert added == pytest.approx({"r2": 9.0, "r1": 1.0, "both": 10.0})
     with_r2 = loss("ns", r2_gamma=2.0).discriminator_step(half_square, r_one, f_three)
     assert with_r2.divergence.item() == pytest.approx(plain.divergence.item())
     assert loss("ns", r2_gamma=2.0).double_backward and not loss("ns").double_backward
     lin = nn.Linear(1, 1)
-    loss("ns", r2_gamma=2.0).discriminator_step(nn.Sequential(lin, nn.Flatten(0)), r_one,
-                                                f_three).loss.backward()
+    loss("ns", r2_gamma=2.0).discriminator_step(
+        nn.Sequential(lin, nn.Flatten(0)), r_one, f_three
+    ).loss.backward()
     assert lin.weight.grad is not None  # differentiable in D's weights (double backprop)
 
 
@@ -298,15 +320,19 @@ def test_lazy_r2_falls_on_every_kth_d_update_scaled_by_k_apart_from_r1() -> None
 def test_rpgan_with_r1_and_r2_trains(tmp_path: Path) -> None:
     """The R3GAN recipe's pieces together on the tiny run; the conditioning hands G's step the
     real batch (a Const critic: G's loss softplus(D(x) - D(G(z))) = softplus(log 3))."""
-    trainer = Trainer(compose_train(*TINY, "loss=rpgan", "loss.r1_gamma=0.1",
-                                    "loss.r2_gamma=0.1"), tmp_path)
+    trainer = Trainer(
+        compose_train(*TINY, "loss=rpgan", "loss.r1_gamma=0.1", "loss.r2_gamma=0.1"), tmp_path
+    )
     for _ in range(2):
         stats = trainer.train_step(measure=True)
-        assert all(torch.isfinite(stats[k]) for k in ("loss_d", "loss_g", "divergence",
-                                                      "grad_norm_d", "grad_norm_g"))
+        assert all(
+            torch.isfinite(stats[k])
+            for k in ("loss_d", "loss_g", "divergence", "grad_norm_d", "grad_norm_g")
+        )
     assert trainer.loss.double_backward and trainer.loss.d_updates == 2
-    g = trainer.conditioning.generator_loss(trainer.loss, Const(math.log(3), 0.0), Batch(real),
-                                            fake)
+    g = trainer.conditioning.generator_loss(
+        trainer.loss, Const(math.log(3), 0.0), Batch(real), fake
+    )
     assert g.item() == pytest.approx(math.log(4))
 
 
@@ -322,9 +348,14 @@ def test_every_loss_trains_one_step(name: str, tmp_path: Path) -> None:
     assert is_spectrally_normalised(trainer.gan.D) == LOSSES[name].needs_spectral_norm
 
 
-@pytest.mark.parametrize("overrides", [["loss=fgan", "loss.divergence=js"],
-                                       ["loss=ns", "loss.r1_gamma=10"],
-                                       ["loss=hinge", "model.spectral_norm=true"]])
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        ["loss=fgan", "loss.divergence=js"],
+        ["loss=ns", "loss.r1_gamma=10"],
+        ["loss=hinge", "model.spectral_norm=true"],
+    ],
+)
 def test_loss_options_train_one_step(overrides: list[str], tmp_path: Path) -> None:
     trainer = Trainer(compose_train(*TINY, *overrides), tmp_path)
     stats = trainer.train_step(measure=True)
@@ -357,7 +388,6 @@ def test_the_penalties_match_finite_differences_of_a_nonlinear_critic() -> None:
     x = torch.randn(32, 3)
     # The penalties compute in fp32; the differences are taken in fp64 on a copy of D.
     norms = finite_difference_grad(copy.deepcopy(D).double(), x.double()).norm(dim=1)
-    assert zero_centred_penalty(D, x).item() == pytest.approx(norms.pow(2).mean().item(),
-                                                              rel=1e-5)
+    assert zero_centred_penalty(D, x).item() == pytest.approx(norms.pow(2).mean().item(), rel=1e-5)
     same = gradient_penalty(D, x, x)  # interpolates between a batch and itself: the batch
     assert same.item() == pytest.approx((norms - 1).pow(2).mean().item(), rel=1e-4)

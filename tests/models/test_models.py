@@ -100,8 +100,9 @@ def test_d_state_dict_keys_are_those_of_earlier_checkpoints(name: str) -> None:
     assert torch.allclose(D.score(D.features(x)), D(x))
 
 
-@pytest.mark.parametrize("d_norm, norm", [("batch", torch.nn.BatchNorm2d),
-                                          ("layer", torch.nn.GroupNorm), ("none", None)])
+@pytest.mark.parametrize(
+    "d_norm, norm", [("batch", torch.nn.BatchNorm2d), ("layer", torch.nn.GroupNorm), ("none", None)]
+)
 def test_d_norm_sets_the_critics_normalisation(d_norm: str, norm: type | None) -> None:
     """model.d_norm replaces D's batch norm: with layer norm or none each sample's score depends
     on that sample alone (a per-sample gradient penalty's premise), with batch norm on the
@@ -112,16 +113,21 @@ def test_d_norm_sets_the_critics_normalisation(d_norm: str, norm: type | None) -
     kinds = {type(m) for m in D.modules()}
     assert {torch.nn.BatchNorm2d, torch.nn.GroupNorm} & kinds == ({norm} if norm else set())
     assert any(isinstance(m, torch.nn.BatchNorm2d) for m in G.modules())
-    convs = [f"{name}.weight" for name, m in build_models(cfg("dcgan"), info, 16)[1]
-             .named_modules() if isinstance(m, torch.nn.Conv2d)]
+    convs = [
+        f"{name}.weight"
+        for name, m in build_models(cfg("dcgan"), info, 16)[1].named_modules()
+        if isinstance(m, torch.nn.Conv2d)
+    ]
     assert set(convs) <= set(D.state_dict())
     x = torch.randn(6, 1, 16, 16)
-    alone = torch.cat([D(x[i:i + 1]) for i in range(len(x))])
+    alone = torch.cat([D(x[i : i + 1]) for i in range(len(x))])
     assert torch.allclose(D(x), alone, atol=1e-5) == (d_norm != "batch")
 
 
-@pytest.mark.parametrize("name, shape", [("dcgan", (1, 16, 16)), ("resnet", (1, 16, 16)),
-                                         ("r3gan", (1, 16, 16)), ("mlp", (2,))])
+@pytest.mark.parametrize(
+    "name, shape",
+    [("dcgan", (1, 16, 16)), ("resnet", (1, 16, 16)), ("r3gan", (1, 16, 16)), ("mlp", (2,))],
+)
 def test_d_width_narrows_d_alone(name: str, shape: tuple[int, ...]) -> None:
     """model.d_width=width/4 gives D a quarter of G's width (the weak-D Stacked MNIST variant):
     D's parameters shrink by about 16 for a conv net, G's stay those of the shared width."""

@@ -131,8 +131,12 @@ def test_patchgan_patches_are_local() -> None:
 
 def test_task_registry_and_channels() -> None:
     assert sorted(TASKS) == ["colorize", "edges", "inpaint", "superres"]
-    assert [input_channels(t, 3) for t in ("inpaint", "colorize", "superres", "edges")] == \
-        [3, 1, 3, 1]
+    assert [input_channels(t, 3) for t in ("inpaint", "colorize", "superres", "edges")] == [
+        3,
+        1,
+        3,
+        1,
+    ]
     assert input_channels("edges", 1) == 1 and input_channels("inpaint", 1) == 1
     with pytest.raises(GancliError, match="unknown task 'blur'; choose one of: inpaint"):
         input_channels("blur", 3)
@@ -168,8 +172,11 @@ def test_colorize_gives_luminance() -> None:
 
 
 def test_colorize_needs_colour() -> None:
-    with pytest.raises(GancliError, match=r"colorize needs colour images \(3 channels\); "
-                                          r"data=mnist has 1: use data=cifar10 or data=folder"):
+    with pytest.raises(
+        GancliError,
+        match=r"colorize needs colour images \(3 channels\); "
+        r"data=mnist has 1: use data=cifar10 or data=folder",
+    ):
         TASKS["colorize"](rand_images(2, 1, 8), "mnist")
     with pytest.raises(GancliError, match="this dataset has 1"):
         make_inputs("colorize", rand_images(2, 1, 8))
@@ -215,8 +222,14 @@ def paired_tree(root: Path, n: int) -> Path:
 
 
 def paired_cfg(root: Path | None, resolution: int | None = 8):
-    return OmegaConf.create({"name": "paired_folder", "root": None if root is None else str(root),
-                             "resolution": resolution, "num_points": 0})
+    return OmegaConf.create(
+        {
+            "name": "paired_folder",
+            "root": None if root is None else str(root),
+            "resolution": resolution,
+            "num_points": 0,
+        }
+    )
 
 
 def level(images: torch.Tensor) -> list[int]:
@@ -243,12 +256,14 @@ def test_paired_folder_matches_by_stem_and_keeps_native_size(tmp_path: Path) -> 
     for i in range(10):
         write_png(tmp_path / "input" / f"img{i}.png", 20 * i)
         Image.fromarray(np.full((12, 12, 3), 20 * i + 3, np.uint8)).save(
-            tmp_path / "target" / f"img{i}.jpg", quality=100)
+            tmp_path / "target" / f"img{i}.jpg", quality=100
+        )
     (tmp_path / "target" / "notes.txt").write_text("ignored")
     data = load_dataset(paired_cfg(tmp_path, None), "train")
     assert data.rows.shape == (9, 12, 12, 3)
-    assert all(abs(t - 3 - i) <= 1
-               for t, i in zip(level(data.rows), level(data.inputs), strict=True))
+    assert all(
+        abs(t - 3 - i) <= 1 for t, i in zip(level(data.rows), level(data.inputs), strict=True)
+    )
 
 
 def test_paired_folder_registered_with_a_yaml() -> None:
@@ -257,18 +272,21 @@ def test_paired_folder_registered_with_a_yaml() -> None:
     assert (cfg.data.name, cfg.data.root, cfg.data.resolution) == ("paired_folder", None, 32)
 
 
-@pytest.mark.parametrize("broken, message", [
-    ("unset", "data.root is not set: point it at a folder holding input/ and target/"),
-    ("no root", "is not a folder"),
-    ("no input", "has no input/ sub-folder"),
-    ("no target", "has no target/ sub-folder"),
-    ("extra input", "input/0003.png has no partner in target/"),
-    ("extra target", "target/0007.png (and 1 more) has no partner in input/"),
-    ("empty", "no images"),
-    ("sizes", "is 10×10); set data.resolution=N to resize them to one"),
-    ("too few", "has no test items (its splits: train 3, test 0;"),
-    ("same stem", "input/0001.jpg and input/0001.png have the same name"),
-])
+@pytest.mark.parametrize(
+    "broken, message",
+    [
+        ("unset", "data.root is not set: point it at a folder holding input/ and target/"),
+        ("no root", "is not a folder"),
+        ("no input", "has no input/ sub-folder"),
+        ("no target", "has no target/ sub-folder"),
+        ("extra input", "input/0003.png has no partner in target/"),
+        ("extra target", "target/0007.png (and 1 more) has no partner in input/"),
+        ("empty", "no images"),
+        ("sizes", "is 10×10); set data.resolution=N to resize them to one"),
+        ("too few", "has no test items (its splits: train 3, test 0;"),
+        ("same stem", "input/0001.jpg and input/0001.png have the same name"),
+    ],
+)
 def test_paired_folder_errors(tmp_path: Path, broken: str, message: str) -> None:
     root = tmp_path / "pairs"
     resolution: int | None = 8
@@ -313,8 +331,9 @@ def test_scores_worsen_with_noise() -> None:
     target = rand_images(6, 3, 16)
     g = torch.Generator().manual_seed(1)
     noise = torch.randn(target.shape, generator=g)
-    runs = [translation_scores((target + s * noise).clamp(-1, 1), target)
-            for s in (0.02, 0.1, 0.3, 1.0)]
+    runs = [
+        translation_scores((target + s * noise).clamp(-1, 1), target) for s in (0.02, 0.1, 0.3, 1.0)
+    ]
     l1, psnr, ssim = ([r[k] for r in runs] for k in ("l1", "psnr", "ssim"))
     assert l1 == sorted(l1) and len(set(l1)) == 4
     assert psnr == sorted(psnr, reverse=True) and len(set(psnr)) == 4

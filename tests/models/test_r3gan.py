@@ -21,8 +21,16 @@ from tests.conftest import TINY, compose_train
 
 
 def cfg(width: int = 16, blocks: int = 1, **extra):
-    return OmegaConf.create({"name": "r3gan", "width": width, "blocks_per_stage": blocks,
-                             "expansion": 2, "group_size": 16, **extra})
+    return OmegaConf.create(
+        {
+            "name": "r3gan",
+            "width": width,
+            "blocks_per_stage": blocks,
+            "expansion": 2,
+            "group_size": 16,
+            **extra,
+        }
+    )
 
 
 def image(channels: int, side: int) -> DataInfo:
@@ -65,7 +73,7 @@ def test_blocks_start_as_identity_with_fixup_scaled_branches() -> None:
         for block in blocks:
             assert torch.equal(block(x), x)
         first = blocks[0].branch[0].weight
-        expected = LEAKY_GAIN * 8 ** -0.25 / math.sqrt(64)
+        expected = LEAKY_GAIN * 8**-0.25 / math.sqrt(64)
         assert first.std().item() == pytest.approx(expected, rel=0.05)
         assert blocks[0].branch[2].groups == 128 // 16
 
@@ -97,21 +105,26 @@ def test_d_is_twice_differentiable() -> None:
     assert any(p.grad.abs().sum() > 0 for p in D.parameters())
 
 
-@pytest.mark.parametrize("overrides", [
-    [],
-    ["loss=rpgan", "loss.r1_gamma=0.1", "loss.r2_gamma=0.1"],
-    ["conditioning=class", "conditioning.g=concat", "conditioning.d=projection"],
-])
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        [],
+        ["loss=rpgan", "loss.r1_gamma=0.1", "loss.r2_gamma=0.1"],
+        ["conditioning=class", "conditioning.g=concat", "conditioning.d=projection"],
+    ],
+)
 def test_trains(overrides: list[str], tmp_path: Path) -> None:
-    trainer = Trainer(compose_train(*TINY, "model=r3gan", "data.resolution=16", *overrides),
-                      tmp_path)
+    trainer = Trainer(
+        compose_train(*TINY, "model=r3gan", "data.resolution=16", *overrides), tmp_path
+    )
     stats = trainer.train_step(measure=True)
     assert all(bool(torch.isfinite(stats[k])) for k in ("loss_d", "loss_g", "divergence"))
 
 
 def test_class_conditioning_reaches_both_players(tmp_path: Path) -> None:
-    config = compose_train(*TINY, "model=r3gan", "data.resolution=16", "conditioning=class",
-                           "conditioning.g=concat")
+    config = compose_train(
+        *TINY, "model=r3gan", "data.resolution=16", "conditioning=class", "conditioning.g=concat"
+    )
     trainer = Trainer(config, tmp_path)
     G, D = trainer.gan.G.eval(), trainer.gan.D.eval()
     z = torch.randn(4, G.base.fc.in_features - config.conditioning.embed_dim)
@@ -125,5 +138,7 @@ def test_class_conditioning_reaches_both_players(tmp_path: Path) -> None:
 def test_conditional_batch_norm_is_refused(tmp_path: Path) -> None:
     """R3GAN has no batch norm for conditioning.g=cbn (conditioning=class's default)."""
     with pytest.raises(GancliError, match="conditioning.g=concat"):
-        Trainer(compose_train(*TINY, "model=r3gan", "data.resolution=16", "conditioning=class"),
-                tmp_path)
+        Trainer(
+            compose_train(*TINY, "model=r3gan", "data.resolution=16", "conditioning=class"),
+            tmp_path,
+        )

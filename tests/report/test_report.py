@@ -22,24 +22,38 @@ from gancli.report.runs import read_run
 from tests.conftest import last_line
 
 
-def fake_run(folder: Path, *, overrides: list[str] = (), choices: dict | None = None,
-             config: dict | None = None, lines: list[dict | str] = (), finished: bool = True,
-             pictures: tuple[int, ...] = (10,)) -> Path:
+def fake_run(
+    folder: Path,
+    *,
+    overrides: list[str] = (),
+    choices: dict | None = None,
+    config: dict | None = None,
+    lines: list[dict | str] = (),
+    finished: bool = True,
+    pictures: tuple[int, ...] = (10,),
+) -> Path:
     """A run folder as `gancli train` writes it: `.hydra/` (config, overrides, the groups'
     choices), metrics.jsonl (a `str` line is written as it is), training pictures, and
     samples/final.png when `finished`."""
     (folder / ".hydra").mkdir(parents=True)
-    cfg = {"data": {"name": "digits"}, "model": {"name": "dcgan"}, "loss": {"name": "ns"},
-           "train": {"seed": 0, "steps": 500}, "eval": {"primary": None}}
+    cfg = {
+        "data": {"name": "digits"},
+        "model": {"name": "dcgan"},
+        "loss": {"name": "ns"},
+        "train": {"seed": 0, "steps": 500},
+        "eval": {"primary": None},
+    }
     for group, values in (config or {}).items():
         cfg[group] = {**cfg.get(group, {}), **values}
     (folder / ".hydra" / "config.yaml").write_text(yaml.safe_dump(cfg))
     (folder / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(list(overrides)))
     groups = {"data": cfg["data"]["name"], "loss": cfg["loss"]["name"], **(choices or {})}
     (folder / ".hydra" / "hydra.yaml").write_text(
-        yaml.safe_dump({"hydra": {"runtime": {"choices": groups}}}))
+        yaml.safe_dump({"hydra": {"runtime": {"choices": groups}}})
+    )
     (folder / "metrics.jsonl").write_text(
-        "".join((x if isinstance(x, str) else json.dumps(x)) + "\n" for x in lines))
+        "".join((x if isinstance(x, str) else json.dumps(x)) + "\n" for x in lines)
+    )
     (folder / "samples").mkdir()
     for step in pictures:
         Image.new("RGB", (20, 20), "blue").save(folder / "samples" / f"step_{step}.png")
@@ -49,9 +63,18 @@ def fake_run(folder: Path, *, overrides: list[str] = (), choices: dict | None = 
 
 
 def train_line(step: int, elapsed: float = 12.0, divergence: float = 0.5) -> dict:
-    return {"step": step, "loss_d": 1.0, "loss_g": 0.7, "d_real": 0.6, "d_fake": 0.4,
-            "divergence": divergence, "grad_norm_d": 2.0, "grad_norm_g": 3.0,
-            "imgs_per_s": 900.0, "elapsed_s": elapsed}
+    return {
+        "step": step,
+        "loss_d": 1.0,
+        "loss_g": 0.7,
+        "d_real": 0.6,
+        "d_fake": 0.4,
+        "divergence": divergence,
+        "grad_norm_d": 2.0,
+        "grad_norm_g": 3.0,
+        "imgs_per_s": 900.0,
+        "elapsed_s": elapsed,
+    }
 
 
 def report(*args: str | Path, capsys: pytest.CaptureFixture) -> tuple[int, str, str]:
@@ -107,18 +130,32 @@ def rows(md: str) -> list[str]:
     return [ln for ln in md.splitlines() if ln.startswith("| ")][2:]
 
 
-def test_sweep_of_two_losses_by_two_seeds(tmp_path: Path,
-                                          capsys: pytest.CaptureFixture) -> None:
+def test_sweep_of_two_losses_by_two_seeds(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     sweep = tmp_path / "sweep"
     fids = {("ns", 0): 10.0, ("ns", 1): 14.0, ("hinge", 0): 20.0, ("hinge", 1): 30.0}
     for job, ((loss, seed), fid) in enumerate(fids.items()):
-        fake_run(sweep / str(job), overrides=["train.steps=500", f"train.seed={seed}",
-                                              f"loss={loss}", f"hydra.run.dir=/x/{job}"],
-                 config={"loss": {"name": loss}, "train": {"seed": seed}},
-                 lines=[train_line(250), {"step": 500, "fid": fid, "precision": fid / 100,
-                                          "kid_std": 1.0, "n_samples": 100,
-                                          "dataset": "digits"},
-                        train_line(500, elapsed=10.0 + seed)])
+        fake_run(
+            sweep / str(job),
+            overrides=[
+                "train.steps=500",
+                f"train.seed={seed}",
+                f"loss={loss}",
+                f"hydra.run.dir=/x/{job}",
+            ],
+            config={"loss": {"name": loss}, "train": {"seed": seed}},
+            lines=[
+                train_line(250),
+                {
+                    "step": 500,
+                    "fid": fid,
+                    "precision": fid / 100,
+                    "kid_std": 1.0,
+                    "n_samples": 100,
+                    "dataset": "digits",
+                },
+                train_line(500, elapsed=10.0 + seed),
+            ],
+        )
     (sweep / "multirun.yaml").write_text("hydra: {}\n")
     code, out, err = report(sweep, capsys=capsys)
     assert code == 0, err
@@ -128,10 +165,13 @@ def test_sweep_of_two_losses_by_two_seeds(tmp_path: Path,
     assert md.splitlines()[0] == (
         f"4 runs from {sweep} (2 groups by loss; seeds 0, 1): final evaluation ranked by "
         "fid ↓, at step 500; mean ± std over the seeds that finished; stopped: runs without "
-        "samples/final.png.")
+        "samples/final.png."
+    )
     assert md.splitlines()[2] == "| loss | seeds | stopped | fid ↓ | precision ↑ | time s |"
-    assert rows(md) == ["| ns | 2 | 0 | 12.00 ± 2.83 | 0.1200 ± 0.0283 | 10 ± 1 |",
-                        "| hinge | 2 | 0 | 25.00 ± 7.07 | 0.2500 ± 0.0707 | 10 ± 1 |"]
+    assert rows(md) == [
+        "| ns | 2 | 0 | 12.00 ± 2.83 | 0.1200 ± 0.0283 | 10 ± 1 |",
+        "| hinge | 2 | 0 | 25.00 ± 7.07 | 0.2500 ± 0.0707 | 10 ± 1 |",
+    ]
     parsed = check_links(page)
     assert len([ln for ln in parsed.links if ln.endswith("report.html")]) == 4
     assert sum(src.endswith("final.png") for src in parsed.images) == 2  # one per group
@@ -141,37 +181,53 @@ def test_sweep_of_two_losses_by_two_seeds(tmp_path: Path,
 
 
 def mode_line(step: int, modes: int, hq: float, kl: float) -> dict:
-    return {"step": step, "modes_captured": modes, "modes_total": 8, "hq_fraction": hq,
-            "reverse_kl": kl}
+    return {
+        "step": step,
+        "modes_captured": modes,
+        "modes_total": 8,
+        "hq_fraction": hq,
+        "reverse_kl": kl,
+    }
 
 
 def test_2d_sweep_ranks_by_reverse_kl_and_counts_stopped_runs(
-        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     """`make compare`'s shape: nested sweeps, an f-GAN divergence as its own column, diverged
     seeds left out of the means and counted, a group with no finished run last."""
-    runs = [("losses/0", "ns", 0, mode_line(100, 8, 0.9, 0.1), True),
-            ("losses/1", "ns", 1, mode_line(100, 6, 0.7, 0.3), True),
-            ("losses/2", "lsgan", 0, mode_line(100, 8, 0.9, 0.0), False),
-            ("fgan/0", "fgan", 0, mode_line(100, 8, 1.0, 0.05), True),
-            ("fgan/1", "fgan", 1, mode_line(50, 1, 0.1, 2.0), False)]
+    runs = [
+        ("losses/0", "ns", 0, mode_line(100, 8, 0.9, 0.1), True),
+        ("losses/1", "ns", 1, mode_line(100, 6, 0.7, 0.3), True),
+        ("losses/2", "lsgan", 0, mode_line(100, 8, 0.9, 0.0), False),
+        ("fgan/0", "fgan", 0, mode_line(100, 8, 1.0, 0.05), True),
+        ("fgan/1", "fgan", 1, mode_line(50, 1, 0.1, 2.0), False),
+    ]
     for job, loss, seed, scores, finished in runs:
         divergence = ["loss.divergence=kl"] if loss == "fgan" else []
-        fake_run(tmp_path / "ring8" / job,
-                 overrides=[f"loss={loss}", *divergence, f"train.seed={seed}"],
-                 config={"data": {"name": "ring8"}, "train": {"seed": seed, "steps": 100},
-                         "loss": {"name": loss, **({"divergence": "kl"} if divergence else {})}},
-                 lines=[train_line(scores["step"], elapsed=12.0 + 2 * seed), scores],
-                 finished=finished)
+        fake_run(
+            tmp_path / "ring8" / job,
+            overrides=[f"loss={loss}", *divergence, f"train.seed={seed}"],
+            config={
+                "data": {"name": "ring8"},
+                "train": {"seed": seed, "steps": 100},
+                "loss": {"name": loss, **({"divergence": "kl"} if divergence else {})},
+            },
+            lines=[train_line(scores["step"], elapsed=12.0 + 2 * seed), scores],
+            finished=finished,
+        )
     code, _, err = report(tmp_path / "ring8", capsys=capsys)
     assert code == 0, err
     md = (tmp_path / "ring8" / "compare.md").read_text()
-    assert md.splitlines()[2] == ("| loss | loss.divergence | seeds | stopped | reverse KL ↓ | "
-                                  "modes ↑ | HQ fraction ↑ | time s |")
+    assert md.splitlines()[2] == (
+        "| loss | loss.divergence | seeds | stopped | reverse KL ↓ | "
+        "modes ↑ | HQ fraction ↑ | time s |"
+    )
     # A fraction is written as one, as the console writes it (never 80.0 for 0.8).
-    assert rows(md) == ["| fgan | kl | 2 | 1 | 0.0500 | 8.0 / 8 | 1.000 | 12 |",
-                        "| ns | — | 2 | 0 | 0.2000 ± 0.1414 | 7.0 ± 1.4 / 8 | 0.8000 ± 0.1414 | "
-                        "13 ± 1 |",
-                        "| lsgan | — | 1 | 1 | — | — | — | — |"]
+    assert rows(md) == [
+        "| fgan | kl | 2 | 1 | 0.0500 | 8.0 / 8 | 1.000 | 12 |",
+        "| ns | — | 2 | 0 | 0.2000 ± 0.1414 | 7.0 ± 1.4 / 8 | 0.8000 ± 0.1414 | 13 ± 1 |",
+        "| lsgan | — | 1 | 1 | — | — | — | — |",
+    ]
     page = tmp_path / "ring8" / "report.html"
     check_links(page)
     assert "no final samples: all 1 run(s) stopped" in page.read_text()
@@ -180,11 +236,15 @@ def test_2d_sweep_ranks_by_reverse_kl_and_counts_stopped_runs(
 
 
 def test_a_higher_is_better_primary_ranks_highest_first(
-        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     for job, (loss, precision) in enumerate({"ns": 0.2, "hinge": 0.6}.items()):
-        fake_run(tmp_path / str(job), overrides=[f"loss={loss}"],
-                 config={"loss": {"name": loss}, "eval": {"primary": "precision"}},
-                 lines=[{"step": 500, "fid": 1.0, "precision": precision}])
+        fake_run(
+            tmp_path / str(job),
+            overrides=[f"loss={loss}"],
+            config={"loss": {"name": loss}, "eval": {"primary": "precision"}},
+            lines=[{"step": 500, "fid": 1.0, "precision": precision}],
+        )
     assert report(tmp_path, capsys=capsys)[0] == 0
     md = (tmp_path / "compare.md").read_text()
     assert [r.split(" | ")[0] for r in rows(md)] == ["| hinge", "| ns"]
@@ -192,13 +252,17 @@ def test_a_higher_is_better_primary_ranks_highest_first(
 
 
 def test_without_evaluations_no_run_is_ranked_by_divergence_estimates(
-        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     """Two losses' divergence estimates are different quantities: shown, in sweep order (ns
     first though hinge's estimate is lower), and the header says how to get a score."""
     for job, (loss, divergence) in enumerate({"ns": 0.9, "hinge": 0.3}.items()):
-        fake_run(tmp_path / str(job), overrides=[f"loss={loss}"],
-                 config={"loss": {"name": loss}},
-                 lines=[train_line(10, divergence=5.0), train_line(20, divergence=divergence)])
+        fake_run(
+            tmp_path / str(job),
+            overrides=[f"loss={loss}"],
+            config={"loss": {"name": loss}},
+            lines=[train_line(10, divergence=5.0), train_line(20, divergence=divergence)],
+        )
     assert report(tmp_path, capsys=capsys)[0] == 0
     md = (tmp_path / "compare.md").read_text()
     assert md.splitlines()[2] == "| loss | seeds | stopped | divergence (last) | time s |"
@@ -209,36 +273,53 @@ def test_without_evaluations_no_run_is_ranked_by_divergence_estimates(
 
 
 def test_pix2pix_objectives_grouped_by_their_weights(
-        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     """`make compare-pix2pix`: three run folders, each evaluated at its last step."""
-    variants = {"l1": (["conditioning.adv_weight=0"], 0.0, 100.0, 30.0, 0.04),
-                "gan": (["conditioning.l1_weight=0"], 1.0, 0.0, 66.0, 0.06),
-                "gan_l1": ([], 1.0, 100.0, 19.0, 0.045)}
+    variants = {
+        "l1": (["conditioning.adv_weight=0"], 0.0, 100.0, 30.0, 0.04),
+        "gan": (["conditioning.l1_weight=0"], 1.0, 0.0, 66.0, 0.06),
+        "gan_l1": ([], 1.0, 100.0, 19.0, 0.045),
+    }
     for name, (overrides, adv, l1w, fid, l1) in variants.items():
-        fake_run(tmp_path / name,
-                 overrides=["experiment=mnist_inpaint", *overrides, f"hydra.run.dir=/o/{name}"],
-                 choices={"experiment": "mnist_inpaint", "conditioning": "image"},
-                 config={"conditioning": {"name": "image", "adv_weight": adv, "l1_weight": l1w}},
-                 lines=[train_line(1500), {"step": 1500, "l1": l1, "psnr": 18.0, "ssim": 0.8,
-                                           "fid": fid, "n_samples": 10000}])
-    code, out, err = report(*(tmp_path / n for n in variants), "--out", tmp_path,
-                            capsys=capsys)
+        fake_run(
+            tmp_path / name,
+            overrides=["experiment=mnist_inpaint", *overrides, f"hydra.run.dir=/o/{name}"],
+            choices={"experiment": "mnist_inpaint", "conditioning": "image"},
+            config={"conditioning": {"name": "image", "adv_weight": adv, "l1_weight": l1w}},
+            lines=[
+                train_line(1500),
+                {"step": 1500, "l1": l1, "psnr": 18.0, "ssim": 0.8, "fid": fid, "n_samples": 10000},
+            ],
+        )
+    code, out, err = report(*(tmp_path / n for n in variants), "--out", tmp_path, capsys=capsys)
     assert code == 0, err
     assert last_line(out) == str(tmp_path / "report.html")
     md = (tmp_path / "compare.md").read_text()
-    assert md.splitlines()[2] == ("| conditioning.adv_weight | conditioning.l1_weight | seeds | "
-                                  "stopped | fid ↓ | l1 ↓ | psnr ↑ | ssim ↑ | time s |")
-    assert rows(md) == ["| 1.0 | 100.0 | 1 | 0 | 19.00 | 0.0450 | 18.00 | 0.8000 | 12 |",
-                        "| 0.0 | 100.0 | 1 | 0 | 30.00 | 0.0400 | 18.00 | 0.8000 | 12 |",
-                        "| 1.0 | 0.0 | 1 | 0 | 66.00 | 0.0600 | 18.00 | 0.8000 | 12 |"]
+    assert md.splitlines()[2] == (
+        "| conditioning.adv_weight | conditioning.l1_weight | seeds | "
+        "stopped | fid ↓ | l1 ↓ | psnr ↑ | ssim ↑ | time s |"
+    )
+    assert rows(md) == [
+        "| 1.0 | 100.0 | 1 | 0 | 19.00 | 0.0450 | 18.00 | 0.8000 | 12 |",
+        "| 0.0 | 100.0 | 1 | 0 | 30.00 | 0.0400 | 18.00 | 0.8000 | 12 |",
+        "| 1.0 | 0.0 | 1 | 0 | 66.00 | 0.0600 | 18.00 | 0.8000 | 12 |",
+    ]
     check_links(tmp_path / "report.html")
 
 
 def test_pages_say_what_a_run_lacks(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    crashed = fake_run(tmp_path / "crashed", finished=False, pictures=(50, 100),
-                       lines=[train_line(50), train_line(100), {"step": 120, "alert": "d_wins",
-                              "seen": "D(x) 0.99", "advice": "lower optim.lr_d"},
-                              '{"step": 120, "loss_d": 0.3, "lo'])
+    crashed = fake_run(
+        tmp_path / "crashed",
+        finished=False,
+        pictures=(50, 100),
+        lines=[
+            train_line(50),
+            train_line(100),
+            {"step": 120, "alert": "d_wins", "seen": "D(x) 0.99", "advice": "lower optim.lr_d"},
+            '{"step": 120, "loss_d": 0.3, "lo',
+        ],
+    )
     empty = fake_run(tmp_path / "empty", finished=False, pictures=())
     for run in (crashed, empty):
         code, out, err = report(run, capsys=capsys)
@@ -258,7 +339,8 @@ def test_pages_say_what_a_run_lacks(tmp_path: Path, capsys: pytest.CaptureFixtur
 
 
 def test_a_resumed_run_is_read_with_its_last_segments_config(
-        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     """`gancli train resume=RUN train.steps=800` trains to 800 in RUN; the config it trained
     with is the newest `.hydra/resumed-<time>/config.yaml`, not the first segment's (500)."""
     run = fake_run(tmp_path / "run", lines=[train_line(500), train_line(800)])
@@ -275,21 +357,43 @@ def test_a_resumed_run_is_read_with_its_last_segments_config(
 
 
 def test_every_evaluation_of_the_run_is_shown_as_the_console_writes_it(
-        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     """Training's last scores, `gancli eval`'s folders (eval/<time>/eval.json, newest first,
     with their memorization.png) and an older gancli's RUN/eval.json; a folder an eval left
     without results is no evaluation; no "No evaluation" beside them."""
-    run = fake_run(tmp_path / "run", lines=[
-        train_line(500), {"step": 500, "fid": 612.6482, "kid_mean": 407.316, "kid_std": 8.129,
-                          "modes_captured": 10, "modes_total": 10, "n_samples": 10000}])
+    run = fake_run(
+        tmp_path / "run",
+        lines=[
+            train_line(500),
+            {
+                "step": 500,
+                "fid": 612.6482,
+                "kid_mean": 407.316,
+                "kid_std": 8.129,
+                "modes_captured": 10,
+                "modes_total": 10,
+                "n_samples": 10000,
+            },
+        ],
+    )
     (run / "eval.json").write_text(json.dumps({"fid": 30.5, "dataset": "digits"}))
     for stamp, fid in (("2026-01-01_00-00-00", 12.3456), ("2026-01-02_00-00-00", 9.87)):
         folder = run / "eval" / stamp
         folder.mkdir(parents=True)
-        (folder / "eval.json").write_text(json.dumps({
-            "fid": fid, "hq_fraction": 0.7515, "memorization_flag": False, "n_samples": 500,
-            "checkpoint": str((run / "checkpoints" / "best.pt").resolve()), "step": 400,
-            "primary": "fid"}))
+        (folder / "eval.json").write_text(
+            json.dumps(
+                {
+                    "fid": fid,
+                    "hq_fraction": 0.7515,
+                    "memorization_flag": False,
+                    "n_samples": 500,
+                    "checkpoint": str((run / "checkpoints" / "best.pt").resolve()),
+                    "step": 400,
+                    "primary": "fid",
+                }
+            )
+        )
     Image.new("RGB", (20, 20)).save(run / "eval" / "2026-01-01_00-00-00" / "memorization.png")
     (run / "eval" / "2026-01-03_00-00-00").mkdir()  # an eval that failed before its results
     assert report(run, capsys=capsys)[0] == 0
@@ -301,23 +405,28 @@ def test_every_evaluation_of_the_run_is_shown_as_the_console_writes_it(
     assert "2026-01-03" not in page and "No evaluation" not in page
     assert "Scored checkpoints/best.pt: step 400, memorization_flag false, n_samples 500." in page
     assert "dataset digits." in page  # RUN/eval.json, which names no checkpoint
-    assert "<td>fid ↓ (primary)</td><td class=\"num\">12.35</td>" in page
-    assert "<td>HQ fraction ↑</td><td class=\"num\">0.7515</td>" in page  # not 75.2
-    assert "<td>fid ↓ (primary)</td><td class=\"num\">30.50</td>" in page  # RUN/eval.json
+    assert '<td>fid ↓ (primary)</td><td class="num">12.35</td>' in page
+    assert '<td>HQ fraction ↑</td><td class="num">0.7515</td>' in page  # not 75.2
+    assert '<td>fid ↓ (primary)</td><td class="num">30.50</td>' in page  # RUN/eval.json
     # Training's last evaluation.
-    assert "<td>fid ↓ (primary)</td><td class=\"num\">612.6</td>" in page
+    assert '<td>fid ↓ (primary)</td><td class="num">612.6</td>' in page
     assert "407.3 ± 8.1" in page and "10 / 10" in page
     assert "n_samples 10000" in page
 
 
 def test_pages_are_titled_by_the_run_and_show_grids_large(
-        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     """The title names the run (a sweep job with its sweep; Hydra's date and time folders
     with the command), not the absolute path; grids at twice the width they had (340 px)."""
     sweep = tmp_path / "train" / "2026-12-04" / "15-28-11"
     for job in (0, 1):
-        fake_run(sweep / str(job), overrides=[f"train.seed={job}"],
-                 config={"train": {"seed": job, "steps": 500}}, lines=[train_line(500)])
+        fake_run(
+            sweep / str(job),
+            overrides=[f"train.seed={job}"],
+            config={"train": {"seed": job, "steps": 500}},
+            lines=[train_line(500)],
+        )
     assert report(sweep, capsys=capsys)[0] == 0
     job_page = Links()
     job_page.feed((sweep / "0" / "report.html").read_text())
@@ -330,14 +439,24 @@ def test_pages_are_titled_by_the_run_and_show_grids_large(
     assert all(width >= 2 * 340 for width in compare_page.widths.values())
 
 
-def test_every_panel_names_its_axes_and_a_single_point_shows_its_value(
-        tmp_path: Path) -> None:
+def test_every_panel_names_its_axes_and_a_single_point_shows_its_value(tmp_path: Path) -> None:
     """Training, evaluation and comparison figures: x and y labelled on each panel; a curve
     of one point (one evaluation, one preview) is a marker with its value beside it."""
-    run = read_run(fake_run(tmp_path / "run", lines=[
-        train_line(10), train_line(20), {"step": 20, "fid": 12.5, "preview_diversity": 0.23}]))
-    figures = [plots.training_figure(run), plots.eval_figure(run),
-               plots.compare_figure(group_runs([run], []), "fid")]
+    run = read_run(
+        fake_run(
+            tmp_path / "run",
+            lines=[
+                train_line(10),
+                train_line(20),
+                {"step": 20, "fid": 12.5, "preview_diversity": 0.23},
+            ],
+        )
+    )
+    figures = [
+        plots.training_figure(run),
+        plots.eval_figure(run),
+        plots.compare_figure(group_runs([run], []), "fid"),
+    ]
     panels = [ax for fig in figures for ax in fig.axes]
     assert len(panels) == 5 + 1 + 3
     for ax in panels:
@@ -351,17 +470,21 @@ def test_every_panel_names_its_axes_and_a_single_point_shows_its_value(
 
 
 def test_help_imports_no_torch(tmp_path: Path) -> None:
-    code = ("import sys\nfrom gancli.cli import main\ncode = main(['report', '--help'])\n"
-            "sys.stderr.write(f'{code} TORCH={\"torch\" in sys.modules}')\n")
-    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
-                          text=True, timeout=60)
+    code = (
+        "import sys\nfrom gancli.cli import main\ncode = main(['report', '--help'])\n"
+        "sys.stderr.write(f'{code} TORCH={\"torch\" in sys.modules}')\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
     assert "usage: gancli report" in proc.stdout and "--out" in proc.stdout
     assert proc.stderr.endswith("0 TORCH=False")
 
 
 @pytest.mark.parametrize("kind", ["missing", "file", "empty"])
-def test_a_path_that_is_no_run_is_one_line(kind: str, tmp_path: Path,
-                                           capsys: pytest.CaptureFixture) -> None:
+def test_a_path_that_is_no_run_is_one_line(
+    kind: str, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     path = tmp_path / "here"
     if kind == "file":
         path.write_text("x")
@@ -374,7 +497,8 @@ def test_a_path_that_is_no_run_is_one_line(kind: str, tmp_path: Path,
 
 
 def test_real_runs_are_read_as_training_wrote_them(
-        tiny_run: Path, ring_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    tiny_run: Path, ring_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     """The reader against real run folders (copies: the fixtures are shared): an image run
     and a 2D run, whose pictures carry mode scores."""
     for name, run in {"image": tiny_run, "points": ring_run}.items():

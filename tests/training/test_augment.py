@@ -53,7 +53,8 @@ def reference_translation(x: torch.Tensor, ratio: float = 0.125) -> torch.Tensor
 @pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
 @pytest.mark.parametrize("channels", [1, 3])
 def test_translation_is_the_references_in_the_images_own_layout(
-        layout: torch.memory_format, channels: int) -> None:
+    layout: torch.memory_format, channels: int
+) -> None:
     """The same shifts as the reference for the same draws; the result keeps the input's
     layout with its canonical strides (the reference's are channels-last whatever the input,
     which made compiled CUDA runs fail)."""
@@ -74,8 +75,7 @@ def reference_cutout(x: torch.Tensor, ratio: float = 0.5) -> torch.Tensor:
     ch, cw = int(h * ratio + 0.5), int(w * ratio + 0.5)
     ox = torch.randint(0, h + (1 - ch % 2), size=(n, 1, 1))
     oy = torch.randint(0, w + (1 - cw % 2), size=(n, 1, 1))
-    gb, gx, gy = torch.meshgrid(torch.arange(n), torch.arange(ch), torch.arange(cw),
-                                indexing="ij")
+    gb, gx, gy = torch.meshgrid(torch.arange(n), torch.arange(ch), torch.arange(cw), indexing="ij")
     gx = torch.clamp(gx + ox - ch // 2, min=0, max=h - 1)
     gy = torch.clamp(gy + oy - cw // 2, min=0, max=w - 1)
     mask = torch.ones(n, h, w, dtype=x.dtype)
@@ -103,8 +103,9 @@ def test_color_is_per_image_and_differentiable() -> None:
 
 
 def test_diffaug_gradients_reach_the_generator_side() -> None:
-    augment = build_augment(OmegaConf.create({"name": "diffaug",
-                                              "policy": ["color", "translation", "cutout"]}))
+    augment = build_augment(
+        OmegaConf.create({"name": "diffaug", "policy": ["color", "translation", "cutout"]})
+    )
     x = images().requires_grad_(True)
     augment(x).square().sum().backward()
     assert x.grad.abs().sum() > 0
@@ -112,11 +113,15 @@ def test_diffaug_gradients_reach_the_generator_side() -> None:
 
 def test_build_augment_none_and_errors() -> None:
     assert build_augment(OmegaConf.create({"name": "none"})) is None
-    with pytest.raises(GancliError, match=r"^unknown DiffAugment policy \(augment.policy\) "
-                                          r"'zoom'; choose one of: color, translation, cutout$"):
+    with pytest.raises(
+        GancliError,
+        match=r"^unknown DiffAugment policy \(augment.policy\) "
+        r"'zoom'; choose one of: color, translation, cutout$",
+    ):
         build_augment(OmegaConf.create({"name": "diffaug", "policy": ["color", "zoom"]}))
-    with pytest.raises(GancliError, match="^unknown augment 'mixup'; choose one of: none, "
-                                          "diffaug$"):
+    with pytest.raises(
+        GancliError, match="^unknown augment 'mixup'; choose one of: none, diffaug$"
+    ):
         build_augment(OmegaConf.create({"name": "mixup"}))
 
 
@@ -141,8 +146,13 @@ def test_pacgan_trains_with_a_d_built_for_packed_input(tmp_path) -> None:
     from gancli.training.loop import Trainer
     from tests.conftest import compose_train
 
-    cfg = compose_train("experiment=grid25", "train.pack=4", "train.batch_size=64",
-                        "data.num_points=1000", "model.width=16")
+    cfg = compose_train(
+        "experiment=grid25",
+        "train.pack=4",
+        "train.batch_size=64",
+        "data.num_points=1000",
+        "model.width=16",
+    )
     trainer = Trainer(cfg, tmp_path)
     first = next(m for m in trainer.gan.D.modules() if isinstance(m, nn.Linear))
     assert first.in_features == 2 * 4

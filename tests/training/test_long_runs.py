@@ -27,8 +27,11 @@ from tests.launch.test_distributed import TORCHRUN
 
 def steps_of(run: Path) -> list[int]:
     """The steps of the run's training lines."""
-    return [r["step"] for x in (run / "metrics.jsonl").read_text().splitlines()
-            if "loss_d" in (r := json.loads(x))]
+    return [
+        r["step"]
+        for x in (run / "metrics.jsonl").read_text().splitlines()
+        if "loss_d" in (r := json.loads(x))
+    ]
 
 
 def same_players(a: Path, b: Path) -> None:
@@ -57,7 +60,10 @@ def test_resume_continues_in_the_run_folder(whole: Path, tmp_path: Path) -> None
     assert steps_of(run) == steps_of(whole) == [5, 10, 15, 20]  # each step once
     same_players(whole, run)
     assert sorted(p.name for p in (run / "samples").iterdir()) == [
-        "final.png", "step_10.png", "step_20.png"]
+        "final.png",
+        "step_10.png",
+        "step_20.png",
+    ]
     log = (run / "train.log").read_text()
     assert log.count("training dcgan on digits") == 2 and "resumed from" in log  # appended
     assert "step 15/20" in log  # progress out of the whole run, not of the segment
@@ -70,8 +76,9 @@ def test_resume_continues_in_the_run_folder(whole: Path, tmp_path: Path) -> None
 
 
 def test_resume_into_a_new_folder_on_request(tiny_run: Path, tmp_path: Path) -> None:
-    proc = run_cli("train", f"resume={tiny_run}", "resume_in_place=false", "train.steps=22",
-                   cwd=tmp_path)
+    proc = run_cli(
+        "train", f"resume={tiny_run}", "resume_in_place=false", "train.steps=22", cwd=tmp_path
+    )
     new = Path(last_line(proc.stdout))
     assert new != tiny_run and load_checkpoint(new)["step"] == 22
     assert load_checkpoint(tiny_run)["step"] == 20  # the original is left as it was
@@ -103,8 +110,7 @@ def test_resume_auto_starts_continues_and_finishes(whole: Path, tmp_path: Path) 
     assert "resume=auto" in changed.stderr and "loss.name=ns" in changed.stderr
 
 
-def test_resume_auto_without_a_run_folder_names_the_run_it_would_continue(
-        tiny_run: Path) -> None:
+def test_resume_auto_without_a_run_folder_names_the_run_it_would_continue(tiny_run: Path) -> None:
     """Each launch gets a new time-stamped folder: resume=auto never starts a new run there,
     it names the newest unfinished run of the same config both ways, or says there is none."""
     cwd = tiny_run.parents[3]  # tiny_run is outputs/train/<date>/<time> below it
@@ -113,7 +119,8 @@ def test_resume_auto_without_a_run_folder_names_the_run_it_would_continue(
     more = run_cli("train", *TINY, "train.steps=22", "resume=auto", cwd=cwd, check=False)
     assert more.returncode == 1 and more.stderr.splitlines() == [
         f"gancli: error: resume=auto needs the run folder: add hydra.run.dir={run} (the newest "
-        f"unfinished run of this config, at step 20 of 22) or give resume={run}"]
+        f"unfinished run of this config, at step 20 of 22) or give resume={run}"
+    ]
     assert sorted(cwd.rglob("*")) == before  # no run started, nothing written
     runs = str(cwd / "outputs" / "train" / "*" / "*")
     for other in (["model.width=16", "train.steps=22"], []):  # another model; 20 of 20 done
@@ -121,20 +128,30 @@ def test_resume_auto_without_a_run_folder_names_the_run_it_would_continue(
         assert str(refusal) == (
             f"resume=auto found no unfinished run of this config in {runs} to continue: drop "
             "resume=auto to start a new run, or give resume=RUN (or hydra.run.dir=RUN) for "
-            "the run to continue")
+            "the run to continue"
+        )
 
 
-@pytest.mark.parametrize("args, line", [
-    (["model.width=16", "data.resolution=16"],
-     "cannot change what the run is when resuming: data.resolution: checkpoint 8, now 16; "
-     "model.width: checkpoint 8, now 16; drop those keys, or start a new run without resume"),
-    (["train.steps=10"], "train.steps=10 is below step 20, which {run} has reached: give "
-     "train.steps above 20 to train on"),
-    (["train.steps=20"], None),  # finished already: nothing to do
-], ids=["changed-model", "steps-below", "finished"])
-def test_a_refused_or_idle_resume_leaves_the_run_as_it_was(args: list[str], line: str | None,
-                                                          tiny_run: Path,
-                                                          tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "args, line",
+    [
+        (
+            ["model.width=16", "data.resolution=16"],
+            "cannot change what the run is when resuming: data.resolution: checkpoint 8, now 16; "
+            "model.width: checkpoint 8, now 16; drop those keys, or start a new run without resume",
+        ),
+        (
+            ["train.steps=10"],
+            "train.steps=10 is below step 20, which {run} has reached: give "
+            "train.steps above 20 to train on",
+        ),
+        (["train.steps=20"], None),  # finished already: nothing to do
+    ],
+    ids=["changed-model", "steps-below", "finished"],
+)
+def test_a_refused_or_idle_resume_leaves_the_run_as_it_was(
+    args: list[str], line: str | None, tiny_run: Path, tmp_path: Path
+) -> None:
     before = sorted(p.relative_to(tiny_run) for p in tiny_run.rglob("*"))
     proc = run_cli("train", f"resume={tiny_run}", *args, cwd=tmp_path, check=False)
     if line is None:
@@ -152,10 +169,17 @@ def test_preemption_signal_checkpoints_and_resume_auto_is_exact(tmp_path: Path) 
     (SIGUSR1 takes the same path: `test_each_signal_has_its_exit_status`.)"""
     signum = signal.SIGTERM
     run = tmp_path / "run"
-    args = [*TINY, "train.steps=150", "train.ckpt_every=1000", "train.sample_every=1000",
-            "resume=auto", f"hydra.run.dir={run}"]
-    status, err = signal_when([str(GANCLI), "train", *args], tmp_path, r"step\s+5/150",
-                              lambda p: p.send_signal(signum))
+    args = [
+        *TINY,
+        "train.steps=150",
+        "train.ckpt_every=1000",
+        "train.sample_every=1000",
+        "resume=auto",
+        f"hydra.run.dir={run}",
+    ]
+    status, err = signal_when(
+        [str(GANCLI), "train", *args], tmp_path, r"step\s+5/150", lambda p: p.send_signal(signum)
+    )
     assert status == PREEMPTED, err
     assert "Traceback" not in err and signal.Signals(signum).name in err
     stopped = load_checkpoint(run)["step"]
@@ -172,12 +196,22 @@ def test_kill_9_while_checkpointing_always_leaves_a_loadable_checkpoint(tmp_path
     loads, and the next start removes the temporary file a killed write left."""
     rng = random.Random(0)
     run = tmp_path / "run"
-    args = [*TINY, "train.steps=100000", "train.ckpt_every=1", "train.sample_every=100000",
-            "resume=auto", f"hydra.run.dir={run}"]
+    args = [
+        *TINY,
+        "train.steps=100000",
+        "train.ckpt_every=1",
+        "train.sample_every=100000",
+        "resume=auto",
+        f"hydra.run.dir={run}",
+    ]
     steps = []
     for _ in range(2):
-        proc = subprocess.Popen([str(GANCLI), "train", *args], cwd=tmp_path,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [str(GANCLI), "train", *args],
+            cwd=tmp_path,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 60
         while not (run / "checkpoints" / "last.pt").is_file() and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -187,24 +221,42 @@ def test_kill_9_while_checkpointing_always_leaves_a_loadable_checkpoint(tmp_path
         steps.append(load_checkpoint(run)["step"])
     assert steps == sorted(steps) and steps[0] >= 1  # each relaunch continued the last one
     (run / "checkpoints" / ".last.pt.tmp").write_bytes(b"half a checkpoint")
-    run_cli("train", *args[:-6], "train.steps=" + str(steps[-1] + 1), "resume=auto",
-            f"hydra.run.dir={run}", cwd=tmp_path)
+    run_cli(
+        "train",
+        *args[:-6],
+        "train.steps=" + str(steps[-1] + 1),
+        "resume=auto",
+        f"hydra.run.dir={run}",
+        cwd=tmp_path,
+    )
     assert not list((run / "checkpoints").glob(".*.tmp"))
 
 
 def test_snapshots_rotate(tmp_path: Path) -> None:
     run = tmp_path / "run"
-    run_cli("train", *TINY, "train.ckpt_every=5", "train.keep_checkpoints=2",
-            f"hydra.run.dir={run}", cwd=tmp_path)
+    run_cli(
+        "train",
+        *TINY,
+        "train.ckpt_every=5",
+        "train.keep_checkpoints=2",
+        f"hydra.run.dir={run}",
+        cwd=tmp_path,
+    )
     names = sorted(p.name for p in (run / "checkpoints").iterdir())
     assert names == ["last.pt", "step_15.pt", "step_20.pt"]
     assert load_checkpoint(run / "checkpoints" / "step_15.pt")["step"] == 15
 
 
-def test_ckpt_minutes_checkpoints_by_the_clock(tmp_path: Path,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    cfg = compose_train(*TINY, "train.steps=20", "train.ckpt_every=1000",
-                        "train.ckpt_minutes=1.5", "train.log_every=5")
+def test_ckpt_minutes_checkpoints_by_the_clock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = compose_train(
+        *TINY,
+        "train.steps=20",
+        "train.ckpt_every=1000",
+        "train.ckpt_minutes=1.5",
+        "train.log_every=5",
+    )
     (tmp_path / "run").mkdir()  # Hydra makes it for the command
     trainer = Trainer(cfg, tmp_path / "run")
     now = [0.0]
@@ -214,8 +266,11 @@ def test_ckpt_minutes_checkpoints_by_the_clock(tmp_path: Path,
 
     saved = []
     write = trainer._write_checkpoint
-    monkeypatch.setattr(trainer, "_write_checkpoint",
-                        lambda path, states: (saved.append(trainer.step), write(path, states)))
+    monkeypatch.setattr(
+        trainer,
+        "_write_checkpoint",
+        lambda path, states: (saved.append(trainer.step), write(path, states)),
+    )
     record = trainer.train_step
 
     def step(measure: bool) -> dict:
@@ -232,7 +287,8 @@ def test_ckpt_minutes_checkpoints_by_the_clock(tmp_path: Path,
 
 
 def test_a_full_disk_is_one_line_and_keeps_the_last_good_checkpoint(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     run = tmp_path / "run"
     save = torch.save
     calls = []
@@ -260,13 +316,19 @@ def test_a_run_folder_that_is_a_file_is_one_line(tmp_path: Path) -> None:
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines() == [
         "gancli: error: cannot make the run folder taken: File exists (a file is in the way, "
-        "or the folder is not writable); choose another hydra.run.dir"]
+        "or the folder is not writable); choose another hydra.run.dir"
+    ]
 
 
-@pytest.mark.parametrize("signum, status", [(signal.SIGINT, INTERRUPTED),
-                                            (signal.SIGTERM, PREEMPTED),
-                                            (signal.SIGUSR1, PREEMPTED),
-                                            (signal.SIGUSR2, PREEMPTED)])
+@pytest.mark.parametrize(
+    "signum, status",
+    [
+        (signal.SIGINT, INTERRUPTED),
+        (signal.SIGTERM, PREEMPTED),
+        (signal.SIGUSR1, PREEMPTED),
+        (signal.SIGUSR2, PREEMPTED),
+    ],
+)
 def test_each_signal_has_its_exit_status(signum: int, status: int) -> None:
     from gancli.training.stopping import StopRequest
 
@@ -297,14 +359,27 @@ def _children(pid: int) -> list[int]:
 def test_a_signal_to_one_torchrun_process_stops_all_with_one_checkpoint(tmp_path: Path) -> None:
     """Two processes streaming one prepared file (each its own shard and index stream); a
     SIGTERM to one of them stops both at the same step, with one checkpoint."""
-    prepared = prepare_into(OmegaConf.create({"name": "digits", "resolution": 8}),
-                            tmp_path / "digits8")
+    prepared = prepare_into(
+        OmegaConf.create({"name": "digits", "resolution": 8}), tmp_path / "digits8"
+    )
     args = [a for a in TINY if not a.startswith(("train.batch_size", "train.steps", "data."))]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cmd = [str(TORCHRUN), "--standalone", "--nproc_per_node=2", "-m", "gancli", "train",
-           *args, "train.batch_size=16", "data=prepared", f"data.root={prepared}",
-           "data.placement=stream", "train.steps=100000", "train.ckpt_every=100000",
-           "hydra.run.dir=run"]
+    cmd = [
+        str(TORCHRUN),
+        "--standalone",
+        "--nproc_per_node=2",
+        "-m",
+        "gancli",
+        "train",
+        *args,
+        "train.batch_size=16",
+        "data=prepared",
+        f"data.root={prepared}",
+        "data.placement=stream",
+        "train.steps=100000",
+        "train.ckpt_every=100000",
+        "hydra.run.dir=run",
+    ]
 
     def one_of_two(torchrun: subprocess.Popen) -> None:
         workers = _children(torchrun.pid)
@@ -320,22 +395,30 @@ def test_a_signal_to_one_torchrun_process_stops_all_with_one_checkpoint(tmp_path
     assert len(streams) == 2 and not torch.equal(*streams)  # each rank its own index stream
     # Relaunched with resume=auto, both processes continue from rank 0's folder.
     more = int(stopped[0]) + 5
-    relaunch = [*cmd[:-3], f"train.steps={more}", "train.ckpt_every=100000", "hydra.run.dir=run",
-                "resume=auto"]
-    done = subprocess.run(relaunch, cwd=tmp_path, env=env, capture_output=True, text=True,
-                          timeout=180)
+    relaunch = [
+        *cmd[:-3],
+        f"train.steps={more}",
+        "train.ckpt_every=100000",
+        "hydra.run.dir=run",
+        "resume=auto",
+    ]
+    done = subprocess.run(
+        relaunch, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert load_checkpoint(tmp_path / "run")["step"] == more
 
 
-def test_a_launchers_own_handler_runs_after_the_checkpoint(tmp_path: Path,
-                                                          monkeypatch: pytest.MonkeyPatch
-                                                          ) -> None:
+def test_a_launchers_own_handler_runs_after_the_checkpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """As submitit does: its handler of SIGUSR2 requeues the job. gancli's takes the signal
     first, and hands it over once the checkpoint is written."""
     calls = []
-    previous = signal.signal(signal.SIGUSR2, lambda signum, frame: calls.append(
-        load_checkpoint(tmp_path / "run")["step"]))
+    previous = signal.signal(
+        signal.SIGUSR2,
+        lambda signum, frame: calls.append(load_checkpoint(tmp_path / "run")["step"]),
+    )
     try:
         train_step = Trainer.train_step
 
@@ -346,9 +429,16 @@ def test_a_launchers_own_handler_runs_after_the_checkpoint(tmp_path: Path,
             return stats
 
         monkeypatch.setattr(Trainer, "train_step", preempted_during_step_7)
-        proc = run_cli("train", *TINY, "train.steps=100000", "train.ckpt_every=100000",
-                       "train.log_every=1", f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path,
-                       check=False)
+        proc = run_cli(
+            "train",
+            *TINY,
+            "train.steps=100000",
+            "train.ckpt_every=100000",
+            "train.log_every=1",
+            f"hydra.run.dir={tmp_path / 'run'}",
+            cwd=tmp_path,
+            check=False,
+        )
     finally:
         signal.signal(signal.SIGUSR2, previous)
     assert proc.returncode == PREEMPTED

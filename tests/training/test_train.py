@@ -12,8 +12,17 @@ from PIL import Image
 
 from tests.conftest import TINY, last_line, run_cli
 
-METRIC_KEYS = {"step", "loss_d", "loss_g", "d_real", "d_fake", "divergence", "grad_norm_d",
-               "grad_norm_g", "imgs_per_s"}
+METRIC_KEYS = {
+    "step",
+    "loss_d",
+    "loss_g",
+    "d_real",
+    "d_fake",
+    "divergence",
+    "grad_norm_d",
+    "grad_norm_g",
+    "imgs_per_s",
+}
 
 
 def test_run_folder_has_every_artefact(tiny_run: Path) -> None:
@@ -51,10 +60,14 @@ def test_metrics_jsonl_one_record_per_log_step(tiny_run: Path) -> None:
 def test_wgan_gp_logs_wasserstein_estimate(tmp_path: Path) -> None:
     proc = run_cli("train", *TINY, "loss=wgan-gp", "train.steps=5", cwd=tmp_path)
     run = Path(last_line(proc.stdout))
-    rec = [r for x in (run / "metrics.jsonl").read_text().splitlines()
-           if "loss_d" in (r := json.loads(x))][-1]
-    assert math.isclose(rec["divergence"], rec["d_real"] - rec["d_fake"], rel_tol=1e-4,
-                        abs_tol=1e-6)
+    rec = [
+        r
+        for x in (run / "metrics.jsonl").read_text().splitlines()
+        if "loss_d" in (r := json.loads(x))
+    ][-1]
+    assert math.isclose(
+        rec["divergence"], rec["d_real"] - rec["d_fake"], rel_tol=1e-4, abs_tol=1e-6
+    )
 
 
 def test_points_run_writes_scatter_and_scores_modes(ring_run: Path) -> None:
@@ -67,13 +80,19 @@ def test_points_run_writes_scatter_and_scores_modes(ring_run: Path) -> None:
         assert r["n_samples"] == 2500 and r["modes_total"] == 8
         assert 0 <= r["modes_captured"] <= 8 and 0 <= r["hq_fraction"] <= 1
     ckpt = torch.load(ring_run / "checkpoints" / "last.pt", weights_only=True)
-    assert ckpt["data_info"] == {"name": "ring8", "kind": "points", "shape": [2],
-                                 "num_classes": 8, "cond_shape": None}
+    assert ckpt["data_info"] == {
+        "name": "ring8",
+        "kind": "points",
+        "shape": [2],
+        "num_classes": 8,
+        "cond_shape": None,
+    }
 
 
 def test_multirun_makes_one_folder_per_job(tmp_path: Path) -> None:
-    proc = run_cli("train", "-m", *TINY, "train.steps=2", "train.log_every=1",
-                      "train.seed=0,1", cwd=tmp_path)
+    proc = run_cli(
+        "train", "-m", *TINY, "train.steps=2", "train.log_every=1", "train.seed=0,1", cwd=tmp_path
+    )
     sweep = sorted((tmp_path / "outputs" / "multirun" / "train").glob("*/*/*"))
     jobs = [p for p in sweep if p.is_dir()]
     assert [p.name for p in jobs] == ["0", "1"]
@@ -81,27 +100,37 @@ def test_multirun_makes_one_folder_per_job(tmp_path: Path) -> None:
         assert (job / "checkpoints" / "last.pt").is_file()
         assert (job / "samples" / "final.png").is_file()
     assert Path(last_line(proc.stdout)) == jobs[1]
-    seeds = [yaml.safe_load((j / ".hydra" / "config.yaml").read_text())["train"]["seed"]
-             for j in jobs]
+    seeds = [
+        yaml.safe_load((j / ".hydra" / "config.yaml").read_text())["train"]["seed"] for j in jobs
+    ]
     assert seeds == [0, 1]
 
 
 def test_uniform_latent_and_minimax_train(tmp_path: Path) -> None:
-    proc = run_cli("train", *TINY, "loss=minimax", "latent.dist=uniform", "latent.dim=8",
-                      "train.steps=3", "train.ema=0", cwd=tmp_path)
-    ckpt = torch.load(Path(last_line(proc.stdout)) / "checkpoints" / "last.pt",
-                      weights_only=True)
+    proc = run_cli(
+        "train",
+        *TINY,
+        "loss=minimax",
+        "latent.dist=uniform",
+        "latent.dim=8",
+        "train.steps=3",
+        "train.ema=0",
+        cwd=tmp_path,
+    )
+    ckpt = torch.load(Path(last_line(proc.stdout)) / "checkpoints" / "last.pt", weights_only=True)
     assert ckpt["G_ema"] is None and ckpt["step"] == 3
     assert ckpt["G"]["net.0.weight"].shape[0] == 8  # latent.dim is G's input width
 
 
 def test_a_failing_sweep_job_does_not_stop_the_others(tmp_path: Path) -> None:
-    proc = run_cli("train", "-m", *TINY, "train.steps=2", "data.resolution=12,8",
-                      cwd=tmp_path, check=False)
+    proc = run_cli(
+        "train", "-m", *TINY, "train.steps=2", "data.resolution=12,8", cwd=tmp_path, check=False
+    )
     assert proc.returncode == 1
     assert "power of 2" in proc.stderr and "1 job(s) of the sweep failed" in proc.stderr
-    jobs = sorted(p for p in (tmp_path / "outputs" / "multirun" / "train").glob("*/*/*")
-                  if p.is_dir())
+    jobs = sorted(
+        p for p in (tmp_path / "outputs" / "multirun" / "train").glob("*/*/*") if p.is_dir()
+    )
     assert [p.name for p in jobs] == ["0", "1"]
     assert not (jobs[0] / "checkpoints").exists()
     assert (jobs[1] / "checkpoints" / "last.pt").is_file()

@@ -14,9 +14,17 @@ from gancli.training.loop import Trainer
 from gancli.training.optimizers import lr_factor
 from tests.conftest import compose_train
 
-POINTS = ["data=ring8", "model=mlp", "model.width=16", "data.num_points=500",
-          "train.device=cpu", "train.batch_size=32", "train.log_every=5",
-          "train.sample_every=100", "train.ckpt_every=100"]
+POINTS = [
+    "data=ring8",
+    "model=mlp",
+    "model.width=16",
+    "data.num_points=500",
+    "train.device=cpu",
+    "train.batch_size=32",
+    "train.log_every=5",
+    "train.sample_every=100",
+    "train.ckpt_every=100",
+]
 
 
 def run(tmp: Path, *overrides: str, pairs: tuple[tuple[str, object], ...] = ()) -> Trainer:
@@ -59,6 +67,7 @@ def test_decay_sets_both_players_rates_and_resumes_on_schedule(tmp_path: Path) -
     """Over the last half of 10 steps each rate ends at its base times 0.2 (the factor of step
     9, the last one trained); a run resumed at step 6 ends the same way: the schedule is a
     function of the step."""
+
     def rates(trainer: Trainer) -> list[float]:
         return [trainer.gan.opt_g.param_groups[0]["lr"], trainer.gan.opt_d.param_groups[0]["lr"]]
 
@@ -66,7 +75,11 @@ def test_decay_sets_both_players_rates_and_resumes_on_schedule(tmp_path: Path) -
     whole = run(tmp_path / "a", "train.steps=10", *decay)
     assert rates(whole) == pytest.approx([2e-4 * 0.2, 4e-4 * 0.2])
     run(tmp_path / "b", "train.steps=6", "train.ckpt_every=6", *decay)
-    resumed = run(tmp_path / "c", "train.steps=10", *decay,
-                  f"resume={tmp_path / 'b' / 'checkpoints' / 'last.pt'}",
-                  pairs=(("train.steps", 10),))
+    resumed = run(
+        tmp_path / "c",
+        "train.steps=10",
+        *decay,
+        f"resume={tmp_path / 'b' / 'checkpoints' / 'last.pt'}",
+        pairs=(("train.steps", 10),),
+    )
     assert resumed.step == 10 and rates(resumed) == pytest.approx(rates(whole))

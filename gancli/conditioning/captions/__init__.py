@@ -35,8 +35,10 @@ def new_source(info: DataInfo) -> CaptionSource:
         if info.name in source.datasets:
             return source.for_data(info)
     served = ", ".join(d for s in SOURCES.values() for d in s.datasets)
-    raise GancliError(f"conditioning=text: no captions for dataset '{info.name}'; supported: "
-                      f"{served} (data=folder with a captions.tsv or captions.json)")
+    raise GancliError(
+        f"conditioning=text: no captions for dataset '{info.name}'; supported: "
+        f"{served} (data=folder with a captions.tsv or captions.json)"
+    )
 
 
 def captions_from_state(state: dict[str, Any]) -> CaptionSource:

@@ -10,8 +10,10 @@ from gancli.conditioning.captions.vocabulary import tokenize
 from gancli.errors import GancliError
 
 CAPTION_FILES = ("captions.tsv", "captions.json")
-FORMAT = ("captions.tsv with one 'FILE<TAB>caption' line per image, or captions.json "
-          "{\"FILE\": \"caption\"}, FILE relative to the folder (e.g. cats/001.png)")
+FORMAT = (
+    "captions.tsv with one 'FILE<TAB>caption' line per image, or captions.json "
+    '{"FILE": "caption"}, FILE relative to the folder (e.g. cats/001.png)'
+)
 
 
 def _key(name: str) -> str:
@@ -60,10 +62,13 @@ def read_captions(root: Path, files: list[Path]) -> list[str]:
     for key in keys:
         if key not in entries:
             missing = sum(k not in entries for k in keys)
-            raise GancliError(f"folder: image {key} has no caption in {path} ({missing} of "
-                              f"{len(files)} images lack one); expected {FORMAT}")
+            raise GancliError(
+                f"folder: image {key} has no caption in {path} ({missing} of "
+                f"{len(files)} images lack one); expected {FORMAT}"
+            )
         if not tokenize(entries[key]):
-            raise GancliError(f"folder: the caption of {key} in {path} has no words: "
-                              f"{entries[key]!r}")
+            raise GancliError(
+                f"folder: the caption of {key} in {path} has no words: {entries[key]!r}"
+            )
         captions.append(entries[key])
     return captions

@@ -34,15 +34,24 @@ class CaptionBank(CaptionSource):
     evaluates = "labels"
     datasets = CAPTIONED_DATASETS
 
-    def __init__(self, dataset: str, num_classes: int, vocab: Vocabulary | None = None,
-                 length: int | None = None) -> None:
+    def __init__(
+        self,
+        dataset: str,
+        num_classes: int,
+        vocab: Vocabulary | None = None,
+        length: int | None = None,
+    ) -> None:
         if dataset not in TEMPLATES:
-            raise GancliError(f"conditioning=text: no built-in captions for dataset '{dataset}' "
-                              f"in this gancli; they exist for {', '.join(CAPTIONED_DATASETS)}")
+            raise GancliError(
+                f"conditioning=text: no built-in captions for dataset '{dataset}' "
+                f"in this gancli; they exist for {', '.join(CAPTIONED_DATASETS)}"
+            )
         templates = TEMPLATES[dataset]
         if num_classes != templates.num_classes:
-            raise GancliError(f"conditioning=text: dataset '{dataset}' has "
-                              f"{templates.num_classes} classes, not {num_classes}")
+            raise GancliError(
+                f"conditioning=text: dataset '{dataset}' has "
+                f"{templates.num_classes} classes, not {num_classes}"
+            )
         self.dataset, self.num_classes = dataset, num_classes
         self._train = [templates.captions(c) for c in range(num_classes)]
         self._held = [templates.captions(c, held_out=True) for c in range(num_classes)]
@@ -51,11 +60,16 @@ class CaptionBank(CaptionSource):
         if vocab is None:
             vocab = Vocabulary.from_texts(t for caps in self._train for t in caps)
             length = needed
-        elif length is None or length < needed or any(
-                w not in vocab for t in every for w in tokenize(t)):
-            raise GancliError(f"the checkpoint's caption vocabulary does not cover this gancli's "
-                              f"built-in captions for '{dataset}' (the templates changed since it "
-                              "was trained): retrain, or use the gancli version that trained it")
+        elif (
+            length is None
+            or length < needed
+            or any(w not in vocab for t in every for w in tokenize(t))
+        ):
+            raise GancliError(
+                f"the checkpoint's caption vocabulary does not cover this gancli's "
+                f"built-in captions for '{dataset}' (the templates changed since it "
+                "was trained): retrain, or use the gancli version that trained it"
+            )
         super().__init__(vocab, length)
         self.table, self.counts = self._pack(self._train)
         self.held, self.held_counts = self._pack(self._held)
@@ -66,19 +80,28 @@ class CaptionBank(CaptionSource):
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> CaptionBank:
-        return cls(state["dataset"], state["num_classes"], Vocabulary.from_list(state["words"]),
-                   state["length"])
+        return cls(
+            state["dataset"],
+            state["num_classes"],
+            Vocabulary.from_list(state["words"]),
+            state["length"],
+        )
 
     def state(self) -> dict[str, Any]:
         return {**super().state(), "dataset": self.dataset, "num_classes": self.num_classes}
 
     def _pack(self, per_class: list[list[str]]) -> tuple[torch.Tensor, torch.Tensor]:
         k = max(len(caps) for caps in per_class)
-        rows = {t: ids for caps in per_class
-                for t, ids in zip(caps, self._rows(caps, "caption"), strict=True)}
+        rows = {
+            t: ids
+            for caps in per_class
+            for t, ids in zip(caps, self._rows(caps, "caption"), strict=True)
+        }
         table = [[rows[caps[i % len(caps)]] for i in range(k)] for caps in per_class]
-        return (torch.tensor(table, dtype=torch.long),
-                torch.tensor([len(caps) for caps in per_class], dtype=torch.long))
+        return (
+            torch.tensor(table, dtype=torch.long),
+            torch.tensor([len(caps) for caps in per_class], dtype=torch.long),
+        )
 
     def to(self, device: torch.device | str) -> CaptionBank:
         self.table, self.counts = self.table.to(device), self.counts.to(device)
@@ -99,8 +122,9 @@ class CaptionBank(CaptionSource):
         """The class: every caption of a class matches each of its images."""
         return data.y
 
-    def tokens(self, labels: torch.Tensor, index: torch.Tensor,
-               generator: torch.Generator | None) -> torch.Tensor:
+    def tokens(
+        self, labels: torch.Tensor, index: torch.Tensor, generator: torch.Generator | None
+    ) -> torch.Tensor:
         return self.sample(labels, generator)
 
     def preview(self, n: int) -> Request:
@@ -123,8 +147,9 @@ class CaptionBank(CaptionSource):
 
     # -- the captions themselves ---------------------------------------------------------------
 
-    def sample(self, labels: torch.Tensor, generator: torch.Generator | None = None
-               ) -> torch.Tensor:
+    def sample(
+        self, labels: torch.Tensor, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
         """N×length tokens: a training caption of each label drawn uniformly among its distinct
         captions, on labels.device (the tables move there; `generator` must be on it too)."""
         self._on(labels.device)

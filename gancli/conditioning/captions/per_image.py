@@ -33,8 +33,9 @@ class FolderCaptions(CaptionSource):
     evaluates = "none"
     datasets = ("folder",)
 
-    def __init__(self, captions: list[str], vocab: Vocabulary | None = None,
-                 length: int | None = None) -> None:
+    def __init__(
+        self, captions: list[str], vocab: Vocabulary | None = None, length: int | None = None
+    ) -> None:
         if vocab is None:
             vocab = Vocabulary.from_texts(captions)
         if length is None:
@@ -42,7 +43,8 @@ class FolderCaptions(CaptionSource):
         super().__init__(vocab, length)
         self._captions = list(captions)
         self.table = torch.tensor(self._rows(captions, "caption"), dtype=torch.long).view(
-            len(captions), length)
+            len(captions), length
+        )
 
     @classmethod
     def for_data(cls, info: DataInfo) -> FolderCaptions:
@@ -63,26 +65,32 @@ class FolderCaptions(CaptionSource):
 
     def _loaded(self) -> torch.Tensor:
         if not self._captions:
-            raise GancliError("folder captions are read from the folder's captions file when "
-                              "training starts and a checkpoint keeps only their vocabulary: "
-                              "evaluate such a model during training (train.eval_every=N), or "
-                              'sample it with prompt="a caption"')
+            raise GancliError(
+                "folder captions are read from the folder's captions file when "
+                "training starts and a checkpoint keeps only their vocabulary: "
+                "evaluate such a model during training (train.eval_every=N), or "
+                'sample it with prompt="a caption"'
+            )
         return self.table
 
     # -- the source interface ------------------------------------------------------------------
 
     def check(self, opts: DictConfig) -> None:
         if opts.d == "acgan":
-            raise GancliError("conditioning.d=acgan classifies images by class, which folder "
-                              "captions do not give: use conditioning.d=projection or concat")
+            raise GancliError(
+                "conditioning.d=acgan classifies images by class, which folder "
+                "captions do not give: use conditioning.d=projection or concat"
+            )
 
     def attach(self, data: TensorData, data_cfg: DictConfig) -> FolderCaptions:
         """The captions of `data`'s images from the captions file in `data_cfg.root`, encoded
         with this source's ids where it has a vocabulary (a trained model's), otherwise with a
         vocabulary of their own words."""
         if data.files is None:
-            raise GancliError("conditioning=text on folder data needs the images' file names, "
-                              "which this dataset does not keep")
+            raise GancliError(
+                "conditioning=text on folder data needs the images' file names, "
+                "which this dataset does not keep"
+            )
         texts = read_captions(data.root or Path(data_cfg.root).expanduser(), data.files)
         trained = (self.vocab, self.length) if self.vocab.words else (None, None)
         return FolderCaptions(texts, *trained).to(data.device)
@@ -92,8 +100,9 @@ class FolderCaptions(CaptionSource):
         _, ids = torch.unique(self._loaded(), dim=0, return_inverse=True)
         return ids.to(data.device)
 
-    def tokens(self, labels: torch.Tensor, index: torch.Tensor,
-               generator: torch.Generator | None) -> torch.Tensor:
+    def tokens(
+        self, labels: torch.Tensor, index: torch.Tensor, generator: torch.Generator | None
+    ) -> torch.Tensor:
         """The captions of images `index` (one per image: nothing to draw)."""
         return self.sample(index)
 
@@ -111,8 +120,10 @@ class FolderCaptions(CaptionSource):
         return Request(table[torch.arange(n) % len(table)])
 
     def unprompted(self, n: int) -> Request:
-        raise GancliError('this model was trained on folder captions: give prompt="a caption" '
-                          "(words from its training captions)")
+        raise GancliError(
+            'this model was trained on folder captions: give prompt="a caption" '
+            "(words from its training captions)"
+        )
 
     # -- the captions themselves ---------------------------------------------------------------
 

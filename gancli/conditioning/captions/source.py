@@ -66,8 +66,9 @@ class CaptionSource(ABC):
         mismatched pairs are drawn among items whose keys differ)."""
 
     @abstractmethod
-    def tokens(self, labels: torch.Tensor, index: torch.Tensor,
-               generator: torch.Generator | None) -> torch.Tensor:
+    def tokens(
+        self, labels: torch.Tensor, index: torch.Tensor, generator: torch.Generator | None
+    ) -> torch.Tensor:
         """N×length tokens: a caption of each of data items `index` (with class `labels`), on
         their device."""
 
@@ -94,8 +95,10 @@ class CaptionSource(ABC):
         more words than any training caption has are a `GancliError`."""
         n = len(tokenize(prompt))
         if n > self.length:
-            raise GancliError(f"prompt {prompt!r} has {n} words but this model's captions have at "
-                              f"most {self.length}: shorten it")
+            raise GancliError(
+                f"prompt {prompt!r} has {n} words but this model's captions have at "
+                f"most {self.length}: shorten it"
+            )
         return self.vocab.encode(prompt, self.length).unsqueeze(0)
 
     def decode(self, tokens: torch.Tensor) -> str:

@@ -71,8 +71,11 @@ class Templates:
 
     def captions(self, label: int, held_out: bool = False) -> list[str]:
         """The distinct captions of class `label` (distinct as word sequences), template-major."""
-        texts = [t.format(**f) for t in (self.held_out if held_out else self.train)
-                 for f in self.fillings(label)]
+        texts = [
+            t.format(**f)
+            for t in (self.held_out if held_out else self.train)
+            for f in self.fillings(label)
+        ]
         seen: dict[tuple[str, ...], str] = {}
         for text in texts:
             seen.setdefault(tuple(tokenize(text)), text)
@@ -87,46 +90,87 @@ def _stacked(label: int) -> list[dict[str, str]]:
     """Label = 100·red + 10·green + blue digit (as in `gancli.data.stacked`); each digit as
     word or numeral, in every combination."""
     r, g, b = label // 100, label // 10 % 10, label % 10
-    return [{"r": rn, "g": gn, "b": bn}
-            for rn, gn, bn in itertools.product(DIGIT_NAMES[r], DIGIT_NAMES[g], DIGIT_NAMES[b])]
+    return [
+        {"r": rn, "g": gn, "b": bn}
+        for rn, gn, bn in itertools.product(DIGIT_NAMES[r], DIGIT_NAMES[g], DIGIT_NAMES[b])
+    ]
 
 
 DIGITS = Templates(
     num_classes=10,
-    train=("a handwritten {name}", "the digit {name}", "a picture of the number {name}",
-           "an image of a {name} written by hand", "{name}", "a drawing of the digit {name}",
-           "the number {name} written by hand"),
-    held_out=("a picture of a handwritten {name}", "the handwritten digit {name}",
-              "an image of the number {name}", "a drawing of a {name} written by hand"),
+    train=(
+        "a handwritten {name}",
+        "the digit {name}",
+        "a picture of the number {name}",
+        "an image of a {name} written by hand",
+        "{name}",
+        "a drawing of the digit {name}",
+        "the number {name} written by hand",
+    ),
+    held_out=(
+        "a picture of a handwritten {name}",
+        "the handwritten digit {name}",
+        "an image of the number {name}",
+        "a drawing of a {name} written by hand",
+    ),
     fillings=_named(DIGIT_NAMES),
 )
 
 FASHION = Templates(
     num_classes=10,
-    train=("a photo of a {name}", "a {name}", "a picture of a {name}", "an image of {name}",
-           "a product photo of a {name}", "{name}", "a black and white photo of a {name}"),
-    held_out=("a picture of {name}", "an image of a {name}",
-              "a black and white picture of a {name}", "a product picture of {name}"),
+    train=(
+        "a photo of a {name}",
+        "a {name}",
+        "a picture of a {name}",
+        "an image of {name}",
+        "a product photo of a {name}",
+        "{name}",
+        "a black and white photo of a {name}",
+    ),
+    held_out=(
+        "a picture of {name}",
+        "an image of a {name}",
+        "a black and white picture of a {name}",
+        "a product picture of {name}",
+    ),
     fillings=_named(FASHION_NAMES),
 )
 
 CIFAR10 = Templates(
     num_classes=10,
-    train=("a photo of a {name}", "a {name}", "a picture of a {name}", "an image of a {name}",
-           "a small photo of the {name}", "a blurry photo of a {name}", "{name}"),
-    held_out=("a small picture of a {name}", "a blurry image of the {name}", "the {name}",
-              "a photo of the {name}"),
+    train=(
+        "a photo of a {name}",
+        "a {name}",
+        "a picture of a {name}",
+        "an image of a {name}",
+        "a small photo of the {name}",
+        "a blurry photo of a {name}",
+        "{name}",
+    ),
+    held_out=(
+        "a small picture of a {name}",
+        "a blurry image of the {name}",
+        "the {name}",
+        "a photo of the {name}",
+    ),
     fillings=_named(CIFAR10_NAMES),
 )
 
 STACKED = Templates(
     num_classes=1000,
-    train=("red {r} green {g} blue {b}", "digits {r} {g} {b}",
-           "a red {r} a green {g} and a blue {b}",
-           "the digits {r} {g} {b} in red green and blue"),
+    train=(
+        "red {r} green {g} blue {b}",
+        "digits {r} {g} {b}",
+        "a red {r} a green {g} and a blue {b}",
+        "the digits {r} {g} {b} in red green and blue",
+    ),
     # New orders bind each digit to its colour by the colour word, not by position.
-    held_out=("blue {b} green {g} red {r}", "green {g} red {r} blue {b}",
-              "a red {r} green {g} and blue {b}", "the digits {r} {g} {b}"),
+    held_out=(
+        "blue {b} green {g} red {r}",
+        "green {g} red {r} blue {b}",
+        "a red {r} green {g} and blue {b}",
+        "the digits {r} {g} {b}",
+    ),
     fillings=_stacked,
 )
 

@@ -71,8 +71,10 @@ class Vocabulary:
         unknown word is a `GancliError` naming it (`what` says what the text is, for it)."""
         words = tokenize(text)
         if not words:
-            raise GancliError(f"{what} {text!r} has no words (runs of letters or digits): "
-                              f"describe the image with the model's words, e.g. {self._known()}")
+            raise GancliError(
+                f"{what} {text!r} has no words (runs of letters or digits): "
+                f"describe the image with the model's words, e.g. {self._known()}"
+            )
         unknown = list(dict.fromkeys(w for w in words if w not in self._ids))
         if unknown:
             named = []
@@ -82,7 +84,8 @@ class Vocabulary:
             raise GancliError(
                 f"unknown word{'s' if len(unknown) > 1 else ''} {', '.join(named)} in {what} "
                 f"{text!r}; the model knows {len(self.words)} words ({self._known()}): use words "
-                "from its training captions")
+                "from its training captions"
+            )
         ids = [self._ids[w] for w in words][:length]
         return ids + [PAD] * (length - len(ids))
 

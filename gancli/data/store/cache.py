@@ -49,16 +49,28 @@ def cached_folder(cfg: DictConfig) -> Path:
     return cache_dir() / "data" / f"{cfg.name}-{hashlib.sha256(text.encode()).hexdigest()[:16]}"
 
 
-def prepare_into(cfg: DictConfig, out: Path, progress: Progress | None = None,
-                 overwrite: bool = False, command: str | None = None) -> Path:
+def prepare_into(
+    cfg: DictConfig,
+    out: Path,
+    progress: Progress | None = None,
+    overwrite: bool = False,
+    command: str | None = None,
+) -> Path:
     """Decode `cfg`'s dataset into a prepared dataset at `out`."""
     source = SOURCES.lookup(cfg.name)
     with PreparedWriter(out, overwrite=overwrite) as writer:
         written = source.write(cfg, writer, progress or Progress())
         settings = cast(dict, OmegaConf.to_container(cfg, resolve=True))  # a DictConfig's: a dict
         settings.pop("placement", None)  # how a run reads it, not what it holds
-        return writer.finish(cfg.name, written.num_classes, written.classes, written.source,
-                             settings, written.summary.to_dict(), command)
+        return writer.finish(
+            cfg.name,
+            written.num_classes,
+            written.classes,
+            written.source,
+            settings,
+            written.summary.to_dict(),
+            command,
+        )
 
 
 _temporary: list[Path] = []
@@ -83,17 +95,23 @@ def ensure_cached(cfg: DictConfig) -> Path:
             fcntl.flock(lock, fcntl.LOCK_EX)
             if (folder / MANIFEST).is_file():  # another process prepared it meanwhile
                 return folder
-            log.info("preparing data=%s once into %s (later runs open it at once)", cfg.name,
-                     folder)
+            log.info(
+                "preparing data=%s once into %s (later runs open it at once)", cfg.name, folder
+            )
             return prepare_into(cfg, folder, overwrite=True)
     except OSError as err:
         tmp = Path(tempfile.mkdtemp(prefix="gancli-data-"))
         if not _temporary:
             atexit.register(_remove_temporary)
         _temporary.append(tmp)
-        log.warning("cannot write the data cache %s (%s): preparing data=%s into %s for this "
-                    "run only; set GANCLI_CACHE to a writable folder to keep it", folder,
-                    getattr(err, "strerror", None) or err, cfg.name, tmp)
+        log.warning(
+            "cannot write the data cache %s (%s): preparing data=%s into %s for this "
+            "run only; set GANCLI_CACHE to a writable folder to keep it",
+            folder,
+            getattr(err, "strerror", None) or err,
+            cfg.name,
+            tmp,
+        )
         return prepare_into(cfg, tmp / "data", overwrite=True)
 
 

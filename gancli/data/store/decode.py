@@ -40,8 +40,15 @@ SIXTEEN_BIT = ("I;16", "I;16L", "I;16B", "I;16N", "I")
 RESAMPLE = Image.Resampling.BILINEAR  # antialiased when shrinking, as torchvision's resize
 # What PIL raises for a file it cannot decode (truncated, damaged, not an image at all); anything
 # else is a bug, not a bad file, and keeps its traceback.
-DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error,
-                 Image.DecompressionBombError, zipfile.BadZipFile)
+DECODE_ERRORS = (
+    OSError,
+    SyntaxError,
+    ValueError,
+    EOFError,
+    struct.error,
+    Image.DecompressionBombError,
+    zipfile.BadZipFile,
+)
 # Items per chunk sent to a worker, at most, and the bytes of decoded rows a chunk aims at.
 CHUNK = 64
 CHUNK_BYTES = 8 << 20
@@ -91,8 +98,7 @@ def to_mode(im: Image.Image, mode: str) -> tuple[Image.Image, bool]:
     return im.convert(mode), True
 
 
-def to_square(im: Image.Image, resolution: int | None, fit: Fit
-              ) -> tuple[Image.Image, bool, bool]:
+def to_square(im: Image.Image, resolution: int | None, fit: Fit) -> tuple[Image.Image, bool, bool]:
     """`im` as a `resolution`-sided square (None: as it is), and whether it was made square and
     whether it was resized. crop: shorter side to `resolution`, centre square; pad: longer side
     to `resolution`, black borders; stretch: both sides to `resolution`."""
@@ -120,8 +126,9 @@ def decode(fp: Path | BinaryIO, settings: Settings) -> Decoded:
         im, converted = to_mode(im, MODES[settings.channels])
         im, cropped, resized = to_square(im, settings.resolution, settings.fit)
         pixels = np.asarray(im, dtype=np.uint8)
-    return Decoded(pixels.reshape(*pixels.shape[:2], settings.channels), converted, cropped,
-                   resized)
+    return Decoded(
+        pixels.reshape(*pixels.shape[:2], settings.channels), converted, cropped, resized
+    )
 
 
 def reason(err: Exception) -> str:
@@ -219,8 +226,9 @@ class Decoder:
 
     def __enter__(self) -> Decoder:
         if self.workers > 1:
-            self.pool = ProcessPoolExecutor(self.workers, initializer=_start_worker,
-                                            initargs=(self.files,))
+            self.pool = ProcessPoolExecutor(
+                self.workers, initializer=_start_worker, initargs=(self.files,)
+            )
         else:
             self.reader = Reader(self.files)
         return self
@@ -238,12 +246,18 @@ class Decoder:
         if self.pool is None:
             assert self.reader is not None
             for start in starts:
-                yield start, decode_items(items[start:start + chunk], self.settings, self.reader)
+                yield start, decode_items(items[start : start + chunk], self.settings, self.reader)
             return
         window: deque[tuple[int, Future[list[Result]]]] = deque()
         for start in starts:
-            window.append((start, self.pool.submit(_decode_in_worker, items[start:start + chunk],
-                                                   self.settings)))
+            window.append(
+                (
+                    start,
+                    self.pool.submit(
+                        _decode_in_worker, items[start : start + chunk], self.settings
+                    ),
+                )
+            )
             if len(window) >= 2 * self.workers:
                 start0, future = window.popleft()
                 yield start0, future.result()
@@ -284,10 +298,12 @@ class Rows:
             if kept:
                 out = out or self._open(name, len(items))
                 images = [r for _, r in kept]
-                out.append(np.stack([r[-1].pixels for r in images]),
-                           labels[[i for i, _ in kept]],
-                           np.stack([r[0].pixels for r in images]) if self.paired else None,
-                           [items[i][0] for i, _ in kept] if self.with_files else None)
+                out.append(
+                    np.stack([r[-1].pixels for r in images]),
+                    labels[[i for i, _ in kept]],
+                    np.stack([r[0].pixels for r in images]) if self.paired else None,
+                    [items[i][0] for i, _ in kept] if self.with_files else None,
+                )
             self.progress.advance(len(results))
         if out is None:  # nothing in this split (a small dataset's test split, or all skipped)
             out = self._open(name, 0)
@@ -301,10 +317,13 @@ class Rows:
 
     def _open(self, name: str, count: int) -> SplitWriter:
         if self.shape is None:
-            raise GancliError(f"{self.where}: none of the images could be decoded (first: "
-                              f"{self.summary.skipped[0][0]}: {self.summary.skipped[0][1]})")
-        return self.writer.split(name, count, self.shape, self.shape if self.paired else None,
-                                 self.with_files)
+            raise GancliError(
+                f"{self.where}: none of the images could be decoded (first: "
+                f"{self.summary.skipped[0][0]}: {self.summary.skipped[0][1]})"
+            )
+        return self.writer.split(
+            name, count, self.shape, self.shape if self.paired else None, self.with_files
+        )
 
     def _keep(self, result: Result, item: Item) -> TypeGuard[tuple[Decoded, ...]]:
         """Whether `result` is written (then it is the item's images, not a `Failed`): a failure
@@ -312,8 +331,10 @@ class Rows:
         the prepare."""
         if isinstance(result, Failed):
             if self.progress.strict:
-                raise GancliError(f"{self.where}: cannot decode {result.file} ({result.why}); "
-                                  "fix or remove it, or set strict=false to skip it")
+                raise GancliError(
+                    f"{self.where}: cannot decode {result.file} ({result.why}); "
+                    "fix or remove it, or set strict=false to skip it"
+                )
             self.summary.skipped.append((result.file, result.why))
             return False
         for file, image in zip(item, result, strict=True):
@@ -327,19 +348,29 @@ class Rows:
         h, w, _ = shape
         if self.shape is None:
             if h != w:
-                raise GancliError(f"{self.where}: {file} is {w}×{h}: data.resolution=null keeps "
-                                  "images as they are, which needs square images of one size; "
-                                  "set data.resolution=N to resize them")
+                raise GancliError(
+                    f"{self.where}: {file} is {w}×{h}: data.resolution=null keeps "
+                    "images as they are, which needs square images of one size; "
+                    "set data.resolution=N to resize them"
+                )
             self.shape, self.first = (h, w, shape[2]), file
         elif shape != self.shape:
-            raise GancliError(f"{self.where}: images differ in size ({self.first} is "
-                              f"{self.shape[1]}×{self.shape[0]}, {file} is {w}×{h}); set "
-                              "data.resolution=N to resize them to one")
+            raise GancliError(
+                f"{self.where}: images differ in size ({self.first} is "
+                f"{self.shape[1]}×{self.shape[0]}, {file} is {w}×{h}); set "
+                "data.resolution=N to resize them to one"
+            )
 
 
 def warn_skipped(where: str, summary: Summary) -> None:
     """Log the files a prepare skipped: a run that prepares on first use shows no table."""
     if summary.skipped:
         file, why = summary.skipped[0]
-        log.warning("%s: skipped %d file(s) that could not be decoded, first %s (%s); "
-                    "strict=true stops at them instead", where, len(summary.skipped), file, why)
+        log.warning(
+            "%s: skipped %d file(s) that could not be decoded, first %s (%s); "
+            "strict=true stops at them instead",
+            where,
+            len(summary.skipped),
+            file,
+            why,
+        )

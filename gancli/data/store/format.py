@@ -95,22 +95,35 @@ class SplitWriter:
     """Appends one split's rows to its `.npy` files, sized up front for `count` items; items
     skipped on the way are trimmed off at `close`."""
 
-    def __init__(self, folder: Path, split: str, count: int, shape: tuple[int, int, int],
-                 inputs_shape: tuple[int, int, int] | None, with_files: bool) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        split: str,
+        count: int,
+        shape: tuple[int, int, int],
+        inputs_shape: tuple[int, int, int] | None,
+        with_files: bool,
+    ) -> None:
         self.folder, self.split, self.count = folder, split, count
         self.shape, self.inputs_shape = tuple(shape), inputs_shape
         self.n = 0
         self.pixels = self._file("pixels", np.uint8, (count, *shape))
         self.labels = self._file("labels", np.int64, (count,))
-        self.inputs = (None if inputs_shape is None
-                       else self._file("inputs", np.uint8, (count, *inputs_shape)))
+        self.inputs = (
+            None if inputs_shape is None else self._file("inputs", np.uint8, (count, *inputs_shape))
+        )
         self.files: list[str] | None = [] if with_files else None
 
     def _file(self, part: str, dtype: type, shape: tuple[int, ...]) -> RowFile:
         return RowFile(self.folder / f"{self.split}-{part}.npy", dtype, shape)
 
-    def append(self, pixels: np.ndarray, labels: np.ndarray, inputs: np.ndarray | None = None,
-               files: list[str] | None = None) -> None:
+    def append(
+        self,
+        pixels: np.ndarray,
+        labels: np.ndarray,
+        inputs: np.ndarray | None = None,
+        files: list[str] | None = None,
+    ) -> None:
         """Add a batch of rows (uint8 B×H×W×C pixels, their labels, inputs and file names)."""
         if self.n + len(pixels) > self.count:
             raise ValueError(f"{self.split}: more than the {self.count} items announced")
@@ -131,7 +144,8 @@ class SplitWriter:
                 part.close()
         if self.files is not None:
             (self.folder / f"{self.split}-files.txt").write_text(
-                "".join(f"{name}\n" for name in self.files), encoding="utf-8")
+                "".join(f"{name}\n" for name in self.files), encoding="utf-8"
+            )
         return self.n
 
 
@@ -177,17 +191,33 @@ class PreparedWriter:
     def __exit__(self, *exc: object) -> None:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
-    def split(self, name: str, count: int, shape: tuple[int, int, int],
-              inputs_shape: tuple[int, int, int] | None = None,
-              with_files: bool = False) -> SplitWriter:
+    def split(
+        self,
+        name: str,
+        count: int,
+        shape: tuple[int, int, int],
+        inputs_shape: tuple[int, int, int] | None = None,
+        with_files: bool = False,
+    ) -> SplitWriter:
         """A writer for split `name` of at most `count` items of H×W×C `shape`."""
         return SplitWriter(self.tmp, name, count, shape, inputs_shape, with_files)
 
-    def add(self, name: str, pixels: np.ndarray, labels: np.ndarray,
-            inputs: np.ndarray | None = None, files: list[str] | None = None) -> None:
+    def add(
+        self,
+        name: str,
+        pixels: np.ndarray,
+        labels: np.ndarray,
+        inputs: np.ndarray | None = None,
+        files: list[str] | None = None,
+    ) -> None:
         """A whole split at once (datasets decoded in memory)."""
-        writer = self.split(name, len(pixels), pixels.shape[1:],
-                            None if inputs is None else inputs.shape[1:], files is not None)
+        writer = self.split(
+            name,
+            len(pixels),
+            pixels.shape[1:],
+            None if inputs is None else inputs.shape[1:],
+            files is not None,
+        )
         writer.append(pixels, labels, inputs, files)
         self.done(name, writer)
 
@@ -202,26 +232,46 @@ class PreparedWriter:
         """Keep a file of the source (captions) beside the arrays."""
         shutil.copyfile(path, self.tmp / path.name)
 
-    def finish(self, name: str, num_classes: int, classes: list[str], source: str,
-               settings: dict, summary: dict | None = None, command: str | None = None) -> Path:
+    def finish(
+        self,
+        name: str,
+        num_classes: int,
+        classes: list[str],
+        source: str,
+        settings: dict,
+        summary: dict | None = None,
+        command: str | None = None,
+    ) -> Path:
         """Write the manifest and move the folder to `out` (replacing it with overwrite=true)."""
-        files = {p.name: {"bytes": p.stat().st_size, "sha256": sha256_file(p)}
-                 for p in sorted(self.tmp.iterdir())}
+        files = {
+            p.name: {"bytes": p.stat().st_size, "sha256": sha256_file(p)}
+            for p in sorted(self.tmp.iterdir())
+        }
         if self.shape is None:
             raise RuntimeError("finish before any split was done: the dataset's shape is unknown")
         h, w, c = self.shape
         manifest = {
-            "format": FORMAT, "version": VERSION, "name": name, "kind": "image",
-            "shape": [c, h, w], "num_classes": num_classes, "classes": classes,
-            "splits": self.splits, "source": source, "settings": settings,
-            "command": command, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "summary": summary or {}, "files": files,
-            "fingerprint": hashlib.sha256(json.dumps(
-                {k: v["sha256"] for k, v in files.items()}, sort_keys=True).encode()
+            "format": FORMAT,
+            "version": VERSION,
+            "name": name,
+            "kind": "image",
+            "shape": [c, h, w],
+            "num_classes": num_classes,
+            "classes": classes,
+            "splits": self.splits,
+            "source": source,
+            "settings": settings,
+            "command": command,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "summary": summary or {},
+            "files": files,
+            "fingerprint": hashlib.sha256(
+                json.dumps({k: v["sha256"] for k, v in files.items()}, sort_keys=True).encode()
             ).hexdigest()[:16],
         }
-        atomic_write(self.tmp / MANIFEST,
-                     lambda f: f.write(json.dumps(manifest, indent=1).encode()))
+        atomic_write(
+            self.tmp / MANIFEST, lambda f: f.write(json.dumps(manifest, indent=1).encode())
+        )
         replace_folder(self.tmp, self.out)
         return self.out
 
@@ -266,8 +316,10 @@ def check_out(out: Path, overwrite: bool, what: str = "the prepared dataset") ->
     if out.is_file():
         raise GancliError(f"out={out} is a file: give a folder for {what}")
     if out.is_dir() and any(out.iterdir()) and not overwrite:
-        raise GancliError(f"out={out} exists and is not empty: choose another folder, or add "
-                          "overwrite=true to replace it")
+        raise GancliError(
+            f"out={out} exists and is not empty: choose another folder, or add "
+            "overwrite=true to replace it"
+        )
 
 
 # -- reading --------------------------------------------------------------------------------------
@@ -278,11 +330,14 @@ def read_manifest(root: Path) -> dict:
     is not one."""
     path = root / MANIFEST
     if not root.is_dir():
-        raise GancliError(f"{root} is not a folder: give a prepared dataset (made by gancli "
-                          "data prepare)")
+        raise GancliError(
+            f"{root} is not a folder: give a prepared dataset (made by gancli data prepare)"
+        )
     if not path.is_file():
-        raise GancliError(f"{root} holds no {MANIFEST}: it is not a prepared dataset (make one "
-                          f"with gancli data prepare source={root} out=DIR)")
+        raise GancliError(
+            f"{root} holds no {MANIFEST}: it is not a prepared dataset (make one "
+            f"with gancli data prepare source={root} out=DIR)"
+        )
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:
@@ -290,8 +345,10 @@ def read_manifest(root: Path) -> dict:
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise GancliError(f"{path} is not a gancli prepared-dataset manifest")
     if manifest.get("version", 0) > VERSION:
-        raise GancliError(f"{root} was prepared by a newer gancli (format version "
-                          f"{manifest['version']}; this one reads {VERSION}): upgrade gancli")
+        raise GancliError(
+            f"{root} was prepared by a newer gancli (format version "
+            f"{manifest['version']}; this one reads {VERSION}): upgrade gancli"
+        )
     return manifest
 
 
@@ -304,8 +361,10 @@ def check_sizes(root: Path, manifest: dict, names: list[str]) -> None:
         if not path.is_file():
             raise GancliError(f"{path} is missing from the prepared dataset; prepare it again")
         if want is not None and path.stat().st_size != want:
-            raise GancliError(f"{path} is {path.stat().st_size} bytes, the manifest says {want}: "
-                              "the file is truncated or was changed; prepare the dataset again")
+            raise GancliError(
+                f"{path} is {path.stat().st_size} bytes, the manifest says {want}: "
+                "the file is truncated or was changed; prepare the dataset again"
+            )
 
 
 def verify(root: Path) -> dict:
@@ -316,8 +375,10 @@ def verify(root: Path) -> dict:
     check_sizes(root, manifest, names)
     for name in names:
         if sha256_file(root / name) != manifest["files"][name]["sha256"]:
-            raise GancliError(f"{root / name} differs from the manifest's SHA-256: the file was "
-                              "changed or damaged; prepare the dataset again")
+            raise GancliError(
+                f"{root / name} differs from the manifest's SHA-256: the file was "
+                "changed or damaged; prepare the dataset again"
+            )
     return manifest
 
 
@@ -338,8 +399,10 @@ def open_prepared(root: Path, split: Split) -> TensorData:
     entry = manifest["splits"].get(split)
     if entry is None or entry["count"] == 0:
         counts = ", ".join(f"{k} {v['count']}" for k, v in manifest["splits"].items())
-        raise GancliError(f"{manifest.get('source') or root} has no {split} items (its splits: "
-                          f"{counts}; a folder's test split is 10% of its images)")
+        raise GancliError(
+            f"{manifest.get('source') or root} has no {split} items (its splits: "
+            f"{counts}; a folder's test split is 10% of its images)"
+        )
     names = [n for n in manifest["files"] if n.startswith(f"{split}-")]
     check_sizes(root, manifest, names)
     pixels_path = root / f"{split}-pixels.npy"
@@ -348,19 +411,31 @@ def open_prepared(root: Path, split: Split) -> TensorData:
     inputs = map_rows(root / f"{split}-inputs.npy") if f"{split}-inputs.npy" in names else None
     files = None
     if f"{split}-files.txt" in names:
-        files = [root / line for line in
-                 (root / f"{split}-files.txt").read_text(encoding="utf-8").splitlines()]
+        files = [
+            root / line
+            for line in (root / f"{split}-files.txt").read_text(encoding="utf-8").splitlines()
+        ]
     cond = None if inputs is None else tuple(inputs.permute(0, 3, 1, 2).shape[1:])
-    info = DataInfo(manifest["name"], "image", tuple(manifest["shape"]),
-                    manifest["num_classes"], cond)
-    return TensorData(info, rows, labels, inputs=inputs, files=files,
-                      fingerprint=f"{manifest['fingerprint']}-{split}", path=pixels_path)
+    info = DataInfo(
+        manifest["name"], "image", tuple(manifest["shape"]), manifest["num_classes"], cond
+    )
+    return TensorData(
+        info,
+        rows,
+        labels,
+        inputs=inputs,
+        files=files,
+        fingerprint=f"{manifest['fingerprint']}-{split}",
+        path=pixels_path,
+    )
 
 
 @register_dataset("prepared")
 def load_prepared(cfg: DictConfig, split: Split) -> TensorData:
     """A dataset made by `gancli data prepare`, in `cfg.root`."""
     if cfg.root is None:
-        raise GancliError("data.root is not set: point it at a folder made by gancli data "
-                          "prepare (data=prepared data.root=DIR)")
+        raise GancliError(
+            "data.root is not set: point it at a folder made by gancli data "
+            "prepare (data=prepared data.root=DIR)"
+        )
     return open_prepared(Path(cfg.root), split)

@@ -39,10 +39,16 @@ class Bar(Progress):
     none (one decoded in memory) draws nothing."""
 
     def __post_init__(self) -> None:
-        self.bar = rp.Progress(rp.TextColumn("{task.description}"), rp.BarColumn(),
-                               rp.MofNCompleteColumn(), rp.TimeElapsedColumn(),
-                               rp.TimeRemainingColumn(), console=console(),
-                               redirect_stdout=False, redirect_stderr=False)
+        self.bar = rp.Progress(
+            rp.TextColumn("{task.description}"),
+            rp.BarColumn(),
+            rp.MofNCompleteColumn(),
+            rp.TimeElapsedColumn(),
+            rp.TimeRemainingColumn(),
+            console=console(),
+            redirect_stdout=False,
+            redirect_stderr=False,
+        )
         self.task: rp.TaskID | None = None
 
     def __enter__(self) -> Bar:
@@ -69,15 +75,21 @@ def data_to_prepare(cfg: DictConfig) -> DictConfig:
     data = cfg.data.copy()
     if cfg.source is not None:
         if data.name != "folder":
-            raise ConfigError(f"source= is the folder or .zip of images of data=folder; for "
-                              f"data={data.name} set data.root=... instead")
+            raise ConfigError(
+                f"source= is the folder or .zip of images of data=folder; for "
+                f"data={data.name} set data.root=... instead"
+            )
         data.root = cfg.source
     elif data.name == "folder" and data.root is None:
-        raise ConfigError("give source=FOLDER_OR_ZIP (images, class sub-folders become labels) "
-                          "or data=NAME (a built-in dataset) to prepare")
+        raise ConfigError(
+            "give source=FOLDER_OR_ZIP (images, class sub-folders become labels) "
+            "or data=NAME (a built-in dataset) to prepare"
+        )
     if data.name not in SOURCES:
-        raise ConfigError(f"data={data.name} cannot be prepared: "
-                          f"{unknown_name('image dataset', data.name, SOURCES)}")
+        raise ConfigError(
+            f"data={data.name} cannot be prepared: "
+            f"{unknown_name('image dataset', data.name, SOURCES)}"
+        )
     SOURCES[data.name].identity(data)  # missing files and bad settings: before anything runs
     return data
 
@@ -88,14 +100,19 @@ def summary_table(manifest: dict, seconds: float) -> Table:
     counts = {split: entry["count"] for split, entry in manifest["splits"].items()}
     kept = sum(counts.values())
     fit = manifest["settings"].get("fit")
-    table = Table(title=f"data={manifest['name']} prepared: {kept} images in {seconds:.1f} s "
-                        f"({kept / max(seconds, 1e-9):.0f} images/s)", title_justify="left")
+    table = Table(
+        title=f"data={manifest['name']} prepared: {kept} images in {seconds:.1f} s "
+        f"({kept / max(seconds, 1e-9):.0f} images/s)",
+        title_justify="left",
+    )
     table.add_column("images")
     table.add_column("count", justify="right")
     table.add_row("kept", f"{kept} ({', '.join(f'{k} {v}' for k, v in counts.items())})")
-    rows = [("converted (channels, bit depth)", "converted"),
-            (f"made square (fit={fit})" if fit else "made square", "cropped"),
-            ("resized", "resized")]
+    rows = [
+        ("converted (channels, bit depth)", "converted"),
+        (f"made square (fit={fit})" if fit else "made square", "cropped"),
+        ("resized", "resized"),
+    ]
     for label, key in rows:
         if key in summary:
             table.add_row(label, str(summary[key]))

@@ -51,13 +51,18 @@ class Summary:
 
     kept: int = 0
     converted: int = 0  # channels or bit depth changed (grey → RGB, RGBA → RGB, 16-bit → 8-bit)
-    cropped: int = 0    # not square: cropped, padded or stretched to a square (`data.fit`)
+    cropped: int = 0  # not square: cropped, padded or stretched to a square (`data.fit`)
     resized: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, why)
 
     def to_dict(self) -> dict:
-        return {"kept": self.kept, "converted": self.converted, "cropped": self.cropped,
-                "resized": self.resized, "skipped": [list(s) for s in self.skipped]}
+        return {
+            "kept": self.kept,
+            "converted": self.converted,
+            "cropped": self.cropped,
+            "resized": self.resized,
+            "skipped": [list(s) for s in self.skipped],
+        }
 
 
 @dataclass
@@ -134,7 +139,13 @@ def unit_to_pixels(images: torch.Tensor, resolution: int | None) -> np.ndarray:
     """Float images in [0, 1], N×C×H×W, resized to `resolution` (bilinear with antialiasing)
     and rounded to uint8 N×H×W×C rows, the prepared layout."""
     if resolution is not None and images.shape[-1] != resolution:
-        images = F.interpolate(images, size=(resolution, resolution), mode="bilinear",
-                               antialias=True, align_corners=False)
-    return (images.clamp(0, 1).mul(255).round().to(torch.uint8)
-            .permute(0, 2, 3, 1).contiguous().numpy())
+        images = F.interpolate(
+            images,
+            size=(resolution, resolution),
+            mode="bilinear",
+            antialias=True,
+            align_corners=False,
+        )
+    return (
+        images.clamp(0, 1).mul(255).round().to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
+    )

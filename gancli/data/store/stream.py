@@ -53,8 +53,10 @@ def choose(data: TensorData, device: torch.device, placement: str) -> str:
     """`device` or `stream` for `placement` (auto decides by size, see `GPU_SHARE`)."""
     if placement != "auto":
         if placement == "stream" and data.path is None:
-            raise GancliError(f"data.placement=stream needs data read from a prepared file; "
-                              f"data={data.info.name} is held in memory: use placement=device")
+            raise GancliError(
+                f"data.placement=stream needs data read from a prepared file; "
+                f"data={data.info.name} is held in memory: use placement=device"
+            )
         return placement
     if data.path is None or data.rows.dtype != torch.uint8:
         return "device"
@@ -145,8 +147,9 @@ class Prefetcher:
         self.close()
         self.generator.set_state(self._state)
         self._size, self._queue = size, queue.Queue(self.depth)
-        self._thread = threading.Thread(target=self._run, args=(self._stop, self._queue),
-                                        name="gancli-prefetch", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, args=(self._stop, self._queue), name="gancli-prefetch", daemon=True
+        )
         self._thread.start()
 
     def _run(self, stop: threading.Event, out: queue.Queue) -> None:
@@ -171,8 +174,10 @@ class Prefetcher:
         for pos in torch.argsort(idx).tolist():
             start = self.offset + int(idx[pos]) * self.row_bytes
             if os.preadv(self._fd, [flat[pos]], start) != self.row_bytes:
-                raise GancliError(f"{self.data.path} ended before item {int(idx[pos])}: the "
-                                  "file is truncated; run gancli data check on its folder")
+                raise GancliError(
+                    f"{self.data.path} ended before item {int(idx[pos])}: the "
+                    "file is truncated; run gancli data check on its folder"
+                )
         return buf
 
 

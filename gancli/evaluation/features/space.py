@@ -83,7 +83,8 @@ FEATURE_SPACES: Registry[SpaceBuilder] = Registry("feature space (eval.features)
 register_space = FEATURE_SPACES.register
 
 
-def build_space(opts: DictConfig, data_cfg: DictConfig, info: DataInfo,
-                device: torch.device) -> FeatureSpace:
+def build_space(
+    opts: DictConfig, data_cfg: DictConfig, info: DataInfo, device: torch.device
+) -> FeatureSpace:
     """The feature space `opts.features` for the dataset `data_cfg` (described by `info`)."""
     return FEATURE_SPACES.lookup(opts.features)(data_cfg, info, opts, device)

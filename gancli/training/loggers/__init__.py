@@ -31,8 +31,14 @@ class Logger:
     module: str
     install: str
 
-    def __init__(self, opts: DictConfig, cfg: DictConfig, run_dir: Path, step: int,
-                 sweep: SweepJob | None = None) -> None:
+    def __init__(
+        self,
+        opts: DictConfig,
+        cfg: DictConfig,
+        run_dir: Path,
+        step: int,
+        sweep: SweepJob | None = None,
+    ) -> None:
         """Open the tool for the run in `run_dir` trained with `cfg` (`opts`: this logger's
         section of `cfg.logger`), which continues from `step` (0 for a new run); `sweep`: its
         place in a sweep, when it is one job of one."""
@@ -63,16 +69,23 @@ def chosen(cfg: DictConfig) -> list[str]:
     for name in names:
         logger = LOGGERS.lookup(name)
         if importlib.util.find_spec(logger.module.split(".")[0]) is None:
-            raise GancliError(f"logger={name} needs the {logger.module.split('.')[0]} package, "
-                              f"which is not installed: {logger.install}")
+            raise GancliError(
+                f"logger={name} needs the {logger.module.split('.')[0]} package, "
+                f"which is not installed: {logger.install}"
+            )
     return names
 
 
 def numbers(values: Mapping[str, object]) -> dict[str, float]:
     """The finite numbers of a metrics record (not `step`, the booleans or the text)."""
-    return {k: float(v) for k, v in values.items()
-            if k != "step" and isinstance(v, int | float) and not isinstance(v, bool)
-            and math.isfinite(v)}
+    return {
+        k: float(v)
+        for k, v in values.items()
+        if k != "step"
+        and isinstance(v, int | float)
+        and not isinstance(v, bool)
+        and math.isfinite(v)
+    }
 
 
 class Loggers:
@@ -84,14 +97,14 @@ class Loggers:
         self.last: dict[str, float] = {}
 
     @classmethod
-    def start(cls, cfg: DictConfig, run_dir: Path, step: int,
-              sweep: SweepJob | None = None) -> Loggers:
+    def start(
+        cls, cfg: DictConfig, run_dir: Path, step: int, sweep: SweepJob | None = None
+    ) -> Loggers:
         """Open every logger `cfg.logger` chooses; one that fails closes those already open."""
         started = cls([])
         try:
             for name in chosen(cfg):
-                started.loggers.append(LOGGERS[name](cfg.logger[name], cfg, run_dir, step,
-                                                     sweep))
+                started.loggers.append(LOGGERS[name](cfg.logger[name], cfg, run_dir, step, sweep))
         except BaseException:
             started.finish("FAILED", run_dir)
             raise

@@ -56,8 +56,14 @@ class MLflowLogger(Logger):
     module = "mlflow"
     install = "pip install mlflow-skinny (or pip install 'gancli[track]')"
 
-    def __init__(self, opts: DictConfig, cfg: DictConfig, run_dir: Path, step: int,
-                 sweep: SweepJob | None = None) -> None:
+    def __init__(
+        self,
+        opts: DictConfig,
+        cfg: DictConfig,
+        run_dir: Path,
+        step: int,
+        sweep: SweepJob | None = None,
+    ) -> None:
         # A store that does not answer fails in seconds, not after MLflow's minutes of retries.
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
@@ -82,19 +88,31 @@ class MLflowLogger(Logger):
             else:
                 experiment = self._experiment(name, artifacts)
                 self.run_id = self.client.create_run(
-                    experiment, run_name=run_name(run_dir, sweep),
-                    tags={"gancli.run_dir": str(run_dir)}).info.run_id
+                    experiment,
+                    run_name=run_name(run_dir, sweep),
+                    tags={"gancli.run_dir": str(run_dir)},
+                ).info.run_id
                 params = [Param(k, str(v)[:6000]) for k, v in flat_config(cfg).items()]
                 for i in range(0, len(params), PARAMS_PER_CALL):
-                    self.client.log_batch(self.run_id, params=params[i:i + PARAMS_PER_CALL])
+                    self.client.log_batch(self.run_id, params=params[i : i + PARAMS_PER_CALL])
         except Exception as err:  # noqa: BLE001  (MLflow raises many kinds; all mean this)
-            raise GancliError(f"logger=mlflow cannot use the tracking store {uri}: "
-                              f"{str(err).splitlines()[0] if str(err) else type(err).__name__}; "
-                              "start the server or set logger.mlflow.tracking_uri") from None
-        atomic_write(note, lambda f: f.write(json.dumps(
-            {"tracking_uri": uri, "run_id": self.run_id}).encode()))
-        log.info("logger=mlflow: run %s in experiment '%s' of %s (browse: mlflow ui "
-                 "--backend-store-uri %s)", self.run_id, name, uri, uri)
+            raise GancliError(
+                f"logger=mlflow cannot use the tracking store {uri}: "
+                f"{str(err).splitlines()[0] if str(err) else type(err).__name__}; "
+                "start the server or set logger.mlflow.tracking_uri"
+            ) from None
+        atomic_write(
+            note,
+            lambda f: f.write(json.dumps({"tracking_uri": uri, "run_id": self.run_id}).encode()),
+        )
+        log.info(
+            "logger=mlflow: run %s in experiment '%s' of %s (browse: mlflow ui "
+            "--backend-store-uri %s)",
+            self.run_id,
+            name,
+            uri,
+            uri,
+        )
 
     def _experiment(self, name: str, artifacts: str | None) -> str:
         """The id of experiment `name`, made if needed: sweep jobs running side by side may
@@ -117,15 +135,18 @@ class MLflowLogger(Logger):
         now = int(time.time() * 1000)
         batch = [Metric(k, v, now, step) for k, v in values.items()]
         for i in range(0, len(batch), METRICS_PER_CALL):
-            self.client.log_batch(self.run_id, metrics=batch[i:i + METRICS_PER_CALL])
+            self.client.log_batch(self.run_id, metrics=batch[i : i + METRICS_PER_CALL])
 
     def image(self, tag: str, path: Path, step: int) -> None:
         # Under its own name in one folder (the files are named by their step).
         self.client.log_artifact(self.run_id, str(path), tag.split("/")[0])
 
     def alert(self, alert: Alert) -> None:
-        self.client.set_tag(self.run_id, f"alert.{alert.name}",
-                            f"step {alert.step}: {alert.seen}; try: {alert.advice}")
+        self.client.set_tag(
+            self.run_id,
+            f"alert.{alert.name}",
+            f"step {alert.step}: {alert.seen}; try: {alert.advice}",
+        )
 
     def finish(self, status: str, summary: Mapping[str, float], run_dir: Path) -> None:
         for name in ("metrics.jsonl", "eval.json"):

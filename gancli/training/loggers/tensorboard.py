@@ -27,8 +27,14 @@ class TensorBoardLogger(Logger):
     module = "tensorboard"
     install = "pip install tensorboard (or pip install 'gancli[track]')"
 
-    def __init__(self, opts: DictConfig, cfg: DictConfig, run_dir: Path, step: int,
-                 sweep: SweepJob | None = None) -> None:
+    def __init__(
+        self,
+        opts: DictConfig,
+        cfg: DictConfig,
+        run_dir: Path,
+        step: int,
+        sweep: SweepJob | None = None,
+    ) -> None:
         from torch.utils.tensorboard import SummaryWriter
 
         self.images = opts.images
@@ -36,8 +42,11 @@ class TensorBoardLogger(Logger):
         # A resumed run hides what its previous process wrote past the checkpoint's step (it
         # writes those steps again), as metrics.jsonl drops those lines.
         self.writer = SummaryWriter(str(run_dir / "tensorboard"), purge_step=step or None)
-        log.info("logger=tensorboard: events in %s (browse: tensorboard --logdir %s)",
-                 run_dir / "tensorboard", run_dir)
+        log.info(
+            "logger=tensorboard: events in %s (browse: tensorboard --logdir %s)",
+            run_dir / "tensorboard",
+            run_dir,
+        )
         if not step:
             # Markdown: indented text is shown as it is.
             text = OmegaConf.to_yaml(cfg).replace("\n", "\n    ")
@@ -55,8 +64,11 @@ class TensorBoardLogger(Logger):
         self.writer.add_image(tag, pixels, step, dataformats="HWC")
 
     def alert(self, alert: Alert) -> None:
-        self.writer.add_text("alerts", f"**{alert.name}** at step {alert.step}: {alert.seen}; "
-                                       f"try: {alert.advice}", alert.step)
+        self.writer.add_text(
+            "alerts",
+            f"**{alert.name}** at step {alert.step}: {alert.seen}; try: {alert.advice}",
+            alert.step,
+        )
 
     def finish(self, status: str, summary: Mapping[str, float], run_dir: Path) -> None:
         from torch.utils.tensorboard.summary import hparams
