@@ -144,9 +144,9 @@ def help_groups_from_one_repository() -> None:
     """`--help`'s list of config groups, read from one config repository, without the schemas.
 
     Hydra's own formatter builds a fresh repository, deep-copying every stored config, for each
-    of the ~130 group look-ups it makes, twice (its own groups and the app's): with a schema
-    stored per option family that made `gancli train --help` take 2.5 s where 1.6 s did before
-    on the 2-core CPU. Listing from one repository gives the same lines. The option schemas
+    of the ~130 group look-ups it makes, twice (its own groups and the app's), which with a
+    schema stored per option family is most of `gancli train --help`'s time (figures:
+    benchmarks/RESULTS.md). Listing from one repository gives the same lines. The option schemas
     (`schema/<group>/<name>`) are what options extend, not choices, so they are left out. Hydra
     has no setting for either, so its formatter is replaced (once; `run_app` asks every time);
     a Hydra without the private method this uses keeps its own."""

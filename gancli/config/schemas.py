@@ -333,7 +333,7 @@ class TrainConfig:
     # Generator updates.
     steps: int = ranged(3000, ge=1)
     batch_size: int = ranged(64, ge=1)
-    # Discriminator updates per generator update: 1 is the lecture's alternating one-each.
+    # Discriminator updates per generator update: 1 is the textbook alternation, one update each.
     n_critic: int = ranged(1, ge=1)
     # PacGAN (Lin et al. 2018): D judges `pack` samples at once, concatenated; 1 = off.
     pack: int = ranged(1, ge=1)

@@ -1,4 +1,4 @@
-"""Mode counting for images through a classifier (the lecture's "ask a classifier" test).
+"""Mode counting for images through a classifier (ask a classifier which class each sample is).
 
 How a dataset's modes are counted (`ClassProtocol`: Stacked MNIST's published one) comes with
 its source (`gancli.data.store.sources.class_protocol`); the 2D mixtures' VEEGAN / PacGAN
@@ -16,7 +16,7 @@ from gancli.data.store.sources import CONFIDENT, USUAL, ClassProtocol
 def score_classes(
     logits: torch.Tensor, class_prior: torch.Tensor | None, protocol: ClassProtocol = USUAL
 ) -> dict[str, float | int]:
-    """Mode counting for images through a classifier (the lecture's "ask a classifier" test).
+    """Mode counting for images through a classifier (ask a classifier which class each sample is).
 
     A class is a captured mode when at least one sample is classified into it with probability
     at least `protocol.threshold`; `reverse_kl` is KL(histogram of predicted classes || the

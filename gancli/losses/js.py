@@ -2,8 +2,7 @@
 
 D maximises V = E[log D(x)] + E[log(1 - D(G(z)))] with D = sigmoid(score). At the optimum,
 V = 2·JS(p_data, p_g) - log 4, so (V + log 4) / 2 estimates JS; it lies in [0, log 2] and sits at
-log 2 when the two distributions do not overlap (the lecture's argument for why JS gives G no
-signal there).
+log 2 when the two distributions do not overlap (why JS gives G no signal there).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The alternating training loop of the lecture: fix G and update D (`n_critic` times), then fix D
+"""The alternating training loop: fix G and update D (`n_critic` times), then fix D
 and update G; repeat for `train.steps` generator updates.
 
 Everything a run produces goes into its run folder: `metrics.jsonl`, `checkpoints/last.pt`,

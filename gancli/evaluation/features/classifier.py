@@ -1,7 +1,7 @@
 """The `classifier` feature space: a CNN trained by gancli on the dataset's labelled training split.
 
 The standard Inception network cannot be downloaded offline and was never trained on digits or
-clothes anyway; a small classifier trained on the dataset itself is what the lecture's "ask a
+clothes anyway; a small classifier trained on the dataset itself is what the "ask a
 classifier" test means, and gives FID/KID/IS-style numbers in its own feature space, valid for
 comparing runs with each other (labelled `features: classifier` everywhere they appear).
 
